@@ -1,0 +1,176 @@
+"""FastAPI app factory: routes validate, call the suggestion service, and return. No business logic here."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chartcoder import __version__
+from chartcoder.api import schemas
+from chartcoder.api.auth import accepted_keys, key_is_valid
+from chartcoder.config import Settings, get_settings
+from chartcoder.errors import ChartcoderError, InvalidInputError, NoteTooLongError, UnknownCodeError
+from chartcoder.models.service import SuggestionService
+
+log = logging.getLogger("chartcoder.api")
+
+OPEN_PATHS = {"/healthz", "/readyz", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
+
+
+def _error(status: int, error: str, detail: Any, request: Request) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        {"error": error, "detail": detail, "request_id": getattr(request.state, "request_id", None)},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors without the `input` echo (it may hold note text) and with a readable location."""
+    out = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+        msg = str(e.get("msg", "invalid value"))
+        if e.get("type") == "json_invalid":
+            msg = "the body is not valid JSON in UTF-8; send {\"text\": \"...\"} with Content-Type: application/json"
+        out.append({"field": loc or "body", "message": msg, "type": e.get("type")})
+    return out
+
+
+def create_app(
+    settings: Settings | None = None,
+    service_factory: Callable[[], SuggestionService] | None = None,
+) -> FastAPI:
+    """Build the app. `service_factory` lets tests share one loaded service across apps."""
+    settings = settings or get_settings()
+    state: dict[str, SuggestionService] = {}
+
+    def load_service() -> SuggestionService:
+        if "service" not in state:
+            state["service"] = service_factory() if service_factory else SuggestionService(settings)
+        return state["service"]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        load_service()
+        yield
+
+    app = FastAPI(
+        title="chartcoder",
+        version=__version__,
+        description="Ranked ICD-10-CM and CPT/HCPCS code suggestions with the evidence for each. "
+        "Authenticate with `Authorization: Bearer <API key>` (or `X-API-Key`).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    max_body = settings.max_note_chars * 4 + 64 * 1024  # UTF-8 worst case plus the JSON around it
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = rid[:64]
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_body):
+            response = _error(413, "payload_too_large",
+                              f"request body over {max_body:,} bytes; notes are limited to "
+                              f"{settings.max_note_chars:,} characters", request)
+        elif request.url.path not in OPEN_PATHS and not key_is_valid(_presented_key(request),
+                                                                    accepted_keys(settings)):
+            response = _error(401, "unauthorized",
+                              "send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", request)
+        else:
+            response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        # Request id, route, status and latency only: never note text.
+        log.info("request_id=%s method=%s path=%s status=%s ms=%.1f", request.state.request_id, request.method,
+                 request.url.path, response.status_code, (time.perf_counter() - started) * 1000)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "invalid_request", _validation_detail(exc), request)
+
+    @app.exception_handler(NoteTooLongError)
+    async def on_too_long(request: Request, exc: NoteTooLongError) -> JSONResponse:
+        return _error(413, "note_too_long", str(exc), request)
+
+    @app.exception_handler(InvalidInputError)
+    async def on_invalid(request: Request, exc: InvalidInputError) -> JSONResponse:
+        return _error(422, "invalid_input", str(exc), request)
+
+    @app.exception_handler(UnknownCodeError)
+    async def on_unknown_code(request: Request, exc: UnknownCodeError) -> JSONResponse:
+        return _error(404, "unknown_code", str(exc), request)
+
+    @app.exception_handler(ChartcoderError)
+    async def on_domain(request: Request, exc: ChartcoderError) -> JSONResponse:
+        return _error(400, "bad_request", str(exc), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "http_error", exc.detail, request)
+
+    ServiceDep = Annotated[SuggestionService, Depends(load_service)]
+
+    @app.get("/healthz", response_model=schemas.Health, tags=["health"])
+    def healthz() -> schemas.Health:
+        return schemas.Health(status="ok")
+
+    @app.get("/readyz", response_model=schemas.Health, tags=["health"],
+             responses={503: {"model": schemas.ErrorOut}})
+    def readyz() -> Any:
+        if "service" not in state:
+            raise HTTPException(503, "the suggestion engine is still loading")
+        return schemas.Health(status="ok", model=state["service"].model_name)
+
+    error_responses: dict[int | str, dict[str, Any]] = {
+        401: {"model": schemas.ErrorOut}, 413: {"model": schemas.ErrorOut}, 422: {"model": schemas.ErrorOut}
+    }
+
+    @app.post("/v1/suggestions", response_model=schemas.SuggestionResponse, tags=["suggestions"],
+              responses=error_responses)
+    def create_suggestions(body: schemas.SuggestionRequest, service: ServiceDep) -> Any:
+        """Rank ICD-10-CM and CPT/HCPCS codes for a note; every suggestion carries its evidence spans,
+        whose offsets slice `text` to exactly the evidence text."""
+        result = service.suggest(body.text, body.encounter.to_domain(), body.top_k)
+        return result.to_dict(body.id)
+
+    @app.get("/v1/codes/search", response_model=list[schemas.CodeOut], tags=["codes"],
+             responses=error_responses)
+    def search_codes(
+        q: Annotated[str, Query(min_length=1, max_length=200, description="Words or a code prefix")],
+        system: Annotated[str, Query(pattern="^(ICD-10-CM|CPT|HCPCS|all)$")] = "all",
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        billable_only: bool = False,
+    ) -> Any:
+        from chartcoder.codes.lookup import search
+
+        return [c.__dict__ for c in search(q, system=system, limit=limit, billable_only=billable_only)]
+
+    @app.get("/v1/codes/{system}/{code}", tags=["codes"], responses={**error_responses, 404: {"model": schemas.ErrorOut}})
+    def show_code(system: str, code: str) -> Any:
+        from chartcoder.codes.lookup import show
+
+        if system not in {"ICD-10-CM", "CPT", "HCPCS"}:
+            raise InvalidInputError(f"'system' must be ICD-10-CM, CPT or HCPCS; got {system!r}.")
+        return show(code, system)
+
+    return app
+
+
+def _presented_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")

@@ -1,0 +1,41 @@
+"""API-key authentication. Keys come from settings and from the local key file that `serve` creates."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+
+from chartcoder.config import Settings
+
+
+def ensure_local_key(settings: Settings) -> tuple[str, bool]:
+    """The local API key, created (0600) on first start. Returns (key, created)."""
+    path: Path = settings.api_key_file
+    if path.exists():
+        return path.read_text().strip(), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = "cc_" + secrets.token_urlsafe(32)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(key + "\n")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return key, True
+
+
+def accepted_keys(settings: Settings) -> list[str]:
+    keys = [k.strip() for k in settings.api_keys.split(",") if k.strip()]
+    if settings.api_key_file.exists():
+        local = settings.api_key_file.read_text().strip()
+        if local:
+            keys.append(local)
+    return keys
+
+
+def key_is_valid(presented: str | None, keys: list[str]) -> bool:
+    if not presented:
+        return False
+    ok = False
+    for k in keys:  # compare against every key, in constant time
+        ok |= hmac.compare_digest(presented.encode(), k.encode())
+    return ok

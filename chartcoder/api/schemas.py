@@ -1,0 +1,78 @@
+"""Request and response schemas of the HTTP API; bounds are declared here, not checked by hand."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chartcoder.models.schema import Encounter
+
+
+class EncounterContext(BaseModel):
+    """Encounter facts that change how a note is coded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    setting: Literal["outpatient", "inpatient"] | None = Field(
+        None, description="Uncertain diagnoses are coded only for inpatient encounters."
+    )
+    sex: Literal["F", "M", "U"] | None = None
+    age: int | None = Field(None, ge=0, le=130)
+    date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Date of service, YYYY-MM-DD.")
+    patient_status: Literal["new", "established"] | None = Field(
+        None, description="Overrides what the note says about new/established for the E/M level."
+    )
+
+    def to_domain(self) -> Encounter:
+        return Encounter(self.setting, self.sex, self.age, self.date, self.patient_status)
+
+
+class SuggestionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(..., description="The clinical note, plain text (UTF-8).")
+    encounter: EncounterContext = Field(default_factory=EncounterContext)
+    top_k: int | None = Field(None, ge=1, le=100, description="How many suggestions to return (default 20).")
+    id: str | None = Field(None, max_length=200, description="Your identifier for the note; echoed back.")
+
+
+class EvidenceOut(BaseModel):
+    start: int = Field(..., ge=0)
+    end: int = Field(..., ge=0)
+    text: str
+    assertion: str
+    section: str | None
+
+
+class SuggestionOut(BaseModel):
+    code: str
+    system: Literal["ICD-10-CM", "CPT", "HCPCS", "ICD-10-PCS"]
+    description: str
+    score: float = Field(..., ge=0, le=1)
+    evidence: list[EvidenceOut]
+    warnings: list[str]
+
+
+class SuggestionResponse(BaseModel):
+    id: str | None = None
+    model: str
+    suggestions: list[SuggestionOut]
+
+
+class CodeOut(BaseModel):
+    code: str
+    system: str
+    description: str
+    billable: bool
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str | list[dict[str, object]]
+    request_id: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    model: str | None = None

@@ -1,0 +1,281 @@
+"""ICD-10-CM FY2026 terminology: lookup, hierarchy, tabular notes and coder search, over simple-icd-10-cm."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from types import ModuleType
+from typing import Any
+
+from chartcoder.errors import UnknownCodeError
+
+RELEASE = "ICD-10-CM FY2026 (April 1 2026 tabular, simple-icd-10-cm 1.5.0)"
+
+# Codes cited inside tabular notes look like "(E08.-)", "(N18.1-N18.6)" or "(A81.0-)".
+_CITED_CODE = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.?-)?")
+_CODE_SHAPE = re.compile(r"^[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?$")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _lib() -> ModuleType:
+    import simple_icd_10_cm as cm  # imported lazily: ~2 s and ~190 MB, once per process
+
+    return cm
+
+
+def normalize_code(code: str) -> str:
+    """Upper-case and put the dot after the category (`e1165` -> `E11.65`)."""
+    c = code.strip().upper().replace(" ", "")
+    if "." not in c and len(c) > 3 and c[0].isalpha():
+        c = c[:3] + "." + c[3:]
+    return c
+
+
+def codes_cited(note: str) -> list[str]:
+    """Codes referenced in a free-text tabular note, in order, without duplicates."""
+    out: list[str] = []
+    for m in _CITED_CODE.finditer(note):
+        c = m.group(1)
+        if c not in out:
+            out.append(c)
+    return out
+
+
+@dataclass(frozen=True)
+class ICDCode:
+    """One ICD-10-CM tabular item with what a coder needs to see about it."""
+
+    code: str
+    description: str
+    billable: bool
+    kind: str  # chapter | block | category | subcategory
+    parent: str | None
+    children: list[str] = field(default_factory=list)
+    inclusion_terms: list[str] = field(default_factory=list)
+    includes: list[str] = field(default_factory=list)
+    excludes1: list[str] = field(default_factory=list)
+    excludes2: list[str] = field(default_factory=list)
+    code_first: list[str] = field(default_factory=list)
+    use_additional_code: list[str] = field(default_factory=list)
+    code_also: list[str] = field(default_factory=list)
+    seventh_characters: dict[str, str] = field(default_factory=dict)
+    manifestation: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "system": "ICD-10-CM",
+            "description": self.description,
+            "billable": self.billable,
+            "kind": self.kind,
+            "parent": self.parent,
+            "children": self.children,
+            "inclusion_terms": self.inclusion_terms,
+            "includes": self.includes,
+            "excludes1": self.excludes1,
+            "excludes2": self.excludes2,
+            "code_first": self.code_first,
+            "use_additional_code": self.use_additional_code,
+            "code_also": self.code_also,
+            "seventh_characters": self.seventh_characters,
+            "manifestation": self.manifestation,
+        }
+
+
+def _as_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [line.strip() for line in value.split("\n") if line.strip()]
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+class ICD10CM:
+    """The ICD-10-CM code set. Construct once per process (`icd10cm()`); every method is read-only."""
+
+    release = RELEASE
+    system = "ICD-10-CM"
+
+    def __init__(self) -> None:
+        self._cm = _lib()
+
+    # -- validity -----------------------------------------------------------------
+    def is_valid(self, code: str) -> bool:
+        c = normalize_code(code)
+        return bool(_CODE_SHAPE.match(c)) and bool(self._cm.is_valid_item(c)) and not self._is_block(c)
+
+    def _is_block(self, code: str) -> bool:
+        return bool(self._cm.is_chapter_or_block(code))
+
+    def is_billable(self, code: str) -> bool:
+        c = normalize_code(code)
+        return self.is_valid(c) and bool(self._cm.is_leaf(c))
+
+    def require(self, code: str) -> str:
+        """Return the normalized code, or raise UnknownCodeError with the nearest valid ancestor as a hint."""
+        c = normalize_code(code)
+        if self.is_valid(c):
+            return c
+        hint = None
+        for cut in range(len(c) - 1, 2, -1):
+            prefix = c[:cut].rstrip(".")
+            if self.is_valid(prefix):
+                hint = f"Nearest valid code: {prefix} ({self.description(prefix)})."
+                break
+        raise UnknownCodeError(code, self.system, hint)
+
+    # -- hierarchy ----------------------------------------------------------------
+    def description(self, code: str) -> str:
+        return str(self._cm.get_description(self.require(code)))
+
+    def parent(self, code: str) -> str | None:
+        p = self._cm.get_parent(self.require(code))
+        return None if not p or self._is_block(p) else str(p)
+
+    def children(self, code: str) -> list[str]:
+        return [str(c) for c in self._cm.get_children(self.require(code))]
+
+    def ancestors(self, code: str) -> list[str]:
+        """Category-level ancestors, nearest first (chapters and blocks left out)."""
+        return [str(a) for a in self._cm.get_ancestors(self.require(code)) if not self._is_block(a)]
+
+    def category(self, code: str) -> str:
+        return self.require(code)[:3]
+
+    def billable_descendants(self, code: str) -> list[str]:
+        c = self.require(code)
+        if self._cm.is_leaf(c):
+            return [c]
+        return [str(d) for d in self._cm.get_descendants(c) if self._cm.is_leaf(d)]
+
+    def kind(self, code: str) -> str:
+        c = self.require(code)
+        if self._cm.is_category(c):
+            return "category"
+        if self._cm.is_extended_subcategory(c):
+            return "extended subcategory"
+        return "subcategory"
+
+    # -- tabular notes --------------------------------------------------------------
+    def excludes1(self, code: str) -> list[str]:
+        """Excludes1 notes of the code and of its ancestors (they apply to every descendant)."""
+        c = self.require(code)
+        notes: list[str] = []
+        for item in [c, *self.ancestors(c)]:
+            notes.extend(_as_list(self._cm.get_excludes1(item)))
+        return notes
+
+    def excludes2(self, code: str) -> list[str]:
+        c = self.require(code)
+        notes: list[str] = []
+        for item in [c, *self.ancestors(c)]:
+            notes.extend(_as_list(self._cm.get_excludes2(item)))
+        return notes
+
+    def excludes1_codes(self, code: str) -> list[str]:
+        return [x for note in self.excludes1(code) for x in codes_cited(note)]
+
+    def code_first(self, code: str) -> list[str]:
+        return _as_list(self._cm.get_code_first(self.require(code), search_in_ancestors=True))
+
+    def use_additional_code(self, code: str) -> list[str]:
+        return _as_list(self._cm.get_use_additional_code(self.require(code), search_in_ancestors=True))
+
+    def code_also(self, code: str) -> list[str]:
+        return _as_list(self._cm.get_code_also(self.require(code), search_in_ancestors=True))
+
+    def inclusion_terms(self, code: str) -> list[str]:
+        return _as_list(self._cm.get_inclusion_term(self.require(code)))
+
+    def includes(self, code: str) -> list[str]:
+        return _as_list(self._cm.get_includes(self.require(code)))
+
+    def seventh_characters(self, code: str) -> dict[str, str]:
+        """The 7th-character choices that apply to this code (empty when none do)."""
+        c = self.require(code)
+        d = self._cm.get_seven_chr_def(c, search_in_ancestors=True)
+        return {str(k): str(v) for k, v in (d or {}).items()}
+
+    def is_manifestation(self, code: str) -> bool:
+        """Manifestation codes ("in diseases classified elsewhere") carry a code-first note; never first-listed."""
+        c = self.require(code)
+        if "in diseases classified elsewhere" in self.description(c).lower():
+            return True
+        return any("classified elsewhere" in self._cm.get_description(a).lower() for a in self.ancestors(c))
+
+    def with_seventh_character(self, code: str, character: str) -> str | None:
+        """Add placeholder X's and the 7th character (`T81.40`, `A` -> `T81.40XA`) if the result is valid."""
+        c = self.require(code)
+        base = c.replace(".", "")
+        if len(base) > 6:
+            return None
+        full = normalize_code(base.ljust(6, "X") + character.upper())
+        return full if self.is_billable(full) else None
+
+    def lookup(self, code: str) -> ICDCode:
+        c = self.require(code)
+        return ICDCode(
+            code=c,
+            description=self.description(c),
+            billable=self.is_billable(c),
+            kind=self.kind(c),
+            parent=self.parent(c),
+            children=self.children(c),
+            inclusion_terms=self.inclusion_terms(c),
+            includes=self.includes(c),
+            excludes1=self.excludes1(c),
+            excludes2=self.excludes2(c),
+            code_first=self.code_first(c),
+            use_additional_code=self.use_additional_code(c),
+            code_also=self.code_also(c),
+            seventh_characters=self.seventh_characters(c),
+            manifestation=self.is_manifestation(c),
+        )
+
+    # -- enumeration and search ---------------------------------------------------------
+    @cached_property
+    def all_codes(self) -> list[str]:
+        """Every category, subcategory and code (no chapters or blocks), deduplicated, tabular order."""
+        seen: set[str] = set()
+        out: list[str] = []
+        for c in self._cm.get_all_codes(with_dots=True):
+            if c in seen or self._is_block(c):
+                continue
+            seen.add(c)
+            out.append(str(c))
+        return out
+
+    @cached_property
+    def _search_index(self) -> list[tuple[str, str, frozenset[str]]]:
+        rows = []
+        for c in self.all_codes:
+            text = " ".join([self._cm.get_description(c), *_as_list(self._cm.get_inclusion_term(c))])
+            rows.append((c, self._cm.get_description(c), frozenset(_WORD.findall(text.lower()))))
+        return rows
+
+    def search(self, query: str, limit: int = 20, billable_only: bool = False) -> list[tuple[str, str]]:
+        """Codes whose description or inclusion terms contain every word of the query (prefix match),
+        or whose code starts with the query; billable codes and shorter descriptions first."""
+        q = query.strip()
+        if not q:
+            return []
+        qc = normalize_code(q)
+        hits: list[tuple[tuple[int, int, int], str, str]] = []
+        words = _WORD.findall(q.lower())
+        for code, desc, vocab in self._search_index:
+            billable = bool(self._cm.is_leaf(code))
+            if billable_only and not billable:
+                continue
+            if code.startswith(qc):
+                hits.append(((0, len(code), 0), code, desc))
+            elif words and all(any(v.startswith(w) for v in vocab) for w in words):
+                hits.append(((1, 0 if billable else 1, len(desc)), code, desc))
+        hits.sort(key=lambda h: h[0])
+        return [(c, d) for _, c, d in hits[:limit]]
+
+
+@lru_cache(maxsize=1)
+def icd10cm() -> ICD10CM:
+    """The process-wide ICD-10-CM code set."""
+    return ICD10CM()

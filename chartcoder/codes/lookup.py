@@ -1,0 +1,63 @@
+"""One lookup and search over every loaded code set, for coders, the CLI and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chartcoder.codes.icd10cm import icd10cm
+from chartcoder.codes.procedures import CPT_CODE, HCPCS_CODE, cpt, hcpcs
+from chartcoder.errors import UnknownCodeError
+
+SYSTEMS = ("ICD-10-CM", "CPT", "HCPCS")
+
+
+@dataclass(frozen=True)
+class CodeHit:
+    code: str
+    system: str
+    description: str
+    billable: bool
+
+
+def guess_system(code: str) -> str:
+    c = code.strip().upper()
+    if CPT_CODE.match(c):
+        return "CPT"
+    if HCPCS_CODE.match(c) and hcpcs().get(c) is not None:
+        return "HCPCS"
+    return "ICD-10-CM"
+
+
+def show(code: str, system: str | None = None) -> dict[str, Any]:
+    """Everything known about a code; raises UnknownCodeError with a hint when it is not known."""
+    system = system or guess_system(code)
+    if system == "ICD-10-CM":
+        return icd10cm().lookup(code).to_dict()
+    if system == "CPT":
+        return cpt().lookup(code).to_dict()
+    if system == "HCPCS":
+        return hcpcs().lookup(code).to_dict()
+    raise UnknownCodeError(code, system, f"Known systems: {', '.join(SYSTEMS)}.")
+
+
+def search(query: str, system: str = "all", limit: int = 20, billable_only: bool = False) -> list[CodeHit]:
+    hits: list[CodeHit] = []
+    if system in ("all", "CPT"):
+        hits += [CodeHit(c.code, "CPT", c.description, True) for c in cpt().search(query, limit)]
+    if system in ("all", "HCPCS"):
+        hits += [CodeHit(c.code, "HCPCS", c.description, True) for c in hcpcs().search(query, limit)]
+    if system in ("all", "ICD-10-CM"):
+        icd = icd10cm()
+        hits += [
+            CodeHit(code, "ICD-10-CM", desc, icd.is_billable(code))
+            for code, desc in icd.search(query, limit, billable_only)
+        ]
+    return hits[:limit] if system != "all" else _interleave(hits, limit)
+
+
+def _interleave(hits: list[CodeHit], limit: int) -> list[CodeHit]:
+    """ICD first when the query reads like a diagnosis; keep each system's own order."""
+    icd = [h for h in hits if h.system == "ICD-10-CM"]
+    proc = [h for h in hits if h.system != "ICD-10-CM"]
+    return (icd[: max(limit - len(proc[: limit // 2]), 0)] + proc[: limit // 2])[:limit] if icd else proc[:limit]

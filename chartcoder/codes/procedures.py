@@ -1,0 +1,236 @@
+"""CPT and HCPCS Level II code sets: built-in demo sets in our own words, and loaders for licensed/CMS files.
+
+CPT descriptors are AMA copyright: the built-in set carries code numbers with chartcoder's own short
+wording. A practice that holds a CPT licence loads its file with `load_cpt_csv`, which replaces our
+wording with theirs for the codes it contains.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from chartcoder.errors import CodeFileError, UnknownCodeError
+
+CPT_CODE = re.compile(r"^(\d{4}[0-9FTU])$")
+HCPCS_CODE = re.compile(r"^([A-V][0-9]{4})$")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class ProcedureCode:
+    code: str
+    system: str  # "CPT" | "HCPCS"
+    description: str
+    category: str = ""
+    source: str = "built-in"
+
+    def to_dict(self) -> dict[str, str | bool]:
+        return {
+            "code": self.code,
+            "system": self.system,
+            "description": self.description,
+            "category": self.category,
+            "source": self.source,
+            "billable": True,
+        }
+
+
+class ProcedureCodeSet:
+    """A set of CPT or HCPCS codes keyed by code."""
+
+    def __init__(self, system: str, pattern: re.Pattern[str], codes: Iterable[ProcedureCode] = ()) -> None:
+        self.system = system
+        self.pattern = pattern
+        self._codes: dict[str, ProcedureCode] = {}
+        for c in codes:
+            self._codes[c.code] = c
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and code.strip().upper() in self._codes
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._codes.values())
+
+    def get(self, code: str) -> ProcedureCode | None:
+        return self._codes.get(code.strip().upper())
+
+    def lookup(self, code: str) -> ProcedureCode:
+        c = self.get(code)
+        if c is None:
+            shape = "5 digits (or 4 digits + F/T/U)" if self.system == "CPT" else "a letter A-V and 4 digits"
+            hint = "" if self.pattern.match(code.strip().upper()) else f"A {self.system} code is {shape}."
+            raise UnknownCodeError(code, self.system, hint or "Not in the loaded code set.")
+        return c
+
+    def update(self, codes: Iterable[ProcedureCode]) -> int:
+        n = 0
+        for c in codes:
+            self._codes[c.code] = c
+            n += 1
+        return n
+
+    def search(self, query: str, limit: int = 20) -> list[ProcedureCode]:
+        q = query.strip().upper()
+        words = _WORD.findall(query.lower())
+        hits = []
+        for c in self._codes.values():
+            if c.code.startswith(q):
+                hits.append((0, c.code, c))
+            elif words:
+                vocab = _WORD.findall(f"{c.description} {c.category}".lower())
+                if all(any(v.startswith(w) for v in vocab) for w in words):
+                    hits.append((1, c.code, c))
+        hits.sort(key=lambda h: (h[0], h[1]))
+        return [h[2] for h in hits[:limit]]
+
+
+def _read_text(path: str | Path) -> str:
+    raw = Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CodeFileError(str(path), line, "not UTF-8 text (expected a CSV of code,description)") from exc
+
+
+def parse_code_csv(text: str, source: str, system: str, pattern: re.Pattern[str]) -> list[ProcedureCode]:
+    """Rows of `code,description[,category]`; a header row naming `code` is allowed. Every row is checked."""
+    rows = list(csv.reader(io.StringIO(text)))
+    out: list[ProcedureCode] = []
+    seen: dict[str, int] = {}
+    for lineno, row in enumerate(rows, start=1):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if lineno == 1 and row[0].strip().lower() in {"code", "cpt", "cpt code", "hcpcs", "hcpc"}:
+            continue
+        if len(row) < 2:
+            raise CodeFileError(source, lineno, f"expected 'code,description', got {len(row)} column(s)")
+        code = row[0].strip().upper()
+        desc = row[1].strip()
+        if not pattern.match(code):
+            raise CodeFileError(source, lineno, f"{code!r} is not a {system} code")
+        if not desc:
+            raise CodeFileError(source, lineno, f"code {code} has an empty description")
+        if code in seen:
+            raise CodeFileError(source, lineno, f"code {code} repeats line {seen[code]}")
+        seen[code] = lineno
+        category = row[2].strip() if len(row) > 2 else ""
+        out.append(ProcedureCode(code, system, desc, category, source))
+    if not out:
+        raise CodeFileError(source, 1, f"no {system} codes found (expected rows of code,description)")
+    return out
+
+
+def load_cpt_csv(path: str | Path) -> list[ProcedureCode]:
+    """A licensed CPT file: CSV rows `code,description` (a header row is allowed)."""
+    return parse_code_csv(_read_text(path), str(path), "CPT", CPT_CODE)
+
+
+# CMS HCPCS annual file, fixed-width record layout (HCPC20xx_..._ANWEB.txt):
+#   1-5 HCPC code, 6-10 sequence number, 11 record id (3 = procedure, 4 = its continuation,
+#   7 = modifier, 8 = its continuation), 12-91 long description, 92-119 short description.
+_HCPCS_RECORD_IDS = {"3", "4", "7", "8"}
+
+
+def parse_hcpcs_fixed_width(text: str, source: str) -> list[ProcedureCode]:
+    long_desc: dict[str, list[str]] = {}
+    short: dict[str, str] = {}
+    order: list[str] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if len(line) < 92:
+            raise CodeFileError(
+                source, lineno, f"record is {len(line)} characters; the CMS HCPCS layout needs at least 92"
+            )
+        code, seq, rid = line[0:5].strip().upper(), line[5:10].strip(), line[10]
+        if rid not in _HCPCS_RECORD_IDS:
+            raise CodeFileError(source, lineno, f"record identification code {rid!r} is not 3, 4, 7 or 8")
+        if rid in {"7", "8"}:
+            continue  # modifiers, not codes
+        if not HCPCS_CODE.match(code):
+            raise CodeFileError(source, lineno, f"{code!r} is not a HCPCS Level II code")
+        if not seq.isdigit():
+            raise CodeFileError(source, lineno, f"sequence number {seq!r} is not a number")
+        if rid == "3" and code not in long_desc:
+            order.append(code)
+            long_desc[code] = []
+            short[code] = line[91:119].strip()
+        elif code not in long_desc:
+            raise CodeFileError(source, lineno, f"continuation line for {code} before its first line")
+        long_desc[code].append(line[11:91].strip())
+    if not order:
+        raise CodeFileError(source, 1, "no HCPCS procedure records (record id 3) found")
+    return [
+        ProcedureCode(c, "HCPCS", " ".join(p for p in long_desc[c] if p) or short[c], "", source) for c in order
+    ]
+
+
+def load_hcpcs_file(path: str | Path) -> list[ProcedureCode]:
+    """The CMS HCPCS file: the fixed-width ANWEB text, or its CSV export (`HCPC`, `LONG DESCRIPTION`, ...)."""
+    text = _read_text(path)
+    first = text.lstrip().splitlines()[0] if text.strip() else ""
+    if "," in first and first.upper().startswith(("HCPC", '"HCPC')):
+        rows = list(csv.DictReader(io.StringIO(text)))
+        out = []
+        for lineno, row in enumerate(rows, start=2):
+            norm = {(k or "").strip().upper(): (v or "").strip() for k, v in row.items()}
+            code = norm.get("HCPC", "").upper()
+            desc = norm.get("LONG DESCRIPTION") or norm.get("SHORT DESCRIPTION", "")
+            rid = norm.get("RIC") or norm.get("REC_ID") or norm.get("RECID") or "3"
+            if rid in {"7", "8"}:
+                continue
+            if not HCPCS_CODE.match(code):
+                raise CodeFileError(str(path), lineno, f"{code!r} is not a HCPCS Level II code")
+            if rid == "4":
+                continue
+            if not desc:
+                raise CodeFileError(str(path), lineno, f"code {code} has no description")
+            out.append(ProcedureCode(code, "HCPCS", desc, "", str(path)))
+        if not out:
+            raise CodeFileError(str(path), 1, "no HCPCS codes found")
+        return out
+    return parse_hcpcs_fixed_width(text, str(path))
+
+
+def _builtin(name: str, system: str, pattern: re.Pattern[str]) -> list[ProcedureCode]:
+    text = resources.files("chartcoder.codes").joinpath("data", name).read_text("utf-8")
+    return parse_code_csv(text, f"chartcoder/codes/data/{name}", system, pattern)
+
+
+@lru_cache(maxsize=1)
+def cpt() -> ProcedureCodeSet:
+    """The process-wide CPT set: our demo wording, overlaid by the licensed file of CHARTCODER_CPT_FILE."""
+    from chartcoder.config import get_settings
+
+    codes = ProcedureCodeSet("CPT", CPT_CODE, _builtin("cpt_demo.csv", "CPT", CPT_CODE))
+    demo = {c.code: c.category for c in codes}
+    licensed = get_settings().cpt_file
+    if licensed:
+        codes.update(ProcedureCode(c.code, c.system, c.description, demo.get(c.code, c.category), c.source)
+                     for c in load_cpt_csv(licensed))
+    return codes
+
+
+@lru_cache(maxsize=1)
+def hcpcs() -> ProcedureCodeSet:
+    """The process-wide HCPCS set: our demo set, overlaid by the CMS file of CHARTCODER_HCPCS_FILE."""
+    from chartcoder.config import get_settings
+
+    codes = ProcedureCodeSet("HCPCS", HCPCS_CODE, _builtin("hcpcs_demo.csv", "HCPCS", HCPCS_CODE))
+    demo = {c.code: c.category for c in codes}
+    cms = get_settings().hcpcs_file
+    if cms:
+        codes.update(ProcedureCode(c.code, c.system, c.description, demo.get(c.code, c.category), c.source)
+                     for c in load_hcpcs_file(cms))
+    return codes

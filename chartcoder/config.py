@@ -1,0 +1,44 @@
+"""Runtime settings: the one place that reads environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of chartcoder, read from `CHARTCODER_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CHARTCODER_", env_file=None, extra="ignore")
+
+    environment: str = Field("development", description="development | production")
+    data_dir: Path = Field(Path("var"), description="Where the database, caches and keys live.")
+    model_dir: Path = Field(Path("models"), description="Where trained model packs live.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default a SQLite file in data_dir.")
+    max_note_chars: int = Field(200_000, ge=1, description="Longest note text accepted, in characters.")
+    max_top_k: int = Field(100, ge=1)
+    default_top_k: int = Field(20, ge=1)
+    api_keys: str = Field(
+        "",
+        description="Comma-separated API keys accepted besides the local key file (data_dir/api-key).",
+    )
+    cpt_file: Path | None = Field(None, description="A licensed CPT file (CSV code,description) loaded over our demo set.")
+    hcpcs_file: Path | None = Field(None, description="The CMS HCPCS file (fixed-width ANWEB text or its CSV).")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def api_key_file(self) -> Path:
+        return self.data_dir / "api-key"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'chartcoder.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

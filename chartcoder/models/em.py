@@ -1,0 +1,79 @@
+"""Office E/M level from documented total time and new/established status (AMA 2021+ time rules)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Minimum total minutes on the date of the encounter ("met or exceeded").
+NEW_PATIENT = [(60, "99205"), (45, "99204"), (30, "99203"), (15, "99202")]
+ESTABLISHED = [(40, "99215"), (30, "99214"), (20, "99213"), (10, "99212")]
+
+_NUM = r"(\d{1,3})(?:\s*(?:-|to)\s*\d{1,3})?"
+_MIN = r"(?:minutes?|mins?|min\b)"
+_TIME_PATTERNS = [
+    # "Total time spent on the date of the encounter: 32 minutes", "total time 45 min"
+    re.compile(rf"\btotal\s+(?:[a-z/-]+\s+){{0,10}}?time\b[^0-9\n]{{0,40}}?{_NUM}\s*{_MIN}", re.I),
+    # "I spent 35 minutes ...", "spent a total of 45 minutes"
+    re.compile(rf"\bspent\s+(?:a\s+total\s+of\s+|over\s+|greater\s+than\s+)?{_NUM}\s*{_MIN}", re.I),
+    # "35 minutes were spent ...", "45 minutes total time"
+    re.compile(rf"\b{_NUM}\s*{_MIN}\s+(?:of\s+)?(?:total\s+time|were\s+spent|was\s+spent|spent|in\s+total)", re.I),
+    # "Time: 25 minutes" as a line label
+    re.compile(rf"(?im)^\s*(?:total\s+)?time(?:\s+spent)?\s*:\s*{_NUM}\s*{_MIN}"),
+]
+_NEW = re.compile(r"\bnew\s+(?:patient|pt)\b|\bestablish(?:ing|es)?\s+care\b|\bnew\s+to\s+(?:the\s+)?(?:clinic|practice)\b", re.I)
+_ESTABLISHED = re.compile(
+    r"\bestablished\s+(?:patient|pt)\b|\breturn(?:ing)?\s+(?:patient|visit)\b|\bfollow[- ]?up\s+visit\b", re.I
+)
+_NOT_NEW = re.compile(r"\bnot\s+a\s+new\s+patient\b", re.I)
+
+
+@dataclass(frozen=True)
+class EMLevel:
+    code: str
+    minutes: int
+    status: str  # new | established
+    status_documented: bool
+    start: int
+    end: int
+
+
+def documented_minutes(text: str) -> tuple[int, int, int] | None:
+    """The total time statement: (minutes, start, end) of the first statement found."""
+    found = []
+    for pattern in _TIME_PATTERNS:
+        for m in pattern.finditer(text):
+            found.append((m.start(), m.end(), int(m.group(1))))
+    if not found:
+        return None
+    start, end, minutes = min(found)
+    return minutes, start, end
+
+
+def patient_status(text: str, given: str | None = None) -> tuple[str, bool]:
+    """'new' or 'established', and whether the note (or the encounter) says so."""
+    if given in {"new", "established"}:
+        return given, True
+    if _NOT_NEW.search(text):
+        return "established", True
+    new, est = _NEW.search(text), _ESTABLISHED.search(text)
+    if new and (est is None or new.start() < est.start()):
+        return "new", True
+    if est:
+        return "established", True
+    return "established", False
+
+
+def em_level_from_time(text: str, given_status: str | None = None) -> EMLevel | None:
+    """The office visit code supported by documented total time, or None when no time is documented
+    or the time is below the lowest threshold (99211 has no time and is never chosen by time)."""
+    found = documented_minutes(text)
+    if found is None:
+        return None
+    minutes, start, end = found
+    status, documented = patient_status(text, given_status)
+    table = NEW_PATIENT if status == "new" else ESTABLISHED
+    for threshold, code in table:
+        if minutes >= threshold:
+            return EMLevel(code, minutes, status, documented, start, end)
+    return None

@@ -1,0 +1,420 @@
+"""The knowledge-based suggestion engine: mentions -> guideline-applied, specific, ranked codes.
+
+Steps, in order: assertions (negated and hypothetical mentions are not coded; family history becomes
+Z80-Z84; past history Z85-Z87 where the guideline says so; uncertain diagnoses only for inpatients),
+specificity (laterality, 7th character, the billable child the words support), combination codes,
+integral-symptom suppression, implied services, E/M level by time, warnings, scores.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from chartcoder import __version__
+from chartcoder.codes.icd10cm import ICD10CM, codes_cited, icd10cm
+from chartcoder.codes.procedures import ProcedureCodeSet, cpt, hcpcs
+from chartcoder.errors import ResourceError
+from chartcoder.models.em import em_level_from_time
+from chartcoder.models.schema import Encounter, Evidence, Suggestion, SuggestionSet
+from chartcoder.nlp.concepts import Mention, TermTarget, words_of
+from chartcoder.nlp.resources import load_yaml_resource
+
+ENGINE_NAME = "chartcoder-knowledge"
+ENGINE_VERSION = f"{ENGINE_NAME}-v1 ({__version__})"
+
+BASE_SCORE = {"synonym": 0.82, "procedure": 0.8, "description": 0.76, "inclusion": 0.72, "includes": 0.68}
+SECTION_FACTOR = {
+    "assessment_plan": 1.12,
+    "plan": 1.02,
+    "chief_complaint": 1.02,
+    "hpi": 1.0,
+    "procedures": 1.08,
+    "results": 0.97,
+    "hospital_course": 1.0,
+    "physical_exam": 0.92,
+    "past_medical_history": 0.95,
+    "past_surgical_history": 0.85,
+    "review_of_systems": 0.78,
+    "medications": 0.8,
+    "allergies": 0.6,
+    "social_history": 0.92,
+    "family_history": 0.9,
+}
+CUE_WORDS = frozenset({"left", "right", "bilateral", "initial", "subsequent", "sequela", "acute", "chronic"})
+ENCOUNTER_CUES = frozenset({"initial", "subsequent", "sequela"})
+DEFAULT_CHILD_WORDS = frozenset({"without", "complication"})
+ALWAYS_EXPLAINED = frozenset({"encounter", "for", "unspecified", "and", "with", "or", "to"})
+_SUBSEQUENT = re.compile(
+    r"\b(subsequent|follow[- ]?up|followup|recheck|re-check|routine healing|healing well|post[- ]?op check)\b", re.I
+)
+_SEQUELA = re.compile(r"\b(sequela|sequelae|late effect|residual)\b", re.I)
+_PERSONAL_HISTORY_SECTIONS = {"past_medical_history", "past_surgical_history"}
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def _patterns(spec: str) -> list[str]:
+    return [p.strip() for p in str(spec).split("|") if p.strip()]
+
+
+def _matches(code: str, spec: str) -> bool:
+    return any(fnmatch.fnmatchcase(code, p) for p in _patterns(spec))
+
+
+@dataclass
+class Rules:
+    family: list[tuple[str, str]]
+    personal: list[tuple[str, str]]
+    combinations: list[dict[str, Any]]
+    suppress: list[dict[str, Any]]
+    adds: list[dict[str, Any]]
+
+    @staticmethod
+    def _prefix_map(entries: Iterable[dict[str, Any]], name: str) -> list[tuple[str, str]]:
+        out = []
+        for i, e in enumerate(entries or []):
+            if not isinstance(e, dict) or "code" not in e or not e.get("prefixes"):
+                raise ResourceError(f"history.yaml {name} entry {i + 1}: expected prefixes and code")
+            for p in e["prefixes"]:
+                out.append((str(p).upper(), str(e["code"])))
+        out.sort(key=lambda pc: -len(pc[0]))  # longest prefix wins
+        return out
+
+    @classmethod
+    def load(cls) -> Rules:
+        pkg = "chartcoder.models.resources"
+        history = load_yaml_resource("history.yaml", pkg) or {}
+        combos = load_yaml_resource("combinations.yaml", pkg) or {}
+        return cls(
+            family=cls._prefix_map(history.get("family"), "family"),
+            personal=cls._prefix_map(history.get("personal"), "personal"),
+            combinations=list(combos.get("combinations") or []),
+            suppress=list(combos.get("suppress") or []),
+            adds=list(combos.get("adds") or []),
+        )
+
+    @staticmethod
+    def lookup(table: list[tuple[str, str]], code: str) -> str | None:
+        flat = code.replace(".", "")
+        for prefix, target in table:
+            if flat.startswith(prefix.replace(".", "")):
+                return target
+        return None
+
+
+@dataclass
+class Candidate:
+    code: str
+    system: str
+    score: float
+    evidence: list[Evidence] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
+
+    def merge(self, other: Candidate) -> None:
+        self.score = max(self.score, other.score) + 0.04
+        for ev in other.evidence:
+            if ev not in self.evidence:
+                self.evidence.append(ev)
+        for w in other.warnings:
+            if w not in self.warnings:
+                self.warnings.append(w)
+        self.mentions.extend(other.mentions)
+
+
+class KnowledgeSuggester:
+    """Turns a note's mentions into ranked suggestions. Stateless after construction; thread-safe."""
+
+    name = ENGINE_VERSION
+
+    def __init__(self, icd: ICD10CM | None = None, cpt_set: ProcedureCodeSet | None = None,
+                 hcpcs_set: ProcedureCodeSet | None = None) -> None:
+        self.icd = icd or icd10cm()
+        self.cpt = cpt_set or cpt()
+        self.hcpcs = hcpcs_set or hcpcs()
+        self.rules = Rules.load()
+
+    # ------------------------------------------------------------------------------------------
+    def suggest(self, text: str, mentions: list[Mention], encounter: Encounter, top_k: int = 20) -> SuggestionSet:
+        encounter_cue = self._encounter_cue(text)
+        found: dict[tuple[str, str], Candidate] = {}
+        for m in mentions:
+            cand = self._from_mention(m, encounter, encounter_cue)
+            if cand is None:
+                continue
+            key = (cand.system, cand.code)
+            if key in found:
+                found[key].merge(cand)
+            else:
+                found[key] = cand
+        self._apply_combinations(found)
+        self._apply_suppression(found)
+        self._drop_unspecified_siblings(found)
+        self._apply_adds(found)
+        self._add_em(found, text, encounter)
+        suggestions = [self._finish(c, found, encounter) for c in found.values()]
+        suggestions.sort(key=lambda s: (-s.score, s.evidence[0].start if s.evidence else 0, s.code))
+        return SuggestionSet(model=self.name, suggestions=suggestions[:top_k])
+
+    # ------------------------------------------------------------------------------------------
+    # One mention -> at most one candidate
+    def _from_mention(self, m: Mention, encounter: Encounter, encounter_cue: str) -> Candidate | None:
+        target = m.targets[0]
+        ev = Evidence(m.start, m.end, m.text, m.assertion, m.section)
+        score = BASE_SCORE.get(target.source, 0.7) * SECTION_FACTOR.get(m.section or "", 1.0)
+        if len(m.text.split()) == 1 and target.source != "synonym" and len(m.text) < 6:
+            score *= 0.9
+        warnings: list[str] = []
+        if target.system != "ICD-10-CM":
+            if m.negated or m.hypothetical or m.family or m.uncertain:
+                return None
+            if self._procedure_set(target.system).get(target.code) is None:
+                return None
+            return Candidate(target.code, target.system, score, [ev], [], [m])
+
+        if m.negated or m.hypothetical:
+            return None
+        code = self._choose_target(m.targets, m)
+        if m.family:
+            fam = Rules.lookup(self.rules.family, code) or "Z84.89"
+            return Candidate(fam, "ICD-10-CM", score * 0.92, [ev], [f"family history of {m.text}"], [m])
+        if m.uncertain:
+            if not encounter.is_inpatient:
+                return None
+            warnings.append("uncertain diagnosis coded as if established (inpatient guideline II.H/III.C)")
+            score *= 0.9
+        personal = Rules.lookup(self.rules.personal, code)
+        if personal and (m.historical or m.section in _PERSONAL_HISTORY_SECTIONS):
+            return Candidate(personal, "ICD-10-CM", score * 0.92, [ev], [f"personal history of {m.text}"], [m])
+        if m.historical:
+            score *= 0.9  # a chronic condition listed as history is still coded, with less certainty
+        code = self.refine(code, set(m.laterality), encounter_cue, m.sentence_words)
+        return Candidate(code, "ICD-10-CM", score, [ev], warnings, [m])
+
+    def _procedure_set(self, system: str) -> ProcedureCodeSet:
+        return self.hcpcs if system == "HCPCS" else self.cpt
+
+    def _choose_target(self, targets: list[TermTarget], m: Mention) -> str:
+        """Several codes share a term (e.g. its left, right and unspecified versions, once laterality
+        words are set aside): prefer the best source, then the code whose words fit the cues."""
+        best_rank = targets[0].source
+        same = [t.code for t in targets if t.source == best_rank and t.system == "ICD-10-CM"]
+        if len(same) == 1:
+            return same[0]
+        cues = set(m.laterality)
+
+        def key(code: str) -> tuple[int, int, int, str]:
+            words = self._desc_words(code)
+            hits = len(cues & words)
+            conflicts = len((CUE_WORDS - cues) & words & {"left", "right", "bilateral"})
+            return (-hits, conflicts, len(words), code)
+
+        return min(same, key=key)
+
+    # ------------------------------------------------------------------------------------------
+    # Specificity
+    @staticmethod
+    @lru_cache(maxsize=200_000)
+    def _desc_words_cached(description: str) -> frozenset[str]:
+        words, cues = words_of(description)
+        return frozenset([w.norm for w in words] + [c[0] for c in cues])
+
+    def _desc_words(self, code: str) -> frozenset[str]:
+        return self._desc_words_cached(self.icd.description(code))
+
+    @staticmethod
+    def _encounter_cue(text: str) -> str:
+        if _SEQUELA.search(text):
+            return "sequela"
+        if _SUBSEQUENT.search(text):
+            return "subsequent"
+        return "initial"
+
+    def refine(self, code: str, laterality: set[str], encounter_cue: str, sentence: frozenset[str]) -> str:
+        """The most specific billable code the words support; the code itself when none is supported."""
+        if not self.icd.is_valid(code):
+            return code
+        base_words = self._desc_words(code)
+        billable = self.icd.is_billable(code)
+        cues = set(laterality)
+        for word in list(sentence & {"acute", "chronic"}):
+            cues.add(word)
+        needs_seventh = bool(self.icd.seventh_characters(code)) and len(code.replace(".", "")) < 7
+        if needs_seventh or (billable and self.icd.seventh_characters(code)):
+            cues.add(encounter_cue)
+        if billable and not (cues - base_words - ENCOUNTER_CUES):
+            return code
+        if billable:
+            parent = self.icd.parent(code)
+            if parent is None:
+                return code
+            space = self.icd.billable_descendants(parent)
+            max_unexplained = 1
+        else:
+            space = self.icd.billable_descendants(code)
+            max_unexplained = 0
+        explained = base_words | sentence | cues | ALWAYS_EXPLAINED
+        if not billable:
+            explained = explained | DEFAULT_CHILD_WORDS
+        base_hits = len(cues & base_words)
+        best: tuple[tuple[int, int, int, int, int, str], str] | None = None
+        for cand in space:
+            words = self._desc_words(cand)
+            hits = len(cues & words)
+            conflicts = len((CUE_WORDS - cues) & words - base_words)
+            unexplained = len(words - explained)
+            unspecified = "unspecified" in self.icd.description(cand).lower()
+            # A header's default child ("..., unspecified") may carry one word the note does not say.
+            if conflicts or unexplained > max_unexplained + (1 if unspecified and not billable else 0):
+                continue
+            default = 0 if "without" in words else 1 if unspecified else 2
+            key = (-hits, unexplained, default, len(words), len(cand), cand)
+            if best is None or key < best[0]:
+                best = (key, cand)
+        if best is None:
+            return code
+        if billable and -best[0][0] <= base_hits:
+            return code
+        return best[1]
+
+    # ------------------------------------------------------------------------------------------
+    # Rules over the set of codes
+    def _icd_codes(self, found: dict[tuple[str, str], Candidate]) -> list[str]:
+        return [c.code for c in found.values() if c.system == "ICD-10-CM"]
+
+    def _apply_combinations(self, found: dict[tuple[str, str], Candidate]) -> None:
+        for rule in self.rules.combinations:
+            codes = self._icd_codes(found)
+            if not all(any(_matches(c, spec) for c in codes) for spec in rule.get("when", [])):
+                continue
+            evidence_from = [found[("ICD-10-CM", c)] for c in codes if any(_matches(c, s) for s in rule["when"])]
+            for old, new in (rule.get("replace") or {}).items():
+                old_c = found.pop(("ICD-10-CM", str(old)), None)
+                if old_c is None:
+                    continue
+                old_c.code = str(new)
+                old_c.warnings.append(f"combination code ({rule['id']}): {old} with its linked condition")
+                for other in evidence_from:
+                    if other is not old_c:
+                        for ev in other.evidence:
+                            if ev not in old_c.evidence:
+                                old_c.evidence.append(ev)
+                key = ("ICD-10-CM", str(new))
+                if key in found:
+                    found[key].merge(old_c)
+                else:
+                    found[key] = old_c
+            for spec in rule.get("drop") or []:
+                for c in [c for c in self._icd_codes(found) if _matches(c, spec)]:
+                    found.pop(("ICD-10-CM", c), None)
+
+    def _apply_suppression(self, found: dict[tuple[str, str], Candidate]) -> None:
+        codes = self._icd_codes(found)
+        for rule in self.rules.suppress:
+            if not any(_matches(c, s) for c in codes for s in rule.get("when_any", [])):
+                continue
+            for c in codes:
+                if any(_matches(c, s) for s in rule.get("codes", [])):
+                    found.pop(("ICD-10-CM", c), None)
+
+    def _drop_unspecified_siblings(self, found: dict[tuple[str, str], Candidate]) -> None:
+        """An unspecified code is not reported beside a specified code of the same condition."""
+        codes = self._icd_codes(found)
+        for c in codes:
+            if not self.icd.is_valid(c) or "unspecified" not in self.icd.description(c).lower():
+                continue
+            parent = self.icd.parent(c)
+            siblings = [o for o in codes if o != c and parent and o.startswith(parent) and self.icd.is_valid(o)
+                        and "unspecified" not in self.icd.description(o).lower()]
+            if siblings:
+                gone = found.pop(("ICD-10-CM", c), None)
+                if gone is not None:
+                    target = found[("ICD-10-CM", siblings[0])]
+                    for ev in gone.evidence:
+                        if ev not in target.evidence:
+                            target.evidence.append(ev)
+
+    def _apply_adds(self, found: dict[tuple[str, str], Candidate]) -> None:
+        for rule in self.rules.adds:
+            triggers = []
+            for cand in list(found.values()):
+                if cand.system == "ICD-10-CM":
+                    continue
+                if "when_category" in rule:
+                    pc = self._procedure_set(cand.system).get(cand.code)
+                    if pc is None or pc.category != rule["when_category"]:
+                        continue
+                if "when_code" in rule and not _matches(cand.code, rule["when_code"]):
+                    continue
+                if rule.get("sentence_words"):
+                    wanted = {w.lower() for w in rule["sentence_words"]}
+                    if not any(wanted & m.sentence_words for m in cand.mentions):
+                        continue
+                triggers.append(cand)
+            if not triggers:
+                continue
+            add = rule["add"]
+            key = (str(add.get("system", "CPT")), str(add["code"]))
+            if key not in found and self._procedure_set(key[0]).get(key[1]) is not None:
+                first = triggers[0]
+                found[key] = Candidate(key[1], key[0], first.score * 0.97, list(first.evidence),
+                                       [f"implied by {first.code} ({rule['id']})"], list(first.mentions))
+            icd = rule.get("also_icd")
+            if icd and ("ICD-10-CM", icd) not in found:
+                first = triggers[0]
+                found[("ICD-10-CM", icd)] = Candidate(icd, "ICD-10-CM", first.score * 0.95, list(first.evidence),
+                                                      [f"implied by {first.code} ({rule['id']})"], [])
+
+    def _add_em(self, found: dict[tuple[str, str], Candidate], text: str, encounter: Encounter) -> None:
+        if encounter.is_inpatient:
+            return  # hospital visit codes are not chosen by office time rules
+        level = em_level_from_time(text, encounter.patient_status)
+        if level is None:
+            return
+        ev = Evidence(level.start, level.end, text[level.start : level.end], "present", None)
+        warnings = [f"E/M by total time: {level.minutes} min, {level.status} patient"]
+        if not level.status_documented:
+            warnings.append("new/established status not documented; assumed established")
+        found[("CPT", level.code)] = Candidate(level.code, "CPT", 0.9 if level.status_documented else 0.75,
+                                               [ev], warnings, [])
+
+    # ------------------------------------------------------------------------------------------
+    def _finish(self, c: Candidate, found: dict[tuple[str, str], Candidate], encounter: Encounter) -> Suggestion:
+        warnings = list(c.warnings)
+        score = c.score
+        if c.system == "ICD-10-CM":
+            if not self.icd.is_valid(c.code):
+                return Suggestion(c.code, c.system, "unknown code", 0.01, c.evidence, ["not a valid ICD-10-CM code"])
+            description = self.icd.description(c.code)
+            if not self.icd.is_billable(c.code):
+                children = self.icd.children(c.code)
+                warnings.append(f"header code, not billable: choose one of {', '.join(children[:12])}"
+                                + (" ..." if len(children) > 12 else ""))
+                score *= 0.75
+            others = [o for o in self._icd_codes(found) if o != c.code]
+            for excluded in self.icd.excludes1_codes(c.code):
+                clash = [o for o in others if o.replace(".", "").startswith(excluded.replace(".", "").rstrip("-"))]
+                if clash:
+                    warnings.append(f"Excludes1 conflict with {', '.join(clash)}")
+            additional = " ".join(self.icd.use_additional_code(c.code))
+            cited = {x[:3] for x in codes_cited(additional)}
+            if additional and not (cited and any(o[:3] in cited for o in others)):
+                warnings.append(_clip(f"use additional code: {additional}"))
+            if self.icd.is_manifestation(c.code):
+                warnings.append("manifestation code: never first-listed; code the underlying condition first")
+            if c.code.startswith("O") and encounter.sex == "M":
+                warnings.append("pregnancy code on a male patient")
+            if c.code.startswith("P") and encounter.age is not None and encounter.age > 0:
+                warnings.append("perinatal code on a patient older than the newborn period")
+        else:
+            pc = self._procedure_set(c.system).get(c.code)
+            description = pc.description if pc else "unknown code"
+        evidence = sorted(c.evidence, key=lambda e: (e.start, e.end))
+        return Suggestion(c.code, c.system, description, round(min(0.99, max(0.01, score)), 4), evidence, warnings)

@@ -1,0 +1,70 @@
+"""The suggestion path's data: encounter context in, ranked suggestions with evidence out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Setting = Literal["outpatient", "inpatient"]
+
+
+@dataclass(frozen=True)
+class Encounter:
+    """What the note alone does not say. Setting decides how uncertain diagnoses are coded."""
+
+    setting: Setting | None = None
+    sex: str | None = None  # "F" | "M" | None
+    age: int | None = None
+    date: str | None = None  # ISO date of service
+    patient_status: Literal["new", "established"] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Encounter:
+        data = data or {}
+        return cls(
+            setting=data.get("setting"),
+            sex=data.get("sex"),
+            age=data.get("age"),
+            date=data.get("date"),
+            patient_status=data.get("patient_status"),
+        )
+
+    @property
+    def is_inpatient(self) -> bool:
+        return self.setting == "inpatient"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    start: int
+    end: int
+    text: str
+    assertion: str
+    section: str | None
+
+
+@dataclass
+class Suggestion:
+    code: str
+    system: str
+    description: str
+    score: float
+    evidence: list[Evidence] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SuggestionSet:
+    model: str
+    suggestions: list[Suggestion]
+
+    def to_dict(self, note_id: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if note_id is not None:
+            out["id"] = note_id
+        out["model"] = self.model
+        out["suggestions"] = [s.to_dict() for s in self.suggestions]
+        return out

@@ -1,0 +1,403 @@
+"""Concept matching: finds code-linked mentions in a note from ICD-10-CM descriptions, inclusion terms,
+our curated synonyms/abbreviations, and the procedure trigger list.
+
+Terms and note text go through the same normalization (lower case, plural "s" dropped, filler words
+such as "of", "the", "unspecified" dropped, laterality words set aside as cues), so "pain in the left
+knee", "left knee pain" and the tabular "Pain in left knee" meet on the same key. Abbreviations are
+matched case-sensitively so "MI" is not "mi". Matching is leftmost-longest over a prefix table:
+O(words x longest term) per sentence, about a millisecond for a long note.
+"""
+
+# No `from __future__ import annotations` here: spaCy reads the factory signature at runtime.
+
+import hashlib
+import pickle
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from chartcoder.errors import ResourceError
+from chartcoder.nlp.resources import load_yaml_resource
+
+INDEX_FORMAT = "chartcoder.TermIndex.v1"
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[sS])?")
+FILLERS = frozenset(
+    {"of", "the", "a", "an", "in", "mellitus", "unspecified", "nos", "nec"}
+)
+LATERALITY = {"left": "left", "right": "right", "bilateral": "bilateral", "lt": "left", "rt": "right"}
+_ROMAN = {"ii": "2", "iii": "3", "iv": "4"}
+_TABULAR_NOISE = re.compile(
+    r",?\s*(site not specified|not elsewhere classified|not otherwise specified|unspecified)\b", re.I
+)
+_PARENS = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
+
+
+def normalize_word(raw: str) -> str:
+    w = raw.lower()
+    if w.endswith("'s"):
+        w = w[:-2]
+    w = _ROMAN.get(w, w)
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    return w
+
+
+@dataclass(frozen=True)
+class Word:
+    norm: str
+    raw: str
+    start: int
+    end: int
+
+
+def words_of(text: str, offset: int = 0) -> tuple[list[Word], list[tuple[str, int, int]]]:
+    """Matchable words and the laterality cues set aside, both with character offsets into the note."""
+    words: list[Word] = []
+    cues: list[tuple[str, int, int]] = []
+    for m in _TOKEN.finditer(text):
+        raw = m.group(0)
+        norm = normalize_word(raw)
+        if norm in LATERALITY and (raw.islower() or raw.istitle() or len(raw) > 2):
+            cues.append((LATERALITY[norm], offset + m.start(), offset + m.end()))
+            continue
+        if norm in FILLERS and not raw.isupper():
+            continue
+        if norm == "unilateral":
+            continue
+        words.append(Word(norm, raw.removesuffix("'s").removesuffix("'S"), offset + m.start(), offset + m.end()))
+    return words, cues
+
+
+def term_key(term: str) -> tuple[str, ...]:
+    return tuple(w.norm for w in words_of(term)[0])
+
+
+def abbreviation_key(term: str) -> tuple[str, ...]:
+    return tuple(w.raw for w in words_of(term)[0])
+
+
+@dataclass(frozen=True)
+class TermTarget:
+    """What a matched term points at."""
+
+    code: str
+    system: str  # ICD-10-CM | CPT | HCPCS
+    source: str  # synonym | description | inclusion | includes | procedure
+    requires: tuple[str, ...] = ()
+
+
+SOURCE_RANK = {"synonym": 0, "procedure": 0, "description": 1, "inclusion": 2, "includes": 3}
+
+
+@dataclass
+class TermIndex:
+    """Normalized term -> targets (case-insensitive) and abbreviation -> targets (case-sensitive)."""
+
+    terms: dict[tuple[str, ...], list[TermTarget]] = field(default_factory=dict)
+    abbreviations: dict[tuple[str, ...], list[TermTarget]] = field(default_factory=dict)
+    prefixes: set[tuple[str, ...]] = field(default_factory=set)
+    abbreviation_prefixes: set[tuple[str, ...]] = field(default_factory=set)
+    max_len: int = 0
+    fingerprint: str = ""
+
+    def add(self, key: tuple[str, ...], target: TermTarget, case_sensitive: bool = False) -> None:
+        if not key or len(key) > 12:
+            return
+        table = self.abbreviations if case_sensitive else self.terms
+        prefixes = self.abbreviation_prefixes if case_sensitive else self.prefixes
+        bucket = table.setdefault(key, [])
+        if target not in bucket:
+            bucket.append(target)
+        for i in range(1, len(key)):
+            prefixes.add(key[:i])
+        self.max_len = max(self.max_len, len(key))
+
+    def finish(self) -> "TermIndex":
+        for table in (self.terms, self.abbreviations):
+            for bucket in table.values():
+                bucket.sort(key=lambda t: (SOURCE_RANK.get(t.source, 9), len(t.code), t.code))
+        return self
+
+    def match(self, words: list[Word]) -> Iterator[tuple[int, int, list[TermTarget]]]:
+        """Leftmost-longest matches over `words`, yielding (first word, last word + 1, targets)."""
+        i, n = 0, len(words)
+        while i < n:
+            best_end, best = -1, None
+            for table, prefixes, attr in (
+                (self.abbreviations, self.abbreviation_prefixes, "raw"),
+                (self.terms, self.prefixes, "norm"),
+            ):
+                key: tuple[str, ...] = ()
+                for j in range(i, min(n, i + self.max_len)):
+                    key = (*key, getattr(words[j], attr))
+                    hit = table.get(key)
+                    if hit is not None and j + 1 > best_end:
+                        best_end, best = j + 1, hit
+                    if key not in prefixes:
+                        break
+            if best is not None:
+                yield i, best_end, best
+                i = best_end
+            else:
+                i += 1
+
+
+# -------------------------------------------------------------------------------------------------
+# Building the index
+
+
+def _variants(text: str) -> set[str]:
+    """Tabular wording -> the phrasings a clinician writes: without parentheses (nonessential
+    modifiers), with each modifier placed before the term, and "X of/in Y" inverted to "Y X"."""
+    out: set[str] = set()
+    base = _TABULAR_NOISE.sub("", text).strip(" ,")
+    bare = _PARENS.sub("", base).strip(" ,")
+    for form in {base.replace("(", "").replace(")", ""), bare}:
+        out.add(form)
+    for mod in re.findall(r"\(([^)]*)\)", base):
+        if "," not in mod and len(mod.split()) <= 3:
+            out.add(f"{mod} {bare}")
+    for form in list(out):
+        m = re.match(r"^(.*?)\s+(?:of|in)\s+(?:the\s+)?(.*)$", form, re.I)
+        if m and "," not in m.group(2) and len(m.group(2).split()) <= 4:
+            out.add(f"{m.group(2)} {m.group(1)}")
+    return {v for v in out if v}
+
+
+def _stoplist() -> set[tuple[str, ...]]:
+    data = load_yaml_resource("concept_stoplist.yaml")
+    return {term_key(t) for t in (data or {}).get("single_words", [])}
+
+
+def _synonym_entries() -> list[dict[str, Any]]:
+    data = load_yaml_resource("synonyms.yaml")
+    if not isinstance(data, list):
+        raise ResourceError("synonyms.yaml: expected a list of {code, terms, abbreviations}")
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict) or "code" not in entry:
+            raise ResourceError(f"synonyms.yaml entry {i + 1}: expected a mapping with a 'code'")
+        unknown = set(entry) - {"code", "terms", "abbreviations", "note"}
+        if unknown:
+            raise ResourceError(f"synonyms.yaml entry {i + 1} ({entry['code']}): unknown keys {sorted(unknown)}")
+    return data
+
+
+def _procedure_entries() -> list[dict[str, Any]]:
+    data = load_yaml_resource("procedures.yaml", "chartcoder.models.resources")
+    if not isinstance(data, list):
+        raise ResourceError("procedures.yaml: expected a list of {code, system, terms}")
+    for i, entry in enumerate(data):
+        unknown = set(entry) - {"code", "system", "terms", "abbreviations", "requires", "note"}
+        if unknown or "code" not in entry:
+            raise ResourceError(f"procedures.yaml entry {i + 1}: expected code/system/terms, got {sorted(entry)}")
+    return data
+
+
+def build_term_index(icd: Any | None = None) -> TermIndex:
+    """Build the index from ICD-10-CM (chapters 1-19 and 21-22; external causes left out) and our
+    resource files. Takes a few seconds; `load_term_index` caches the result on disk."""
+    from chartcoder.codes.icd10cm import icd10cm
+
+    icd = icd or icd10cm()
+    cm = icd._cm
+    index = TermIndex()
+    stop = _stoplist()
+
+    for entry in _synonym_entries():
+        code = str(entry["code"])
+        target = TermTarget(code, "ICD-10-CM", "synonym")
+        for t in entry.get("terms") or []:
+            index.add(term_key(str(t)), target)
+        for a in entry.get("abbreviations") or []:
+            index.add(abbreviation_key(str(a)), target, case_sensitive=True)
+
+    for entry in _procedure_entries():
+        target = TermTarget(
+            str(entry["code"]),
+            str(entry.get("system", "CPT")),
+            "procedure",
+            tuple(term_key(str(r))[0] for r in entry.get("requires") or [] if term_key(str(r))),
+        )
+        for t in entry.get("terms") or []:
+            index.add(term_key(str(t)), target)
+        for a in entry.get("abbreviations") or []:
+            index.add(abbreviation_key(str(a)), target, case_sensitive=True)
+
+    for code in icd.all_codes:
+        if code[0] in "VWXY":
+            continue
+        sources = [("description", str(cm.get_description(code)))]
+        sources += [("inclusion", t) for t in cm.get_inclusion_term(code) or []]
+        if cm.is_category(code):
+            sources += [("includes", t) for t in cm.get_includes(code) or []]
+        for source, text in sources:
+            target = TermTarget(code, "ICD-10-CM", source)
+            for variant in _variants(text):
+                key = term_key(variant)
+                if len(key) == 1 and (key in stop or len(key[0]) <= 3):
+                    continue
+                if key and all(k.isdigit() for k in key):
+                    continue
+                index.add(key, target)
+    return index.finish()
+
+
+def _fingerprint() -> str:
+    from importlib import resources
+
+    h = hashlib.sha256(INDEX_FORMAT.encode())
+    for pkg, name in (
+        ("chartcoder.nlp.resources", "synonyms.yaml"),
+        ("chartcoder.nlp.resources", "concept_stoplist.yaml"),
+        ("chartcoder.models.resources", "procedures.yaml"),
+    ):
+        h.update(resources.files(pkg).joinpath(name).read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+_INDEX: TermIndex | None = None
+
+
+def load_term_index(cache_dir: Path | None = None) -> TermIndex:
+    """The process-wide term index, from the on-disk cache when its fingerprint matches."""
+    global _INDEX
+    if _INDEX is not None:
+        return _INDEX
+    fp = _fingerprint()
+    path = cache_dir / f"term-index-{fp}.pkl" if cache_dir else None
+    if path and path.exists():
+        try:
+            with path.open("rb") as fh:
+                loaded = pickle.load(fh)  # our own cache file, written below, never user input
+            if isinstance(loaded, TermIndex) and loaded.fingerprint == fp:
+                _INDEX = loaded
+                return loaded
+        except Exception:  # noqa: BLE001 - a stale or truncated cache is rebuilt
+            pass
+    index = build_term_index()
+    index.fingerprint = fp
+    if path:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(index, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)
+        except OSError:
+            pass
+    _INDEX = index
+    return index
+
+
+# -------------------------------------------------------------------------------------------------
+# The spaCy component
+
+
+@dataclass
+class Mention:
+    """A matched term in a note: exact character offsets, targets, and the cues around it."""
+
+    start: int
+    end: int
+    text: str
+    targets: list[TermTarget]
+    sentence: tuple[int, int]
+    laterality: list[str] = field(default_factory=list)
+    section: str | None = None
+    # Filled by the ConText stage:
+    negated: bool = False
+    historical: bool = False
+    family: bool = False
+    hypothetical: bool = False
+    uncertain: bool = False
+    sentence_words: frozenset[str] = frozenset()
+
+    @property
+    def assertion(self) -> str:
+        for flag in ("negated", "family", "hypothetical", "uncertain", "historical"):
+            if getattr(self, flag):
+                return flag
+        return "present"
+
+
+if not Doc.has_extension("mentions"):
+    Doc.set_extension("mentions", default=None)
+if not Span.has_extension("mention"):
+    Span.set_extension("mention", default=None)
+
+
+@Language.factory("chartcoder_concepts", default_config={"cache_dir": None})
+def create_concept_matcher(nlp: Language, name: str, cache_dir: str | None) -> "ConceptMatcher":
+    return ConceptMatcher(load_term_index(Path(cache_dir) if cache_dir else None))
+
+
+class ConceptMatcher:
+    """Sets `doc._.mentions` and `doc.ents` (label DX or PROC) for the ConText stage."""
+
+    def __init__(self, index: TermIndex) -> None:
+        self.index = index
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        sections = doc._.sections
+        mentions: list[Mention] = []
+        for sent in doc.sents:
+            s_start, s_end = sent.start_char, sent.end_char
+            words, cues = words_of(text[s_start:s_end], s_start)
+            if not words:
+                continue
+            vocab = frozenset(w.norm for w in words)
+            for i, j, targets in self.index.match(words):
+                kept = [t for t in targets if not t.requires or any(r in vocab for r in t.requires)]
+                if not kept:
+                    continue
+                start, end = words[i].start, words[j - 1].end
+                lat = self._laterality(cues, start, end)
+                mentions.append(
+                    Mention(
+                        start=start,
+                        end=end,
+                        text=text[start:end],
+                        targets=kept,
+                        sentence=(s_start, s_end),
+                        laterality=lat,
+                        section=sections.at(start) if sections is not None else None,
+                        sentence_words=vocab,
+                    )
+                )
+        spans = []
+        for m in mentions:
+            span = doc.char_span(m.start, m.end, label=self._label(m), alignment_mode="expand")
+            if span is not None:
+                span._.mention = m
+                spans.append(span)
+        doc.ents = filter_spans(spans)
+        doc._.mentions = mentions
+        return doc
+
+    @staticmethod
+    def _label(m: Mention) -> str:
+        return "PROC" if m.targets[0].system in {"CPT", "HCPCS"} else "DX"
+
+    @staticmethod
+    def _laterality(cues: Iterable[tuple[str, int, int]], start: int, end: int) -> list[str]:
+        """Laterality words of the sentence, nearest to the mention first (within 60 characters)."""
+        near = []
+        for side, c_start, c_end in cues:
+            dist = start - c_end if c_end <= start else c_start - end if c_start >= end else 0
+            if dist <= 60:
+                near.append((dist, side))
+        near.sort()
+        out: list[str] = []
+        for _, side in near:
+            if side not in out:
+                out.append(side)
+        return out

@@ -1,0 +1,95 @@
+"""The clinical NLP pipeline: tokenizer, sections, sentences, concept mentions, ConText assertions."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+# Importing the component modules registers their factories.
+from chartcoder.nlp import concepts as _concepts  # noqa: F401
+from chartcoder.nlp import sections as _sections  # noqa: F401
+from chartcoder.nlp import sentences as _sentences  # noqa: F401
+from chartcoder.nlp.concepts import Mention
+from chartcoder.nlp.resources import load_yaml_resource
+from chartcoder.errors import ResourceError
+
+PIPELINE_VERSION = "chartcoder.clinical_pipeline.v1"
+
+_ALLOWED_RULE_KEYS = {"literal", "category", "direction", "pattern", "allowed_types", "max_scope"}
+_CATEGORIES = {"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HISTORICAL", "HYPOTHETICAL", "FAMILY", "TERMINATE"}
+
+
+def _context_rules() -> list[Any]:
+    from medspacy.context import ConTextRule
+
+    data = load_yaml_resource("context_rules.yaml")
+    rules = []
+    for i, r in enumerate((data or {}).get("rules", [])):
+        extra = set(r) - _ALLOWED_RULE_KEYS
+        if extra or r.get("category") not in _CATEGORIES or "literal" not in r:
+            raise ResourceError(
+                f"context_rules.yaml rule {i + 1}: expected keys {sorted(_ALLOWED_RULE_KEYS)} and a category "
+                f"in {sorted(_CATEGORIES)}, got {r!r}"
+            )
+        rules.append(
+            ConTextRule(
+                literal=r["literal"],
+                category=r["category"],
+                direction=r.get("direction", "BIDIRECTIONAL"),
+                pattern=r.get("pattern"),
+                allowed_types=set(r["allowed_types"]) if r.get("allowed_types") else None,
+                max_scope=r.get("max_scope"),
+            )
+        )
+    return rules
+
+
+def build_pipeline(cache_dir: Path | None = None) -> Language:
+    """A blank English spaCy pipeline with our components; no model download needed."""
+    from loguru import logger
+
+    logger.disable("PyRuSH")  # medspaCy's sentence splitter logs every token at DEBUG; we do not use it
+    import medspacy  # noqa: F401  (registers medspacy_context)
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("chartcoder_sections")
+    nlp.add_pipe("chartcoder_sentences")
+    nlp.add_pipe("chartcoder_concepts", config={"cache_dir": str(cache_dir) if cache_dir else None})
+    context = nlp.add_pipe("medspacy_context")
+    context.add(_context_rules())
+    return nlp
+
+
+def apply_assertions(doc: Doc) -> list[Mention]:
+    """Copy ConText's span attributes onto the mentions, and let the section decide family history.
+    Only mentions that became entities are returned (overlapping duplicates were filtered out)."""
+    out: list[Mention] = []
+    for ent in doc.ents:
+        m: Mention | None = ent._.mention
+        if m is None:
+            continue
+        out.append(m)
+        m.negated = bool(ent._.is_negated)
+        m.historical = bool(ent._.is_historical)
+        m.family = bool(ent._.is_family) or m.section == "family_history"
+        m.hypothetical = bool(ent._.is_hypothetical)
+        m.uncertain = bool(ent._.is_uncertain)
+    return out
+
+
+class ClinicalPipeline:
+    """Thread-safe wrapper: spaCy components are not re-entrant, so calls are serialized."""
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.nlp = build_pipeline(cache_dir)
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> tuple[Doc, list[Mention]]:
+        with self._lock:
+            doc = self.nlp(text)
+            return doc, apply_assertions(doc)

@@ -1,0 +1,69 @@
+"""A fast rule-based sentence splitter for notes: punctuation, line breaks and section headers.
+
+PyRuSH is accurate but takes most of a note's processing time; clinical notes mark most
+boundaries with a line break or a header, so simple rules get nearly all of them.
+"""
+
+# No `from __future__ import annotations` here: spaCy reads the factory signature at runtime.
+
+import bisect
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+_FINAL = {".", "!", "?"}
+
+
+@Language.factory("chartcoder_sentences")
+def create_sentence_splitter(nlp: Language, name: str) -> "NoteSentenceSplitter":
+    return NoteSentenceSplitter()
+
+
+class NoteSentenceSplitter:
+    """Sets `is_sent_start`: after . ! ?, at line breaks (unless the line clearly continues), and
+    around section headers found by `chartcoder_sections` (which must run first)."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        n = len(doc)
+        if n == 0:
+            return doc
+        starts = [False] * n
+        starts[0] = True
+        sections = doc._.sections
+        cuts = set()
+        if sections is not None:
+            for s in sections.sections:
+                cuts.add(s.header_start)
+                cuts.add(s.header_end)
+        for i in range(n - 1):
+            tok = doc[i]
+            nxt = doc[i + 1]
+            if tok.text in _FINAL and not nxt.is_punct:
+                starts[i + 1] = True
+            elif tok.is_space and "\n" in tok.text:
+                starts[i + 1] = not self._continues(doc, i)
+            elif "\n" in tok.whitespace_ and not nxt.is_space:
+                starts[i + 1] = not self._continues(doc, i)
+        if cuts:
+            token_starts = [t.idx for t in doc]
+            for c in cuts:
+                i = bisect.bisect_left(token_starts, c)  # first token starting at or after the cut
+                if 0 < i < n:
+                    starts[i] = True
+        for i, tok in enumerate(doc):
+            tok.is_sent_start = starts[i]
+        return doc
+
+    @staticmethod
+    def _continues(doc: Doc, i: int) -> bool:
+        """A line break inside a sentence: the line ends in a word or comma and the next starts lower-case."""
+        prev = doc[i - 1] if doc[i].is_space and i > 0 else doc[i]
+        j = i + 1
+        while j < len(doc) and doc[j].is_space:
+            j += 1
+        if j >= len(doc):
+            return False
+        nxt = doc[j]
+        if "\n\n" in doc.text[prev.idx + len(prev.text) : nxt.idx]:
+            return False
+        return (prev.text == "," or prev.is_alpha) and nxt.text[:1].islower()

@@ -1,0 +1,36 @@
+"""The clinical regression suite (tests/regression/cases.yaml): guideline cases the engine must pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+CASES_FILE = Path(__file__).resolve().parents[1] / "regression" / "cases.yaml"
+CASES = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
+REQUIRED_CATEGORIES = {
+    "negation", "family_history", "personal_history", "uncertain_outpatient", "uncertain_inpatient",
+    "laterality", "seventh_character", "combination", "abbreviation", "em_time", "procedure",
+}
+
+
+def test_suite_size_and_coverage():
+    assert len(CASES) >= 80
+    assert len({c["id"] for c in CASES}) == len(CASES), "case ids must be unique"
+    assert REQUIRED_CATEGORIES <= {c["category"] for c in CASES}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_case(case, suggest):
+    encounter = case.get("encounter") or {}
+    top_k = int(case.get("top_k", 10))
+    result = suggest(case["text"], top_k=100, **encounter)
+    ranked = [s.code for s in result.suggestions]
+    top = ranked[:top_k]
+    missing = [c for c in case.get("must", []) if str(c) not in top]
+    unwanted = [c for c in case.get("must_not", []) if str(c) in ranked]
+    assert not missing and not unwanted, (
+        f"{case['id']} ({case['category']}): missing from top {top_k}: {missing}; "
+        f"must not appear: {unwanted}; got {ranked[:15]}. Why: {case.get('why', '')}"
+    )

@@ -1,0 +1,78 @@
+"""The `chartcoder` command, run as a real subprocess: predict's JSONL contract, suggest, codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = str(Path(sys.executable).parent / "chartcoder")
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "CHARTCODER_DATA_DIR": str(ROOT / "var"), "COLUMNS": "200"}
+    return subprocess.run([EXE, *args], input=stdin, capture_output=True, env=env, timeout=300)
+
+
+def test_predict_contract(tmp_path):
+    notes = [
+        {"id": "a", "text": "Assessment: right knee osteoarthritis. HTN.", "encounter": {"setting": "outpatient"}},
+        {"id": "b", "text": "Probable pneumonia. Cough and fever.", "encounter": {"setting": "inpatient"}},
+        {"id": "c", "text": "Denies chest pain."},
+    ]
+    src = tmp_path / "notes.jsonl"
+    src.write_text("\n".join(json.dumps(n) for n in notes) + "\n")
+    out = tmp_path / "preds.jsonl"
+    proc = run("predict", "--input", str(src), "--output", str(out), "--top-k", "5")
+    assert proc.returncode == 0, proc.stderr.decode()
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["id"] for x in lines] == ["a", "b", "c"]
+    by_id = {x["id"]: x for x in lines}
+    assert "M17.11" in [s["code"] for s in by_id["a"]["suggestions"]]
+    assert "J18.9" in [s["code"] for s in by_id["b"]["suggestions"]]
+    assert by_id["c"]["suggestions"] == []
+    for rec, note in zip(lines, notes, strict=True):
+        assert set(rec) == {"id", "model", "suggestions"}
+        assert len(rec["suggestions"]) <= 5
+        for s in rec["suggestions"]:
+            assert set(s) == {"code", "system", "description", "score", "evidence", "warnings"}
+            for ev in s["evidence"]:
+                assert set(ev) == {"start", "end", "text", "assertion", "section"}
+                assert note["text"][ev["start"] : ev["end"]] == ev["text"]
+
+
+def test_predict_reports_bad_lines_and_keeps_the_rest(tmp_path):
+    src = tmp_path / "notes.jsonl"
+    src.write_bytes(b'{"id": "ok", "text": "COPD exacerbation"}\nnot json\n{"id": "e", "text": ""}\n')
+    out = tmp_path / "preds.jsonl"
+    proc = run("predict", "--input", str(src), "--output", str(out))
+    assert proc.returncode == 1
+    err = proc.stderr.decode()
+    assert "line 2" in err and "line 3" in err and "empty" in err
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["ok"]
+
+
+def test_suggest_table_from_stdin():
+    proc = run("suggest", "-", "--setting", "outpatient", stdin=b"Assessment: acute bronchitis. Former smoker.")
+    assert proc.returncode == 0, proc.stderr.decode()
+    text = proc.stdout.decode()
+    assert "J20.9" in text and "Z87.891" in text
+
+
+def test_suggest_rejects_binary_file(tmp_path):
+    f = tmp_path / "note.bin"
+    f.write_bytes(b"\xff\xfe\xfa binary")
+    proc = run("suggest", str(f))
+    assert proc.returncode == 2 and "not UTF-8" in proc.stderr.decode()
+
+
+def test_codes_show_and_search():
+    proc = run("codes", "show", "E11.22")
+    assert proc.returncode == 0 and "diabetic chronic kidney disease" in proc.stdout.decode()
+    proc = run("codes", "show", "E11.999")
+    assert proc.returncode == 2 and "Unknown code" in proc.stderr.decode()
+    proc = run("codes", "search", "knee osteoarthritis", "--system", "ICD-10-CM")
+    assert proc.returncode == 0 and "M17" in proc.stdout.decode()
