@@ -121,9 +121,7 @@ def create_app(
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, "http_error", exc.detail, request)
 
-    ServiceDep = Annotated[SuggestionService, Depends(load_service)]
-
-    @app.get("/healthz", response_model=schemas.Health, tags=["health"])
+    @app.get("/healthz", response_model=schemas.Health, response_model_exclude_none=True, tags=["health"])
     def healthz() -> schemas.Health:
         return schemas.Health(status="ok")
 
@@ -140,10 +138,12 @@ def create_app(
 
     @app.post("/v1/suggestions", response_model=schemas.SuggestionResponse, tags=["suggestions"],
               responses=error_responses)
-    def create_suggestions(body: schemas.SuggestionRequest, service: ServiceDep) -> Any:
+    def create_suggestions(
+        body: schemas.SuggestionRequest, service: SuggestionService = Depends(load_service)
+    ) -> Any:
         """Rank ICD-10-CM and CPT/HCPCS codes for a note; every suggestion carries its evidence spans,
         whose offsets slice `text` to exactly the evidence text."""
-        result = service.suggest(body.text, body.encounter.to_domain(), body.top_k)
+        result = service.suggest(body.text, body.encounter.to_domain(), body.top_k, settings.max_note_chars)
         return result.to_dict(body.id)
 
     @app.get("/v1/codes/search", response_model=list[schemas.CodeOut], tags=["codes"],

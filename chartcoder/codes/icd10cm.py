@@ -13,8 +13,13 @@ from chartcoder.errors import UnknownCodeError
 RELEASE = "ICD-10-CM FY2026 (April 1 2026 tabular, simple-icd-10-cm 1.5.0)"
 
 # Codes cited inside tabular notes look like "(E08.-)", "(N18.1-N18.6)" or "(A81.0-)".
-_CITED_CODE = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.?-)?")
-_CODE_SHAPE = re.compile(r"^[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?$")
+# The look-arounds keep acronyms such as "H1N1" or "G6PD" from reading as codes.
+_CITED_CODE = re.compile(r"(?<![A-Za-z0-9/])([A-Z][0-9A-Z][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.?-)?(?![A-Za-z0-9])")
+# Letter, then two alphanumerics (FY2026 added QA0), then up to four more after the dot.
+_CODE_SHAPE = re.compile(r"^[A-Za-z][0-9A-Za-z][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?$")
+# "in diseases classified elsewhere", "in conditions classified elsewhere", but not
+# "as the cause of diseases classified elsewhere" (B95-B97 are not manifestations).
+_MANIFESTATION = re.compile(r"\bin (?:[a-z]+ )*(?:diseases|conditions) classified elsewhere", re.I)
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -103,10 +108,11 @@ class ICD10CM:
     # -- validity -----------------------------------------------------------------
     def is_valid(self, code: str) -> bool:
         c = normalize_code(code)
-        return bool(_CODE_SHAPE.match(c)) and bool(self._cm.is_valid_item(c)) and not self._is_block(c)
+        # Some categories share their code with a one-category block (C50): ask for the category.
+        return bool(_CODE_SHAPE.match(c)) and bool(self._cm.is_category_or_subcategory(c))
 
     def _is_block(self, code: str) -> bool:
-        return bool(self._cm.is_chapter_or_block(code))
+        return bool(self._cm.is_chapter_or_block(code)) and not self._cm.is_category_or_subcategory(code)
 
     def is_billable(self, code: str) -> bool:
         c = normalize_code(code)
@@ -174,7 +180,8 @@ class ICD10CM:
         return notes
 
     def excludes1_codes(self, code: str) -> list[str]:
-        return [x for note in self.excludes1(code) for x in codes_cited(note)]
+        """Codes cited by the Excludes1 notes that apply to `code` (only real ICD-10-CM items)."""
+        return [x for note in self.excludes1(code) for x in codes_cited(note) if self.is_valid(x)]
 
     def code_first(self, code: str) -> list[str]:
         return _as_list(self._cm.get_code_first(self.require(code), search_in_ancestors=True))
@@ -200,9 +207,7 @@ class ICD10CM:
     def is_manifestation(self, code: str) -> bool:
         """Manifestation codes ("in diseases classified elsewhere") carry a code-first note; never first-listed."""
         c = self.require(code)
-        if "in diseases classified elsewhere" in self.description(c).lower():
-            return True
-        return any("classified elsewhere" in self._cm.get_description(a).lower() for a in self.ancestors(c))
+        return any(_MANIFESTATION.search(str(self._cm.get_description(x))) for x in [c, *self.ancestors(c)])
 
     def with_seventh_character(self, code: str, character: str) -> str | None:
         """Add placeholder X's and the 7th character (`T81.40`, `A` -> `T81.40XA`) if the result is valid."""

@@ -81,6 +81,8 @@ class ProcedureCodeSet:
 
     def search(self, query: str, limit: int = 20) -> list[ProcedureCode]:
         q = query.strip().upper()
+        if not q:
+            return []
         words = _WORD.findall(query.lower())
         hits = []
         for c in self._codes.values():
@@ -104,15 +106,22 @@ def _read_text(path: str | Path) -> str:
 
 
 def parse_code_csv(text: str, source: str, system: str, pattern: re.Pattern[str]) -> list[ProcedureCode]:
-    """Rows of `code,description[,category]`; a header row naming `code` is allowed. Every row is checked."""
-    rows = list(csv.reader(io.StringIO(text)))
+    """Rows of `code,description[,category]`; a header row naming `code` is allowed. Every row is checked,
+    and errors name the physical line of the file (quoted descriptions may span lines)."""
+    reader = csv.reader(io.StringIO(text))
     out: list[ProcedureCode] = []
     seen: dict[str, int] = {}
-    for lineno, row in enumerate(rows, start=1):
+    first_row = True
+    line_after = 1  # physical line where the next record starts
+    for row in reader:
+        lineno = line_after
+        line_after = reader.line_num + 1
         if not row or all(not cell.strip() for cell in row):
             continue
-        if lineno == 1 and row[0].strip().lower() in {"code", "cpt", "cpt code", "hcpcs", "hcpc"}:
-            continue
+        if first_row:
+            first_row = False
+            if row[0].strip().lower() in {"code", "cpt", "cpt code", "hcpcs", "hcpc"}:
+                continue
         if len(row) < 2:
             raise CodeFileError(source, lineno, f"expected 'code,description', got {len(row)} column(s)")
         code = row[0].strip().upper()
@@ -125,7 +134,7 @@ def parse_code_csv(text: str, source: str, system: str, pattern: re.Pattern[str]
             raise CodeFileError(source, lineno, f"code {code} repeats line {seen[code]}")
         seen[code] = lineno
         category = row[2].strip() if len(row) > 2 else ""
-        out.append(ProcedureCode(code, system, desc, category, source))
+        out.append(ProcedureCode(code, system, " ".join(desc.split()), category, source))
     if not out:
         raise CodeFileError(source, 1, f"no {system} codes found (expected rows of code,description)")
     return out
@@ -181,26 +190,50 @@ def load_hcpcs_file(path: str | Path) -> list[ProcedureCode]:
     text = _read_text(path)
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     if "," in first and first.upper().startswith(("HCPC", '"HCPC')):
-        rows = list(csv.DictReader(io.StringIO(text)))
-        out = []
-        for lineno, row in enumerate(rows, start=2):
-            norm = {(k or "").strip().upper(): (v or "").strip() for k, v in row.items()}
-            code = norm.get("HCPC", "").upper()
-            desc = norm.get("LONG DESCRIPTION") or norm.get("SHORT DESCRIPTION", "")
-            rid = norm.get("RIC") or norm.get("REC_ID") or norm.get("RECID") or "3"
-            if rid in {"7", "8"}:
-                continue
-            if not HCPCS_CODE.match(code):
-                raise CodeFileError(str(path), lineno, f"{code!r} is not a HCPCS Level II code")
-            if rid == "4":
-                continue
-            if not desc:
-                raise CodeFileError(str(path), lineno, f"code {code} has no description")
-            out.append(ProcedureCode(code, "HCPCS", desc, "", str(path)))
-        if not out:
-            raise CodeFileError(str(path), 1, "no HCPCS codes found")
-        return out
+        return _parse_hcpcs_csv(text, str(path))
     return parse_hcpcs_fixed_width(text, str(path))
+
+
+def _parse_hcpcs_csv(text: str, source: str) -> list[ProcedureCode]:
+    """The CSV export of the CMS file: columns named HCPC, RIC (record id), LONG DESCRIPTION, ...;
+    continuation rows (record id 4) extend the long description of the code above them."""
+    reader = csv.reader(io.StringIO(text.lstrip("\n")))
+    header: list[str] | None = None
+    descriptions: dict[str, list[str]] = {}
+    order: list[str] = []
+    line_after = 1 + (len(text) - len(text.lstrip("\n")))
+    for row in reader:
+        lineno = line_after
+        line_after = reader.line_num + 1 + (len(text) - len(text.lstrip("\n")))
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if header is None:
+            header = [h.strip().upper() for h in row]
+            if "HCPC" not in header:
+                raise CodeFileError(source, lineno, "expected a header row naming the HCPC column")
+            continue
+        rec = dict(zip(header, (c.strip() for c in row), strict=False))
+        code = rec.get("HCPC", "").upper()
+        rid = rec.get("RIC") or rec.get("REC_ID") or rec.get("RECID") or "3"
+        if rid in {"7", "8"}:
+            continue  # modifiers, not codes
+        if not HCPCS_CODE.match(code):
+            raise CodeFileError(source, lineno, f"{code!r} is not a HCPCS Level II code")
+        desc = rec.get("LONG DESCRIPTION") or rec.get("SHORT DESCRIPTION", "")
+        if rid == "4":
+            if code not in descriptions:
+                raise CodeFileError(source, lineno, f"continuation line for {code} before its first line")
+            descriptions[code].append(desc)
+            continue
+        if not desc:
+            raise CodeFileError(source, lineno, f"code {code} has no description")
+        if code not in descriptions:
+            order.append(code)
+            descriptions[code] = []
+        descriptions[code].append(desc)
+    if not order:
+        raise CodeFileError(source, 1, "no HCPCS codes found")
+    return [ProcedureCode(c, "HCPCS", " ".join(d for d in descriptions[c] if d), "", source) for c in order]
 
 
 def _builtin(name: str, system: str, pattern: re.Pattern[str]) -> list[ProcedureCode]:

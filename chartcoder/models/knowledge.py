@@ -19,7 +19,13 @@ from chartcoder import __version__
 from chartcoder.codes.icd10cm import ICD10CM, codes_cited, icd10cm
 from chartcoder.codes.procedures import ProcedureCodeSet, cpt, hcpcs
 from chartcoder.errors import ResourceError
-from chartcoder.models.em import em_level_from_time
+from chartcoder.models.em import (
+    adult_bmi_code,
+    documented_bmi,
+    em_level_from_time,
+    patient_status,
+    preventive_visit_code,
+)
 from chartcoder.models.schema import Encounter, Evidence, Suggestion, SuggestionSet
 from chartcoder.nlp.concepts import Mention, TermTarget, words_of
 from chartcoder.nlp.resources import load_yaml_resource
@@ -45,14 +51,28 @@ SECTION_FACTOR = {
     "social_history": 0.92,
     "family_history": 0.9,
 }
-CUE_WORDS = frozenset({"left", "right", "bilateral", "initial", "subsequent", "sequela", "acute", "chronic"})
+CUE_WORDS = frozenset({"left", "right", "bilateral", "initial", "subsequent", "sequela", "acute", "chronic",
+                       "dominant", "nondominant"})
+_LEFT_HANDED = re.compile(r"\bleft[- ]handed\b", re.I)
 ENCOUNTER_CUES = frozenset({"initial", "subsequent", "sequela"})
-DEFAULT_CHILD_WORDS = frozenset({"without", "complication"})
+SEVENTH_WORDS = frozenset({"routine", "healing", "delayed", "nonunion", "malunion", "open", "closed", "displaced",
+                           "nondisplaced"})
+# What the classification assumes when the note is silent; such codes are the default children.
+_DEFAULT_PHRASES = re.compile(
+    r"\b(not intractable|without status migrainosus|uncomplicated|without complications?|with routine healing|"
+    r"not elsewhere classified|not specified as recurrent|without obstruction or gangrene|without perforation or "
+    r"abscess|without bleeding|without hematuria|for closed fracture|without (?:loss of consciousness))\b",
+    re.I,
+)
+_BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 ALWAYS_EXPLAINED = frozenset({"encounter", "for", "unspecified", "and", "with", "or", "to"})
 _SUBSEQUENT = re.compile(
     r"\b(subsequent|follow[- ]?up|followup|recheck|re-check|routine healing|healing well|post[- ]?op check)\b", re.I
 )
 _SEQUELA = re.compile(r"\b(sequela|sequelae|late effect|residual)\b", re.I)
+CURRENT_CANCER_TREATMENT = "Z79.81*|Z79.63*|Z51.0|Z51.1*|Z92.21"
+PREVENTIVE_DX = {"Z00.00", "Z00.01", "Z00.121", "Z00.129", "Z00.110", "Z00.111"}
+BMI_ASSOCIATED = "E66*|R63.6|E44*|E43|E46|R63.5|E88.81"
 _PERSONAL_HISTORY_SECTIONS = {"past_medical_history", "past_surgical_history"}
 
 
@@ -75,6 +95,7 @@ class Rules:
     combinations: list[dict[str, Any]]
     suppress: list[dict[str, Any]]
     adds: list[dict[str, Any]]
+    anatomy: dict[str, tuple[str, ...]]
 
     @staticmethod
     def _prefix_map(entries: Iterable[dict[str, Any]], name: str) -> list[tuple[str, str]]:
@@ -98,6 +119,7 @@ class Rules:
             combinations=list(combos.get("combinations") or []),
             suppress=list(combos.get("suppress") or []),
             adds=list(combos.get("adds") or []),
+            anatomy={str(k): tuple(str(x) for x in v) for k, v in (load_yaml_resource("anatomy.yaml", pkg) or {}).items()},
         )
 
     @staticmethod
@@ -117,6 +139,7 @@ class Candidate:
     evidence: list[Evidence] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
+    origin: str | None = None  # the disease code a history code was derived from
 
     def merge(self, other: Candidate) -> None:
         self.score = max(self.score, other.score) + 0.04
@@ -144,9 +167,12 @@ class KnowledgeSuggester:
     # ------------------------------------------------------------------------------------------
     def suggest(self, text: str, mentions: list[Mention], encounter: Encounter, top_k: int = 20) -> SuggestionSet:
         encounter_cue = self._encounter_cue(text)
+        note_words = frozenset(w.norm for w in words_of(text)[0])
+        if _LEFT_HANDED.search(text):
+            note_words |= {"lefthanded"}
         found: dict[tuple[str, str], Candidate] = {}
         for m in mentions:
-            cand = self._from_mention(m, encounter, encounter_cue)
+            cand = self._from_mention(m, encounter, encounter_cue, note_words)
             if cand is None:
                 continue
             key = (cand.system, cand.code)
@@ -154,18 +180,21 @@ class KnowledgeSuggester:
                 found[key].merge(cand)
             else:
                 found[key] = cand
+        self._restore_treated_cancers(found)
         self._apply_combinations(found)
         self._apply_suppression(found)
         self._drop_unspecified_siblings(found)
         self._apply_adds(found)
         self._add_em(found, text, encounter)
+        self._add_bmi(found, text, encounter)
         suggestions = [self._finish(c, found, encounter) for c in found.values()]
         suggestions.sort(key=lambda s: (-s.score, s.evidence[0].start if s.evidence else 0, s.code))
         return SuggestionSet(model=self.name, suggestions=suggestions[:top_k])
 
     # ------------------------------------------------------------------------------------------
     # One mention -> at most one candidate
-    def _from_mention(self, m: Mention, encounter: Encounter, encounter_cue: str) -> Candidate | None:
+    def _from_mention(self, m: Mention, encounter: Encounter, encounter_cue: str,
+                      note_words: frozenset[str]) -> Candidate | None:
         target = m.targets[0]
         ev = Evidence(m.start, m.end, m.text, m.assertion, m.section)
         score = BASE_SCORE.get(target.source, 0.7) * SECTION_FACTOR.get(m.section or "", 1.0)
@@ -182,6 +211,8 @@ class KnowledgeSuggester:
         if m.negated or m.hypothetical:
             return None
         code = self._choose_target(m.targets, m)
+        if m.section == "allergies" and not code.startswith("Z88"):
+            return None  # a past reaction listed under allergies is allergy status, not a current condition
         if m.family:
             fam = Rules.lookup(self.rules.family, code) or "Z84.89"
             return Candidate(fam, "ICD-10-CM", score * 0.92, [ev], [f"family history of {m.text}"], [m])
@@ -192,10 +223,12 @@ class KnowledgeSuggester:
             score *= 0.9
         personal = Rules.lookup(self.rules.personal, code)
         if personal and (m.historical or m.section in _PERSONAL_HISTORY_SECTIONS):
-            return Candidate(personal, "ICD-10-CM", score * 0.92, [ev], [f"personal history of {m.text}"], [m])
+            origin = self.refine(code, set(m.laterality), encounter_cue, m.asserted_words, note_words)
+            return Candidate(personal, "ICD-10-CM", score * 0.92, [ev], [f"personal history of {m.text}"], [m],
+                             origin=origin)
         if m.historical:
             score *= 0.9  # a chronic condition listed as history is still coded, with less certainty
-        code = self.refine(code, set(m.laterality), encounter_cue, m.sentence_words)
+        code = self.refine(code, set(m.laterality), encounter_cue, m.asserted_words, note_words)
         return Candidate(code, "ICD-10-CM", score, [ev], warnings, [m])
 
     def _procedure_set(self, system: str) -> ProcedureCodeSet:
@@ -222,12 +255,18 @@ class KnowledgeSuggester:
     # Specificity
     @staticmethod
     @lru_cache(maxsize=200_000)
-    def _desc_words_cached(description: str) -> frozenset[str]:
-        words, cues = words_of(description)
-        return frozenset([w.norm for w in words] + [c[0] for c in cues])
+    def _description_words(description: str) -> tuple[frozenset[str], bool]:
+        """Matchable words of a tabular description, with the classification's defaults ("not
+        intractable", "uncomplicated", "with routine healing", ...) and bracketed notes set aside,
+        and whether the description is such a default (or unspecified) choice."""
+        stripped = _BRACKETS.sub(" ", description).replace("non-dominant", "nondominant")
+        default = "unspecified" in stripped.lower() or bool(_DEFAULT_PHRASES.search(stripped))
+        stripped = _DEFAULT_PHRASES.sub(" ", stripped)
+        words, cues = words_of(stripped)
+        return frozenset([w.norm for w in words] + [c[0] for c in cues]), default
 
     def _desc_words(self, code: str) -> frozenset[str]:
-        return self._desc_words_cached(self.icd.description(code))
+        return self._description_words(self.icd.description(code))[0]
 
     @staticmethod
     def _encounter_cue(text: str) -> str:
@@ -237,57 +276,83 @@ class KnowledgeSuggester:
             return "subsequent"
         return "initial"
 
-    def refine(self, code: str, laterality: set[str], encounter_cue: str, sentence: frozenset[str]) -> str:
-        """The most specific billable code the words support; the code itself when none is supported."""
+    def refine(self, code: str, laterality: set[str], encounter_cue: str, sentence: frozenset[str],
+               note_words: frozenset[str] = frozenset()) -> str:
+        """The most specific billable code the words support; the code itself when none is supported.
+
+        A header is replaced by the descendant whose words the note explains (laterality, 7th
+        character, site), preferring the classification's default child. A billable code moves to a
+        sibling or cousin in its category only when that code names a cue the note gives (a side, an
+        acuity) or, for an "unspecified" code, the site the sentence names."""
         if not self.icd.is_valid(code):
             return code
-        base_words = self._desc_words(code)
+        base_words, _ = self._description_words(self.icd.description(code))
         billable = self.icd.is_billable(code)
-        cues = set(laterality)
-        for word in list(sentence & {"acute", "chronic"}):
-            cues.add(word)
-        needs_seventh = bool(self.icd.seventh_characters(code)) and len(code.replace(".", "")) < 7
-        if needs_seventh or (billable and self.icd.seventh_characters(code)):
+        vague = billable and "unspecified" in self.icd.description(code).lower()
+        cues = set(laterality) | (sentence & {"acute", "chronic"})
+        # Dominance: the documented handedness, else the guideline default (right dominant, left not).
+        left_handed = bool(note_words & {"lefthanded"})
+        if "left" in laterality:
+            cues.add("dominant" if left_handed else "nondominant")
+        if "right" in laterality:
+            cues.add("nondominant" if left_handed else "dominant")
+        if self.icd.seventh_characters(code):
             cues.add(encounter_cue)
-        if billable and not (cues - base_words - ENCOUNTER_CUES):
+        if billable and not (cues - base_words - ENCOUNTER_CUES) and not vague:
             return code
+        context = set(sentence) | (note_words & SEVENTH_WORDS)
+        for word in list(context):
+            context.update(self.rules.anatomy.get(word, ()))
+        explained = base_words | context | cues | ALWAYS_EXPLAINED
+        base_hits = len(cues & base_words)
         if billable:
             parent = self.icd.parent(code)
-            if parent is None:
-                return code
-            space = self.icd.billable_descendants(parent)
-            max_unexplained = 1
+            category = self.icd.category(code)
+            spaces = [s for s in dict.fromkeys([parent, category]) if s and s != code]
         else:
-            space = self.icd.billable_descendants(code)
-            max_unexplained = 0
-        explained = base_words | sentence | cues | ALWAYS_EXPLAINED
-        if not billable:
-            explained = explained | DEFAULT_CHILD_WORDS
-        base_hits = len(cues & base_words)
-        best: tuple[tuple[int, int, int, int, int, str], str] | None = None
-        for cand in space:
-            words = self._desc_words(cand)
-            hits = len(cues & words)
-            conflicts = len((CUE_WORDS - cues) & words - base_words)
-            unexplained = len(words - explained)
-            unspecified = "unspecified" in self.icd.description(cand).lower()
-            # A header's default child ("..., unspecified") may carry one word the note does not say.
-            if conflicts or unexplained > max_unexplained + (1 if unspecified and not billable else 0):
-                continue
-            default = 0 if "without" in words else 1 if unspecified else 2
-            key = (-hits, unexplained, default, len(words), len(cand), cand)
-            if best is None or key < best[0]:
-                best = (key, cand)
-        if best is None:
-            return code
-        if billable and -best[0][0] <= base_hits:
-            return code
-        return best[1]
+            spaces = [code]
+        for space in spaces:
+            best: tuple[tuple[int, int, int, int, int, int, str], str] | None = None
+            for cand in self.icd.billable_descendants(space):
+                if cand == code:
+                    continue
+                words, default = self._description_words(self.icd.description(cand))
+                hits = len(cues & words)
+                if (CUE_WORDS - cues) & words - base_words:
+                    continue  # names a side, acuity or encounter the note does not give
+                unexplained = len(words - explained)
+                site = len((words - base_words) & context)
+                if billable:
+                    allowed = 1 if hits > base_hits else 0
+                    if not (hits > base_hits or (vague and site > 0 and hits >= base_hits)):
+                        continue
+                else:
+                    allowed = 1 if default else 0
+                if unexplained > allowed:
+                    continue
+                key = (-hits, unexplained, -site, 0 if default else 1, len(words), len(cand), cand)
+                if best is None or key < best[0]:
+                    best = (key, cand)
+            if best is not None:
+                return best[1]
+        return code
 
     # ------------------------------------------------------------------------------------------
     # Rules over the set of codes
     def _icd_codes(self, found: dict[tuple[str, str], Candidate]) -> list[str]:
         return [c.code for c in found.values() if c.system == "ICD-10-CM"]
+
+    def _restore_treated_cancers(self, found: dict[tuple[str, str], Candidate]) -> None:
+        """A cancer still under treatment (adjuvant hormones, chemotherapy, radiation) is current, not
+        history (guideline I.C.2.d): undo the Z85 mapping when the note documents the treatment."""
+        if not any(_matches(c, CURRENT_CANCER_TREATMENT) for c in self._icd_codes(found)):
+            return
+        for key, cand in list(found.items()):
+            if cand.code.startswith("Z85") and cand.origin and cand.origin.startswith(("C", "D0")):
+                found.pop(key)
+                cand.code, cand.origin = cand.origin, None
+                cand.warnings = ["cancer under current treatment is coded as current (guideline I.C.2.d)"]
+                found[("ICD-10-CM", cand.code)] = cand
 
     def _apply_combinations(self, found: dict[tuple[str, str], Candidate]) -> None:
         for rule in self.rules.combinations:
@@ -374,16 +439,41 @@ class KnowledgeSuggester:
 
     def _add_em(self, found: dict[tuple[str, str], Candidate], text: str, encounter: Encounter) -> None:
         if encounter.is_inpatient:
-            return  # hospital visit codes are not chosen by office time rules
+            return  # hospital visit codes are not chosen by office rules
         level = em_level_from_time(text, encounter.patient_status)
-        if level is None:
+        if level is not None:
+            ev = Evidence(level.start, level.end, text[level.start : level.end], "present", None)
+            warnings = [f"E/M by total time: {level.minutes} min, {level.status} patient"]
+            if not level.status_documented:
+                warnings.append("new/established status not documented; assumed established")
+            found[("CPT", level.code)] = Candidate(level.code, "CPT", 0.9 if level.status_documented else 0.75,
+                                                   [ev], warnings, [])
+        preventive = [c for c in found.values() if c.system == "ICD-10-CM" and c.code in PREVENTIVE_DX
+                      and not any("wellness" in e.text.lower() for e in c.evidence)]
+        if preventive and encounter.age is not None:
+            status, documented = patient_status(text, encounter.patient_status)
+            code = preventive_visit_code(encounter.age, status)
+            warnings = [f"preventive visit for age {encounter.age}, {status} patient"]
+            if not documented:
+                warnings.append("new/established status not documented; assumed established")
+            if level is not None:
+                warnings.append("problem-oriented E/M on the same day needs modifier 25")
+            found[("CPT", code)] = Candidate(code, "CPT", preventive[0].score * 0.97, list(preventive[0].evidence),
+                                             warnings, [])
+
+    def _add_bmi(self, found: dict[tuple[str, str], Candidate], text: str, encounter: Encounter) -> None:
+        """Adult BMI (Z68) is reported only with a weight diagnosis it supports (guideline I.B.14)."""
+        if encounter.age is not None and encounter.age < 20:
             return
-        ev = Evidence(level.start, level.end, text[level.start : level.end], "present", None)
-        warnings = [f"E/M by total time: {level.minutes} min, {level.status} patient"]
-        if not level.status_documented:
-            warnings.append("new/established status not documented; assumed established")
-        found[("CPT", level.code)] = Candidate(level.code, "CPT", 0.9 if level.status_documented else 0.75,
-                                               [ev], warnings, [])
+        if not any(_matches(c, BMI_ASSOCIATED) for c in self._icd_codes(found)):
+            return
+        bmi = documented_bmi(text)
+        if bmi is None:
+            return
+        value, start, end = bmi
+        code = adult_bmi_code(value)
+        found[("ICD-10-CM", code)] = Candidate(code, "ICD-10-CM", 0.8, [Evidence(start, end, text[start:end],
+                                               "present", None)], [f"BMI {value:g} documented"], [])
 
     # ------------------------------------------------------------------------------------------
     def _finish(self, c: Candidate, found: dict[tuple[str, str], Candidate], encounter: Encounter) -> Suggestion:

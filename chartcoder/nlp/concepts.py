@@ -27,14 +27,24 @@ from chartcoder.nlp.resources import load_yaml_resource
 
 INDEX_FORMAT = "chartcoder.TermIndex.v1"
 
+# Words right after these cues are not facts of the note ("suspected streptococcal", "no macular
+# edema"): they must not make a code more specific. Assertions themselves are ConText's job.
+_HEDGE = re.compile(
+    r"\b(?:suspected|suspect|possible|possibly|probable|probably|likely|questionable|rule out|r/o|no|not|"
+    r"without|denies|negative for|versus|vs\.?|concern for|cannot exclude)\b",
+    re.I,
+)
+_SIZE_CM = re.compile(r"(\d+(?:\.\d+)?)\s*(?:cm\b|centimet)", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[sS])?")
 FILLERS = frozenset(
     {"of", "the", "a", "an", "in", "mellitus", "unspecified", "nos", "nec"}
 )
-LATERALITY = {"left": "left", "right": "right", "bilateral": "bilateral", "lt": "left", "rt": "right"}
+LATERALITY = {"left": "left", "right": "right", "bilateral": "bilateral", "lt": "left", "rt": "right",
+              "both": "bilateral"}
 _ROMAN = {"ii": "2", "iii": "3", "iv": "4"}
 _TABULAR_NOISE = re.compile(
-    r",?\s*(site not specified|not elsewhere classified|not otherwise specified|unspecified)\b", re.I
+    r",?\s*(site not specified|not elsewhere classified|not otherwise specified|unspecified|without foreign body)\b",
+    re.I,
 )
 _PARENS = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
 
@@ -91,6 +101,7 @@ class TermTarget:
     system: str  # ICD-10-CM | CPT | HCPCS
     source: str  # synonym | description | inclusion | includes | procedure
     requires: tuple[str, ...] = ()
+    size_cm: tuple[float, float] | None = None  # wound repairs: the length band the code covers
 
 
 SOURCE_RANK = {"synonym": 0, "procedure": 0, "description": 1, "inclusion": 2, "includes": 3}
@@ -126,9 +137,12 @@ class TermIndex:
         return self
 
     def match(self, words: list[Word]) -> Iterator[tuple[int, int, list[TermTarget]]]:
-        """Leftmost-longest matches over `words`, yielding (first word, last word + 1, targets)."""
-        i, n = 0, len(words)
-        while i < n:
+        """The longest match starting at each word, unless it lies inside an earlier match; yields
+        (first word, last word + 1, targets). Overlaps are kept ("diabetes with CKD stage 3b" gives
+        both the combination phrase and "CKD stage 3b")."""
+        n = len(words)
+        covered_to = 0
+        for i in range(n):
             best_end, best = -1, None
             for table, prefixes, attr in (
                 (self.abbreviations, self.abbreviation_prefixes, "raw"),
@@ -142,11 +156,9 @@ class TermIndex:
                         best_end, best = j + 1, hit
                     if key not in prefixes:
                         break
-            if best is not None:
+            if best is not None and best_end > covered_to:
+                covered_to = best_end
                 yield i, best_end, best
-                i = best_end
-            else:
-                i += 1
 
 
 # -------------------------------------------------------------------------------------------------
@@ -194,7 +206,7 @@ def _procedure_entries() -> list[dict[str, Any]]:
     if not isinstance(data, list):
         raise ResourceError("procedures.yaml: expected a list of {code, system, terms}")
     for i, entry in enumerate(data):
-        unknown = set(entry) - {"code", "system", "terms", "abbreviations", "requires", "note"}
+        unknown = set(entry) - {"code", "system", "terms", "abbreviations", "requires", "size_cm", "note"}
         if unknown or "code" not in entry:
             raise ResourceError(f"procedures.yaml entry {i + 1}: expected code/system/terms, got {sorted(entry)}")
     return data
@@ -214,7 +226,11 @@ def build_term_index(icd: Any | None = None) -> TermIndex:
         code = str(entry["code"])
         target = TermTarget(code, "ICD-10-CM", "synonym")
         for t in entry.get("terms") or []:
-            index.add(term_key(str(t)), target)
+            for variant in _variants(str(t)):
+                key = term_key(variant)
+                index.add(key, target)
+                if len(key) == 2:  # "knee pain" / "pain in the knee", "hip OA" / "OA of the hip"
+                    index.add((key[1], key[0]), target)
         for a in entry.get("abbreviations") or []:
             index.add(abbreviation_key(str(a)), target, case_sensitive=True)
 
@@ -224,6 +240,7 @@ def build_term_index(icd: Any | None = None) -> TermIndex:
             str(entry.get("system", "CPT")),
             "procedure",
             tuple(term_key(str(r))[0] for r in entry.get("requires") or [] if term_key(str(r))),
+            (float(entry["size_cm"][0]), float(entry["size_cm"][1])) if entry.get("size_cm") else None,
         )
         for t in entry.get("terms") or []:
             index.add(term_key(str(t)), target)
@@ -319,6 +336,7 @@ class Mention:
     hypothetical: bool = False
     uncertain: bool = False
     sentence_words: frozenset[str] = frozenset()
+    asserted_words: frozenset[str] = frozenset()  # sentence words not right after a hedge or negation
 
     @property
     def assertion(self) -> str:
@@ -355,10 +373,18 @@ class ConceptMatcher:
             if not words:
                 continue
             vocab = frozenset(w.norm for w in words)
+            asserted = self._asserted(text, s_start, s_end, words)
+            sizes = [float(x) for x in _SIZE_CM.findall(text, s_start, s_end)]
             for i, j, targets in self.index.match(words):
-                kept = [t for t in targets if not t.requires or any(r in vocab for r in t.requires)]
+                kept = [
+                    t for t in targets
+                    if (not t.requires or any(r in vocab for r in t.requires))
+                    and (t.size_cm is None or not sizes or any(t.size_cm[0] <= x <= t.size_cm[1] for x in sizes))
+                ]
                 if not kept:
                     continue
+                # A target whose extra requirement is met is the more specific reading.
+                kept.sort(key=lambda t: 0 if t.requires else 1)
                 start, end = words[i].start, words[j - 1].end
                 lat = self._laterality(cues, start, end)
                 mentions.append(
@@ -371,6 +397,7 @@ class ConceptMatcher:
                         laterality=lat,
                         section=sections.at(start) if sections is not None else None,
                         sentence_words=vocab,
+                        asserted_words=asserted,
                     )
                 )
         spans = []
@@ -382,6 +409,14 @@ class ConceptMatcher:
         doc.ents = filter_spans(spans)
         doc._.mentions = mentions
         return doc
+
+    @staticmethod
+    def _asserted(text: str, start: int, end: int, words: list[Word]) -> frozenset[str]:
+        hedged: set[int] = set()
+        for cue in _HEDGE.finditer(text, start, end):
+            after = [i for i, w in enumerate(words) if w.start >= cue.end()][:3]
+            hedged.update(after)
+        return frozenset(w.norm for i, w in enumerate(words) if i not in hedged)
 
     @staticmethod
     def _label(m: Mention) -> str:

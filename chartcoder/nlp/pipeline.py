@@ -65,21 +65,50 @@ def build_pipeline(cache_dir: Path | None = None) -> Language:
     return nlp
 
 
-def apply_assertions(doc: Doc) -> list[Mention]:
-    """Copy ConText's span attributes onto the mentions, and let the section decide family history.
-    Only mentions that became entities are returned (overlapping duplicates were filtered out)."""
-    out: list[Mention] = []
-    for ent in doc.ents:
-        m: Mention | None = ent._.mention
-        if m is None:
+_FLAG_OF = {
+    "NEGATED_EXISTENCE": "negated",
+    "POSSIBLE_EXISTENCE": "uncertain",
+    "HISTORICAL": "historical",
+    "HYPOTHETICAL": "hypothetical",
+    "FAMILY": "family",
+}
+
+
+def _flags(ent: Any, inside: list[tuple[int, int]]) -> set[str]:
+    """Assertion flags from the ConText modifiers of an entity, ignoring cue words that sit inside
+    any entity ("Migraine without aura" is not a negated migraine, and "diabetes without
+    complications, on insulin" does not negate the insulin)."""
+    flags = set()
+    for mod in ent._.modifiers:
+        start, end = mod.modifier_span
+        if any(start >= s and end <= e for s, e in inside):
             continue
-        out.append(m)
-        m.negated = bool(ent._.is_negated)
-        m.historical = bool(ent._.is_historical)
-        m.family = bool(ent._.is_family) or m.section == "family_history"
-        m.hypothetical = bool(ent._.is_hypothetical)
-        m.uncertain = bool(ent._.is_uncertain)
-    return out
+        flag = _FLAG_OF.get(mod.category)
+        if flag:
+            flags.add(flag)
+    return flags
+
+
+def apply_assertions(doc: Doc) -> list[Mention]:
+    """Set each mention's assertion flags from ConText, and let the section decide family history.
+    A mention that overlaps a longer entity (only one of them can be a spaCy entity) takes the
+    flags of that entity."""
+    inside = [(ent.start, ent.end) for ent in doc.ents]
+    by_span: list[tuple[int, int, set[str]]] = []
+    for ent in doc.ents:
+        by_span.append((ent.start_char, ent.end_char, _flags(ent, inside)))
+    for m in doc._.mentions or []:
+        flags: set[str] = set()
+        for start, end, f in by_span:
+            if start < m.end and m.start < end:
+                flags = f
+                break
+        m.negated = "negated" in flags
+        m.historical = "historical" in flags
+        m.family = "family" in flags or m.section == "family_history"
+        m.hypothetical = "hypothetical" in flags
+        m.uncertain = "uncertain" in flags
+    return list(doc._.mentions or [])
 
 
 class ClinicalPipeline:

@@ -67,6 +67,32 @@ def compile_header_pattern(resource: str = "sections.yaml") -> tuple[re.Pattern[
     return pattern, lookup
 
 
+# Sections that hold a line or a short list. Notes often go on without a header after them
+# ("Family history: mother with DM.\nUrinalysis: ..."), and text under a missed header must not
+# be read as family history, so these end at the first line that does not look like a list item.
+SHORT_SECTIONS = {"family_history", "allergies", "social_history", "chief_complaint"}
+_CONTINUES = re.compile(r"[ \t]*(?:[-*\u2022+]|\d+[.)]\s|[a-z])")  # a list item or a wrapped lower-case line
+
+
+def _short_section_end(text: str, body_start: int, limit: int) -> int:
+    pos = body_start
+    seen_content = False
+    while pos < limit:
+        nl = text.find("\n", pos, limit)
+        line_end = limit if nl < 0 else nl
+        line = text[pos:line_end]
+        if line.strip():
+            if seen_content and not _CONTINUES.match(line):
+                return pos
+            seen_content = True
+        elif seen_content:
+            return pos  # a blank line closes it
+        if nl < 0:
+            return limit
+        pos = nl + 1
+    return limit
+
+
 def find_sections(text: str) -> SectionIndex:
     pattern, lookup = compile_header_pattern()
     found: list[tuple[str, int, int]] = []
@@ -76,10 +102,12 @@ def find_sections(text: str) -> SectionIndex:
         if label is None:
             continue
         found.append((label, m.start("h"), m.end("h")))
-    sections = [
-        Section(label, start, end, found[i + 1][1] if i + 1 < len(found) else len(text))
-        for i, (label, start, end) in enumerate(found)
-    ]
+    sections = []
+    for i, (label, start, end) in enumerate(found):
+        limit = found[i + 1][1] if i + 1 < len(found) else len(text)
+        if label in SHORT_SECTIONS:
+            limit = _short_section_end(text, end, limit)
+        sections.append(Section(label, start, end, limit))
     return SectionIndex(sections)
 
 
