@@ -73,8 +73,10 @@ def suggest(
     table.add_column("evidence")
     table.add_column("warnings", style="yellow")
     for i, s in enumerate(result.suggestions, 1):
-        ev = "\n".join(f"“{e.text}” [{e.start}:{e.end}] {e.assertion}{' · ' + e.section if e.section else ''}"
-                       for e in s.evidence[:4])
+        ev = "\n".join(
+            f"“{e.text}” [{e.start}:{e.end}] {e.assertion}{' · ' + e.section if e.section else ''}"
+            for e in s.evidence[:4]
+        )
         table.add_row(str(i), s.code, s.system, f"{s.score:.2f}", s.description, ev, "\n".join(s.warnings))
     console.print(table)
 
@@ -99,9 +101,12 @@ def predict(
     lines = input.read_bytes().splitlines()
     service = get_service()
     failures = 0
-    with output.open("w", encoding="utf-8") as out, Progress(
-        TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
-    ) as progress:
+    with (
+        output.open("w", encoding="utf-8") as out,
+        Progress(
+            TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
+        ) as progress,
+    ):
         task = progress.add_task("notes", total=len(lines))
         for lineno, raw in enumerate(lines, 1):
             progress.advance(task)
@@ -199,7 +204,7 @@ def serve(
         f"\n[bold]chartcoder[/] on http://{host}:{port}  (OpenAPI at /docs)\n"
         f"API key ({'new' if created else 'existing'}, in {settings.api_key_file}):\n  {key}\n"
         f"Try:\n  curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
-        f"    -d '{{\"text\": \"Assessment: type 2 diabetes with CKD stage 3b. HTN.\"}}' "
+        f'    -d \'{{"text": "Assessment: type 2 diabetes with CKD stage 3b. HTN."}}\' '
         f"http://{host}:{port}/v1/suggestions\n"
     )
     uvicorn.run("chartcoder.api.main:app", host=host, port=port, workers=workers, log_level="info")

@@ -25,7 +25,9 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated API keys accepted besides the local key file (data_dir/api-key).",
     )
-    cpt_file: Path | None = Field(None, description="A licensed CPT file (CSV code,description) loaded over our demo set.")
+    cpt_file: Path | None = Field(
+        None, description="A licensed CPT file (CSV code,description) loaded over our demo set."
+    )
     hcpcs_file: Path | None = Field(None, description="The CMS HCPCS file (fixed-width ANWEB text or its CSV).")
     host: str = "127.0.0.1"
     port: int = 8000

@@ -42,7 +42,7 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
         loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
         msg = str(e.get("msg", "invalid value"))
         if e.get("type") == "json_invalid":
-            msg = "the body is not valid JSON in UTF-8; send {\"text\": \"...\"} with Content-Type: application/json"
+            msg = 'the body is not valid JSON in UTF-8; send {"text": "..."} with Content-Type: application/json'
         out.append({"field": loc or "body", "message": msg, "type": e.get("type")})
     return out
 
@@ -82,19 +82,31 @@ def create_app(
         started = time.perf_counter()
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > max_body):
-            response = _error(413, "payload_too_large",
-                              f"request body over {max_body:,} bytes; notes are limited to "
-                              f"{settings.max_note_chars:,} characters", request)
-        elif request.url.path not in OPEN_PATHS and not key_is_valid(_presented_key(request),
-                                                                    accepted_keys(settings)):
-            response = _error(401, "unauthorized",
-                              "send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", request)
+            response = _error(
+                413,
+                "payload_too_large",
+                f"request body over {max_body:,} bytes; notes are limited to {settings.max_note_chars:,} characters",
+                request,
+            )
+        elif request.url.path not in OPEN_PATHS and not key_is_valid(_presented_key(request), accepted_keys(settings)):
+            response = _error(
+                401,
+                "unauthorized",
+                "send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                request,
+            )
         else:
             response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         # Request id, route, status and latency only: never note text.
-        log.info("request_id=%s method=%s path=%s status=%s ms=%.1f", request.state.request_id, request.method,
-                 request.url.path, response.status_code, (time.perf_counter() - started) * 1000)
+        log.info(
+            "request_id=%s method=%s path=%s status=%s ms=%.1f",
+            request.state.request_id,
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -125,29 +137,28 @@ def create_app(
     def healthz() -> schemas.Health:
         return schemas.Health(status="ok")
 
-    @app.get("/readyz", response_model=schemas.Health, tags=["health"],
-             responses={503: {"model": schemas.ErrorOut}})
+    @app.get("/readyz", response_model=schemas.Health, tags=["health"], responses={503: {"model": schemas.ErrorOut}})
     def readyz() -> Any:
         if "service" not in state:
             raise HTTPException(503, "the suggestion engine is still loading")
         return schemas.Health(status="ok", model=state["service"].model_name)
 
     error_responses: dict[int | str, dict[str, Any]] = {
-        401: {"model": schemas.ErrorOut}, 413: {"model": schemas.ErrorOut}, 422: {"model": schemas.ErrorOut}
+        401: {"model": schemas.ErrorOut},
+        413: {"model": schemas.ErrorOut},
+        422: {"model": schemas.ErrorOut},
     }
 
-    @app.post("/v1/suggestions", response_model=schemas.SuggestionResponse, tags=["suggestions"],
-              responses=error_responses)
-    def create_suggestions(
-        body: schemas.SuggestionRequest, service: SuggestionService = Depends(load_service)
-    ) -> Any:
+    @app.post(
+        "/v1/suggestions", response_model=schemas.SuggestionResponse, tags=["suggestions"], responses=error_responses
+    )
+    def create_suggestions(body: schemas.SuggestionRequest, service: SuggestionService = Depends(load_service)) -> Any:
         """Rank ICD-10-CM and CPT/HCPCS codes for a note; every suggestion carries its evidence spans,
         whose offsets slice `text` to exactly the evidence text."""
         result = service.suggest(body.text, body.encounter.to_domain(), body.top_k, settings.max_note_chars)
         return result.to_dict(body.id)
 
-    @app.get("/v1/codes/search", response_model=list[schemas.CodeOut], tags=["codes"],
-             responses=error_responses)
+    @app.get("/v1/codes/search", response_model=list[schemas.CodeOut], tags=["codes"], responses=error_responses)
     def search_codes(
         q: Annotated[str, Query(min_length=1, max_length=200, description="Words or a code prefix")],
         system: Annotated[str, Query(pattern="^(ICD-10-CM|CPT|HCPCS|all)$")] = "all",
@@ -158,7 +169,9 @@ def create_app(
 
         return [c.__dict__ for c in search(q, system=system, limit=limit, billable_only=billable_only)]
 
-    @app.get("/v1/codes/{system}/{code}", tags=["codes"], responses={**error_responses, 404: {"model": schemas.ErrorOut}})
+    @app.get(
+        "/v1/codes/{system}/{code}", tags=["codes"], responses={**error_responses, 404: {"model": schemas.ErrorOut}}
+    )
     def show_code(system: str, code: str) -> Any:
         from chartcoder.codes.lookup import show
 

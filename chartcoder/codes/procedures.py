@@ -180,9 +180,7 @@ def parse_hcpcs_fixed_width(text: str, source: str) -> list[ProcedureCode]:
         long_desc[code].append(line[11:91].strip())
     if not order:
         raise CodeFileError(source, 1, "no HCPCS procedure records (record id 3) found")
-    return [
-        ProcedureCode(c, "HCPCS", " ".join(p for p in long_desc[c] if p) or short[c], "", source) for c in order
-    ]
+    return [ProcedureCode(c, "HCPCS", " ".join(p for p in long_desc[c] if p) or short[c], "", source) for c in order]
 
 
 def load_hcpcs_file(path: str | Path) -> list[ProcedureCode]:
@@ -250,8 +248,10 @@ def cpt() -> ProcedureCodeSet:
     demo = {c.code: c.category for c in codes}
     licensed = get_settings().cpt_file
     if licensed:
-        codes.update(ProcedureCode(c.code, c.system, c.description, demo.get(c.code, c.category), c.source)
-                     for c in load_cpt_csv(licensed))
+        codes.update(
+            ProcedureCode(c.code, c.system, c.description, demo.get(c.code, c.category), c.source)
+            for c in load_cpt_csv(licensed)
+        )
     return codes
 
 
@@ -264,6 +264,8 @@ def hcpcs() -> ProcedureCodeSet:
     demo = {c.code: c.category for c in codes}
     cms = get_settings().hcpcs_file
     if cms:
-        codes.update(ProcedureCode(c.code, c.system, c.description, demo.get(c.code, c.category), c.source)
-                     for c in load_hcpcs_file(cms))
+        codes.update(
+            ProcedureCode(c.code, c.system, c.description, demo.get(c.code, c.category), c.source)
+            for c in load_hcpcs_file(cms)
+        )
     return codes

@@ -21,7 +21,9 @@ _TIME_PATTERNS = [
     # "Time: 25 minutes" as a line label
     re.compile(rf"(?im)^\s*(?:total\s+)?time(?:\s+spent)?\s*:\s*{_NUM}\s*{_MIN}"),
 ]
-_NEW = re.compile(r"\bnew\s+(?:patient|pt)\b|\bestablish(?:ing|es)?\s+care\b|\bnew\s+to\s+(?:the\s+)?(?:clinic|practice)\b", re.I)
+_NEW = re.compile(
+    r"\bnew\s+(?:patient|pt)\b|\bestablish(?:ing|es)?\s+care\b|\bnew\s+to\s+(?:the\s+)?(?:clinic|practice)\b", re.I
+)
 _ESTABLISHED = re.compile(
     r"\bestablished\s+(?:patient|pt)\b|\breturn(?:ing)?\s+(?:patient|visit)\b|\bfollow[- ]?up\s+visit\b", re.I
 )

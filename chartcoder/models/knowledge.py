@@ -51,12 +51,14 @@ SECTION_FACTOR = {
     "social_history": 0.92,
     "family_history": 0.9,
 }
-CUE_WORDS = frozenset({"left", "right", "bilateral", "initial", "subsequent", "sequela", "acute", "chronic",
-                       "dominant", "nondominant"})
+CUE_WORDS = frozenset(
+    {"left", "right", "bilateral", "initial", "subsequent", "sequela", "acute", "chronic", "dominant", "nondominant"}
+)
 _LEFT_HANDED = re.compile(r"\bleft[- ]handed\b", re.I)
 ENCOUNTER_CUES = frozenset({"initial", "subsequent", "sequela"})
-SEVENTH_WORDS = frozenset({"routine", "healing", "delayed", "nonunion", "malunion", "open", "closed", "displaced",
-                           "nondisplaced"})
+SEVENTH_WORDS = frozenset(
+    {"routine", "healing", "delayed", "nonunion", "malunion", "open", "closed", "displaced", "nondisplaced"}
+)
 # What the classification assumes when the note is silent; such codes are the default children.
 _DEFAULT_PHRASES = re.compile(
     r"\b(not intractable|without status migrainosus|uncomplicated|without complications?|with routine healing|"
@@ -80,12 +82,15 @@ def _clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-def _patterns(spec: str) -> list[str]:
-    return [p.strip() for p in str(spec).split("|") if p.strip()]
+@lru_cache(maxsize=4096)
+def _spec_regex(spec: str) -> re.Pattern[str]:
+    """`N18.3*|N18.4` -> one compiled pattern (rules are applied to every note: compile once)."""
+    parts = [fnmatch.translate(p.strip()) for p in str(spec).split("|") if p.strip()]
+    return re.compile("|".join(f"(?:{p})" for p in parts))
 
 
 def _matches(code: str, spec: str) -> bool:
-    return any(fnmatch.fnmatchcase(code, p) for p in _patterns(spec))
+    return _spec_regex(spec).match(code) is not None
 
 
 @dataclass
@@ -98,7 +103,7 @@ class Rules:
     anatomy: dict[str, tuple[str, ...]]
 
     @staticmethod
-    def _prefix_map(entries: Iterable[dict[str, Any]], name: str) -> list[tuple[str, str]]:
+    def _prefix_map(entries: Iterable[dict[str, Any]] | None, name: str) -> list[tuple[str, str]]:
         out = []
         for i, e in enumerate(entries or []):
             if not isinstance(e, dict) or "code" not in e or not e.get("prefixes"):
@@ -119,7 +124,9 @@ class Rules:
             combinations=list(combos.get("combinations") or []),
             suppress=list(combos.get("suppress") or []),
             adds=list(combos.get("adds") or []),
-            anatomy={str(k): tuple(str(x) for x in v) for k, v in (load_yaml_resource("anatomy.yaml", pkg) or {}).items()},
+            anatomy={
+                str(k): tuple(str(x) for x in v) for k, v in (load_yaml_resource("anatomy.yaml", pkg) or {}).items()
+            },
         )
 
     @staticmethod
@@ -157,17 +164,30 @@ class KnowledgeSuggester:
 
     name = ENGINE_VERSION
 
-    def __init__(self, icd: ICD10CM | None = None, cpt_set: ProcedureCodeSet | None = None,
-                 hcpcs_set: ProcedureCodeSet | None = None) -> None:
+    def __init__(
+        self,
+        icd: ICD10CM | None = None,
+        cpt_set: ProcedureCodeSet | None = None,
+        hcpcs_set: ProcedureCodeSet | None = None,
+    ) -> None:
         self.icd = icd or icd10cm()
         self.cpt = cpt_set or cpt()
         self.hcpcs = hcpcs_set or hcpcs()
         self.rules = Rules.load()
 
     # ------------------------------------------------------------------------------------------
-    def suggest(self, text: str, mentions: list[Mention], encounter: Encounter, top_k: int = 20) -> SuggestionSet:
+    def suggest(
+        self,
+        text: str,
+        mentions: list[Mention],
+        encounter: Encounter,
+        top_k: int = 20,
+        note_words: frozenset[str] | None = None,
+    ) -> SuggestionSet:
+        """Ranked suggestions. `note_words` (the note's normalized words) is recomputed when not given."""
         encounter_cue = self._encounter_cue(text)
-        note_words = frozenset(w.norm for w in words_of(text)[0])
+        if note_words is None:
+            note_words = frozenset(w.norm for w in words_of(text)[0])
         if _LEFT_HANDED.search(text):
             note_words |= {"lefthanded"}
         found: dict[tuple[str, str], Candidate] = {}
@@ -193,8 +213,9 @@ class KnowledgeSuggester:
 
     # ------------------------------------------------------------------------------------------
     # One mention -> at most one candidate
-    def _from_mention(self, m: Mention, encounter: Encounter, encounter_cue: str,
-                      note_words: frozenset[str]) -> Candidate | None:
+    def _from_mention(
+        self, m: Mention, encounter: Encounter, encounter_cue: str, note_words: frozenset[str]
+    ) -> Candidate | None:
         target = m.targets[0]
         ev = Evidence(m.start, m.end, m.text, m.assertion, m.section)
         score = BASE_SCORE.get(target.source, 0.7) * SECTION_FACTOR.get(m.section or "", 1.0)
@@ -224,8 +245,9 @@ class KnowledgeSuggester:
         personal = Rules.lookup(self.rules.personal, code)
         if personal and (m.historical or m.section in _PERSONAL_HISTORY_SECTIONS):
             origin = self.refine(code, set(m.laterality), encounter_cue, m.asserted_words, note_words)
-            return Candidate(personal, "ICD-10-CM", score * 0.92, [ev], [f"personal history of {m.text}"], [m],
-                             origin=origin)
+            return Candidate(
+                personal, "ICD-10-CM", score * 0.92, [ev], [f"personal history of {m.text}"], [m], origin=origin
+            )
         if m.historical:
             score *= 0.9  # a chronic condition listed as history is still coded, with less certainty
         code = self.refine(code, set(m.laterality), encounter_cue, m.asserted_words, note_words)
@@ -276,8 +298,14 @@ class KnowledgeSuggester:
             return "subsequent"
         return "initial"
 
-    def refine(self, code: str, laterality: set[str], encounter_cue: str, sentence: frozenset[str],
-               note_words: frozenset[str] = frozenset()) -> str:
+    def refine(
+        self,
+        code: str,
+        laterality: set[str],
+        encounter_cue: str,
+        sentence: frozenset[str],
+        note_words: frozenset[str] = frozenset(),
+    ) -> str:
         """The most specific billable code the words support; the code itself when none is supported.
 
         A header is replaced by the descendant whose words the note explains (laterality, 7th
@@ -396,8 +424,15 @@ class KnowledgeSuggester:
             if not self.icd.is_valid(c) or "unspecified" not in self.icd.description(c).lower():
                 continue
             parent = self.icd.parent(c)
-            siblings = [o for o in codes if o != c and parent and o.startswith(parent) and self.icd.is_valid(o)
-                        and "unspecified" not in self.icd.description(o).lower()]
+            siblings = [
+                o
+                for o in codes
+                if o != c
+                and parent
+                and o.startswith(parent)
+                and self.icd.is_valid(o)
+                and "unspecified" not in self.icd.description(o).lower()
+            ]
             if siblings:
                 gone = found.pop(("ICD-10-CM", c), None)
                 if gone is not None:
@@ -429,13 +464,25 @@ class KnowledgeSuggester:
             key = (str(add.get("system", "CPT")), str(add["code"]))
             if key not in found and self._procedure_set(key[0]).get(key[1]) is not None:
                 first = triggers[0]
-                found[key] = Candidate(key[1], key[0], first.score * 0.97, list(first.evidence),
-                                       [f"implied by {first.code} ({rule['id']})"], list(first.mentions))
+                found[key] = Candidate(
+                    key[1],
+                    key[0],
+                    first.score * 0.97,
+                    list(first.evidence),
+                    [f"implied by {first.code} ({rule['id']})"],
+                    list(first.mentions),
+                )
             icd = rule.get("also_icd")
             if icd and ("ICD-10-CM", icd) not in found:
                 first = triggers[0]
-                found[("ICD-10-CM", icd)] = Candidate(icd, "ICD-10-CM", first.score * 0.95, list(first.evidence),
-                                                      [f"implied by {first.code} ({rule['id']})"], [])
+                found[("ICD-10-CM", icd)] = Candidate(
+                    icd,
+                    "ICD-10-CM",
+                    first.score * 0.95,
+                    list(first.evidence),
+                    [f"implied by {first.code} ({rule['id']})"],
+                    [],
+                )
 
     def _add_em(self, found: dict[tuple[str, str], Candidate], text: str, encounter: Encounter) -> None:
         if encounter.is_inpatient:
@@ -446,10 +493,16 @@ class KnowledgeSuggester:
             warnings = [f"E/M by total time: {level.minutes} min, {level.status} patient"]
             if not level.status_documented:
                 warnings.append("new/established status not documented; assumed established")
-            found[("CPT", level.code)] = Candidate(level.code, "CPT", 0.9 if level.status_documented else 0.75,
-                                                   [ev], warnings, [])
-        preventive = [c for c in found.values() if c.system == "ICD-10-CM" and c.code in PREVENTIVE_DX
-                      and not any("wellness" in e.text.lower() for e in c.evidence)]
+            found[("CPT", level.code)] = Candidate(
+                level.code, "CPT", 0.9 if level.status_documented else 0.75, [ev], warnings, []
+            )
+        preventive = [
+            c
+            for c in found.values()
+            if c.system == "ICD-10-CM"
+            and c.code in PREVENTIVE_DX
+            and not any("wellness" in e.text.lower() for e in c.evidence)
+        ]
         if preventive and encounter.age is not None:
             status, documented = patient_status(text, encounter.patient_status)
             code = preventive_visit_code(encounter.age, status)
@@ -458,8 +511,9 @@ class KnowledgeSuggester:
                 warnings.append("new/established status not documented; assumed established")
             if level is not None:
                 warnings.append("problem-oriented E/M on the same day needs modifier 25")
-            found[("CPT", code)] = Candidate(code, "CPT", preventive[0].score * 0.97, list(preventive[0].evidence),
-                                             warnings, [])
+            found[("CPT", code)] = Candidate(
+                code, "CPT", preventive[0].score * 0.97, list(preventive[0].evidence), warnings, []
+            )
 
     def _add_bmi(self, found: dict[tuple[str, str], Candidate], text: str, encounter: Encounter) -> None:
         """Adult BMI (Z68) is reported only with a weight diagnosis it supports (guideline I.B.14)."""
@@ -472,8 +526,14 @@ class KnowledgeSuggester:
             return
         value, start, end = bmi
         code = adult_bmi_code(value)
-        found[("ICD-10-CM", code)] = Candidate(code, "ICD-10-CM", 0.8, [Evidence(start, end, text[start:end],
-                                               "present", None)], [f"BMI {value:g} documented"], [])
+        found[("ICD-10-CM", code)] = Candidate(
+            code,
+            "ICD-10-CM",
+            0.8,
+            [Evidence(start, end, text[start:end], "present", None)],
+            [f"BMI {value:g} documented"],
+            [],
+        )
 
     # ------------------------------------------------------------------------------------------
     def _finish(self, c: Candidate, found: dict[tuple[str, str], Candidate], encounter: Encounter) -> Suggestion:
@@ -485,8 +545,10 @@ class KnowledgeSuggester:
             description = self.icd.description(c.code)
             if not self.icd.is_billable(c.code):
                 children = self.icd.children(c.code)
-                warnings.append(f"header code, not billable: choose one of {', '.join(children[:12])}"
-                                + (" ..." if len(children) > 12 else ""))
+                warnings.append(
+                    f"header code, not billable: choose one of {', '.join(children[:12])}"
+                    + (" ..." if len(children) > 12 else "")
+                )
                 score *= 0.75
             others = [o for o in self._icd_codes(found) if o != c.code]
             for excluded in self.icd.excludes1_codes(c.code):

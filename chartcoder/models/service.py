@@ -46,16 +46,17 @@ class SuggestionService:
     def model_name(self) -> str:
         return self.engine.name
 
-    def suggest(self, text: object, encounter: Encounter | None = None, top_k: int | None = None,
-                max_chars: int | None = None) -> SuggestionSet:
+    def suggest(
+        self, text: object, encounter: Encounter | None = None, top_k: int | None = None, max_chars: int | None = None
+    ) -> SuggestionSet:
         """Ranked suggestions for one note. `max_chars` overrides the configured note limit (the API
         passes its own settings)."""
         note = validate_note(text, max_chars or self.settings.max_note_chars)
         k = top_k if top_k is not None else self.settings.default_top_k
         if not 1 <= k <= self.settings.max_top_k:
             raise InvalidInputError(f"'top_k' must be between 1 and {self.settings.max_top_k}; got {k}.")
-        _, mentions = self.pipeline(note)
-        return self.engine.suggest(note, mentions, encounter or Encounter(), top_k=k)
+        doc, mentions = self.pipeline(note)
+        return self.engine.suggest(note, mentions, encounter or Encounter(), top_k=k, note_words=doc._.note_words)
 
 
 _SERVICE: SuggestionService | None = None

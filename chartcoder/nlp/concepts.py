@@ -36,11 +36,15 @@ _HEDGE = re.compile(
 )
 _SIZE_CM = re.compile(r"(\d+(?:\.\d+)?)\s*(?:cm\b|centimet)", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[sS])?")
-FILLERS = frozenset(
-    {"of", "the", "a", "an", "in", "mellitus", "unspecified", "nos", "nec"}
-)
-LATERALITY = {"left": "left", "right": "right", "bilateral": "bilateral", "lt": "left", "rt": "right",
-              "both": "bilateral"}
+FILLERS = frozenset({"of", "the", "a", "an", "in", "mellitus", "unspecified", "nos", "nec"})
+LATERALITY = {
+    "left": "left",
+    "right": "right",
+    "bilateral": "bilateral",
+    "lt": "left",
+    "rt": "right",
+    "both": "bilateral",
+}
 _ROMAN = {"ii": "2", "iii": "3", "iv": "4"}
 _TABULAR_NOISE = re.compile(
     r",?\s*(site not specified|not elsewhere classified|not otherwise specified|unspecified|without foreign body)\b",
@@ -49,7 +53,21 @@ _TABULAR_NOISE = re.compile(
 _PARENS = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
 
 
+_NORMALIZED: dict[str, str] = {}
+
+
 def normalize_word(raw: str) -> str:
+    """Lower case, no possessive, roman numerals as digits, no plural "s" (memoized: notes reuse words)."""
+    hit = _NORMALIZED.get(raw)
+    if hit is not None:
+        return hit
+    w = _normalize_word(raw)
+    if len(_NORMALIZED) < 500_000:
+        _NORMALIZED[raw] = w
+    return w
+
+
+def _normalize_word(raw: str) -> str:
     w = raw.lower()
     if w.endswith("'s"):
         w = w[:-2]
@@ -348,6 +366,8 @@ class Mention:
 
 if not Doc.has_extension("mentions"):
     Doc.set_extension("mentions", default=None)
+if not Doc.has_extension("note_words"):
+    Doc.set_extension("note_words", default=frozenset())
 if not Span.has_extension("mention"):
     Span.set_extension("mention", default=None)
 
@@ -367,17 +387,20 @@ class ConceptMatcher:
         text = doc.text
         sections = doc._.sections
         mentions: list[Mention] = []
+        note_words: set[str] = set()
         for sent in doc.sents:
             s_start, s_end = sent.start_char, sent.end_char
             words, cues = words_of(text[s_start:s_end], s_start)
             if not words:
                 continue
             vocab = frozenset(w.norm for w in words)
+            note_words |= vocab
             asserted = self._asserted(text, s_start, s_end, words)
             sizes = [float(x) for x in _SIZE_CM.findall(text, s_start, s_end)]
             for i, j, targets in self.index.match(words):
                 kept = [
-                    t for t in targets
+                    t
+                    for t in targets
                     if (not t.requires or any(r in vocab for r in t.requires))
                     and (t.size_cm is None or not sizes or any(t.size_cm[0] <= x <= t.size_cm[1] for x in sizes))
                 ]
@@ -408,6 +431,7 @@ class ConceptMatcher:
                 spans.append(span)
         doc.ents = filter_spans(spans)
         doc._.mentions = mentions
+        doc._.note_words = frozenset(note_words)
         return doc
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,14 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from chartcoder.errors import ResourceError
+
 # Importing the component modules registers their factories.
 from chartcoder.nlp import concepts as _concepts  # noqa: F401
 from chartcoder.nlp import sections as _sections  # noqa: F401
 from chartcoder.nlp import sentences as _sentences  # noqa: F401
 from chartcoder.nlp.concepts import Mention
 from chartcoder.nlp.resources import load_yaml_resource
-from chartcoder.errors import ResourceError
 
 PIPELINE_VERSION = "chartcoder.clinical_pipeline.v1"
 
@@ -24,29 +26,83 @@ _ALLOWED_RULE_KEYS = {"literal", "category", "direction", "pattern", "allowed_ty
 _CATEGORIES = {"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HISTORICAL", "HYPOTHETICAL", "FAMILY", "TERMINATE"}
 
 
-def _context_rules() -> list[Any]:
+def _expand_pattern(pattern: list[dict[str, Any]], limit: int = 2000) -> list[str] | None:
+    """The literal phrases a simple token pattern stands for (LOWER/TEXT values, IN lists and
+    optional tokens), or None when it uses anything else. ConText matches literals with spaCy's
+    PhraseMatcher, which costs the same for a thousand phrases as for one, while each token pattern
+    adds a pass of the token Matcher over the whole note."""
+    phrases: list[list[str]] = [[]]
+    for tok in pattern:
+        keys = set(tok) - {"OP"}
+        if len(keys) != 1 or not keys <= {"LOWER", "TEXT"} or tok.get("OP") not in (None, "?"):
+            return None
+        value = tok[keys.pop()]
+        if isinstance(value, dict):
+            if set(value) != {"IN"}:
+                return None
+            options = [str(v) for v in value["IN"]]
+        else:
+            options = [str(value)]
+        if tok.get("OP") == "?":
+            options = ["", *options]
+        phrases = [p + ([o] if o else []) for p in phrases for o in options]
+        if len(phrases) > limit:
+            return None
+    return [" ".join(p) for p in phrases if p]
+
+
+def _make_rules(raw: list[dict[str, Any]], source: str) -> list[Any]:
     from medspacy.context import ConTextRule
 
-    data = load_yaml_resource("context_rules.yaml")
     rules = []
-    for i, r in enumerate((data or {}).get("rules", [])):
+    for i, r in enumerate(raw):
         extra = set(r) - _ALLOWED_RULE_KEYS
         if extra or r.get("category") not in _CATEGORIES or "literal" not in r:
             raise ResourceError(
-                f"context_rules.yaml rule {i + 1}: expected keys {sorted(_ALLOWED_RULE_KEYS)} and a category "
+                f"{source} rule {i + 1}: expected keys {sorted(_ALLOWED_RULE_KEYS)} and a category "
                 f"in {sorted(_CATEGORIES)}, got {r!r}"
             )
-        rules.append(
-            ConTextRule(
-                literal=r["literal"],
-                category=r["category"],
-                direction=r.get("direction", "BIDIRECTIONAL"),
-                pattern=r.get("pattern"),
-                allowed_types=set(r["allowed_types"]) if r.get("allowed_types") else None,
-                max_scope=r.get("max_scope"),
-            )
-        )
+        common = {
+            "category": r["category"],
+            "direction": r.get("direction", "BIDIRECTIONAL"),
+            "allowed_types": set(r["allowed_types"]) if r.get("allowed_types") else None,
+            "max_scope": r.get("max_scope"),
+        }
+        literals = _expand_pattern(r["pattern"]) if r.get("pattern") else [r["literal"]]
+        if literals is None:
+            rules.append(ConTextRule(literal=r["literal"], pattern=r["pattern"], **common))
+        else:
+            rules.extend(ConTextRule(literal=lit, **common) for lit in dict.fromkeys(literals))
     return rules
+
+
+def _context_rules() -> list[Any]:
+    """medspaCy's default English rules and ours, with simple token patterns turned into literals."""
+    import json
+
+    import medspacy
+
+    # Where medspaCy keeps them (ConText computes the same path per instance).
+    default_path = Path(medspacy.__file__).resolve().parents[1] / "resources" / "en" / "context_rules.json"
+    with default_path.open(encoding="utf-8") as fh:
+        defaults = [
+            {k: v for k, v in r.items() if k in _ALLOWED_RULE_KEYS and v is not None}
+            for r in json.load(fh)["context_rules"]
+        ]
+    ours = _make_rules((load_yaml_resource("context_rules.yaml") or {}).get("rules", []), "context_rules.yaml")
+    # A phrase we define replaces medspaCy's rule for the same phrase and category: two rules on one
+    # span are pruned to one, and ours says which way the cue looks.
+    mine = {(_phrase_key(r.literal), r.category) for r in ours}
+    base = [
+        r
+        for r in _make_rules(defaults, "medspaCy default context_rules.json")
+        if (_phrase_key(r.literal), r.category) not in mine
+    ]
+    return base + ours
+
+
+def _phrase_key(literal: str) -> str:
+    return "".join(literal.lower().split())
 
 
 def build_pipeline(cache_dir: Path | None = None) -> Language:
@@ -54,13 +110,15 @@ def build_pipeline(cache_dir: Path | None = None) -> Language:
     from loguru import logger
 
     logger.disable("PyRuSH")  # medspaCy's sentence splitter logs every token at DEBUG; we do not use it
+    # Every ConText rule is a phrase here, so medspaCy's token matcher is empty: that is intended.
+    warnings.filterwarnings("ignore", message=r"\[W036\]")
     import medspacy  # noqa: F401  (registers medspacy_context)
 
     nlp = spacy.blank("en")
     nlp.add_pipe("chartcoder_sections")
     nlp.add_pipe("chartcoder_sentences")
     nlp.add_pipe("chartcoder_concepts", config={"cache_dir": str(cache_dir) if cache_dir else None})
-    context = nlp.add_pipe("medspacy_context")
+    context: Any = nlp.add_pipe("medspacy_context", config={"rules": None})
     context.add(_context_rules())
     return nlp
 

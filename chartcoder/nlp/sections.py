@@ -62,7 +62,8 @@ def compile_header_pattern(resource: str = "sections.yaml") -> tuple[re.Pattern[
     # Long headers: "Assessment and Plan:" or "ASSESSMENT AND PLAN" alone on its line.
     # Short headers (CC, ROS, A/P, S): only with a colon, to keep "a" and "pe" in prose from matching.
     pattern = re.compile(
-        rf"(?im)^[ \t]*(?:[-*#\d.)]+[ \t]*)?(?P<h>(?P<long>{alt(long)})(?:[ \t]*:|[ \t]*$)|(?P<short>{alt(short)})[ \t]*:)"
+        rf"(?im)^[ \t]*(?:[-*#\d.)]+[ \t]*)?"
+        rf"(?P<h>(?P<long>{alt(long)})(?:[ \t]*:|[ \t]*$)|(?P<short>{alt(short)})[ \t]*:)"
     )
     return pattern, lookup
 

@@ -29,6 +29,7 @@ class NoteSentenceSplitter:
             return doc
         starts = [False] * n
         starts[0] = True
+        text = doc.text  # Doc.text rebuilds the string on every access: read it once
         sections = doc._.sections
         cuts = set()
         if sections is not None:
@@ -40,10 +41,8 @@ class NoteSentenceSplitter:
             nxt = doc[i + 1]
             if tok.text in _FINAL and not nxt.is_punct:
                 starts[i + 1] = True
-            elif tok.is_space and "\n" in tok.text:
-                starts[i + 1] = not self._continues(doc, i)
-            elif "\n" in tok.whitespace_ and not nxt.is_space:
-                starts[i + 1] = not self._continues(doc, i)
+            elif tok.is_space and "\n" in tok.text or "\n" in tok.whitespace_ and not nxt.is_space:
+                starts[i + 1] = not self._continues(doc, text, i)
         if cuts:
             token_starts = [t.idx for t in doc]
             for c in cuts:
@@ -55,7 +54,7 @@ class NoteSentenceSplitter:
         return doc
 
     @staticmethod
-    def _continues(doc: Doc, i: int) -> bool:
+    def _continues(doc: Doc, text: str, i: int) -> bool:
         """A line break inside a sentence: the line ends in a word or comma and the next starts lower-case."""
         prev = doc[i - 1] if doc[i].is_space and i > 0 else doc[i]
         j = i + 1
@@ -64,6 +63,6 @@ class NoteSentenceSplitter:
         if j >= len(doc):
             return False
         nxt = doc[j]
-        if "\n\n" in doc.text[prev.idx + len(prev.text) : nxt.idx]:
+        if "\n\n" in text[prev.idx + len(prev.text) : nxt.idx]:
             return False
         return (prev.text == "," or prev.is_alpha) and nxt.text[:1].islower()

@@ -30,8 +30,12 @@ def test_serve_answers_suggestions(tmp_path):
         (data_dir / "cache" / f.name).symlink_to(f)
     env = {**os.environ, "CHARTCODER_DATA_DIR": str(data_dir)}
     exe = str(Path(sys.executable).parent / "chartcoder")
-    proc = subprocess.Popen([exe, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [exe, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120

@@ -48,8 +48,11 @@ def test_x_api_key_header_is_accepted(client):
 
 
 def test_ranked_suggestions_with_exact_evidence(client):
-    r = client.post("/v1/suggestions", json={"text": NOTE, "id": "n1", "encounter": {"setting": "outpatient"}},
-                    headers=auth({"X-Request-ID": "req-42"}))
+    r = client.post(
+        "/v1/suggestions",
+        json={"text": NOTE, "id": "n1", "encounter": {"setting": "outpatient"}},
+        headers=auth({"X-Request-ID": "req-42"}),
+    )
     assert r.status_code == 200, r.text
     assert r.headers["X-Request-ID"] == "req-42"
     body = r.json()

@@ -98,9 +98,7 @@ def test_lookup_unknown_well_formed_code(builtin_cpt: ProcedureCodeSet) -> None:
     assert exc.value.system == "CPT"
 
 
-def test_lookup_malformed_code_explains_shape(
-    builtin_cpt: ProcedureCodeSet, builtin_hcpcs: ProcedureCodeSet
-) -> None:
+def test_lookup_malformed_code_explains_shape(builtin_cpt: ProcedureCodeSet, builtin_hcpcs: ProcedureCodeSet) -> None:
     with pytest.raises(UnknownCodeError, match="5 digits"):
         builtin_cpt.lookup("9921")
     with pytest.raises(UnknownCodeError, match="a letter A-V and 4 digits"):
