@@ -8,6 +8,8 @@ boundaries with a line break or a header, so simple rules get nearly all of them
 
 import bisect
 
+import numpy
+from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -49,8 +51,9 @@ class NoteSentenceSplitter:
                 i = bisect.bisect_left(token_starts, c)  # first token starting at or after the cut
                 if 0 < i < n:
                     starts[i] = True
-        for i, tok in enumerate(doc):
-            tok.is_sent_start = starts[i]
+        # One array write: setting Token.is_sent_start one token at a time rescans the doc each time.
+        values = numpy.array([1 if x else -1 for x in starts], dtype="int64").astype("uint64").reshape(-1, 1)
+        doc.from_array([SENT_START], values)  # type: ignore[arg-type]  # spaCy's Ints2d is a thinc alias
         return doc
 
     @staticmethod
