@@ -205,7 +205,8 @@ def serve(
         f"API key ({'new' if created else 'existing'}, in {settings.api_key_file}):\n  {key}\n"
         f"Try:\n  curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
         f'    -d \'{{"text": "Assessment: type 2 diabetes with CKD stage 3b. HTN."}}\' '
-        f"http://{host}:{port}/v1/suggestions\n"
+        f"http://{host}:{port}/v1/suggestions\n",
+        soft_wrap=True,  # keep the curl line copy-pasteable
     )
     uvicorn.run("chartcoder.api.main:app", host=host, port=port, workers=workers, log_level="info")
 

@@ -251,7 +251,14 @@ class KnowledgeSuggester:
         if m.historical:
             score *= 0.9  # a chronic condition listed as history is still coded, with less certainty
         code = self.refine(code, set(m.laterality), encounter_cue, m.asserted_words, note_words)
-        return Candidate(code, "ICD-10-CM", score, [ev], warnings, [m])
+        evidence = [ev]
+        # The side is evidence too: show the coder the word that chose it.
+        named = self._desc_words(code) if self.icd.is_valid(code) else frozenset()
+        for side, start, end, word in m.laterality_spans:
+            if side in named and not m.start <= start < m.end:
+                evidence.append(Evidence(start, end, word, m.assertion, m.section))
+                break
+        return Candidate(code, "ICD-10-CM", score, evidence, warnings, [m])
 
     def _procedure_set(self, system: str) -> ProcedureCodeSet:
         return self.hcpcs if system == "HCPCS" else self.cpt
@@ -555,9 +562,11 @@ class KnowledgeSuggester:
                 clash = [o for o in others if o.replace(".", "").startswith(excluded.replace(".", "").rstrip("-"))]
                 if clash:
                     warnings.append(f"Excludes1 conflict with {', '.join(clash)}")
+            # "Use additional code" notes that are mandatory; the "if/where applicable" lists are not.
             additional = " ".join(self.icd.use_additional_code(c.code))
             cited = {x[:3] for x in codes_cited(additional)}
-            if additional and not (cited and any(o[:3] in cited for o in others)):
+            optional = "applicable" in additional.lower()
+            if additional and not optional and not (cited and any(o[:3] in cited for o in others)):
                 warnings.append(_clip(f"use additional code: {additional}"))
             if self.icd.is_manifestation(c.code):
                 warnings.append("manifestation code: never first-listed; code the underlying condition first")

@@ -346,6 +346,7 @@ class Mention:
     targets: list[TermTarget]
     sentence: tuple[int, int]
     laterality: list[str] = field(default_factory=list)
+    laterality_spans: list[tuple[str, int, int, str]] = field(default_factory=list)  # side, start, end, text
     section: str | None = None
     # Filled by the ConText stage:
     negated: bool = False
@@ -409,7 +410,8 @@ class ConceptMatcher:
                 # A target whose extra requirement is met is the more specific reading.
                 kept.sort(key=lambda t: 0 if t.requires else 1)
                 start, end = words[i].start, words[j - 1].end
-                lat = self._laterality(cues, start, end)
+                lat_spans = [(side, a, b, text[a:b]) for side, a, b in self._laterality(cues, start, end)]
+                lat = list(dict.fromkeys(span[0] for span in lat_spans))
                 mentions.append(
                     Mention(
                         start=start,
@@ -418,6 +420,7 @@ class ConceptMatcher:
                         targets=kept,
                         sentence=(s_start, s_end),
                         laterality=lat,
+                        laterality_spans=lat_spans,
                         section=sections.at(start) if sections is not None else None,
                         sentence_words=vocab,
                         asserted_words=asserted,
@@ -447,16 +450,12 @@ class ConceptMatcher:
         return "PROC" if m.targets[0].system in {"CPT", "HCPCS"} else "DX"
 
     @staticmethod
-    def _laterality(cues: Iterable[tuple[str, int, int]], start: int, end: int) -> list[str]:
-        """Laterality words of the sentence, nearest to the mention first (within 60 characters)."""
+    def _laterality(cues: Iterable[tuple[str, int, int]], start: int, end: int) -> list[tuple[str, int, int]]:
+        """Laterality words of the sentence within 60 characters of the mention, nearest first."""
         near = []
         for side, c_start, c_end in cues:
             dist = start - c_end if c_end <= start else c_start - end if c_start >= end else 0
             if dist <= 60:
-                near.append((dist, side))
+                near.append((dist, side, c_start, c_end))
         near.sort()
-        out: list[str] = []
-        for _, side in near:
-            if side not in out:
-                out.append(side)
-        return out
+        return [(side, c_start, c_end) for _, side, c_start, c_end in near]

@@ -69,6 +69,19 @@ def test_ranked_suggestions_with_exact_evidence(client):
             assert NOTE[ev["start"] : ev["end"]] == ev["text"]
 
 
+@pytest.mark.parametrize(
+    "note, evidence",
+    [
+        ("Assessment: Right knee OA.", ["Right", "knee OA"]),
+        ("Assessment: osteoarthritis of the right knee.", ["osteoarthritis of the right knee"]),
+    ],
+)
+def test_laterality_word_is_part_of_the_evidence(client, note, evidence):
+    r = client.post("/v1/suggestions", json={"text": note}, headers=auth())
+    oa = next(s for s in r.json()["suggestions"] if s["code"] == "M17.11")
+    assert [e["text"] for e in oa["evidence"]] == evidence
+
+
 def test_top_k_bounds(client):
     r = client.post("/v1/suggestions", json={"text": NOTE, "top_k": 2}, headers=auth())
     assert r.status_code == 200 and len(r.json()["suggestions"]) == 2
