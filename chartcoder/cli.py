@@ -16,6 +16,8 @@ from chartcoder.errors import ChartcoderError
 app = typer.Typer(help="chartcoder: ICD-10-CM and CPT/HCPCS code suggestions with evidence.", no_args_is_help=True)
 codes_app = typer.Typer(help="Look up and search code sets.", no_args_is_help=True)
 app.add_typer(codes_app, name="codes")
+models_app = typer.Typer(help="Model packs: list and inspect.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 console = Console()
 err = Console(stderr=True)
 
@@ -94,12 +96,10 @@ def predict(
     from chartcoder.models.schema import Encounter
     from chartcoder.models.service import get_service
 
-    if model not in (None, "knowledge", "default"):
-        _fail(f"--model {model!r}: only the built-in knowledge engine exists in this version ('knowledge').")
     if not input.is_file():
         _fail(f"{input}: no such file")
     lines = input.read_bytes().splitlines()
-    service = get_service()
+    service = _service_for(model) if model not in (None, "knowledge") else get_service()
     failures = 0
     with (
         output.open("w", encoding="utf-8") as out,
@@ -127,6 +127,144 @@ def predict(
     if failures:
         err.print(f"{failures} of {len(lines)} lines failed; the others were written to {output}")
         raise typer.Exit(1)
+
+
+def _service_for(pack_path: str) -> Any:
+    from chartcoder.config import get_settings
+    from chartcoder.models.pack import load_pack
+    from chartcoder.models.service import SuggestionService
+
+    try:
+        return SuggestionService(get_settings(), pack=load_pack(pack_path))
+    except ChartcoderError as exc:
+        _fail(str(exc))
+
+
+def _progress() -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+    )
+
+
+def _splits(splits: str) -> list[str]:
+    return [s.strip() for s in splits.split(",") if s.strip()]
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Dataset folder or file.")],
+    out: Annotated[Path, typer.Option("--out", help="Pack folder to write.")],
+    format: Annotated[str, typer.Option("--format", help="codiesp | jsonl | mimic | synthetic")] = "codiesp",
+    splits: Annotated[str, typer.Option("--splits", help="CodiEsp splits, comma-separated.")] = "train",
+    task: Annotated[str, typer.Option("--task", help="diagnosis | procedure")] = "diagnosis",
+    name: Annotated[str | None, typer.Option("--name", help="Pack name (default: TASK-ranker).")] = None,
+) -> None:
+    """Train a learned ranker and write a verified model pack."""
+    from chartcoder.training.readers import ReadReport
+    from chartcoder.training.train import load_records, records_digest, train_pack
+
+    report = ReadReport()
+    try:
+        records = load_records(format, data, _splits(splits), task, report)
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    err.print(f"read {report.summary()}")
+    source = {
+        "format": format,
+        "data": str(data),
+        "splits": _splits(splits),
+        "records": len(records),
+        "sha256": records_digest(records),
+    }
+    with _progress() as progress:
+        bar = progress.add_task("training", total=1.0)
+
+        def step(stage: str, frac: float) -> None:
+            progress.update(bar, description=stage, completed=frac)
+
+        try:
+            path = train_pack(records, out, task=task, name=name, sources=[source], progress=step)
+        except ChartcoderError as exc:
+            _fail(str(exc))
+    err.print(f"wrote {path}")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Option("--model", help="Pack folder.")],
+    data: Annotated[Path, typer.Option("--data", help="Dataset folder or file.")],
+    format: Annotated[str, typer.Option("--format")] = "codiesp",
+    splits: Annotated[str, typer.Option("--splits")] = "dev",
+    task: Annotated[str, typer.Option("--task")] = "diagnosis",
+    report_dir: Annotated[Path | None, typer.Option("--report", help="Where to write JSON, Markdown, PNG.")] = None,
+) -> None:
+    """Score a pack on held-out charts: MAP, P@k, R@k, micro/macro F1, calibration error."""
+    from chartcoder.training.train import evaluate_pack, load_records
+
+    try:
+        records = load_records(format, data, _splits(splits), task)
+        out = report_dir or Path("reports") / f"{model.name}-{format}-{'-'.join(_splits(splits))}-{task}"
+        with _progress() as progress:
+            bar = progress.add_task("evaluating", total=1.0)
+            result = evaluate_pack(
+                model, records, out, progress=lambda s, f: progress.update(bar, description=s, completed=f)
+            )
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    table = Table(title=f"{result['pack']} on {format} {splits} ({task}), {result['records']} records")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in (
+        "MAP",
+        "P@1",
+        "P@5",
+        "P@10",
+        "R@5",
+        "R@10",
+        "R@20",
+        "micro_precision",
+        "micro_recall",
+        "micro_f1",
+        "macro_f1",
+        "ECE",
+        "threshold",
+        "ms_per_note",
+    ):
+        table.add_row(key, f"{result[key]:.4f}")
+    console.print(table)
+    err.print(f"report: {out}/report.md, report.json, precision_recall.png, calibration.png")
+
+
+@models_app.command("list")
+def models_list(
+    model_dir: Annotated[Path | None, typer.Option("--dir", help="Default: CHARTCODER_MODEL_DIR.")] = None,
+) -> None:
+    """Packs in the model folder, verified against their manifests."""
+    from chartcoder.config import get_settings
+    from chartcoder.models.pack import list_packs
+
+    folder = model_dir or get_settings().model_dir
+    rows = list_packs(folder)
+    table = Table(title=f"{len(rows)} model packs in {folder}")
+    for col in ("name", "version", "system", "labels", "MAP", "created", "status"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["name"]),
+            str(r["version"]),
+            str(r["system"]),
+            str(r["labels"]),
+            f"{r['metrics'].get('MAP', float('nan')):.3f}" if r["metrics"] else "-",
+            str(r["created"]),
+            r["status"],
+        )
+    console.print(table)
 
 
 @codes_app.command("search")

@@ -6,9 +6,11 @@ import threading
 from pathlib import Path
 
 from chartcoder.config import Settings, get_settings
-from chartcoder.errors import InvalidInputError, NoteTooLongError
+from chartcoder.errors import ChartcoderError, InvalidInputError, NoteTooLongError
 from chartcoder.models.knowledge import KnowledgeSuggester
-from chartcoder.models.schema import Encounter, SuggestionSet
+from chartcoder.models.pack import ModelPack
+from chartcoder.models.ranker import map_to_labels
+from chartcoder.models.schema import Encounter, Evidence, Suggestion, SuggestionSet
 from chartcoder.nlp.pipeline import ClinicalPipeline
 
 
@@ -34,17 +36,47 @@ def validate_note(text: object, max_chars: int) -> str:
 
 
 class SuggestionService:
-    """Owns the NLP pipeline and the engine; one per process."""
+    """Owns the NLP pipeline, the knowledge engine and (optionally) a learned model pack."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, pack: ModelPack | None = None) -> None:
         self.settings = settings or get_settings()
         cache = Path(self.settings.data_dir) / "cache"
         self.pipeline = ClinicalPipeline(cache)
         self.engine = KnowledgeSuggester()
+        self.pack = pack
 
     @property
     def model_name(self) -> str:
-        return self.engine.name
+        return self.pack.name if self.pack is not None else self.engine.name
+
+    def _ranked(self, note: str, encounter: Encounter, k: int) -> SuggestionSet:
+        """The pack ranks codes of its system; the knowledge engine's evidence and warnings travel with
+        them, and its suggestions of other systems (CPT/HCPCS) are kept beside them."""
+        assert self.pack is not None
+        analysis = self.analyze(note, encounter)
+        knowledge, mentions = analysis
+        system = self.pack.card["system"]
+        ranked = self.pack.ranker.rank([note], [analysis] if self.pack.ranker.use_knowledge_ else None)[0]
+        labels = set(self.pack.ranker.labels_)
+        by_code: dict[str, Suggestion] = {}
+        for s in knowledge.suggestions:
+            if s.system == system:
+                by_code.setdefault(map_to_labels(s.code, labels)[0], s)
+        raw: dict[str, list[Evidence]] = {}
+        for m in mentions:
+            code = map_to_labels(m.targets[0].code, labels)[0]
+            raw.setdefault(code, []).append(Evidence(m.start, m.end, m.text, m.assertion, m.section))
+        out: list[Suggestion] = []
+        for code, score in ranked[:k]:
+            known = by_code.get(code)
+            evidence = known.evidence if known else raw.get(code, [])
+            warnings = list(known.warnings) if known else []
+            if not evidence:
+                warnings.append("suggested from similar coded charts; no phrase in this note names it")
+            out.append(Suggestion(code, system, describe(code, system), round(score, 4), evidence, warnings))
+        out += [s for s in knowledge.suggestions if s.system != system]
+        out.sort(key=lambda s: -s.score)
+        return SuggestionSet(model=self.model_name, suggestions=out[:k])
 
     def suggest(
         self, text: object, encounter: Encounter | None = None, top_k: int | None = None, max_chars: int | None = None
@@ -55,8 +87,27 @@ class SuggestionService:
         k = top_k if top_k is not None else self.settings.default_top_k
         if not 1 <= k <= self.settings.max_top_k:
             raise InvalidInputError(f"'top_k' must be between 1 and {self.settings.max_top_k}; got {k}.")
+        if self.pack is not None:
+            return self._ranked(note, encounter or Encounter(), k)
         doc, mentions = self.pipeline(note)
         return self.engine.suggest(note, mentions, encounter or Encounter(), top_k=k, note_words=doc._.note_words)
+
+    def analyze(self, text: str, encounter: Encounter | None = None, top_k: int = 100) -> tuple[SuggestionSet, list]:
+        """The knowledge engine's suggestions and the raw mentions behind them, for learned rankers."""
+        note = validate_note(text, self.settings.max_note_chars)
+        doc, mentions = self.pipeline(note)
+        result = self.engine.suggest(note, mentions, encounter or Encounter(), top_k=top_k, note_words=doc._.note_words)
+        return result, mentions
+
+
+def describe(code: str, system: str) -> str:
+    """A code's description where a loaded code set knows it."""
+    from chartcoder.codes.lookup import show
+
+    try:
+        return str(show(code, system)["description"])
+    except (ChartcoderError, KeyError):
+        return f"{system} code (not in the loaded {system} code set)"
 
 
 _SERVICE: SuggestionService | None = None

@@ -1,0 +1,373 @@
+"""The learned code ranker: candidates from three generators, a re-ranker over their features,
+calibrated scores and a decision threshold chosen on held-out data.
+
+Candidate generators, all per note:
+  (a) knowledge: the guideline engine's suggestions and the raw concept mentions with their
+      assertions (negated, uncertain, family, history), mapped into the label space;
+  (b) a multi-label text classifier (TF-IDF + ridge regression onto every code, in its dual form);
+  (c) nearest coded neighbours (cosine over the same TF-IDF vectors).
+The re-ranker (gradient-boosted trees) learns how to combine them; it is trained on out-of-fold
+classifier and neighbour scores (cross-fitting), so it never sees scores of notes those models were
+fitted on. Isotonic calibration turns its output into probabilities.
+
+Follows the scikit-learn contract: `__init__` stores hyperparameters, `fit` returns self, learned
+state ends in `_`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.model_selection import GroupKFold, KFold
+from sklearn.preprocessing import MultiLabelBinarizer
+
+RANKER_NAME = "chartcoder.CodeRanker.v1"
+
+FEATURES = [
+    "clf_score",
+    "clf_rank",
+    "clf_margin_in_category",
+    "knn_score",
+    "knn_rank",
+    "knn_votes",
+    "kn_score",
+    "kn_rank",
+    "kn_present",
+    "kn_mapped",
+    "kn_header",
+    "raw_present",
+    "raw_negated",
+    "raw_uncertain",
+    "raw_family",
+    "raw_historical",
+    "raw_assessment",
+    "prior_log",
+    "unseen",
+    "cat_lr_max",
+    "cat_candidates",
+    "desc_overlap",
+    "code_len",
+    "n_candidates",
+]
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass
+class KnowledgeView:
+    """What the knowledge engine says about one note, keyed by code in the label space."""
+
+    score: dict[str, float]
+    rank: dict[str, int]
+    mapped: set[str]
+    header: set[str]
+    raw: dict[str, Counter[str]]
+
+
+def map_to_labels(code: str, labels: set[str]) -> tuple[str, bool]:
+    """A FY2026 code in the label space, or its nearest ancestor that is (R05.9 -> R05); the code
+    itself when neither is."""
+    if code in labels:
+        return code, False
+    flat = code.replace(".", "")
+    for cut in range(len(flat) - 1, 2, -1):
+        cand = flat[:3] + ("." + flat[3:cut] if cut > 3 else "")
+        if cand in labels:
+            return cand, True
+    return code, False
+
+
+def knowledge_view(analysis: Any, labels: set[str]) -> KnowledgeView:
+    """Turn the service's analysis (suggestions and raw mentions) into per-code evidence."""
+    suggestions, mentions = analysis
+    score: dict[str, float] = {}
+    rank: dict[str, int] = {}
+    mapped: set[str] = set()
+    header: set[str] = set()
+    for i, s in enumerate(suggestions.suggestions):
+        code, was_mapped = map_to_labels(s.code, labels)
+        if code in score:
+            continue
+        score[code] = s.score
+        rank[code] = i + 1
+        if was_mapped:
+            mapped.add(code)
+        if any("header code" in w for w in s.warnings):
+            header.add(code)
+    raw: dict[str, Counter[str]] = defaultdict(Counter)
+    for m in mentions:
+        code, _ = map_to_labels(m.targets[0].code, labels)
+        raw[code][m.assertion] += 1
+        if m.section == "assessment_plan":
+            raw[code]["assessment"] += 1
+    return KnowledgeView(score, rank, mapped, header, dict(raw))
+
+
+class CodeRanker(BaseEstimator):  # type: ignore[misc]
+    """Learned ranker over candidate codes for one code system.
+
+    Parameters
+    ----------
+    alpha : ridge regularization of the multi-label text classifier.
+    n_folds : folds for cross-fitting classifier and neighbour scores.
+    n_neighbors : neighbours consulted per note.
+    top_lr, top_knn : candidates taken from each learned generator.
+    use_knowledge : add the knowledge engine's candidates and features (ICD-10-CM only).
+    random_state : seed for folds and trees.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        n_folds: int = 3,
+        n_neighbors: int = 15,
+        top_lr: int = 100,
+        top_knn: int = 50,
+        use_knowledge: bool = True,
+        max_iter: int = 300,
+        learning_rate: float = 0.06,
+        random_state: int = 0,
+    ) -> None:
+        self.alpha = alpha
+        self.n_folds = n_folds
+        self.n_neighbors = n_neighbors
+        self.top_lr = top_lr
+        self.top_knn = top_knn
+        self.use_knowledge = use_knowledge
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+
+    # -- generators ------------------------------------------------------------------------------
+    def _vectorizer(self) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True, max_features=150_000, strip_accents="unicode"
+        )
+
+    def _fit_generators(self, X: Any, Y: np.ndarray) -> KernelRidge:
+        """The multi-label text classifier: ridge regression onto every code at once, solved in its
+        dual (one n x n system however many codes there are; a per-code logistic regression over
+        ~2,000 codes took minutes for what this does in a second)."""
+        return KernelRidge(alpha=self.alpha, kernel="linear").fit(X, Y)
+
+    @staticmethod
+    def _lr_scores(model: KernelRidge, X: Any, n_labels: int) -> np.ndarray:
+        return np.asarray(model.predict(X)).reshape(X.shape[0], n_labels)
+
+    def _knn_scores(self, X_train: Any, Y_train: np.ndarray, X: Any, exclude_self: bool = False) -> np.ndarray:
+        sims = (X @ X_train.T).toarray()
+        if exclude_self:
+            np.fill_diagonal(sims, 0.0)
+        k = min(self.n_neighbors, X_train.shape[0])
+        idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        out = np.zeros((X.shape[0], Y_train.shape[1]))
+        for i in range(X.shape[0]):
+            w = sims[i, idx[i]]
+            total = w.sum()
+            if total > 0:
+                out[i] = (w[:, None] * Y_train[idx[i]]).sum(axis=0) / total
+        return out
+
+    # -- features --------------------------------------------------------------------------------
+    def _candidates(self, lr: np.ndarray, knn: np.ndarray, kv: KnowledgeView | None) -> list[str]:
+        labels = self.labels_
+        order_lr = np.argsort(-lr)[: self.top_lr]
+        order_knn = [j for j in np.argsort(-knn)[: self.top_knn] if knn[j] > 0]
+        cands = [labels[j] for j in order_lr] + [labels[j] for j in order_knn]
+        if kv is not None:
+            cands += list(kv.score) + [c for c, cnt in kv.raw.items() if cnt.get("present", 0)]
+        return list(dict.fromkeys(cands))
+
+    def _features(
+        self, text_words: set[str], lr: np.ndarray, knn: np.ndarray, kv: KnowledgeView | None, cands: list[str]
+    ) -> np.ndarray:
+        index = self.label_index_
+        lr_rank = np.empty_like(lr)
+        lr_rank[np.argsort(-lr)] = np.arange(1, lr.size + 1)
+        knn_rank = np.empty_like(knn)
+        knn_rank[np.argsort(-knn)] = np.arange(1, knn.size + 1)
+        by_cat: dict[str, list[str]] = defaultdict(list)
+        for c in cands:
+            by_cat[c[:3]].append(c)
+        rows = []
+        n = float(len(cands))
+        for c in cands:
+            j = index.get(c)
+            p = float(lr[j]) if j is not None else 0.0
+            cat_lr = max((float(lr[index[o]]) for o in by_cat[c[:3]] if o != c and o in index), default=0.0)
+            raw = kv.raw.get(c, Counter()) if kv else Counter()
+            rows.append(
+                [
+                    p,
+                    float(lr_rank[j]) if j is not None else float(lr.size + 1),
+                    p - cat_lr,
+                    float(knn[j]) if j is not None else 0.0,
+                    float(knn_rank[j]) if j is not None and knn[j] > 0 else 999.0,
+                    float(knn[j] * self.n_neighbors) if j is not None else 0.0,
+                    kv.score.get(c, 0.0) if kv else 0.0,
+                    float(kv.rank.get(c, 999)) if kv else 999.0,
+                    1.0 if kv and c in kv.score else 0.0,
+                    1.0 if kv and c in kv.mapped else 0.0,
+                    1.0 if kv and c in kv.header else 0.0,
+                    float(raw.get("present", 0)),
+                    float(raw.get("negated", 0)),
+                    float(raw.get("uncertain", 0)),
+                    float(raw.get("family", 0)),
+                    float(raw.get("historical", 0)),
+                    float(raw.get("assessment", 0)),
+                    math.log1p(self.prior_.get(c, 0)),
+                    0.0 if c in index else 1.0,
+                    cat_lr,
+                    float(len(by_cat[c[:3]])),
+                    self._desc_overlap(c, text_words),
+                    float(len(c.replace(".", ""))),
+                    n,
+                ]
+            )
+        return np.asarray(rows, dtype=float)
+
+    def _desc_overlap(self, code: str, text_words: set[str]) -> float:
+        words = self.desc_words_.get(code)
+        if words is None:
+            words = _description_words(code, self.system_)
+            self.desc_words_[code] = words
+        if not words:
+            return 0.0
+        return len(words & text_words) / len(words)
+
+    def _reranker(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=31,
+            min_samples_leaf=20,
+            l2_regularization=1.0,
+            random_state=self.random_state,
+        )
+
+    # -- fit / predict -----------------------------------------------------------------------------
+    def fit(
+        self,
+        texts: Sequence[str],
+        gold: Sequence[Sequence[str]],
+        *,
+        system: str = "ICD-10-CM",
+        knowledge: Sequence[Any] | None = None,
+        negatives: Sequence[Sequence[str]] | None = None,
+        sample_weight: Sequence[float] | None = None,
+        progress: Callable[[str, float], None] | None = None,
+    ) -> CodeRanker:
+        """Fit on notes and their gold codes. `knowledge` holds the service's analysis per note
+        (None to leave the knowledge generator out); `negatives` holds codes coders rejected, which
+        weigh double as negatives; `sample_weight` weighs each note (e.g. per training source)."""
+        report = progress or (lambda stage, frac: None)
+        self.system_ = system
+        self.use_knowledge_ = bool(self.use_knowledge and knowledge is not None and system == "ICD-10-CM")
+        mlb = MultiLabelBinarizer()
+        Y = mlb.fit_transform([list(dict.fromkeys(g)) for g in gold]).astype(np.float64)
+        self.labels_ = list(mlb.classes_)
+        self.label_index_ = {c: i for i, c in enumerate(self.labels_)}
+        self.prior_ = dict(Counter(c for g in gold for c in set(g)))
+        self.desc_words_: dict[str, frozenset[str]] = {}
+        label_set = set(self.labels_)
+        self.vectorizer_ = self._vectorizer()
+        X = self.vectorizer_.fit_transform(texts)
+        n = X.shape[0]
+        report("classifier (cross-fitted)", 0.05)
+        lr_oof = np.zeros(Y.shape)
+        knn_oof = np.zeros(Y.shape)
+        folds = KFold(n_splits=min(self.n_folds, n), shuffle=True, random_state=self.random_state)
+        for f, (tr, te) in enumerate(folds.split(np.arange(n))):
+            model = self._fit_generators(X[tr], Y[tr])
+            lr_oof[te] = self._lr_scores(model, X[te], Y.shape[1])
+            knn_oof[te] = self._knn_scores(X[tr], Y[tr], X[te])
+            report("classifier (cross-fitted)", 0.05 + 0.45 * (f + 1) / folds.get_n_splits())
+        views = [knowledge_view(k, label_set) if self.use_knowledge_ else None for k in (knowledge or [None] * n)]
+        rows, labels, groups, weights = [], [], [], []
+        for i in range(n):
+            words = set(_WORD.findall(texts[i].lower()))
+            cands = self._candidates(lr_oof[i], knn_oof[i], views[i])
+            gold_i = set(gold[i])
+            neg_i = set(negatives[i]) if negatives else set()
+            for c in neg_i - set(cands):
+                cands.append(c)
+            feats = self._features(words, lr_oof[i], knn_oof[i], views[i], cands)
+            rows.append(feats)
+            labels += [1 if c in gold_i else 0 for c in cands]
+            w = float(sample_weight[i]) if sample_weight is not None else 1.0
+            weights += [w * (2.0 if c in neg_i else 1.0) for c in cands]
+            groups += [i] * len(cands)
+        F = np.vstack(rows)
+        y = np.asarray(labels)
+        wts = np.asarray(weights)
+        report("re-ranker", 0.55)
+        # Out-of-fold re-ranker scores (folds by note) are what calibration and the threshold see.
+        groups_arr = np.asarray(groups)
+        raw_oof = np.zeros(len(y))
+        for tr, te in GroupKFold(n_splits=3).split(F, y, groups_arr):
+            model = self._reranker().fit(F[tr], y[tr], sample_weight=wts[tr])
+            raw_oof[te] = model.predict_proba(F[te])[:, 1]
+        self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw_oof, y)
+        calibrated_oof = self.calibrator_.predict(raw_oof)
+        self.threshold_ = _best_threshold(calibrated_oof, y, groups_arr)
+        report("re-ranker", 0.8)
+        self.reranker_ = self._reranker().fit(F, y, sample_weight=wts)
+        report("final classifier", 0.85)
+        self.generators_ = self._fit_generators(X, Y)
+        self.X_train_ = X
+        self.Y_train_ = Y
+        self.n_train_ = n
+        report("done", 1.0)
+        return self
+
+    def rank(self, texts: Sequence[str], knowledge: Sequence[Any] | None = None) -> list[list[tuple[str, float]]]:
+        """For each note, (code, calibrated score) best first."""
+        X = self.vectorizer_.transform(texts)
+        lr = self._lr_scores(self.generators_, X, len(self.labels_))
+        knn = self._knn_scores(self.X_train_, self.Y_train_, X)
+        label_set = set(self.labels_)
+        out: list[list[tuple[str, float]]] = []
+        for i, text in enumerate(texts):
+            kv = knowledge_view(knowledge[i], label_set) if self.use_knowledge_ and knowledge is not None else None
+            cands = self._candidates(lr[i], knn[i], kv)
+            if not cands:
+                out.append([])
+                continue
+            feats = self._features(set(_WORD.findall(text.lower())), lr[i], knn[i], kv, cands)
+            probs = self.calibrator_.predict(self.reranker_.predict_proba(feats)[:, 1])
+            order = np.argsort(-probs, kind="stable")
+            out.append([(cands[j], float(probs[j])) for j in order])
+        return out
+
+
+def _best_threshold(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
+    """The score threshold that maximizes micro-F1 of the predicted code sets."""
+    order = np.argsort(-scores)
+    tp = np.cumsum(y[order])
+    fp = np.cumsum(1 - y[order])
+    total_pos = y.sum()
+    f1 = 2 * tp / (tp + fp + total_pos)
+    best = int(np.argmax(f1))
+    return float(scores[order][best])
+
+
+def _description_words(code: str, system: str) -> frozenset[str]:
+    if system != "ICD-10-CM":
+        return frozenset()
+    from chartcoder.codes.icd10cm import icd10cm
+
+    icd = icd10cm()
+    if not icd.is_valid(code):
+        return frozenset()
+    stop = {"of", "the", "and", "or", "with", "without", "in", "to", "other", "unspecified", "specified", "due"}
+    return frozenset(w for w in _WORD.findall(icd.description(code).lower()) if w not in stop and len(w) > 2)

@@ -1,0 +1,239 @@
+"""Dataset readers: CodiEsp, MIMIC-IV, audited-chart JSONL (and the synthetic generator) -> Records.
+
+Codes the loaded code set does not know are kept, with a warning on the record and a count in the
+reader's summary: a 2018 CodiEsp code retired since is still the gold answer for that chart.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chartcoder.errors import InvalidInputError
+from chartcoder.training.records import GoldCode, Record
+
+log = logging.getLogger(__name__)
+
+TASK_FILE = {"diagnosis": "D", "procedure": "P"}
+TASK_SYSTEM = {"diagnosis": "ICD-10-CM", "procedure": "ICD-10-PCS"}
+DECISIONS = {"accepted", "rejected", "added"}
+
+
+@dataclass
+class ReadReport:
+    """What a reader saw: how many records and codes, and the codes no loaded code set knows."""
+
+    records: int = 0
+    codes: int = 0
+    unknown_codes: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        unknown = sum(self.unknown_codes.values())
+        text = f"{self.records} records, {self.codes} codes"
+        if unknown:
+            top = ", ".join(c for c, _ in self.unknown_codes.most_common(5))
+            text += f"; {unknown} codes unknown to the current code sets (kept), e.g. {top}"
+        return text
+
+
+def normalize_gold(code: str, system: str) -> str:
+    c = code.strip().upper()
+    if system == "ICD-10-CM" and "." not in c and len(c) > 3:
+        c = c[:3] + "." + c[3:]
+    return c
+
+
+def _known(code: str, system: str) -> bool:
+    if system == "ICD-10-CM":
+        from chartcoder.codes.icd10cm import icd10cm
+
+        return icd10cm().is_valid(code)
+    if system == "CPT":
+        from chartcoder.codes.procedures import CPT_CODE
+
+        return bool(CPT_CODE.match(code))
+    if system == "HCPCS":
+        from chartcoder.codes.procedures import HCPCS_CODE
+
+        return bool(HCPCS_CODE.match(code))
+    if system == "ICD-10-PCS":
+        return len(code) == 7 and code.isalnum()
+    return False
+
+
+def _check_codes(record: Record, report: ReadReport, check: bool) -> Record:
+    report.records += 1
+    report.codes += len(record.codes)
+    if check:
+        for c in record.codes:
+            if not _known(c.code, c.system):
+                record.warnings.append(f"{c.system} code {c.code} is not in the current code set; kept")
+                report.unknown_codes[c.code] += 1
+    return record
+
+
+# -- CodiEsp ---------------------------------------------------------------------------------------
+
+
+def read_codiesp(
+    root: str | Path,
+    splits: Iterable[str],
+    task: str = "diagnosis",
+    report: ReadReport | None = None,
+    check_codes: bool = True,
+) -> list[Record]:
+    """CodiEsp: `root/<split>/<split>{D,P}.tsv` (case_id, code) and English text in `text_files_en/`.
+    Every case of the split is returned, with no codes when the TSV lists none for it."""
+    if task not in TASK_FILE:
+        raise InvalidInputError(f"The 'task' parameter must be one of {sorted(TASK_FILE)}. Got {task!r}.")
+    root = Path(root)
+    system = TASK_SYSTEM[task]
+    report = report if report is not None else ReadReport()
+    out: list[Record] = []
+    for split in splits:
+        folder = root / split
+        tsv = folder / f"{split}{TASK_FILE[task]}.tsv"
+        texts = folder / "text_files_en"
+        if not tsv.is_file() or not texts.is_dir():
+            raise InvalidInputError(
+                f"{folder}: expected {tsv.name} and text_files_en/ (a CodiEsp split folder); not found"
+            )
+        gold: dict[str, list[str]] = {}
+        with tsv.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) < 2:
+                    raise InvalidInputError(f"{tsv}, line {lineno}: expected 'case_id<TAB>code'")
+                code = normalize_gold(parts[1], system)
+                bucket = gold.setdefault(parts[0], [])
+                if code not in bucket:
+                    bucket.append(code)
+        for path in sorted(texts.glob("*.txt")):
+            case = path.stem
+            record = Record(
+                id=case,
+                text=path.read_text(encoding="utf-8"),
+                codes=[GoldCode(c, system) for c in gold.get(case, [])],
+                encounter={"setting": "inpatient"},
+                source=f"codiesp:{split}",
+            )
+            out.append(_check_codes(record, report, check_codes))
+    log.info("codiesp %s %s: %s", ",".join(splits), task, report.summary())
+    return out
+
+
+# -- MIMIC-IV ---------------------------------------------------------------------------------------
+
+
+def read_mimic(root: str | Path, report: ReadReport | None = None, limit: int | None = None) -> list[Record]:
+    """MIMIC-IV: `note/discharge.csv` (note_id, subject_id, hadm_id, ..., text) joined on hadm_id with
+    `hosp/diagnoses_icd.csv` (subject_id, hadm_id, seq_num, icd_code, icd_version); ICD-10 rows only,
+    in seq_num order. Admissions with no ICD-10 code are skipped (they were coded in ICD-9)."""
+    root = Path(root)
+    notes_path, dx_path = root / "note" / "discharge.csv", root / "hosp" / "diagnoses_icd.csv"
+    for p in (notes_path, dx_path):
+        if not p.is_file():
+            raise InvalidInputError(f"{p}: not found (expected a MIMIC-IV folder with note/ and hosp/)")
+    report = report if report is not None else ReadReport()
+    codes: dict[str, list[tuple[int, str]]] = {}
+    with dx_path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"hadm_id", "icd_code", "icd_version"} - set(reader.fieldnames or [])
+        if missing:
+            raise InvalidInputError(f"{dx_path}: missing columns {sorted(missing)}")
+        for row in reader:
+            if str(row["icd_version"]).strip() != "10":
+                continue
+            seq = int(row.get("seq_num") or 0)
+            codes.setdefault(row["hadm_id"], []).append((seq, normalize_gold(row["icd_code"], "ICD-10-CM")))
+    out: list[Record] = []
+    csv.field_size_limit(10_000_000)
+    with notes_path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"note_id", "hadm_id", "text"} - set(reader.fieldnames or [])
+        if missing:
+            raise InvalidInputError(f"{notes_path}: missing columns {sorted(missing)}")
+        for row in reader:
+            dx = codes.get(row["hadm_id"])
+            if not dx:
+                continue
+            ordered = [c for _, c in sorted(dx)]
+            record = Record(
+                id=row["note_id"],
+                text=row["text"],
+                codes=[GoldCode(c, "ICD-10-CM") for c in dict.fromkeys(ordered)],
+                encounter={"setting": "inpatient"},
+                source="mimic-iv",
+            )
+            out.append(_check_codes(record, report, True))
+            if limit and len(out) >= limit:
+                break
+    return out
+
+
+# -- audited-chart JSONL ------------------------------------------------------------------------------
+
+
+def iter_audited_jsonl(path: str | Path, report: ReadReport | None = None) -> Iterator[Record]:
+    """`{"id", "text", "encounter", "codes": [{"code", "system", "decision"}]}` per line, as the review
+    workflow exports it. A malformed line raises InvalidInputError naming the line."""
+    path = Path(path)
+    report = report if report is not None else ReadReport()
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            where = f"{path}, line {lineno}"
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InvalidInputError(f"{where}: not a JSON object in UTF-8 ({exc})") from exc
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or "id" not in obj:
+                raise InvalidInputError(f"{where}: expected an object with 'id', 'text' and 'codes'")
+            codes = []
+            for i, c in enumerate(obj.get("codes") or []):
+                if not isinstance(c, dict) or not isinstance(c.get("code"), str):
+                    raise InvalidInputError(f"{where}: codes[{i}] must be an object with a 'code' string")
+                system = str(c.get("system") or "ICD-10-CM")
+                decision = str(c.get("decision") or "accepted")
+                if decision not in DECISIONS:
+                    raise InvalidInputError(
+                        f"{where}: codes[{i}].decision must be accepted, rejected or added; got {decision!r}"
+                    )
+                codes.append(GoldCode(normalize_gold(c["code"], system), system, decision))  # type: ignore[arg-type]
+            encounter = obj.get("encounter") or {}
+            if not isinstance(encounter, dict):
+                raise InvalidInputError(f"{where}: 'encounter' must be an object")
+            record = Record(str(obj["id"]), obj["text"], codes, encounter, source=f"jsonl:{path.name}")
+            yield _check_codes(record, report, True)
+
+
+def read_audited_jsonl(path: str | Path, report: ReadReport | None = None) -> list[Record]:
+    return list(iter_audited_jsonl(path, report))
+
+
+def write_audited_jsonl(records: Iterable[Record], path: str | Path) -> int:
+    n = 0
+    with Path(path).open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(
+                json.dumps(
+                    {
+                        "id": r.id,
+                        "text": r.text,
+                        "encounter": r.encounter,
+                        "codes": [{"code": c.code, "system": c.system, "decision": c.decision} for c in r.codes],
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+            n += 1
+    return n

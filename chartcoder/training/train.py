@@ -1,0 +1,217 @@
+"""Train a model pack from coded charts, and evaluate a pack on held-out charts with a report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chartcoder.codes.icd10cm import RELEASE
+from chartcoder.errors import InvalidInputError
+from chartcoder.models.pack import ModelPack, load_pack, save_pack
+from chartcoder.models.ranker import RANKER_NAME, CodeRanker
+from chartcoder.models.schema import Encounter
+from chartcoder.training import metrics
+from chartcoder.training.readers import (
+    TASK_SYSTEM,
+    ReadReport,
+    read_audited_jsonl,
+    read_codiesp,
+    read_mimic,
+)
+from chartcoder.training.records import Record
+
+FORMATS = ("codiesp", "jsonl", "mimic", "synthetic")
+Progress = Callable[[str, float], None]
+
+
+def load_records(
+    fmt: str, data: str | Path, splits: list[str] | None, task: str, report: ReadReport | None = None
+) -> list[Record]:
+    """Records from one source. `splits` applies to CodiEsp; `task` picks diagnoses or procedures."""
+    report = report if report is not None else ReadReport()
+    if fmt == "codiesp":
+        return read_codiesp(data, splits or ["train"], task, report)
+    if fmt == "jsonl":
+        return read_audited_jsonl(data, report)
+    if fmt == "mimic":
+        return read_mimic(data, report)
+    if fmt == "synthetic":
+        raise InvalidInputError("--format synthetic: the synthetic corpus generator is not built yet (issue 3)")
+    raise InvalidInputError(f"The 'format' parameter must be one of {', '.join(FORMATS)}. Got {fmt!r}.")
+
+
+def records_digest(records: list[Record]) -> str:
+    """SHA-256 over the notes and their codes, in order: what the pack was trained on."""
+    h = hashlib.sha256()
+    for r in records:
+        h.update(r.id.encode())
+        h.update(b"\0")
+        h.update(r.text.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+        h.update(",".join(f"{c.system}:{c.code}:{c.decision}" for c in r.codes).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def knowledge_analyses(records: list[Record], system: str, progress: Progress | None = None) -> list[Any] | None:
+    """The knowledge engine's view of every note (ICD-10-CM only; procedures use the learned parts)."""
+    if system != "ICD-10-CM":
+        return None
+    from chartcoder.models.service import get_service
+
+    service = get_service()
+    out = []
+    for i, r in enumerate(records):
+        out.append(service.analyze(r.text, Encounter.from_dict(r.encounter)))
+        if progress and i % 25 == 0:
+            progress("knowledge engine", i / max(len(records), 1))
+    return out
+
+
+def train_pack(
+    records: list[Record],
+    out: str | Path,
+    *,
+    task: str = "diagnosis",
+    name: str | None = None,
+    sources: list[dict[str, Any]] | None = None,
+    progress: Progress | None = None,
+    ranker_params: dict[str, Any] | None = None,
+) -> Path:
+    """Fit a CodeRanker on the records' positive codes (rejected codes weigh as negatives) and write
+    a verified pack."""
+    system = TASK_SYSTEM[task]
+    usable = [r for r in records if r.positives({system})]
+    if len(usable) < 10:
+        raise InvalidInputError(f"{len(usable)} records have {system} codes; training needs at least 10")
+    started = time.perf_counter()
+    knowledge = knowledge_analyses(usable, system, progress)
+    ranker = CodeRanker(**(ranker_params or {}))
+    ranker.fit(
+        [r.text for r in usable],
+        [r.positives({system}) for r in usable],
+        system=system,
+        knowledge=knowledge,
+        negatives=[r.negatives({system}) for r in usable],
+        progress=progress,
+    )
+    seconds = time.perf_counter() - started
+    digest = records_digest(usable)
+    card = {
+        "name": name or f"{task}-ranker",
+        "version": digest[:12],
+        "ranker": RANKER_NAME,
+        "ranker_params": ranker.get_params(),
+        "task": task,
+        "system": system,
+        "code_set_release": RELEASE,
+        "knowledge_engine": _engine_name() if knowledge is not None else None,
+        "training": {
+            "sources": sources or [],
+            "records": len(usable),
+            "sha256": digest,
+            "seconds": round(seconds, 1),
+        },
+        "label_count": len(ranker.labels_),
+        "threshold": ranker.threshold_,
+        "metrics": {},
+    }
+    return save_pack(ranker, out, card)
+
+
+def _engine_name() -> str:
+    from chartcoder.models.knowledge import ENGINE_VERSION
+
+    return ENGINE_VERSION
+
+
+def rank_records(
+    pack: ModelPack, records: list[Record], progress: Progress | None = None
+) -> list[list[tuple[str, float]]]:
+    knowledge = knowledge_analyses(records, pack.card["system"], progress) if pack.ranker.use_knowledge_ else None
+    return pack.ranker.rank([r.text for r in records], knowledge)
+
+
+def evaluate_pack(
+    pack_path: str | Path, records: list[Record], out_dir: str | Path | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
+    """MAP, P@k, R@k, micro/macro F1 at the pack's threshold, ECE; JSON + Markdown + PNG plots."""
+    pack = load_pack(pack_path)
+    system = pack.card["system"]
+    started = time.perf_counter()
+    ranked = rank_records(pack, records, progress)
+    seconds = time.perf_counter() - started
+    gold = [r.positives({system}) for r in records]
+    codes = [[c for c, _ in x] for x in ranked]
+    threshold = float(pack.card.get("threshold", pack.ranker.threshold_))
+    predicted = [[c for c, s in x if s >= threshold] for x in ranked]
+    scores = [s for x in ranked for _, s in x]
+    correct = [c in set(g) for x, g in zip(ranked, gold, strict=True) for c, _ in x]
+    result: dict[str, Any] = {
+        "pack": pack.name,
+        "records": len(records),
+        "records_with_codes": sum(1 for g in gold if g),
+        "MAP": metrics.mean_average_precision(codes, gold),
+        "threshold": threshold,
+        **{k: v for k, v in metrics.f1_scores(predicted, gold).items()},
+        "ECE": metrics.expected_calibration_error(scores, correct),
+        "ms_per_note": 1000 * seconds / max(len(records), 1),
+    }
+    for k in (1, 5, 10, 20):
+        p, r = metrics.precision_recall_at_k(codes, gold, k)
+        result[f"P@{k}"] = p
+        result[f"R@{k}"] = r
+    result["calibration"] = metrics.calibration_curve(scores, correct)
+    if out_dir is not None:
+        write_report(result, scores, correct, Path(out_dir))
+    return result
+
+
+def write_report(result: dict[str, Any], scores: list[float], correct: list[bool], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    rows = [f"| {k} | {v:.4f} |" for k, v in result.items() if isinstance(v, float)]
+    md = [
+        f"# Evaluation of {result['pack']}",
+        "",
+        f"{result['records']} records ({result['records_with_codes']} with codes).",
+        "",
+        "| metric | value |",
+        "|---|---:|",
+        *rows,
+        "",
+        "![precision-recall](precision_recall.png) ![calibration](calibration.png)",
+        "",
+    ]
+    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+    if scores:
+        precision, recall, _ = precision_recall_curve(correct, scores)
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.plot(recall, precision)
+        ax.set_xlabel("recall (of candidates)")
+        ax.set_ylabel("precision")
+        ax.set_title("Precision-recall over ranked candidates")
+        fig.tight_layout()
+        fig.savefig(out / "precision_recall.png", dpi=110)
+        plt.close(fig)
+        fig, ax = plt.subplots(figsize=(5, 4))
+        cal = result["calibration"]
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
+        ax.plot([b["mean_score"] for b in cal], [b["accuracy"] for b in cal], marker="o", label="chartcoder")
+        ax.set_xlabel("score")
+        ax.set_ylabel("fraction correct")
+        ax.set_title(f"Calibration (ECE {result['ECE']:.3f})")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "calibration.png", dpi=110)
+        plt.close(fig)
