@@ -109,7 +109,7 @@ class Rules:
             if not isinstance(e, dict) or "code" not in e or not e.get("prefixes"):
                 raise ResourceError(f"history.yaml {name} entry {i + 1}: expected prefixes and code")
             for p in e["prefixes"]:
-                out.append((str(p).upper(), str(e["code"])))
+                out.append((str(p).upper().replace(".", ""), str(e["code"])))
         out.sort(key=lambda pc: -len(pc[0]))  # longest prefix wins
         return out
 
@@ -133,7 +133,7 @@ class Rules:
     def lookup(table: list[tuple[str, str]], code: str) -> str | None:
         flat = code.replace(".", "")
         for prefix, target in table:
-            if flat.startswith(prefix.replace(".", "")):
+            if flat.startswith(prefix):
                 return target
         return None
 
@@ -147,12 +147,23 @@ class Candidate:
     warnings: list[str] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
     origin: str | None = None  # the disease code a history code was derived from
+    repeats: int = 0
+    _seen: set[tuple[int, int]] = field(default_factory=set, repr=False)
+
+    def add_evidence(self, evidence: list[Evidence]) -> None:
+        if len(self._seen) != len(self.evidence):
+            self._seen = {(e.start, e.end) for e in self.evidence}
+        for ev in evidence:
+            if (ev.start, ev.end) not in self._seen:
+                self._seen.add((ev.start, ev.end))
+                self.evidence.append(ev)
 
     def merge(self, other: Candidate) -> None:
-        self.score = max(self.score, other.score) + 0.04
-        for ev in other.evidence:
-            if ev not in self.evidence:
-                self.evidence.append(ev)
+        """Another mention of the same code: keep the best score, plus 0.04 per repeat (at most 0.12)."""
+        bonus = 0.04 if self.repeats < 3 else 0.0
+        self.repeats += 1 + other.repeats
+        self.score = max(self.score, other.score) + bonus
+        self.add_evidence(other.evidence)
         for w in other.warnings:
             if w not in self.warnings:
                 self.warnings.append(w)
@@ -174,6 +185,7 @@ class KnowledgeSuggester:
         self.cpt = cpt_set or cpt()
         self.hcpcs = hcpcs_set or hcpcs()
         self.rules = Rules.load()
+        self._refined: dict[tuple[Any, ...], str] = {}
 
     # ------------------------------------------------------------------------------------------
     def suggest(
@@ -188,6 +200,8 @@ class KnowledgeSuggester:
         encounter_cue = self._encounter_cue(text)
         if note_words is None:
             note_words = frozenset(w.norm for w in words_of(text)[0])
+        # refine() needs only these few note-level words; a small set keeps its cache keys cheap.
+        note_words = note_words & (SEVENTH_WORDS | {"lefthanded"})
         if _LEFT_HANDED.search(text):
             note_words |= {"lefthanded"}
         found: dict[tuple[str, str], Candidate] = {}
@@ -308,6 +322,24 @@ class KnowledgeSuggester:
     def refine(
         self,
         code: str,
+        laterality: set[str] | frozenset[str],
+        encounter_cue: str,
+        sentence: frozenset[str],
+        note_words: frozenset[str] = frozenset(),
+    ) -> str:
+        """Cached `_refine`: a long note repeats the same mention in the same words many times."""
+        key = (code, frozenset(laterality), encounter_cue, sentence, note_words & (SEVENTH_WORDS | {"lefthanded"}))
+        hit = self._refined.get(key)
+        if hit is None:
+            hit = self._refine(code, set(laterality), encounter_cue, sentence, key[4])
+            if len(self._refined) > 100_000:
+                self._refined.clear()
+            self._refined[key] = hit
+        return hit
+
+    def _refine(
+        self,
+        code: str,
         laterality: set[str],
         encounter_cue: str,
         sentence: frozenset[str],
@@ -403,9 +435,7 @@ class KnowledgeSuggester:
                 old_c.warnings.append(f"combination code ({rule['id']}): {old} with its linked condition")
                 for other in evidence_from:
                     if other is not old_c:
-                        for ev in other.evidence:
-                            if ev not in old_c.evidence:
-                                old_c.evidence.append(ev)
+                        old_c.add_evidence(other.evidence)
                 key = ("ICD-10-CM", str(new))
                 if key in found:
                     found[key].merge(old_c)
@@ -443,10 +473,7 @@ class KnowledgeSuggester:
             if siblings:
                 gone = found.pop(("ICD-10-CM", c), None)
                 if gone is not None:
-                    target = found[("ICD-10-CM", siblings[0])]
-                    for ev in gone.evidence:
-                        if ev not in target.evidence:
-                            target.evidence.append(ev)
+                    found[("ICD-10-CM", siblings[0])].add_evidence(gone.evidence)
 
     def _apply_adds(self, found: dict[tuple[str, str], Candidate]) -> None:
         for rule in self.rules.adds:

@@ -10,6 +10,7 @@ O(words x longest term) per sentence, about a millisecond for a long note.
 
 # No `from __future__ import annotations` here: spaCy reads the factory signature at runtime.
 
+import bisect
 import hashlib
 import pickle
 import re
@@ -439,10 +440,11 @@ class ConceptMatcher:
 
     @staticmethod
     def _asserted(text: str, start: int, end: int, words: list[Word]) -> frozenset[str]:
+        starts = [w.start for w in words]
         hedged: set[int] = set()
         for cue in _HEDGE.finditer(text, start, end):
-            after = [i for i, w in enumerate(words) if w.start >= cue.end()][:3]
-            hedged.update(after)
+            first = bisect.bisect_left(starts, cue.end())
+            hedged.update(range(first, min(first + 3, len(words))))
         return frozenset(w.norm for i, w in enumerate(words) if i not in hedged)
 
     @staticmethod

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy
 import spacy
+from spacy.attrs import SENT_START
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from chartcoder.errors import ResourceError
 
@@ -147,20 +150,68 @@ def _flags(ent: Any, inside: list[tuple[int, int]]) -> set[str]:
     return flags
 
 
-def apply_assertions(doc: Doc) -> list[Mention]:
-    """Set each mention's assertion flags from ConText, and let the section decide family history.
-    A mention that overlaps a longer entity (only one of them can be a spaCy entity) takes the
-    flags of that entity."""
-    inside = [(ent.start, ent.end) for ent in doc.ents]
-    by_span: list[tuple[int, int, set[str]]] = []
-    for ent in doc.ents:
-        by_span.append((ent.start_char, ent.end_char, _flags(ent, inside)))
+CONTEXT_WINDOW = 120  # tokens: ConText compares every cue with every mention, so it runs per window
+
+
+def context_flags(doc: Doc, context: Any) -> list[tuple[int, int, set[str]]]:
+    """(start_char, end_char, flags) for every entity, with ConText run one sentence at a time (long
+    sentences in windows of CONTEXT_WINDOW tokens). Cue scopes never cross a sentence, so the result
+    is the same as over the whole note, and the cost grows with the note, not with its square."""
+    ents = list(doc.ents)
+    out: list[tuple[int, int, set[str]]] = []
+    if not ents:
+        return out
+    k = 0
+    for sent in doc.sents:
+        start = sent.start
+        while start < sent.end and k < len(ents):
+            end = min(sent.end, start + CONTEXT_WINDOW)
+            while k < len(ents) and ents[k].end <= start:
+                k += 1
+            window_ents = []
+            j = k
+            while j < len(ents) and ents[j].start < end:
+                window_ents.append(ents[j])
+                end = max(end, ents[j].end)  # never cut an entity in two
+                j += 1
+            if window_ents:
+                sub = _window_doc(doc, start, end, window_ents)
+                context(sub)
+                inside = [(e.start, e.end) for e in sub.ents]
+                offset = doc[start].idx
+                for e in sub.ents:
+                    out.append((offset + e.start_char, offset + e.end_char, _flags(e, inside)))
+            start = end
+    return out
+
+
+def _window_doc(doc: Doc, start: int, end: int, ents: list[Any]) -> Doc:
+    """A small Doc of tokens start..end with the window's entities, built from the tokens themselves
+    (Span.as_doc reads every entity of the whole note on each call)."""
+    tokens = doc[start:end]
+    sub = Doc(doc.vocab, words=[t.text for t in tokens], spaces=[bool(t.whitespace_) for t in tokens])
+    starts = numpy.full((len(sub), 1), -1, dtype="int64")
+    starts[0, 0] = 1
+    sub.from_array([SENT_START], starts.astype("uint64"))  # type: ignore[arg-type]
+    sub.ents = [Span(sub, e.start - start, e.end - start, label=e.label_) for e in ents]
+    return sub
+
+
+def apply_assertions(doc: Doc, flags_by_span: list[tuple[int, int, set[str]]]) -> list[Mention]:
+    """Set each mention's assertion flags, and let the section decide family history. A mention that
+    overlaps a longer entity (only one of them can be a spaCy entity) takes that entity's flags."""
+    starts = [s for s, _, _ in flags_by_span]
     for m in doc._.mentions or []:
         flags: set[str] = set()
-        for start, end, f in by_span:
+        i = bisect.bisect_right(starts, m.end) - 1
+        while i >= 0:
+            start, end, f = flags_by_span[i]
+            if end <= m.start and start < m.start - 2000:
+                break
             if start < m.end and m.start < end:
                 flags = f
                 break
+            i -= 1
         m.negated = "negated" in flags
         m.historical = "historical" in flags
         m.family = "family" in flags or m.section == "family_history"
@@ -174,9 +225,13 @@ class ClinicalPipeline:
 
     def __init__(self, cache_dir: Path | None = None) -> None:
         self.nlp = build_pipeline(cache_dir)
+        self.context = self.nlp.get_pipe("medspacy_context")
+        self._steps = [proc for name, proc in self.nlp.pipeline if name != "medspacy_context"]
         self._lock = threading.Lock()
 
     def __call__(self, text: str) -> tuple[Doc, list[Mention]]:
         with self._lock:
-            doc = self.nlp(text)
-            return doc, apply_assertions(doc)
+            doc = self.nlp.make_doc(text)
+            for proc in self._steps:
+                doc = proc(doc)
+            return doc, apply_assertions(doc, context_flags(doc, self.context))
