@@ -40,15 +40,34 @@ class EMLevel:
     end: int
 
 
+# Time that is not the visit's total: billed separately or not E/M time at all.
+_OTHER_TIME = re.compile(
+    r"\b(sedation|critical care|anesthesia|procedur\w*|smoking|tobacco|cessation|infusion|"
+    r"transport|travel|drive|wait\w*|tummy|prolonged)\b",
+    re.I,
+)
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    left = max(text.rfind(".", 0, start), text.rfind("\n", 0, start)) + 1
+    stops = [i for i in (text.find(".", end), text.find("\n", end)) if i >= 0]
+    return text[left : min(stops) if stops else len(text)]
+
+
 def documented_minutes(text: str) -> tuple[int, int, int] | None:
-    """The total time statement: (minutes, start, end) of the first statement found."""
+    """The visit's total time: (minutes, start, end). A statement that says "total" wins over one that
+    does not; time for sedation, critical care, procedures or separately billed counseling is not
+    the visit's time and is skipped."""
     found = []
-    for pattern in _TIME_PATTERNS:
+    for _priority, pattern in enumerate(_TIME_PATTERNS):
         for m in pattern.finditer(text):
-            found.append((m.start(), m.end(), int(m.group(1))))
+            if _OTHER_TIME.search(_sentence_around(text, m.start(), m.end())):
+                continue
+            says_total = "total" in m.group(0).lower()
+            found.append((0 if says_total else 1, m.start(), m.end(), int(m.group(1))))
     if not found:
         return None
-    start, end, minutes = min(found)
+    _, start, end, minutes = min(found)
     return minutes, start, end
 
 
@@ -101,7 +120,7 @@ def preventive_visit_code(age: int, status: str) -> str:
     raise ValueError(f"age must be 0 or more; got {age}")
 
 
-_BMI = re.compile(r"\bBMI\b[^0-9\n]{0,12}?(\d{2}(?:\.\d+)?)", re.I)
+_BMI = re.compile(r"\bBMI\b[^0-9\n]{0,12}?(\d{2,3}(?:\.\d+)?)", re.I)
 
 
 def documented_bmi(text: str) -> tuple[float, int, int] | None:

@@ -44,6 +44,7 @@ SECTION_FACTOR = {
     "hospital_course": 1.0,
     "physical_exam": 0.92,
     "past_medical_history": 0.95,
+    "problem_list": 1.0,
     "past_surgical_history": 0.85,
     "review_of_systems": 0.78,
     "medications": 0.8,
@@ -68,10 +69,20 @@ _DEFAULT_PHRASES = re.compile(
 )
 _BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 ALWAYS_EXPLAINED = frozenset({"encounter", "for", "unspecified", "and", "with", "or", "to"})
+# The encounter for an injury is read from the injury's own sentence ("follow-up for left ankle
+# sprain"), then from statements about the whole visit; "follow up with orthopedics" in the plan
+# says nothing about this visit, and active treatment (A) is the default.
 _SUBSEQUENT = re.compile(
-    r"\b(subsequent|follow[- ]?up|followup|recheck|re-check|routine healing|healing well|post[- ]?op check)\b", re.I
+    r"\b(subsequent|follow[- ]?up|followup|recheck|re-check|routine healing|delayed healing|healing well|"
+    r"post[- ]?op check|cast check)\b",
+    re.I,
 )
-_SEQUELA = re.compile(r"\b(sequela|sequelae|late effect|residual)\b", re.I)
+_VISIT_SUBSEQUENT = re.compile(
+    r"\b(follow[- ]?up visit|here for (?:a )?follow[- ]?up|presents for (?:a )?follow[- ]?up|recheck of|"
+    r"subsequent encounter|cast check|routine healing|delayed healing)\b",
+    re.I,
+)
+_SEQUELA = re.compile(r"\b(sequela|sequelae|late effect)\b", re.I)
 CURRENT_CANCER_TREATMENT = "Z79.81*|Z79.63*|Z51.0|Z51.1*|Z92.21"
 PREVENTIVE_DX = {"Z00.00", "Z00.01", "Z00.121", "Z00.129", "Z00.110", "Z00.111"}
 BMI_ASSOCIATED = "E66*|R63.6|E44*|E43|E46|R63.5|E88.81"
@@ -197,7 +208,6 @@ class KnowledgeSuggester:
         note_words: frozenset[str] | None = None,
     ) -> SuggestionSet:
         """Ranked suggestions. `note_words` (the note's normalized words) is recomputed when not given."""
-        encounter_cue = self._encounter_cue(text)
         if note_words is None:
             note_words = frozenset(w.norm for w in words_of(text)[0])
         # refine() needs only these few note-level words; a small set keeps its cache keys cheap.
@@ -206,14 +216,13 @@ class KnowledgeSuggester:
             note_words |= {"lefthanded"}
         found: dict[tuple[str, str], Candidate] = {}
         for m in mentions:
-            cand = self._from_mention(m, encounter, encounter_cue, note_words)
-            if cand is None:
-                continue
-            key = (cand.system, cand.code)
-            if key in found:
-                found[key].merge(cand)
-            else:
-                found[key] = cand
+            encounter_cue = self._encounter_cue(text, text[m.sentence[0] : m.sentence[1]])
+            for cand in self._from_mention(m, encounter, encounter_cue, note_words):
+                key = (cand.system, cand.code)
+                if key in found:
+                    found[key].merge(cand)
+                else:
+                    found[key] = cand
         self._restore_treated_cancers(found)
         self._apply_combinations(found)
         self._apply_suppression(found)
@@ -229,7 +238,7 @@ class KnowledgeSuggester:
     # One mention -> at most one candidate
     def _from_mention(
         self, m: Mention, encounter: Encounter, encounter_cue: str, note_words: frozenset[str]
-    ) -> Candidate | None:
+    ) -> list[Candidate]:
         target = m.targets[0]
         ev = Evidence(m.start, m.end, m.text, m.assertion, m.section)
         score = BASE_SCORE.get(target.source, 0.7) * SECTION_FACTOR.get(m.section or "", 1.0)
@@ -238,41 +247,54 @@ class KnowledgeSuggester:
         warnings: list[str] = []
         if target.system != "ICD-10-CM":
             if m.negated or m.hypothetical or m.family or m.uncertain:
-                return None
+                return []
             if self._procedure_set(target.system).get(target.code) is None:
-                return None
-            return Candidate(target.code, target.system, score, [ev], [], [m])
+                return []
+            return [Candidate(target.code, target.system, score, [ev], [], [m])]
 
         if m.negated or m.hypothetical:
-            return None
+            return []
         code = self._choose_target(m.targets, m)
         if m.section == "allergies" and not code.startswith("Z88"):
-            return None  # a past reaction listed under allergies is allergy status, not a current condition
+            return []  # a past reaction listed under allergies is allergy status, not a current condition
         if m.family:
             fam = Rules.lookup(self.rules.family, code) or "Z84.89"
-            return Candidate(fam, "ICD-10-CM", score * 0.92, [ev], [f"family history of {m.text}"], [m])
+            return [Candidate(fam, "ICD-10-CM", score * 0.92, [ev], [f"family history of {m.text}"], [m])]
         if m.uncertain:
             if not encounter.is_inpatient:
-                return None
+                return []
             warnings.append("uncertain diagnosis coded as if established (inpatient guideline II.H/III.C)")
             score *= 0.9
         personal = Rules.lookup(self.rules.personal, code)
         if personal and (m.historical or m.section in _PERSONAL_HISTORY_SECTIONS):
-            origin = self.refine(code, set(m.laterality), encounter_cue, m.asserted_words, note_words)
-            return Candidate(
-                personal, "ICD-10-CM", score * 0.92, [ev], [f"personal history of {m.text}"], [m], origin=origin
-            )
+            origin = self.refine(code, set(m.laterality), encounter_cue, m.near_words, note_words)
+            return [
+                Candidate(
+                    personal, "ICD-10-CM", score * 0.92, [ev], [f"personal history of {m.text}"], [m], origin=origin
+                )
+            ]
         if m.historical:
             score *= 0.9  # a chronic condition listed as history is still coded, with less certainty
-        code = self.refine(code, set(m.laterality), encounter_cue, m.asserted_words, note_words)
-        evidence = [ev]
-        # The side is evidence too: show the coder the word that chose it.
-        named = self._desc_words(code) if self.icd.is_valid(code) else frozenset()
-        for side, start, end, word in m.laterality_spans:
-            if side in named and not m.start <= start < m.end:
-                evidence.append(Evidence(start, end, word, m.assertion, m.section))
-                break
-        return Candidate(code, "ICD-10-CM", score, evidence, warnings, [m])
+        code = self.refine(code, set(m.laterality), encounter_cue, m.near_words, note_words)
+        codes = [code]
+        if "bilateral" in m.laterality and self.icd.is_valid(code) and "bilateral" not in self._desc_words(code):
+            # No bilateral code: each side is coded (guideline I.B.13).
+            sides = {
+                side: self.refine(code, {side}, encounter_cue, m.near_words, note_words) for side in ("right", "left")
+            }
+            if all(self.icd.is_valid(c) and side in self._desc_words(c) for side, c in sides.items()):
+                codes = list(sides.values())
+        out = []
+        for c in codes:
+            evidence = [ev]
+            # The side is evidence too: show the coder the word that chose it.
+            named = self._desc_words(c) if self.icd.is_valid(c) else frozenset()
+            for side, start, end, word in m.laterality_spans:
+                if side in named and not m.start <= start < m.end:
+                    evidence.append(Evidence(start, end, word, m.assertion, m.section))
+                    break
+            out.append(Candidate(c, "ICD-10-CM", score, evidence, list(warnings), [m]))
+        return out
 
     def _procedure_set(self, system: str) -> ProcedureCodeSet:
         return self.hcpcs if system == "HCPCS" else self.cpt
@@ -312,10 +334,11 @@ class KnowledgeSuggester:
         return self._description_words(self.icd.description(code))[0]
 
     @staticmethod
-    def _encounter_cue(text: str) -> str:
-        if _SEQUELA.search(text):
+    def _encounter_cue(text: str, sentence: str = "") -> str:
+        """initial | subsequent | sequela for the 7th character of an injury code."""
+        if _SEQUELA.search(sentence):
             return "sequela"
-        if _SUBSEQUENT.search(text):
+        if _SUBSEQUENT.search(sentence) or _VISIT_SUBSEQUENT.search(text):
             return "subsequent"
         return "initial"
 
@@ -367,7 +390,8 @@ class KnowledgeSuggester:
             cues.add(encounter_cue)
         if billable and not (cues - base_words - ENCOUNTER_CUES) and not vague:
             return code
-        context = set(sentence) | (note_words & SEVENTH_WORDS)
+        # Numbers name stages and types only inside the mention itself ("stage 3"), never from around it.
+        context = {w for w in sentence if not w.isdigit()} | (note_words & SEVENTH_WORDS)
         for word in list(context):
             context.update(self.rules.anatomy.get(word, ()))
         explained = base_words | context | cues | ALWAYS_EXPLAINED
@@ -441,6 +465,19 @@ class KnowledgeSuggester:
                     found[key].merge(old_c)
                 else:
                     found[key] = old_c
+            for new in rule.get("add") or []:
+                key = ("ICD-10-CM", str(new))
+                if key in found or not evidence_from:
+                    continue
+                added = Candidate(
+                    str(new),
+                    "ICD-10-CM",
+                    max(c.score for c in evidence_from),
+                    warnings=[f"combination code ({rule['id']})"],
+                )
+                for other in evidence_from:
+                    added.add_evidence(other.evidence)
+                found[key] = added
             for spec in rule.get("drop") or []:
                 for c in [c for c in self._icd_codes(found) if _matches(c, spec)]:
                     found.pop(("ICD-10-CM", c), None)
@@ -597,10 +634,13 @@ class KnowledgeSuggester:
                 warnings.append(_clip(f"use additional code: {additional}"))
             if self.icd.is_manifestation(c.code):
                 warnings.append("manifestation code: never first-listed; code the underlying condition first")
-            if c.code.startswith("O") and encounter.sex == "M":
+            if c.code.startswith(("O", "Z33", "Z34", "Z3A", "Z36")) and encounter.sex == "M":
                 warnings.append("pregnancy code on a male patient")
             if c.code.startswith("P") and encounter.age is not None and encounter.age > 0:
-                warnings.append("perinatal code on a patient older than the newborn period")
+                warnings.append(
+                    "perinatal code after the newborn period: verify the condition began in the "
+                    "perinatal period (guideline I.C.16.a.4)"
+                )
         else:
             pc = self._procedure_set(c.system).get(c.code)
             description = pc.description if pc else "unknown code"

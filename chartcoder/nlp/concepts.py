@@ -35,6 +35,8 @@ _HEDGE = re.compile(
     r"without|denies|negative for|versus|vs\.?|concern for|cannot exclude)\b",
     re.I,
 )
+NEAR = 4  # words either side of a mention that may make its code more specific (a site, a type)
+_COORDINATORS = frozenset({"and", "or", "but", "vs", "versus", "plus"})
 _SIZE_CM = re.compile(r"(\d+(?:\.\d+)?)\s*(?:cm\b|centimet)", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[sS])?")
 FILLERS = frozenset({"of", "the", "a", "an", "in", "mellitus", "unspecified", "nos", "nec"})
@@ -357,6 +359,7 @@ class Mention:
     uncertain: bool = False
     sentence_words: frozenset[str] = frozenset()
     asserted_words: frozenset[str] = frozenset()  # sentence words not right after a hedge or negation
+    near_words: frozenset[str] = frozenset()  # the mention's words and asserted ones within NEAR words
 
     @property
     def assertion(self) -> str:
@@ -397,7 +400,7 @@ class ConceptMatcher:
                 continue
             vocab = frozenset(w.norm for w in words)
             note_words |= vocab
-            asserted = self._asserted(text, s_start, s_end, words)
+            asserted, hedged = self._asserted(text, s_start, s_end, words)
             sizes = [float(x) for x in _SIZE_CM.findall(text, s_start, s_end)]
             for i, j, targets in self.index.match(words):
                 kept = [
@@ -425,6 +428,7 @@ class ConceptMatcher:
                         section=sections.at(start) if sections is not None else None,
                         sentence_words=vocab,
                         asserted_words=asserted,
+                        near_words=self._near(words, i, j, hedged),
                     )
                 )
         spans = []
@@ -439,13 +443,29 @@ class ConceptMatcher:
         return doc
 
     @staticmethod
-    def _asserted(text: str, start: int, end: int, words: list[Word]) -> frozenset[str]:
+    def _asserted(text: str, start: int, end: int, words: list[Word]) -> tuple[frozenset[str], set[int]]:
+        """Words of the sentence that are not right after a hedge or negation, and the indices that are."""
         starts = [w.start for w in words]
         hedged: set[int] = set()
         for cue in _HEDGE.finditer(text, start, end):
             first = bisect.bisect_left(starts, cue.end())
             hedged.update(range(first, min(first + 3, len(words))))
-        return frozenset(w.norm for i, w in enumerate(words) if i not in hedged)
+        return frozenset(w.norm for i, w in enumerate(words) if i not in hedged), hedged
+
+    @staticmethod
+    def _near(words: list[Word], i: int, j: int, hedged: set[int]) -> frozenset[str]:
+        """The mention's words and up to NEAR asserted words either side, not across "and"/"or"/"but"
+        (in "cellulitis of right leg and left arm abscess" the arm is not the cellulitis's)."""
+        out = {w.norm for w in words[i:j]}
+        for step, stop in ((-1, max(-1, i - NEAR - 1)), (1, min(len(words), j + NEAR))):
+            k = i - 1 if step < 0 else j
+            while k != stop:
+                if words[k].norm in _COORDINATORS:
+                    break
+                if k not in hedged:
+                    out.add(words[k].norm)
+                k += step
+        return frozenset(out)
 
     @staticmethod
     def _label(m: Mention) -> str:

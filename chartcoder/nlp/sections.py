@@ -63,7 +63,7 @@ def compile_header_pattern(resource: str = "sections.yaml") -> tuple[re.Pattern[
     # Short headers (CC, ROS, A/P, S): only with a colon, to keep "a" and "pe" in prose from matching.
     pattern = re.compile(
         rf"(?im)^[ \t]*(?:[-*#\d.)]+[ \t]*)?"
-        rf"(?P<h>(?P<long>{alt(long)})(?:[ \t]*:|[ \t]*$)|(?P<short>{alt(short)})[ \t]*:)"
+        rf"(?P<h>(?P<long>{alt(long)})(?:[ \t]*:|[ \t]*\r?$)|(?P<short>{alt(short)})[ \t]*:)"
     )
     return pattern, lookup
 

@@ -7,6 +7,7 @@ boundaries with a line break or a header, so simple rules get nearly all of them
 # No `from __future__ import annotations` here: spaCy reads the factory signature at runtime.
 
 import bisect
+import re
 
 import numpy
 from spacy.attrs import SENT_START
@@ -14,6 +15,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 _FINAL = {".", "!", "?"}
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
 
 @Language.factory("chartcoder_sentences")
@@ -66,6 +68,6 @@ class NoteSentenceSplitter:
         if j >= len(doc):
             return False
         nxt = doc[j]
-        if "\n\n" in text[prev.idx + len(prev.text) : nxt.idx]:
+        if _BLANK_LINE.search(text, prev.idx + len(prev.text), nxt.idx):
             return False
         return (prev.text == "," or prev.is_alpha) and nxt.text[:1].islower()

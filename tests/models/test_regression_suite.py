@@ -34,7 +34,8 @@ def test_suite_size_and_coverage():
 def test_case(case, suggest):
     encounter = case.get("encounter") or {}
     top_k = int(case.get("top_k", 10))
-    result = suggest(case["text"], top_k=100, **encounter)
+    text = case["text"].replace("\n", "\r\n") if case.get("crlf") else case["text"]
+    result = suggest(text, top_k=100, **encounter)
     ranked = [s.code for s in result.suggestions]
     top = ranked[:top_k]
     missing = [c for c in case.get("must", []) if str(c) not in top]
