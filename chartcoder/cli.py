@@ -9,11 +9,17 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from chartcoder.errors import ChartcoderError
 
-app = typer.Typer(help="chartcoder: ICD-10-CM and CPT/HCPCS code suggestions with evidence.", no_args_is_help=True)
+# Tracebacks never show local variables: they would print note text.
+app = typer.Typer(
+    help="chartcoder: ICD-10-CM and CPT/HCPCS code suggestions with evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 codes_app = typer.Typer(help="Look up and search code sets.", no_args_is_help=True)
 app.add_typer(codes_app, name="codes")
 models_app = typer.Typer(help="Model packs: list and inspect.", no_args_is_help=True)
@@ -23,7 +29,7 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
@@ -91,9 +97,10 @@ def predict(
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 20,
 ) -> None:
     """Suggest codes for every note of a JSONL file (the contract other tools rely on)."""
+    from pydantic import ValidationError
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from chartcoder.models.schema import Encounter
+    from chartcoder.api.schemas import EncounterContext
     from chartcoder.models.service import get_service
 
     if not input.is_file():
@@ -116,14 +123,16 @@ def predict(
                 record = json.loads(raw.decode("utf-8"))
                 if not isinstance(record, dict) or "text" not in record:
                     raise ValueError("expected an object with 'id' and 'text'")
-                enc = record.get("encounter") or {}
-                if not isinstance(enc, dict):
-                    raise ValueError("'encounter' must be an object")
-                result = service.suggest(record["text"], Encounter.from_dict(enc), top_k)
+                enc = EncounterContext.model_validate(record.get("encounter") or {}).to_domain()
+                result = service.suggest(record["text"], enc, top_k)
                 out.write(json.dumps(result.to_dict(str(record.get("id", lineno))), ensure_ascii=False) + "\n")
+            except ValidationError as exc:
+                failures += 1
+                where = "; ".join(f"encounter.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                err.print(f"[yellow]line {lineno}:[/] {escape(where)}")
             except (ValueError, UnicodeDecodeError, ChartcoderError) as exc:
                 failures += 1
-                err.print(f"[yellow]line {lineno}:[/] {exc}")
+                err.print(f"[yellow]line {lineno}:[/] {escape(str(exc))}")
     if failures:
         err.print(f"{failures} of {len(lines)} lines failed; the others were written to {output}")
         raise typer.Exit(1)
@@ -278,7 +287,7 @@ def codes_search(
     from chartcoder.codes.lookup import search
 
     hits = search(text, system=system, limit=limit, billable_only=billable_only)
-    table = Table(title=f"{len(hits)} codes for “{text}”")
+    table = Table(title=f"{len(hits)} codes for “{escape(text)}”")
     for col in ("code", "system", "billable", "description"):
         table.add_column(col)
     for h in hits:
@@ -302,20 +311,20 @@ def codes_show(
     if as_json:
         console.print_json(json.dumps(data))
         return
-    console.print(f"[bold]{data['code']}[/] ({data['system']}) {data['description']}")
+    console.print(f"[bold]{escape(str(data['code']))}[/] ({data['system']}) {escape(str(data['description']))}")
     for key, value in data.items():
         if key in {"code", "system", "description"} or value in (None, [], {}, ""):
             continue
         if isinstance(value, list):
             console.print(f"[cyan]{key}[/]:")
             for v in value:
-                console.print(f"  - {v}")
+                console.print(f"  - {escape(str(v))}")
         elif isinstance(value, dict):
             console.print(f"[cyan]{key}[/]:")
             for k, v in value.items():
-                console.print(f"  {k}: {v}")
+                console.print(f"  {k}: {escape(str(v))}")
         else:
-            console.print(f"[cyan]{key}[/]: {value}")
+            console.print(f"[cyan]{key}[/]: {escape(str(value))}")
 
 
 @app.command()
@@ -338,13 +347,20 @@ def serve(
     err.print("Preparing the suggestion engine (first start builds the term index, ~15 s)...")
     SuggestionService(settings)  # builds and caches the term index before workers start
     key, created = ensure_local_key(settings)
+    # The key is shown once, when it is made; later starts name the file, so logs never hold it.
+    shown = key if created else f"$(cat {settings.api_key_file})"
+    where = (
+        f"New API key (kept in {settings.api_key_file}):\n  {key}"
+        if created
+        else f"API key: in {settings.api_key_file}"
+    )
+    example = '{"text": "Assessment: type 2 diabetes with CKD stage 3b. HTN."}'
     err.print(
-        f"\n[bold]chartcoder[/] on http://{host}:{port}  (OpenAPI at /docs)\n"
-        f"API key ({'new' if created else 'existing'}, in {settings.api_key_file}):\n  {key}\n"
-        f"Try:\n  curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
-        f'    -d \'{{"text": "Assessment: type 2 diabetes with CKD stage 3b. HTN."}}\' '
-        f"http://{host}:{port}/v1/suggestions\n",
+        f"\n[bold]chartcoder[/] on http://{host}:{port}  (OpenAPI at /docs)\n{where}\nTry:\n"
+        f"  curl -s -H \"Authorization: Bearer {shown}\" -H 'Content-Type: application/json' \\\n"
+        f"    -d '{example}' http://{host}:{port}/v1/suggestions\n",
         soft_wrap=True,  # keep the curl line copy-pasteable
+        highlight=False,
     )
     uvicorn.run("chartcoder.api.main:app", host=host, port=port, workers=workers, log_level="info")
 

@@ -55,6 +55,29 @@ def test_predict_reports_bad_lines_and_keeps_the_rest(tmp_path):
     assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["ok"]
 
 
+def test_predict_validates_encounters_like_the_api(tmp_path):
+    src = tmp_path / "notes.jsonl"
+    src.write_text(
+        '{"id": "a", "text": "HTN", "encounter": {"age": "forty"}}\n'
+        '{"id": "b", "text": "HTN", "encounter": {"setting": "INPATIENT"}}\n'
+        '{"id": "c", "text": "HTN", "encounter": {"setting": "outpatient", "age": 40}}\n'
+    )
+    out = tmp_path / "preds.jsonl"
+    proc = run("predict", "--input", str(src), "--output", str(out))
+    err = proc.stderr.decode()
+    assert proc.returncode == 1
+    assert "line 1" in err and "encounter.age" in err
+    assert "line 2" in err and "encounter.setting" in err
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["c"]
+
+
+def test_cli_prints_user_text_literally():
+    proc = run("codes", "search", "[/x] diabetes")
+    assert proc.returncode == 0, proc.stderr.decode()
+    proc = run("codes", "show", "[/x]")
+    assert proc.returncode == 2 and "[/x]" in proc.stderr.decode()
+
+
 def test_suggest_table_from_stdin():
     proc = run("suggest", "-", "--setting", "outpatient", stdin=b"Assessment: acute bronchitis. Former smoker.")
     assert proc.returncode == 0, proc.stderr.decode()

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -47,6 +47,32 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+class BodyLimit:
+    """Refuses a body larger than `limit` bytes while it streams in: Content-Length can be absent
+    (chunked transfer) or wrong, so the bytes themselves are counted."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        total = 0
+
+        async def counted() -> Any:
+            nonlocal total
+            message = await receive()
+            if message["type"] == "http.request":
+                total += len(message.get("body", b""))
+                if total > self.limit:
+                    raise StarletteHTTPException(413, f"request body over {self.limit:,} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+
 def create_app(
     settings: Settings | None = None,
     service_factory: Callable[[], SuggestionService] | None = None,
@@ -63,6 +89,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         load_service()
+        from chartcoder.codes.icd10cm import icd10cm
+
+        icd10cm().search("warm")  # builds the coder search index before the first request needs it
         yield
 
     app = FastAPI(
@@ -74,6 +103,7 @@ def create_app(
     )
     app.state.settings = settings
     max_body = settings.max_note_chars * 4 + 64 * 1024  # UTF-8 worst case plus the JSON around it
+    app.add_middleware(BodyLimit, limit=max_body)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Any]) -> Any:
@@ -160,19 +190,21 @@ def create_app(
 
     @app.get("/v1/codes/search", response_model=list[schemas.CodeOut], tags=["codes"], responses=error_responses)
     def search_codes(
-        q: Annotated[str, Query(min_length=1, max_length=200, description="Words or a code prefix")],
+        q: Annotated[str, Query(min_length=1, max_length=100, description="Words or a code prefix (up to 8 words)")],
         system: Annotated[str, Query(pattern="^(ICD-10-CM|CPT|HCPCS|all)$")] = "all",
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         billable_only: bool = False,
     ) -> Any:
         from chartcoder.codes.lookup import search
 
+        if len(q.split()) > 8:
+            raise InvalidInputError("'q' has more than 8 words; search with fewer, more specific words.")
         return [c.__dict__ for c in search(q, system=system, limit=limit, billable_only=billable_only)]
 
     @app.get(
         "/v1/codes/{system}/{code}", tags=["codes"], responses={**error_responses, 404: {"model": schemas.ErrorOut}}
     )
-    def show_code(system: str, code: str) -> Any:
+    def show_code(system: str, code: Annotated[str, Path(min_length=1, max_length=16)]) -> Any:
         from chartcoder.codes.lookup import show
 
         if system not in {"ICD-10-CM", "CPT", "HCPCS"}:

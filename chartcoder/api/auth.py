@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 import secrets
 from pathlib import Path
 
@@ -16,9 +17,10 @@ def ensure_local_key(settings: Settings) -> tuple[str, bool]:
         return path.read_text().strip(), False
     path.parent.mkdir(parents=True, exist_ok=True)
     key = "cc_" + secrets.token_urlsafe(32)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(key + "\n")
-    tmp.chmod(0o600)
+    tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, not even briefly
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
     tmp.replace(path)
     return key, True
 

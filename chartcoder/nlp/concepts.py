@@ -11,9 +11,12 @@ O(words x longest term) per sentence, about a millisecond for a long note.
 # No `from __future__ import annotations` here: spaCy reads the factory signature at runtime.
 
 import bisect
+import gzip
 import hashlib
-import pickle
+import json
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,35 +307,77 @@ def _fingerprint() -> str:
 _INDEX: TermIndex | None = None
 
 
+def _index_to_json(index: TermIndex) -> dict[str, Any]:
+    targets: dict[TermTarget, int] = {}
+
+    def ref(t: TermTarget) -> int:
+        return targets.setdefault(t, len(targets))
+
+    terms = [[list(k), [ref(t) for t in v]] for k, v in index.terms.items()]
+    abbreviations = [[list(k), [ref(t) for t in v]] for k, v in index.abbreviations.items()]
+    return {
+        "format": INDEX_FORMAT,
+        "fingerprint": index.fingerprint,
+        "targets": [
+            [t.code, t.system, t.source, list(t.requires), list(t.size_cm) if t.size_cm else None] for t in targets
+        ],
+        "terms": terms,
+        "abbreviations": abbreviations,
+    }
+
+
+def _index_from_json(data: dict[str, Any]) -> TermIndex:
+    targets = [
+        TermTarget(c, sy, so, tuple(rq), (sz[0], sz[1]) if sz else None) for c, sy, so, rq, sz in data["targets"]
+    ]
+    index = TermIndex(fingerprint=data["fingerprint"])
+    for key, refs in data["terms"]:
+        for r in refs:
+            index.add(tuple(key), targets[r])
+    for key, refs in data["abbreviations"]:
+        for r in refs:
+            index.add(tuple(key), targets[r], case_sensitive=True)
+    return index.finish()
+
+
 def load_term_index(cache_dir: Path | None = None) -> TermIndex:
-    """The process-wide term index, from the on-disk cache when its fingerprint matches."""
+    """The process-wide term index, from the on-disk cache when its fingerprint matches.
+
+    The cache is plain JSON (gzip), not pickle: a file in the data folder is never executed."""
     global _INDEX
     if _INDEX is not None:
         return _INDEX
     fp = _fingerprint()
-    path = cache_dir / f"term-index-{fp}.pkl" if cache_dir else None
+    path = cache_dir / f"term-index-{fp}.json.gz" if cache_dir else None
     if path and path.exists():
         try:
-            with path.open("rb") as fh:
-                loaded = pickle.load(fh)  # our own cache file, written below, never user input
-            if isinstance(loaded, TermIndex) and loaded.fingerprint == fp:
-                _INDEX = loaded
-                return loaded
-        except Exception:  # noqa: BLE001 - a stale or truncated cache is rebuilt
-            pass
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                data = json.load(fh)
+            if data.get("format") == INDEX_FORMAT and data.get("fingerprint") == fp:
+                _INDEX = _index_from_json(data)
+                return _INDEX
+        except (OSError, ValueError, KeyError, TypeError, EOFError):
+            pass  # a stale, truncated or foreign cache is rebuilt
     index = build_term_index()
     index.fingerprint = fp
     if path:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(index, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(path)
-        except OSError:
-            pass
+        _write_cache(path, index)
     _INDEX = index
     return index
+
+
+def _write_cache(path: Path, index: TermIndex) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as raw, gzip.open(raw, "wt", encoding="utf-8", compresslevel=3) as fh:
+            json.dump(_index_to_json(index), fh, separators=(",", ":"))
+        os.replace(tmp_name, path)
+        for old in path.parent.glob("term-index-*"):  # caches of other resource versions
+            if old != path and not old.name.endswith(".tmp"):
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 # -------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def test_serve_answers_suggestions(tmp_path):
     data_dir = tmp_path / "data"
     (data_dir / "cache").mkdir(parents=True)
     # Reuse the checkout's term-index cache so the server starts in seconds.
-    for f in (ROOT / "var" / "cache").glob("term-index-*.pkl"):
+    for f in (ROOT / "var" / "cache").glob("term-index-*.json.gz"):
         (data_dir / "cache" / f.name).symlink_to(f)
     env = {**os.environ, "CHARTCODER_DATA_DIR": str(data_dir)}
     exe = str(Path(sys.executable).parent / "chartcoder")

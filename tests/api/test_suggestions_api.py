@@ -137,6 +137,25 @@ def test_oversized_body_is_refused_before_parsing(client):
     assert r.status_code == 413
 
 
+def test_chunked_body_over_the_limit_is_refused(client):
+    def chunks():
+        yield b'{"text": "'
+        for _ in range(40):
+            yield b"a" * 10_000
+        yield b'"}'
+
+    r = client.post("/v1/suggestions", content=chunks(), headers=auth({"Content-Type": "application/json"}))
+    assert r.status_code == 413
+    assert "bytes" in r.json()["detail"]
+
+
+def test_code_endpoints_bound_their_inputs(client):
+    r = client.get("/v1/codes/ICD-10-CM/" + "E" * 5000, headers=auth())
+    assert r.status_code == 422 and "E" * 100 not in r.text
+    r = client.get("/v1/codes/search", params={"q": " ".join(["a"] * 20)}, headers=auth())
+    assert r.status_code == 422 and "8 words" in r.json()["detail"]
+
+
 def test_code_lookup_and_search(client):
     r = client.get("/v1/codes/ICD-10-CM/E11.65", headers=auth())
     assert r.status_code == 200 and r.json()["billable"] is True
