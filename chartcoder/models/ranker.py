@@ -179,17 +179,26 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         return out
 
     # -- features --------------------------------------------------------------------------------
-    def _candidates(self, lr: np.ndarray, knn: np.ndarray, kv: KnowledgeView | None) -> list[str]:
+    def _candidates(
+        self, lr: np.ndarray, knn: np.ndarray, kv: KnowledgeView | None, mined: dict[str, tuple[int, float, int]]
+    ) -> list[str]:
         labels = self.labels_
         order_lr = np.argsort(-lr)[: self.top_lr]
         order_knn = [j for j in np.argsort(-knn)[: self.top_knn] if knn[j] > 0]
         cands = [labels[j] for j in order_lr] + [labels[j] for j in order_knn]
+        cands += [c for c, _ in sorted(mined.items(), key=lambda kv_: -kv_[1][1])[:30] if mined[c][1] >= 0.3]
         if kv is not None:
             cands += list(kv.score) + [c for c, cnt in kv.raw.items() if cnt.get("present", 0)]
         return list(dict.fromkeys(cands))
 
     def _features(
-        self, text_words: set[str], lr: np.ndarray, knn: np.ndarray, kv: KnowledgeView | None, cands: list[str]
+        self,
+        text_words: set[str],
+        lr: np.ndarray,
+        knn: np.ndarray,
+        kv: KnowledgeView | None,
+        cands: list[str],
+        mined: dict[str, tuple[int, float, int]],
     ) -> np.ndarray:
         index = self.label_index_
         lr_rank = np.empty_like(lr)
@@ -225,6 +234,7 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
                     float(raw.get("family", 0)),
                     float(raw.get("historical", 0)),
                     float(raw.get("assessment", 0)),
+                    *[float(x) for x in mined.get(c, (0, 0.0, 0))],
                     math.log1p(self.prior_.get(c, 0)),
                     0.0 if c in index else 1.0,
                     cat_lr,
@@ -265,11 +275,14 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         knowledge: Sequence[Any] | None = None,
         negatives: Sequence[Sequence[str]] | None = None,
         sample_weight: Sequence[float] | None = None,
+        evidence: Sequence[dict[str, list[str]]] | None = None,
         progress: Callable[[str, float], None] | None = None,
     ) -> CodeRanker:
         """Fit on notes and their gold codes. `knowledge` holds the service's analysis per note
         (None to leave the knowledge generator out); `negatives` holds codes coders rejected, which
-        weigh double as negatives; `sample_weight` weighs each note (e.g. per training source)."""
+        weigh double as negatives; `sample_weight` weighs each note (e.g. per training source);
+        `evidence` holds, per note, the sentences a coder cited for each code (terms are mined from
+        them)."""
         report = progress or (lambda stage, frac: None)
         self.system_ = system
         self.use_knowledge_ = bool(self.use_knowledge and knowledge is not None and system == "ICD-10-CM")
@@ -286,22 +299,27 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         report("classifier (cross-fitted)", 0.05)
         lr_oof = np.zeros(Y.shape)
         knn_oof = np.zeros(Y.shape)
+        evidence = list(evidence) if evidence is not None else [{} for _ in range(n)]
+        mined_oof: list[dict[str, tuple[int, float, int]]] = [{} for _ in range(n)]
         folds = KFold(n_splits=min(self.n_folds, n), shuffle=True, random_state=self.random_state)
         for f, (tr, te) in enumerate(folds.split(np.arange(n))):
             model = self._fit_generators(X[tr], Y[tr])
             lr_oof[te] = self._lr_scores(model, X[te], Y.shape[1])
             knn_oof[te] = self._knn_scores(X[tr], Y[tr], X[te])
+            table = mine_terms([texts[i] for i in tr], [evidence[i] for i in tr])
+            for i in te:
+                mined_oof[i] = mined_view(texts[i], table)
             report("classifier (cross-fitted)", 0.05 + 0.45 * (f + 1) / folds.get_n_splits())
         views = [knowledge_view(k, label_set) if self.use_knowledge_ else None for k in (knowledge or [None] * n)]
         rows, labels, groups, weights = [], [], [], []
         for i in range(n):
             words = set(_WORD.findall(texts[i].lower()))
-            cands = self._candidates(lr_oof[i], knn_oof[i], views[i])
+            cands = self._candidates(lr_oof[i], knn_oof[i], views[i], mined_oof[i])
             gold_i = set(gold[i])
             neg_i = set(negatives[i]) if negatives else set()
             for c in neg_i - set(cands):
                 cands.append(c)
-            feats = self._features(words, lr_oof[i], knn_oof[i], views[i], cands)
+            feats = self._features(words, lr_oof[i], knn_oof[i], views[i], cands, mined_oof[i])
             rows.append(feats)
             labels += [1 if c in gold_i else 0 for c in cands]
             w = float(sample_weight[i]) if sample_weight is not None else 1.0
@@ -324,6 +342,7 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         self.reranker_ = self._reranker().fit(F, y, sample_weight=wts)
         report("final classifier", 0.85)
         self.generators_ = self._fit_generators(X, Y)
+        self.terms_ = mine_terms(list(texts), evidence)
         self.X_train_ = X
         self.Y_train_ = Y
         self.n_train_ = n
@@ -339,15 +358,143 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         out: list[list[tuple[str, float]]] = []
         for i, text in enumerate(texts):
             kv = knowledge_view(knowledge[i], label_set) if self.use_knowledge_ and knowledge is not None else None
-            cands = self._candidates(lr[i], knn[i], kv)
+            mined = mined_view(text, self.terms_)
+            cands = self._candidates(lr[i], knn[i], kv, mined)
             if not cands:
                 out.append([])
                 continue
-            feats = self._features(set(_WORD.findall(text.lower())), lr[i], knn[i], kv, cands)
+            feats = self._features(set(_WORD.findall(text.lower())), lr[i], knn[i], kv, cands, mined)
             probs = self.calibrator_.predict(self.reranker_.predict_proba(feats)[:, 1])
             order = np.argsort(-probs, kind="stable")
             out.append([(cands[j], float(probs[j])) for j in order])
         return out
+
+
+_STOP = frozenset(
+    [
+        "the",
+        "and",
+        "with",
+        "without",
+        "for",
+        "from",
+        "that",
+        "this",
+        "was",
+        "were",
+        "are",
+        "has",
+        "have",
+        "had",
+        "not",
+        "but",
+        "its",
+        "his",
+        "her",
+        "their",
+        "into",
+        "onto",
+        "then",
+        "than",
+        "after",
+        "before",
+        "during",
+        "while",
+        "which",
+        "who",
+        "whom",
+        "what",
+        "when",
+        "where",
+        "there",
+        "also",
+        "been",
+        "being",
+        "both",
+        "each",
+        "some",
+        "such",
+        "very",
+        "more",
+        "most",
+        "other",
+        "same",
+        "only",
+        "over",
+        "under",
+        "about",
+        "above",
+        "below",
+        "between",
+        "patient",
+        "case",
+        "year",
+        "years",
+        "old",
+        "presented",
+        "presents",
+        "showed",
+        "shown",
+        "revealed",
+        "performed",
+        "normal",
+    ]
+)
+
+
+def _ngrams(text: str, n_max: int = 3) -> set[tuple[str, ...]]:
+    words = [w for w in _WORD.findall(text.lower()) if not w.isdigit()]
+    out = set()
+    for n in range(1, n_max + 1):
+        for i in range(len(words) - n + 1):
+            gram = tuple(words[i : i + n])
+            if any(len(w) >= 4 and w not in _STOP for w in gram):
+                out.add(gram)
+    return out
+
+
+def mine_terms(
+    texts: Sequence[str],
+    evidence: Sequence[dict[str, list[str]]],
+    min_support: int = 2,
+    min_precision: float = 0.15,
+    per_term: int = 5,
+) -> dict[tuple[str, ...], list[tuple[str, float, int]]]:
+    """Word n-grams that a code's cited sentences share: term -> [(code, precision, support)].
+    Precision is the share of all training sentences with the term that were cited for the code."""
+    term_count: Counter[tuple[str, ...]] = Counter()
+    for text in texts:
+        for sentence in re.split(r"[\n.;]+", text):
+            term_count.update(_ngrams(sentence))
+    pair_count: Counter[tuple[tuple[str, ...], str]] = Counter()
+    for ev in evidence:
+        for code, sentences in ev.items():
+            grams: set[tuple[str, ...]] = set()
+            for sentence in sentences:
+                grams |= _ngrams(sentence)
+            pair_count.update((g, code) for g in grams)
+    table: dict[tuple[str, ...], list[tuple[str, float, int]]] = defaultdict(list)
+    for (gram, code), support in pair_count.items():
+        if support < min_support:
+            continue
+        precision = support / max(term_count[gram], support)
+        if precision >= min_precision:
+            table[gram].append((code, precision, support))
+    return {g: sorted(v, key=lambda x: -x[1])[:per_term] for g, v in table.items()}
+
+
+def mined_view(
+    text: str, table: dict[tuple[str, ...], list[tuple[str, float, int]]]
+) -> dict[str, tuple[int, float, int]]:
+    """code -> (distinct mined terms present, best precision, best support) for one note."""
+    out: dict[str, list[float]] = {}
+    for gram in _ngrams(text):
+        for code, precision, support in table.get(gram, ()):
+            row = out.setdefault(code, [0, 0.0, 0])
+            row[0] += 1
+            if precision > row[1]:
+                row[1], row[2] = precision, support
+    return {c: (int(v[0]), float(v[1]), int(v[2])) for c, v in out.items()}
 
 
 def _best_threshold(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:

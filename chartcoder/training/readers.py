@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -115,6 +116,7 @@ def read_codiesp(
                 bucket = gold.setdefault(parts[0], [])
                 if code not in bucket:
                     bucket.append(code)
+        evidence = read_codiesp_evidence(root, split, task)
         for path in sorted(texts.glob("*.txt")):
             case = path.stem
             record = Record(
@@ -123,9 +125,84 @@ def read_codiesp(
                 codes=[GoldCode(c, system) for c in gold.get(case, [])],
                 encounter={"setting": "inpatient"},
                 source=f"codiesp:{split}",
+                evidence=evidence.get(case, {}),
             )
             out.append(_check_codes(record, report, check_codes))
     log.info("codiesp %s %s: %s", ",".join(splits), task, report.summary())
+    return out
+
+
+_ES_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in _ES_SENTENCE.finditer(text) if m.group(0).strip()]
+
+
+def align_evidence(spanish: str, english: str, offsets: list[int]) -> list[str]:
+    """English sentences (lines of the machine translation) that carry the Spanish evidence at
+    `offsets`. The translation splits and merges sentences, so lines are matched by relative
+    position in the text and by the numbers the two sentences share."""
+    lines = [ln for ln in english.split("\n")]
+    if not lines or not spanish:
+        return []
+    starts, pos = [], 0
+    for ln in lines:
+        starts.append(pos)
+        pos += len(ln) + 1
+    total_en = max(pos, 1)
+    es_sentences = _sentences(spanish)
+    out: list[str] = []
+    for off in offsets:
+        sent = next(((a, b) for a, b in es_sentences if a <= off < b), None)
+        if sent is None:
+            continue
+        rel = (sent[0] + sent[1]) / 2 / max(len(spanish), 1)
+        numbers = set(_NUMBER.findall(spanish[sent[0] : sent[1]]))
+        best, best_score = None, -1.0
+        for i, ln in enumerate(lines):
+            if not ln.strip():
+                continue
+            center = (starts[i] + len(ln) / 2) / total_en
+            distance = abs(center - rel)
+            if distance > 0.2:
+                continue
+            shared = len(numbers & set(_NUMBER.findall(ln))) / len(numbers) if numbers else 0.0
+            score = shared + (1 - distance * 5)
+            if score > best_score:
+                best, best_score = ln.strip(), score
+        if best and best not in out:
+            out.append(best)
+    return out
+
+
+def read_codiesp_evidence(root: str | Path, split: str, task: str) -> dict[str, dict[str, list[str]]]:
+    """case -> code -> English sentences that hold the coder's evidence (from `<split>X.tsv`, whose
+    offsets point into the Spanish text, aligned to the English translation)."""
+    folder = Path(root) / split
+    x_path = folder / f"{split}X.tsv"
+    kind = "DIAGNOSTICO" if task == "diagnosis" else "PROCEDIMIENTO"
+    if not x_path.is_file() or not (folder / "text_files").is_dir():
+        return {}
+    offsets: dict[str, dict[str, list[int]]] = {}
+    with x_path.open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 5 or parts[1] != kind:
+                continue
+            first = parts[4].split(";")[0].split()
+            if not first or not first[0].isdigit():
+                continue
+            code = normalize_gold(parts[2], TASK_SYSTEM[task])
+            offsets.setdefault(parts[0], {}).setdefault(code, []).append(int(first[0]))
+    out: dict[str, dict[str, list[str]]] = {}
+    for case, by_code in offsets.items():
+        es, en = folder / "text_files" / f"{case}.txt", folder / "text_files_en" / f"{case}.txt"
+        if not es.is_file() or not en.is_file():
+            continue
+        spanish, english = es.read_text(encoding="utf-8"), en.read_text(encoding="utf-8")
+        out[case] = {code: align_evidence(spanish, english, offs) for code, offs in by_code.items()}
     return out
 
 

@@ -27,6 +27,7 @@ class Record:
     encounter: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     warnings: list[str] = field(default_factory=list)
+    evidence: dict[str, list[str]] = field(default_factory=dict)  # code -> sentences a coder cited
 
     def positives(self, systems: set[str] | None = None) -> list[str]:
         """Codes a coder kept (accepted or added), in file order, without repeats."""

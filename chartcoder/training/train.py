@@ -97,6 +97,7 @@ def train_pack(
         system=system,
         knowledge=knowledge,
         negatives=[r.negatives({system}) for r in usable],
+        evidence=[r.evidence for r in usable],
         progress=progress,
     )
     seconds = time.perf_counter() - started
