@@ -87,14 +87,15 @@ def map_to_labels(code: str, labels: set[str]) -> tuple[str, bool]:
     return code, False
 
 
-def knowledge_view(analysis: Any, labels: set[str]) -> KnowledgeView:
-    """Turn the service's analysis (suggestions and raw mentions) into per-code evidence."""
+def knowledge_view(analysis: Any, labels: set[str], system: str = "ICD-10-CM") -> KnowledgeView:
+    """Turn the service's analysis (suggestions and raw mentions) into per-code evidence, for the
+    codes of one system (a diagnosis ranker never ranks the engine's CPT codes)."""
     suggestions, mentions = analysis
     score: dict[str, float] = {}
     rank: dict[str, int] = {}
     mapped: set[str] = set()
     header: set[str] = set()
-    for i, s in enumerate(suggestions.suggestions):
+    for i, s in enumerate(x for x in suggestions.suggestions if x.system == system):
         code, was_mapped = map_to_labels(s.code, labels)
         if code in score:
             continue
@@ -106,6 +107,8 @@ def knowledge_view(analysis: Any, labels: set[str]) -> KnowledgeView:
             header.add(code)
     raw: dict[str, Counter[str]] = defaultdict(Counter)
     for m in mentions:
+        if m.targets[0].system != system:
+            continue
         code, _ = map_to_labels(m.targets[0].code, labels)
         raw[code][m.assertion] += 1
         if m.section == "assessment_plan":
@@ -310,7 +313,9 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
             for i in te:
                 mined_oof[i] = mined_view(texts[i], table)
             report("classifier (cross-fitted)", 0.05 + 0.45 * (f + 1) / folds.get_n_splits())
-        views = [knowledge_view(k, label_set) if self.use_knowledge_ else None for k in (knowledge or [None] * n)]
+        views = [
+            knowledge_view(k, label_set, system) if self.use_knowledge_ else None for k in (knowledge or [None] * n)
+        ]
         rows, labels, groups, weights = [], [], [], []
         for i in range(n):
             words = set(_WORD.findall(texts[i].lower()))
@@ -357,7 +362,11 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         label_set = set(self.labels_)
         out: list[list[tuple[str, float]]] = []
         for i, text in enumerate(texts):
-            kv = knowledge_view(knowledge[i], label_set) if self.use_knowledge_ and knowledge is not None else None
+            kv = (
+                knowledge_view(knowledge[i], label_set, self.system_)
+                if self.use_knowledge_ and knowledge is not None
+                else None
+            )
             mined = mined_view(text, self.terms_)
             cands = self._candidates(lr[i], knn[i], kv, mined)
             if not cands:

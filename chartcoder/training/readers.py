@@ -228,7 +228,12 @@ def read_mimic(root: str | Path, report: ReadReport | None = None, limit: int | 
         for row in reader:
             if str(row["icd_version"]).strip() != "10":
                 continue
-            seq = int(row.get("seq_num") or 0)
+            try:
+                seq = int(row.get("seq_num") or 0)
+            except ValueError as exc:
+                raise InvalidInputError(
+                    f"{dx_path}, line {reader.line_num}: seq_num must be a whole number; got {row.get('seq_num')!r}"
+                ) from exc
             codes.setdefault(row["hadm_id"], []).append((seq, normalize_gold(row["icd_code"], "ICD-10-CM")))
     out: list[Record] = []
     csv.field_size_limit(10_000_000)

@@ -32,6 +32,7 @@ def load_records(
     fmt: str, data: str | Path, splits: list[str] | None, task: str, report: ReadReport | None = None
 ) -> list[Record]:
     """Records from one source. `splits` applies to CodiEsp; `task` picks diagnoses or procedures."""
+    check_task(task)
     report = report if report is not None else ReadReport()
     if fmt == "codiesp":
         return read_codiesp(data, splits or ["train"], task, report)
@@ -42,6 +43,12 @@ def load_records(
     if fmt == "synthetic":
         raise InvalidInputError("--format synthetic: the synthetic corpus generator is not built yet (issue 3)")
     raise InvalidInputError(f"The 'format' parameter must be one of {', '.join(FORMATS)}. Got {fmt!r}.")
+
+
+def check_task(task: str) -> str:
+    if task not in TASK_SYSTEM:
+        raise InvalidInputError(f"The 'task' parameter must be one of {', '.join(sorted(TASK_SYSTEM))}. Got {task!r}.")
+    return TASK_SYSTEM[task]
 
 
 def records_digest(records: list[Record]) -> str:
@@ -84,7 +91,7 @@ def train_pack(
 ) -> Path:
     """Fit a CodeRanker on the records' positive codes (rejected codes weigh as negatives) and write
     a verified pack."""
-    system = TASK_SYSTEM[task]
+    system = check_task(task)
     usable = [r for r in records if r.positives({system})]
     if len(usable) < 10:
         raise InvalidInputError(f"{len(usable)} records have {system} codes; training needs at least 10")
