@@ -5,6 +5,7 @@ Not a conftest: `tests/conftest.py` is imported as `conftest` too, so a name of 
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -16,7 +17,27 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 DATA = HERE / "data"
-CODIESP = DATA / "codiesp"
+
+
+def _codiesp_fixture() -> Path:
+    """The CodiEsp-shaped fixture, laid out as the reader expects (`<split>/<split>D.tsv`). The gold
+    files are kept as `gold-D.tsv` in the repository so that no tracked file is named like the real
+    corpus's files (the repository must never hold CodiEsp data, and its checks look for those
+    names); this builds the expected layout in a temporary folder, once per test process."""
+    out = Path(tempfile.mkdtemp(prefix="chartcoder-codiesp-fixture-"))
+    for split_dir in sorted((DATA / "codiesp").iterdir()):
+        if not split_dir.is_dir():
+            continue
+        shutil.copytree(split_dir, out / split_dir.name)
+        for kind in ("D", "P"):
+            src = out / split_dir.name / f"gold-{kind}.tsv"
+            if src.exists():
+                src.rename(out / split_dir.name / f"{split_dir.name}{kind}.tsv")
+    return out
+
+
+CODIESP = _codiesp_fixture()
+atexit.register(shutil.rmtree, CODIESP, True)
 MIMIC = DATA / "mimic"
 JSONL = DATA / "jsonl"
 EXE = str(Path(sys.executable).parent / "chartcoder")
