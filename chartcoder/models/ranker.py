@@ -167,10 +167,11 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
     def _lr_scores(model: KernelRidge, X: Any, n_labels: int) -> np.ndarray:
         return np.asarray(model.predict(X)).reshape(X.shape[0], n_labels)
 
-    def _knn_scores(self, X_train: Any, Y_train: np.ndarray, X: Any, exclude_self: bool = False) -> np.ndarray:
-        sims = (X @ X_train.T).toarray()
-        if exclude_self:
-            np.fill_diagonal(sims, 0.0)
+    def _knn_scores(self, X_train: Any, Y_train: np.ndarray, X: Any, sims: np.ndarray | None = None) -> np.ndarray:
+        """Neighbour votes. TF-IDF rows are L2-normalized, so the dot product is the cosine; `sims`
+        may be given when the caller already has X @ X_train.T."""
+        if sims is None:
+            sims = (X @ X_train.T).toarray()
         k = min(self.n_neighbors, X_train.shape[0])
         idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         out = np.zeros((X.shape[0], Y_train.shape[1]))
@@ -354,11 +355,21 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         report("done", 1.0)
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_train_t", None)  # a cache derived from X_train_, rebuilt on first use
+        return state
+
     def rank(self, texts: Sequence[str], knowledge: Sequence[Any] | None = None) -> list[list[tuple[str, float]]]:
         """For each note, (code, calibrated score) best first."""
         X = self.vectorizer_.transform(texts)
-        lr = self._lr_scores(self.generators_, X, len(self.labels_))
-        knn = self._knn_scores(self.X_train_, self.Y_train_, X)
+        # One kernel serves both generators: the dual ridge predicts K @ dual_coef_, and K is the
+        # neighbours' cosine similarity (computing it twice, with two sparse transposes, cost ~5 ms).
+        if getattr(self, "_train_t", None) is None:
+            self._train_t = self.X_train_.T.tocsr()
+        K = (X @ self._train_t).toarray()
+        lr = np.asarray(K @ self.generators_.dual_coef_).reshape(X.shape[0], len(self.labels_))
+        knn = self._knn_scores(self.X_train_, self.Y_train_, X, sims=K)
         label_set = set(self.labels_)
         out: list[list[tuple[str, float]]] = []
         for i, text in enumerate(texts):

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from chartcoder.config import Settings, get_settings
-from chartcoder.errors import ChartcoderError, InvalidInputError, NoteTooLongError
+from chartcoder.errors import InvalidInputError, NoteTooLongError
 from chartcoder.models.knowledge import KnowledgeSuggester
 from chartcoder.models.pack import ModelPack
 from chartcoder.models.ranker import map_to_labels
@@ -101,13 +101,18 @@ class SuggestionService:
 
 
 def describe(code: str, system: str) -> str:
-    """A code's description where a loaded code set knows it."""
-    from chartcoder.codes.lookup import show
+    """A code's description where a loaded code set knows it (a cheap lookup: this runs per suggestion)."""
+    from chartcoder.codes.icd10cm import icd10cm
+    from chartcoder.codes.procedures import cpt, hcpcs
 
-    try:
-        return str(show(code, system)["description"])
-    except (ChartcoderError, KeyError):
-        return f"{system} code (not in the loaded {system} code set)"
+    if system == "ICD-10-CM":
+        icd = icd10cm()
+        return icd.description(code) if icd.is_valid(code) else "ICD-10-CM code (not in the FY2026 code set)"
+    if system in ("CPT", "HCPCS"):
+        found = (cpt() if system == "CPT" else hcpcs()).get(code)
+        if found is not None:
+            return found.description
+    return f"{system} code (not in the loaded {system} code set)"
 
 
 _SERVICE: SuggestionService | None = None

@@ -209,6 +209,18 @@ def read_codiesp_evidence(root: str | Path, split: str, task: str) -> dict[str, 
 # -- MIMIC-IV ---------------------------------------------------------------------------------------
 
 
+def _csv_rows(path: Path, required: set[str]) -> Iterator[tuple[dict[str, str], int]]:
+    """Rows of a CSV with a header, and the line each ends on; the required columns are checked first."""
+    csv.field_size_limit(10_000_000)  # discharge notes are long quoted fields
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = required - set(reader.fieldnames or [])
+        if missing:
+            raise InvalidInputError(f"{path}: missing columns {sorted(missing)}")
+        for row in reader:
+            yield row, reader.line_num
+
+
 def read_mimic(root: str | Path, report: ReadReport | None = None, limit: int | None = None) -> list[Record]:
     """MIMIC-IV: `note/discharge.csv` (note_id, subject_id, hadm_id, ..., text) joined on hadm_id with
     `hosp/diagnoses_icd.csv` (subject_id, hadm_id, seq_num, icd_code, icd_version); ICD-10 rows only,
@@ -220,43 +232,32 @@ def read_mimic(root: str | Path, report: ReadReport | None = None, limit: int | 
             raise InvalidInputError(f"{p}: not found (expected a MIMIC-IV folder with note/ and hosp/)")
     report = report if report is not None else ReadReport()
     codes: dict[str, list[tuple[int, str]]] = {}
-    with dx_path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"hadm_id", "icd_code", "icd_version"} - set(reader.fieldnames or [])
-        if missing:
-            raise InvalidInputError(f"{dx_path}: missing columns {sorted(missing)}")
-        for row in reader:
-            if str(row["icd_version"]).strip() != "10":
-                continue
-            try:
-                seq = int(row.get("seq_num") or 0)
-            except ValueError as exc:
-                raise InvalidInputError(
-                    f"{dx_path}, line {reader.line_num}: seq_num must be a whole number; got {row.get('seq_num')!r}"
-                ) from exc
-            codes.setdefault(row["hadm_id"], []).append((seq, normalize_gold(row["icd_code"], "ICD-10-CM")))
+    for row, line in _csv_rows(dx_path, {"hadm_id", "icd_code", "icd_version"}):
+        if str(row["icd_version"]).strip() != "10":
+            continue
+        try:
+            seq = int(row.get("seq_num") or 0)
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"{dx_path}, line {line}: seq_num must be a whole number; got {row.get('seq_num')!r}"
+            ) from exc
+        codes.setdefault(row["hadm_id"], []).append((seq, normalize_gold(row["icd_code"], "ICD-10-CM")))
     out: list[Record] = []
-    csv.field_size_limit(10_000_000)
-    with notes_path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"note_id", "hadm_id", "text"} - set(reader.fieldnames or [])
-        if missing:
-            raise InvalidInputError(f"{notes_path}: missing columns {sorted(missing)}")
-        for row in reader:
-            dx = codes.get(row["hadm_id"])
-            if not dx:
-                continue
-            ordered = [c for _, c in sorted(dx)]
-            record = Record(
-                id=row["note_id"],
-                text=row["text"],
-                codes=[GoldCode(c, "ICD-10-CM") for c in dict.fromkeys(ordered)],
-                encounter={"setting": "inpatient"},
-                source="mimic-iv",
-            )
-            out.append(_check_codes(record, report, True))
-            if limit and len(out) >= limit:
-                break
+    for row, _ in _csv_rows(notes_path, {"note_id", "hadm_id", "text"}):
+        dx = codes.get(row["hadm_id"])
+        if not dx:
+            continue
+        ordered = [c for _, c in sorted(dx)]
+        record = Record(
+            id=row["note_id"],
+            text=row["text"],
+            codes=[GoldCode(c, "ICD-10-CM") for c in dict.fromkeys(ordered)],
+            encounter={"setting": "inpatient"},
+            source="mimic-iv",
+        )
+        out.append(_check_codes(record, report, True))
+        if limit and len(out) >= limit:
+            break
     return out
 
 
