@@ -215,8 +215,9 @@ class KnowledgeSuggester:
         if _LEFT_HANDED.search(text):
             note_words |= {"lefthanded"}
         found: dict[tuple[str, str], Candidate] = {}
+        visit_is_subsequent = bool(_VISIT_SUBSEQUENT.search(text))  # once per note, not per mention
         for m in mentions:
-            encounter_cue = self._encounter_cue(text, text[m.sentence[0] : m.sentence[1]])
+            encounter_cue = self._encounter_cue(text[m.sentence[0] : m.sentence[1]], visit_is_subsequent)
             for cand in self._from_mention(m, encounter, encounter_cue, note_words):
                 key = (cand.system, cand.code)
                 if key in found:
@@ -334,11 +335,11 @@ class KnowledgeSuggester:
         return self._description_words(self.icd.description(code))[0]
 
     @staticmethod
-    def _encounter_cue(text: str, sentence: str = "") -> str:
+    def _encounter_cue(sentence: str, visit_is_subsequent: bool) -> str:
         """initial | subsequent | sequela for the 7th character of an injury code."""
         if _SEQUELA.search(sentence):
             return "sequela"
-        if _SUBSEQUENT.search(sentence) or _VISIT_SUBSEQUENT.search(text):
+        if visit_is_subsequent or _SUBSEQUENT.search(sentence):
             return "subsequent"
         return "initial"
 

@@ -83,3 +83,27 @@ def test_arbitrary_text(suggest, text, setting):
     check(first, text)
     again = suggest(text, setting=setting)
     assert first.to_dict() == again.to_dict()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(st.sampled_from(CLINICAL_WORDS), min_size=1, max_size=30))
+def test_crlf_and_lf_notes_get_the_same_codes(suggest, lines):
+    """Windows line endings must not change what is coded (headers, sections, sentences)."""
+    lf = "\n".join(lines)
+    crlf = lf.replace("\n", "\r\n")
+    if not lf.strip():
+        return
+    codes_lf = [s.code for s in suggest(lf, setting="outpatient").suggestions]
+    result = suggest(crlf, setting="outpatient")
+    assert [s.code for s in result.suggestions] == codes_lf
+    check(result, crlf)
+
+
+def test_a_note_at_the_size_limit_completes(suggest):
+    """The longest accepted note (200,000 characters) of dense clinical text is coded, spans intact:
+    ConText and the engine must not grow with the square of the note."""
+    sentence = "Patient denies chest pain. Mother had breast cancer. History of DVT. Right knee OA, no fever.\n"
+    text = (sentence * (200_000 // len(sentence) + 1))[:200_000]
+    result = suggest(text, setting="outpatient")
+    assert {"Z80.3", "Z86.718", "M17.11"} <= {s.code for s in result.suggestions}
+    check(result, text)
