@@ -53,7 +53,7 @@ class SuggestionService:
         """The pack ranks codes of its system; the knowledge engine's evidence and warnings travel with
         them, and its suggestions of other systems (CPT/HCPCS) are kept beside them."""
         assert self.pack is not None
-        analysis = self.analyze(note, encounter)
+        analysis = self._analyze(note, encounter, 100)
         knowledge, mentions = analysis
         system = self.pack.card["system"]
         ranked = self.pack.ranker.rank([note], [analysis] if self.pack.ranker.use_knowledge_ else None)[0]
@@ -89,14 +89,15 @@ class SuggestionService:
             raise InvalidInputError(f"'top_k' must be between 1 and {self.settings.max_top_k}; got {k}.")
         if self.pack is not None:
             return self._ranked(note, encounter or Encounter(), k)
-        doc, mentions = self.pipeline(note)
-        return self.engine.suggest(note, mentions, encounter or Encounter(), top_k=k, note_words=doc._.note_words)
+        return self._analyze(note, encounter or Encounter(), k)[0]
 
     def analyze(self, text: str, encounter: Encounter | None = None, top_k: int = 100) -> tuple[SuggestionSet, list]:
         """The knowledge engine's suggestions and the raw mentions behind them, for learned rankers."""
-        note = validate_note(text, self.settings.max_note_chars)
+        return self._analyze(validate_note(text, self.settings.max_note_chars), encounter or Encounter(), top_k)
+
+    def _analyze(self, note: str, encounter: Encounter, top_k: int) -> tuple[SuggestionSet, list]:
         doc, mentions = self.pipeline(note)
-        result = self.engine.suggest(note, mentions, encounter or Encounter(), top_k=top_k, note_words=doc._.note_words)
+        result = self.engine.suggest(note, mentions, encounter, top_k=top_k, note_words=doc._.note_words)
         return result, mentions
 
 
