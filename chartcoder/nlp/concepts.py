@@ -403,7 +403,6 @@ class Mention:
     hypothetical: bool = False
     uncertain: bool = False
     sentence_words: frozenset[str] = frozenset()
-    asserted_words: frozenset[str] = frozenset()  # sentence words not right after a hedge or negation
     near_words: frozenset[str] = frozenset()  # the mention's words and asserted ones within NEAR words
 
     @property
@@ -445,7 +444,7 @@ class ConceptMatcher:
                 continue
             vocab = frozenset(w.norm for w in words)
             note_words |= vocab
-            asserted, hedged = self._asserted(text, s_start, s_end, words)
+            hedged = self._hedged(text, s_start, s_end, words)
             sizes = [float(x) for x in _SIZE_CM.findall(text, s_start, s_end)]
             for i, j, targets in self.index.match(words):
                 kept = [
@@ -472,7 +471,6 @@ class ConceptMatcher:
                         laterality_spans=lat_spans,
                         section=sections.at(start) if sections is not None else None,
                         sentence_words=vocab,
-                        asserted_words=asserted,
                         near_words=self._near(words, i, j, hedged),
                     )
                 )
@@ -488,14 +486,14 @@ class ConceptMatcher:
         return doc
 
     @staticmethod
-    def _asserted(text: str, start: int, end: int, words: list[Word]) -> tuple[frozenset[str], set[int]]:
-        """Words of the sentence that are not right after a hedge or negation, and the indices that are."""
+    def _hedged(text: str, start: int, end: int, words: list[Word]) -> set[int]:
+        """Indices of the sentence's words that come right after a hedge or negation cue."""
         starts = [w.start for w in words]
         hedged: set[int] = set()
         for cue in _HEDGE.finditer(text, start, end):
             first = bisect.bisect_left(starts, cue.end())
             hedged.update(range(first, min(first + 3, len(words))))
-        return frozenset(w.norm for i, w in enumerate(words) if i not in hedged), hedged
+        return hedged
 
     @staticmethod
     def _near(words: list[Word], i: int, j: int, hedged: set[int]) -> frozenset[str]:
