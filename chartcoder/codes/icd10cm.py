@@ -218,6 +218,28 @@ class ICD10CM:
         full = normalize_code(base.ljust(6, "X") + character.upper())
         return full if self.is_billable(full) else None
 
+    def successor(self, code: str) -> str | None:
+        """The billable FY2026 code an older code now is, where that is unambiguous: the code itself
+        when billable; an expanded code's one "unspecified" child (R05 -> R05.9, M54.5 -> M54.50);
+        an injury code's initial-encounter form when the 7th character was left off (T14.90 ->
+        T14.90XA, W19.XXX -> W19.XXXA). None when no single successor exists."""
+        c = normalize_code(code)
+        if self.is_billable(c):
+            return c
+        if not self.is_valid(c):
+            base = c.replace(".", "")
+            if len(base) == 6 and base.endswith("X"):
+                trimmed = base.rstrip("X")
+                if len(trimmed) >= 3 and self.is_valid(normalize_code(trimmed)):
+                    return self.with_seventh_character(normalize_code(trimmed), "A")
+            return None
+        if self.seventh_characters(c):
+            return self.with_seventh_character(c, "A")
+        unspecified = [
+            k for k in self.children(c) if self.is_billable(k) and "unspecified" in self.description(k).lower()
+        ]
+        return unspecified[0] if len(unspecified) == 1 else None
+
     def lookup(self, code: str) -> ICDCode:
         c = self.require(code)
         return ICDCode(

@@ -32,11 +32,13 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.preprocessing import MultiLabelBinarizer
 
-RANKER_NAME = "chartcoder.CodeRanker.v1"
+RANKER_NAME = "chartcoder.CodeRanker.v2"
 
 FEATURES = [
     "clf_score",
     "clf_rank",
+    "char_clf_score",
+    "char_clf_rank",
     "clf_margin_in_category",
     "knn_score",
     "knn_rank",
@@ -52,6 +54,9 @@ FEATURES = [
     "raw_family",
     "raw_historical",
     "raw_assessment",
+    "raw_via_parent",
+    "sent_sim_max",
+    "sent_sim_hits",
     "prior_log",
     "unseen",
     "cat_lr_max",
@@ -113,7 +118,36 @@ def knowledge_view(analysis: Any, labels: set[str], system: str = "ICD-10-CM") -
         raw[code][m.assertion] += 1
         if m.section == "assessment_plan":
             raw[code]["assessment"] += 1
+    # A mention the matcher could only place at a header (N46.0) stands for its likeliest billable
+    # codes too, which coders pick (N46.01).
+    for code, counts in list(raw.items()):
+        for child in _header_children(code):
+            if child not in raw:
+                raw[child]["via_parent"] += sum(counts.values())
     return KnowledgeView(score, rank, mapped, header, dict(raw))
+
+
+_CHILDREN_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _header_children(code: str, limit: int = 6) -> tuple[str, ...]:
+    """The billable codes a non-billable ICD-10-CM header most likely stands for: its billable
+    children when few, else the unspecified/other ones (ending in 0 or 9)."""
+    hit = _CHILDREN_CACHE.get(code)
+    if hit is not None:
+        return hit
+    from chartcoder.codes.icd10cm import icd10cm
+
+    icd = icd10cm()
+    out: tuple[str, ...] = ()
+    if icd.is_valid(code) and not icd.is_billable(code):
+        leaves = icd.billable_descendants(code)
+        if len(leaves) <= limit:
+            out = tuple(leaves)
+        else:
+            out = tuple([c for c in leaves if c[-1] in "09" and len(c) <= len(code) + 2][:limit])
+    _CHILDREN_CACHE[code] = out
+    return out
 
 
 class CodeRanker(BaseEstimator):  # type: ignore[misc]
@@ -131,14 +165,16 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
 
     def __init__(
         self,
-        alpha: float = 1.0,
-        n_folds: int = 3,
+        alpha: float = 0.7,
+        n_folds: int = 5,
         n_neighbors: int = 15,
         top_lr: int = 100,
         top_knn: int = 50,
         use_knowledge: bool = True,
-        max_iter: int = 300,
-        learning_rate: float = 0.06,
+        max_iter: int = 600,
+        learning_rate: float = 0.03,
+        max_leaf_nodes: int = 15,
+        min_samples_leaf: int = 40,
         random_state: int = 0,
     ) -> None:
         self.alpha = alpha
@@ -149,12 +185,19 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         self.use_knowledge = use_knowledge
         self.max_iter = max_iter
         self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
 
     # -- generators ------------------------------------------------------------------------------
     def _vectorizer(self) -> TfidfVectorizer:
         return TfidfVectorizer(
             ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True, max_features=150_000, strip_accents="unicode"
+        )
+
+    def _char_vectorizer(self) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(3, 5), min_df=2, max_df=0.9, sublinear_tf=True, max_features=200_000
         )
 
     def _fit_generators(self, X: Any, Y: np.ndarray) -> KernelRidge:
@@ -184,15 +227,21 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
 
     # -- features --------------------------------------------------------------------------------
     def _candidates(
-        self, lr: np.ndarray, knn: np.ndarray, kv: KnowledgeView | None, mined: dict[str, tuple[int, float, int]]
+        self,
+        lr: np.ndarray,
+        knn: np.ndarray,
+        kv: KnowledgeView | None,
+        mined: dict[str, EvidenceRow],
+        lr2: np.ndarray,
     ) -> list[str]:
         labels = self.labels_
-        order_lr = np.argsort(-lr)[: self.top_lr]
+        order_lr = list(np.argsort(-lr)[: self.top_lr]) + list(np.argsort(-lr2)[: self.top_lr // 2])
         order_knn = [j for j in np.argsort(-knn)[: self.top_knn] if knn[j] > 0]
         cands = [labels[j] for j in order_lr] + [labels[j] for j in order_knn]
         cands += [c for c, _ in sorted(mined.items(), key=lambda kv_: -kv_[1][1])[:30] if mined[c][1] >= 0.3]
+        cands += [c for c, _ in sorted(mined.items(), key=lambda kv_: -kv_[1][3])[:30] if mined[c][3] >= 0.45]
         if kv is not None:
-            cands += list(kv.score) + [c for c, cnt in kv.raw.items() if cnt.get("present", 0)]
+            cands += list(kv.score) + list(kv.raw)
         return list(dict.fromkeys(cands))
 
     def _features(
@@ -202,11 +251,15 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         knn: np.ndarray,
         kv: KnowledgeView | None,
         cands: list[str],
-        mined: dict[str, tuple[int, float, int]],
+        mined: dict[str, EvidenceRow],
+        lr2: np.ndarray,
     ) -> np.ndarray:
         index = self.label_index_
         lr_rank = np.empty_like(lr)
         lr_rank[np.argsort(-lr)] = np.arange(1, lr.size + 1)
+        lr2_rank = np.empty_like(lr2)
+        lr2_rank[np.argsort(-lr2)] = np.arange(1, lr2.size + 1)
+
         knn_rank = np.empty_like(knn)
         knn_rank[np.argsort(-knn)] = np.arange(1, knn.size + 1)
         by_cat: dict[str, list[str]] = defaultdict(list)
@@ -223,6 +276,8 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
                 [
                     p,
                     float(lr_rank[j]) if j is not None else float(lr.size + 1),
+                    float(lr2[j]) if j is not None else 0.0,
+                    float(lr2_rank[j]) if j is not None else float(lr.size + 1),
                     p - cat_lr,
                     float(knn[j]) if j is not None else 0.0,
                     float(knn_rank[j]) if j is not None and knn[j] > 0 else 999.0,
@@ -238,7 +293,8 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
                     float(raw.get("family", 0)),
                     float(raw.get("historical", 0)),
                     float(raw.get("assessment", 0)),
-                    *[float(x) for x in mined.get(c, (0, 0.0, 0))],
+                    float(raw.get("via_parent", 0)),
+                    *[float(x) for x in mined.get(c, _NO_EVIDENCE)],
                     math.log1p(self.prior_.get(c, 0)),
                     0.0 if c in index else 1.0,
                     cat_lr,
@@ -263,8 +319,8 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         return HistGradientBoostingClassifier(
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
-            max_leaf_nodes=31,
-            min_samples_leaf=20,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
             l2_regularization=1.0,
             random_state=self.random_state,
         )
@@ -299,20 +355,24 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         label_set = set(self.labels_)
         self.vectorizer_ = self._vectorizer()
         X = self.vectorizer_.fit_transform(texts)
+        self.char_vectorizer_ = self._char_vectorizer()
+        X2 = self.char_vectorizer_.fit_transform(texts)
         n = X.shape[0]
         report("classifier (cross-fitted)", 0.05)
         lr_oof = np.zeros(Y.shape)
         knn_oof = np.zeros(Y.shape)
+        lr2_oof = np.zeros(Y.shape)
         evidence = list(evidence) if evidence is not None else [{} for _ in range(n)]
-        mined_oof: list[dict[str, tuple[int, float, int]]] = [{} for _ in range(n)]
+        mined_oof: list[dict[str, EvidenceRow]] = [{} for _ in range(n)]
         folds = KFold(n_splits=min(self.n_folds, n), shuffle=True, random_state=self.random_state)
         for f, (tr, te) in enumerate(folds.split(np.arange(n))):
             model = self._fit_generators(X[tr], Y[tr])
             lr_oof[te] = self._lr_scores(model, X[te], Y.shape[1])
             knn_oof[te] = self._knn_scores(X[tr], Y[tr], X[te])
-            table = mine_terms([texts[i] for i in tr], [evidence[i] for i in tr])
+            lr2_oof[te] = self._lr_scores(self._fit_generators(X2[tr], Y[tr]), X2[te], Y.shape[1])
+            index = EvidenceIndex().fit([texts[i] for i in tr], [evidence[i] for i in tr])
             for i in te:
-                mined_oof[i] = mined_view(texts[i], table)
+                mined_oof[i] = index.view(texts[i])
             report("classifier (cross-fitted)", 0.05 + 0.45 * (f + 1) / folds.get_n_splits())
         views = [
             knowledge_view(k, label_set, system) if self.use_knowledge_ else None for k in (knowledge or [None] * n)
@@ -320,12 +380,12 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         rows, labels, groups, weights = [], [], [], []
         for i in range(n):
             words = set(_WORD.findall(texts[i].lower()))
-            cands = self._candidates(lr_oof[i], knn_oof[i], views[i], mined_oof[i])
+            cands = self._candidates(lr_oof[i], knn_oof[i], views[i], mined_oof[i], lr2_oof[i])
             gold_i = set(gold[i])
             neg_i = set(negatives[i]) if negatives else set()
             for c in neg_i - set(cands):
                 cands.append(c)
-            feats = self._features(words, lr_oof[i], knn_oof[i], views[i], cands, mined_oof[i])
+            feats = self._features(words, lr_oof[i], knn_oof[i], views[i], cands, mined_oof[i], lr2_oof[i])
             rows.append(feats)
             labels += [1 if c in gold_i else 0 for c in cands]
             w = float(sample_weight[i]) if sample_weight is not None else 1.0
@@ -348,7 +408,9 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         self.reranker_ = self._reranker().fit(F, y, sample_weight=wts)
         report("final classifier", 0.85)
         self.generators_ = self._fit_generators(X, Y)
-        self.terms_ = mine_terms(list(texts), evidence)
+        self.char_generators_ = self._fit_generators(X2, Y)
+        self.X2_train_t_ = X2.T.tocsr()
+        self.evidence_index_ = EvidenceIndex().fit(list(texts), evidence)
         self.X_train_ = X
         self.Y_train_ = Y
         self.n_train_ = n
@@ -370,6 +432,8 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         K = (X @ self._train_t).toarray()
         lr = np.asarray(K @ self.generators_.dual_coef_).reshape(X.shape[0], len(self.labels_))
         knn = self._knn_scores(self.X_train_, self.Y_train_, X, sims=K)
+        K2 = (self.char_vectorizer_.transform(texts) @ self.X2_train_t_).toarray()
+        lr2 = np.asarray(K2 @ self.char_generators_.dual_coef_).reshape(X.shape[0], len(self.labels_))
         label_set = set(self.labels_)
         out: list[list[tuple[str, float]]] = []
         for i, text in enumerate(texts):
@@ -378,12 +442,12 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
                 if self.use_knowledge_ and knowledge is not None
                 else None
             )
-            mined = mined_view(text, self.terms_)
-            cands = self._candidates(lr[i], knn[i], kv, mined)
+            mined = self.evidence_index_.view(text)
+            cands = self._candidates(lr[i], knn[i], kv, mined, lr2[i])
             if not cands:
                 out.append([])
                 continue
-            feats = self._features(set(_WORD.findall(text.lower())), lr[i], knn[i], kv, cands, mined)
+            feats = self._features(set(_WORD.findall(text.lower())), lr[i], knn[i], kv, cands, mined, lr2[i])
             probs = self.calibrator_.predict(self.reranker_.predict_proba(feats)[:, 1])
             order = np.argsort(-probs, kind="stable")
             out.append([(cands[j], float(probs[j])) for j in order])
@@ -515,6 +579,58 @@ def mined_view(
             if precision > row[1]:
                 row[1], row[2] = precision, support
     return {c: (int(v[0]), float(v[1]), int(v[2])) for c, v in out.items()}
+
+
+EvidenceRow = tuple[int, float, int, float, int]
+_NO_EVIDENCE: EvidenceRow = (0, 0.0, 0, 0.0, 0)
+_SENTENCE = re.compile(r"[^.;\n]+")
+
+
+class EvidenceIndex:
+    """What coders cited, in two forms: word n-grams that a code's cited sentences share (`mine_terms`)
+    and the cited sentences themselves, as TF-IDF rows a note's sentences are compared with (a
+    sentence-level nearest-neighbour vote: the note sentence most like one cited for a code)."""
+
+    def fit(self, texts: Sequence[str], evidence: Sequence[dict[str, list[str]]]) -> EvidenceIndex:
+        self.terms_ = mine_terms(texts, evidence)
+        cited: list[str] = []
+        codes: list[str] = []
+        for ev in evidence:
+            for code, sentences in ev.items():
+                for sentence in sentences:
+                    if len(sentence) >= 8:
+                        cited.append(sentence)
+                        codes.append(code)
+        self.codes_ = sorted(set(codes))
+        self.vectorizer_: TfidfVectorizer | None = None
+        if len(cited) >= 2:
+            index = {c: i for i, c in enumerate(self.codes_)}
+            self.row_code_ = np.asarray([index[c] for c in codes], dtype=np.int64)
+            self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode")
+            self.matrix_t_ = self.vectorizer_.fit_transform(cited).T.tocsr()
+        return self
+
+    def view(self, text: str) -> dict[str, EvidenceRow]:
+        """code -> (mined terms present, best term precision, its support, best sentence similarity,
+        note sentences with similarity >= 0.5)."""
+        terms = mined_view(text, self.terms_)
+        out: dict[str, EvidenceRow] = {c: (*v, 0.0, 0) for c, v in terms.items()}
+        if self.vectorizer_ is None:
+            return out
+        sentences = [m.group(0) for m in _SENTENCE.finditer(text) if len(m.group(0).strip()) >= 8]
+        if not sentences:
+            return out
+        sims = (self.vectorizer_.transform(sentences) @ self.matrix_t_).toarray()
+        best = np.zeros(len(self.codes_))
+        np.maximum.at(best, self.row_code_, sims.max(axis=0))
+        hits = np.zeros(len(self.codes_))
+        per_row_hits = (sims >= 0.5).sum(axis=0)
+        np.maximum.at(hits, self.row_code_, per_row_hits)
+        for j in np.flatnonzero(best >= 0.2):
+            code = self.codes_[j]
+            t = terms.get(code, (0, 0.0, 0))
+            out[code] = (t[0], t[1], t[2], float(best[j]), int(hits[j]))
+        return out
 
 
 def _best_threshold(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:

@@ -1,7 +1,10 @@
 """Dataset readers: CodiEsp, MIMIC-IV, audited-chart JSONL (and the synthetic generator) -> Records.
 
-Codes the loaded code set does not know are kept, with a warning on the record and a count in the
-reader's summary: a 2018 CodiEsp code retired since is still the gold answer for that chart.
+ICD-10-CM codes from an older release are brought to the current one where the successor is
+unambiguous (CodiEsp's 2018 R05 is FY2026's R05.9, its T14.90 is T14.90XA), with a warning on the
+record and a count in the reader's summary, so that a model is trained and scored in the code set it
+suggests from. Codes with no single successor, and codes the loaded code set does not know, are kept,
+with a warning: a retired code is still the gold answer for that chart.
 """
 
 from __future__ import annotations
@@ -32,10 +35,15 @@ class ReadReport:
     records: int = 0
     codes: int = 0
     unknown_codes: Counter[str] = field(default_factory=Counter)
+    updated_codes: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> str:
         unknown = sum(self.unknown_codes.values())
         text = f"{self.records} records, {self.codes} codes"
+        updated = sum(self.updated_codes.values())
+        if updated:
+            top = ", ".join(c for c, _ in self.updated_codes.most_common(3))
+            text += f"; {updated} ICD-10-CM codes brought to the current release, e.g. {top}"
         if unknown:
             top = ", ".join(c for c, _ in self.unknown_codes.most_common(5))
             text += f"; {unknown} codes unknown to the current code sets (kept), e.g. {top}"
@@ -67,10 +75,33 @@ def _known(code: str, system: str) -> bool:
     return False
 
 
+def _update_codes(record: Record, report: ReadReport) -> None:
+    """Replace older ICD-10-CM codes by their unambiguous current successor (see the module note)."""
+    from chartcoder.codes.icd10cm import icd10cm
+
+    icd = icd10cm()
+    codes: list[GoldCode] = []
+    for c in record.codes:
+        new = icd.successor(c.code) if c.system == "ICD-10-CM" else None
+        if new and new != c.code:
+            record.warnings.append(f"ICD-10-CM code {c.code} is {new} in {RELEASE_SHORT}; updated")
+            report.updated_codes[f"{c.code}->{new}"] += 1
+            if c.code in record.evidence:
+                record.evidence.setdefault(new, []).extend(record.evidence.pop(c.code))
+            c = GoldCode(new, c.system, c.decision)
+        if not any(x.code == c.code and x.system == c.system and x.decision == c.decision for x in codes):
+            codes.append(c)
+    record.codes = codes
+
+
+RELEASE_SHORT = "ICD-10-CM FY2026"
+
+
 def _check_codes(record: Record, report: ReadReport, check: bool) -> Record:
     report.records += 1
     report.codes += len(record.codes)
     if check:
+        _update_codes(record, report)
         for c in record.codes:
             if not _known(c.code, c.system):
                 record.warnings.append(f"{c.system} code {c.code} is not in the current code set; kept")

@@ -169,6 +169,8 @@ def test_sklearn_clone_and_params(dx):
         "use_knowledge",
         "max_iter",
         "learning_rate",
+        "max_leaf_nodes",
+        "min_samples_leaf",
         "random_state",
     }
     twin = clone(dx.ranker)
