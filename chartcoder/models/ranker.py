@@ -20,7 +20,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,11 +55,14 @@ FEATURES = [
     "raw_historical",
     "raw_assessment",
     "raw_via_parent",
+    "first_mention_pos",
+    "mention_words",
     "sent_sim_max",
     "sent_sim_hits",
     "prior_log",
     "unseen",
     "cat_lr_max",
+    "cat_knowledge",
     "cat_candidates",
     "desc_overlap",
     "code_len",
@@ -77,6 +80,8 @@ class KnowledgeView:
     mapped: set[str]
     header: set[str]
     raw: dict[str, Counter[str]]
+    first: dict[str, float] = field(default_factory=dict)  # earliest mention, as a share of the note
+    words: dict[str, int] = field(default_factory=dict)  # most words in one matched term
 
 
 def map_to_labels(code: str, labels: set[str]) -> tuple[str, bool]:
@@ -111,11 +116,16 @@ def knowledge_view(analysis: Any, labels: set[str], system: str = "ICD-10-CM") -
         if any("header code" in w for w in s.warnings):
             header.add(code)
     raw: dict[str, Counter[str]] = defaultdict(Counter)
+    first: dict[str, float] = {}
+    words: dict[str, int] = {}
+    length = max((m.end for m in mentions), default=1)
     for m in mentions:
         if m.targets[0].system != system:
             continue
         code, _ = map_to_labels(m.targets[0].code, labels)
         raw[code][m.assertion] += 1
+        first[code] = min(first.get(code, 1.0), m.start / length)
+        words[code] = max(words.get(code, 0), len(m.text.split()))
         if m.section == "assessment_plan":
             raw[code]["assessment"] += 1
     # A mention the matcher could only place at a header (N46.0) stands for its likeliest billable
@@ -124,7 +134,9 @@ def knowledge_view(analysis: Any, labels: set[str], system: str = "ICD-10-CM") -
         for child in _header_children(code):
             if child not in raw:
                 raw[child]["via_parent"] += sum(counts.values())
-    return KnowledgeView(score, rank, mapped, header, dict(raw))
+                first.setdefault(child, first.get(code, 1.0))
+                words.setdefault(child, words.get(code, 0))
+    return KnowledgeView(score, rank, mapped, header, dict(raw), first, words)
 
 
 _CHILDREN_CACHE: dict[str, tuple[str, ...]] = {}
@@ -265,6 +277,10 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         by_cat: dict[str, list[str]] = defaultdict(list)
         for c in cands:
             by_cat[c[:3]].append(c)
+        cat_kn: Counter[str] = Counter()  # knowledge mentions per category: hierarchy agreement
+        if kv is not None:
+            for code, counts in kv.raw.items():
+                cat_kn[code[:3]] += sum(counts.values())
         rows = []
         n = float(len(cands))
         for c in cands:
@@ -294,10 +310,13 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
                     float(raw.get("historical", 0)),
                     float(raw.get("assessment", 0)),
                     float(raw.get("via_parent", 0)),
+                    kv.first.get(c, 1.5) if kv else 1.5,
+                    float(kv.words.get(c, 0)) if kv else 0.0,
                     *[float(x) for x in mined.get(c, _NO_EVIDENCE)],
                     math.log1p(self.prior_.get(c, 0)),
                     0.0 if c in index else 1.0,
                     cat_lr,
+                    float(cat_kn.get(c[:3], 0)) - float(sum(raw.values())),
                     float(len(by_cat[c[:3]])),
                     self._desc_overlap(c, text_words),
                     float(len(c.replace(".", ""))),
