@@ -265,7 +265,12 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         cands: list[str],
         mined: dict[str, EvidenceRow],
         lr2: np.ndarray,
+        prior: dict[str, int] | None = None,
     ) -> np.ndarray:
+        """One row of FEATURES per candidate. `prior` counts each code's training notes; in fitting it
+        is the count over the other folds only, so a code seen only in this note's fold is unseen,
+        as a code seen in no training note is when ranking."""
+        prior = self.prior_ if prior is None else prior
         index = self.label_index_
         lr_rank = np.empty_like(lr)
         lr_rank[np.argsort(-lr)] = np.arange(1, lr.size + 1)
@@ -313,8 +318,8 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
                     kv.first.get(c, 1.5) if kv else 1.5,
                     float(kv.words.get(c, 0)) if kv else 0.0,
                     *[float(x) for x in mined.get(c, _NO_EVIDENCE)],
-                    math.log1p(self.prior_.get(c, 0)),
-                    0.0 if c in index else 1.0,
+                    math.log1p(prior.get(c, 0)),
+                    0.0 if prior.get(c, 0) else 1.0,
                     cat_lr,
                     float(cat_kn.get(c[:3], 0)) - float(sum(raw.values())),
                     float(len(by_cat[c[:3]])),
@@ -383,6 +388,7 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         lr2_oof = np.zeros(Y.shape)
         evidence = list(evidence) if evidence is not None else [{} for _ in range(n)]
         mined_oof: list[dict[str, EvidenceRow]] = [{} for _ in range(n)]
+        prior_oof: list[dict[str, int]] = [{} for _ in range(n)]
         folds = KFold(n_splits=min(self.n_folds, n), shuffle=True, random_state=self.random_state)
         for f, (tr, te) in enumerate(folds.split(np.arange(n))):
             model = self._fit_generators(X[tr], Y[tr])
@@ -390,8 +396,10 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
             knn_oof[te] = self._knn_scores(X[tr], Y[tr], X[te])
             lr2_oof[te] = self._lr_scores(self._fit_generators(X2[tr], Y[tr]), X2[te], Y.shape[1])
             index = EvidenceIndex().fit([texts[i] for i in tr], [evidence[i] for i in tr])
+            fold_prior = dict(Counter(c for i in tr for c in set(gold[i])))
             for i in te:
                 mined_oof[i] = index.view(texts[i])
+                prior_oof[i] = fold_prior
             report("classifier (cross-fitted)", 0.05 + 0.45 * (f + 1) / folds.get_n_splits())
         views = [
             knowledge_view(k, label_set, system) if self.use_knowledge_ else None for k in (knowledge or [None] * n)
@@ -404,7 +412,7 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
             neg_i = set(negatives[i]) if negatives else set()
             for c in neg_i - set(cands):
                 cands.append(c)
-            feats = self._features(words, lr_oof[i], knn_oof[i], views[i], cands, mined_oof[i], lr2_oof[i])
+            feats = self._features(words, lr_oof[i], knn_oof[i], views[i], cands, mined_oof[i], lr2_oof[i], prior_oof[i])
             rows.append(feats)
             labels += [1 if c in gold_i else 0 for c in cands]
             w = float(sample_weight[i]) if sample_weight is not None else 1.0
@@ -423,6 +431,7 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw_oof, y)
         calibrated_oof = self.calibrator_.predict(raw_oof)
         self.threshold_ = _best_threshold(calibrated_oof, y, groups_arr)
+        self.oof_map_ = _grouped_map(calibrated_oof, y, groups_arr, [len(set(g)) for g in gold])
         report("re-ranker", 0.8)
         self.reranker_ = self._reranker().fit(F, y, sample_weight=wts)
         report("final classifier", 0.85)
@@ -650,6 +659,20 @@ class EvidenceIndex:
             t = terms.get(code, (0, 0.0, 0))
             out[code] = (t[0], t[1], t[2], float(best[j]), int(hits[j]))
         return out
+
+
+def _grouped_map(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, n_gold: Sequence[int]) -> float:
+    """MAP of out-of-fold rankings: per note, candidates by score, over all of the note's gold codes
+    (those no generator proposed count as missed)."""
+    aps = []
+    for g, total in enumerate(n_gold):
+        if total == 0:
+            continue
+        idx = np.flatnonzero(groups == g)
+        hits = y[idx[np.argsort(-scores[idx], kind="stable")]]
+        ranks = np.flatnonzero(hits) + 1
+        aps.append(float(np.sum(np.arange(1, ranks.size + 1) / ranks)) / total if ranks.size else 0.0)
+    return float(np.mean(aps)) if aps else 0.0
 
 
 def _best_threshold(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
