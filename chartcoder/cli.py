@@ -60,13 +60,12 @@ def suggest(
 ) -> None:
     """Suggest codes for one note and show them with their evidence."""
     from chartcoder.models.schema import Encounter
-    from chartcoder.models.service import get_service
 
     if setting not in (None, "outpatient", "inpatient"):
         _fail("--setting must be outpatient or inpatient")
     text = _read_note(file)
     try:
-        result = get_service().suggest(text, Encounter(setting=setting, sex=sex, age=age), top_k)  # type: ignore[arg-type]
+        result = _active_service().suggest(text, Encounter(setting=setting, sex=sex, age=age), top_k)  # type: ignore[arg-type]
     except ChartcoderError as exc:
         _fail(str(exc))
     if as_json:
@@ -101,12 +100,11 @@ def predict(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from chartcoder.api.schemas import EncounterContext
-    from chartcoder.models.service import get_service
 
     if not input.is_file():
         _fail(f"{input}: no such file")
     lines = input.read_bytes().splitlines()
-    service = _service_for(model) if model not in (None, "knowledge") else get_service()
+    service = _pick_service(model)
     failures = 0
     with (
         output.open("w", encoding="utf-8") as out,
@@ -145,6 +143,25 @@ def _service_for(pack_path: str) -> Any:
 
     try:
         return SuggestionService(get_settings(), pack=load_pack(pack_path))
+    except ChartcoderError as exc:
+        _fail(str(exc))
+
+
+def _pick_service(model: str | None) -> Any:
+    """'knowledge' for the guideline engine alone, a pack folder, or (None) the configured pack."""
+    from chartcoder.models.service import get_service
+
+    if model == "knowledge":
+        return get_service()
+    return _active_service() if model is None else _service_for(model)
+
+
+def _active_service() -> Any:
+    """The configured pack (CHARTCODER_MODEL, default 'default') when built, else the knowledge engine."""
+    from chartcoder.models.service import service_from_settings
+
+    try:
+        return service_from_settings()
     except ChartcoderError as exc:
         _fail(str(exc))
 
@@ -269,11 +286,19 @@ def models_list(
             str(r["version"]),
             str(r["system"]),
             str(r["labels"]),
-            f"{r['metrics'].get('MAP', float('nan')):.3f}" if r["metrics"] else "-",
+            _map_column(r["metrics"]),
             str(r["created"]),
             r["status"],
         )
     console.print(table)
+
+
+def _map_column(m: dict[str, Any]) -> str:
+    if isinstance(m.get("MAP"), float):
+        return f"{m['MAP']:.3f} ({m.get('evaluated_on', 'held out')})"
+    if isinstance(m.get("MAP_out_of_fold"), float):
+        return f"{m['MAP_out_of_fold']:.3f} (out-of-fold, training data)"
+    return "-"
 
 
 @codes_app.command("search")
@@ -340,12 +365,19 @@ def serve(
 
     from chartcoder.api.auth import ensure_local_key
     from chartcoder.config import get_settings
-    from chartcoder.models.service import SuggestionService
+    from chartcoder.models.pack import active_pack_path
+    from chartcoder.models.service import service_from_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
     err.print("Preparing the suggestion engine (first start builds the term index, ~15 s)...")
-    SuggestionService(settings)  # builds and caches the term index before workers start
+    if settings.model == "default" and active_pack_path(settings.model, settings.model_dir) is None:
+        _build_default_pack(settings.model_dir / "default", settings.default_pack_notes)
+    try:
+        service = service_from_settings(settings)  # verifies the pack; builds the term index cache
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    err.print(f"Serving suggestions from {service.model_name}")
     key, created = ensure_local_key(settings)
     # The key is shown once, when it is made; later starts name the file, so logs never hold it.
     shown = key if created else f"$(cat {settings.api_key_file})"
@@ -363,6 +395,22 @@ def serve(
         highlight=False,
     )
     uvicorn.run("chartcoder.api.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
+def _build_default_pack(out: Path, notes: int) -> None:
+    from chartcoder.training.default_pack import build_default_pack
+
+    err.print(
+        f"No model pack yet: building the default pack from {notes:,} synthetic notes into {out} "
+        "(once; a few minutes on 2 cores)..."
+    )
+    with _progress() as progress:
+        bar = progress.add_task("default pack", total=1.0)
+        try:
+            build_default_pack(out, notes, lambda s, f: progress.update(bar, description=s, completed=f))
+        except ChartcoderError as exc:
+            _fail(f"could not build the default pack: {exc}")
+    err.print(f"wrote {out}")
 
 
 def main() -> None:

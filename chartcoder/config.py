@@ -17,6 +17,17 @@ class Settings(BaseSettings):
     environment: str = Field("development", description="development | production")
     data_dir: Path = Field(Path("var"), description="Where the database, caches and keys live.")
     model_dir: Path = Field(Path("models"), description="Where trained model packs live.")
+    model: str = Field(
+        "default",
+        description="The pack to serve: a pack folder, or a pack name under model_dir; 'knowledge' for the "
+        "guideline engine alone.",
+    )
+    default_pack_notes: int = Field(
+        2000, ge=50, description="Synthetic notes the default pack is trained on when `serve` builds it."
+    )
+    min_score: float = Field(
+        0.05, ge=0.0, le=1.0, description="Learned-pack suggestions scoring below this are not returned."
+    )
     database_url: str | None = Field(None, description="SQLAlchemy URL; default a SQLite file in data_dir.")
     max_note_chars: int = Field(200_000, ge=1, description="Longest note text accepted, in characters.")
     max_top_k: int = Field(100, ge=1)

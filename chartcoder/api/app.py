@@ -19,7 +19,7 @@ from chartcoder.api import schemas
 from chartcoder.api.auth import accepted_keys, key_is_valid
 from chartcoder.config import Settings, get_settings
 from chartcoder.errors import ChartcoderError, InvalidInputError, NoteTooLongError, UnknownCodeError
-from chartcoder.models.service import SuggestionService
+from chartcoder.models.service import SuggestionService, service_from_settings
 
 log = logging.getLogger("chartcoder.api")
 
@@ -83,7 +83,7 @@ def create_app(
 
     def load_service() -> SuggestionService:
         if "service" not in state:
-            state["service"] = service_factory() if service_factory else SuggestionService(settings)
+            state["service"] = service_factory() if service_factory else service_from_settings(settings)
         return state["service"]
 
     @asynccontextmanager

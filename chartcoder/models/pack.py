@@ -103,6 +103,13 @@ def verify_pack(path: str | Path) -> dict[str, Any]:
     card = read_card(path)
     if card.get("format") != PACK_FORMAT:
         raise PackError(f"{path}: pack format {card.get('format')!r}; this chartcoder reads {PACK_FORMAT!r}")
+    from chartcoder.models.ranker import RANKER_NAME
+
+    if card.get("ranker", RANKER_NAME) != RANKER_NAME:
+        raise PackError(
+            f"{path}: made for ranker {card.get('ranker')!r}; this chartcoder reads {RANKER_NAME!r}. "
+            "Retrain it with `chartcoder train`."
+        )
     manifest = path / MANIFEST
     if not manifest.is_file():
         raise PackError(f"{path}: no {MANIFEST}; refusing to load an unverified pack")
@@ -130,6 +137,17 @@ def load_pack(path: str | Path) -> ModelPack:
     card = verify_pack(path)
     ranker = joblib.load(path / RANKER_FILE)
     return ModelPack(path, card, ranker)
+
+
+def active_pack_path(model: str, model_dir: str | Path) -> Path | None:
+    """Where the configured pack is (`model` is a folder, or a name under `model_dir`), or None when it
+    is 'knowledge' or not built yet."""
+    if model in ("", "knowledge"):
+        return None
+    for candidate in (Path(model), Path(model_dir) / model):
+        if (candidate / CARD).is_file():
+            return candidate
+    return None
 
 
 def list_packs(model_dir: str | Path) -> list[dict[str, Any]]:

@@ -69,6 +69,27 @@ FEATURES = [
     "n_candidates",
 ]
 _WORD = re.compile(r"[a-z0-9]+")
+# What the knowledge engine says about a code, whatever codes the training charts held: the features
+# of the terminology re-ranker, which scores candidates outside the learned label space.
+KNOWLEDGE_FEATURES = [
+    "kn_score",
+    "kn_rank",
+    "kn_present",
+    "kn_mapped",
+    "kn_header",
+    "raw_present",
+    "raw_negated",
+    "raw_uncertain",
+    "raw_family",
+    "raw_historical",
+    "raw_assessment",
+    "raw_via_parent",
+    "first_mention_pos",
+    "mention_words",
+    "cat_knowledge",
+    "desc_overlap",
+    "code_len",
+]
 
 
 @dataclass
@@ -412,7 +433,9 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
             neg_i = set(negatives[i]) if negatives else set()
             for c in neg_i - set(cands):
                 cands.append(c)
-            feats = self._features(words, lr_oof[i], knn_oof[i], views[i], cands, mined_oof[i], lr2_oof[i], prior_oof[i])
+            feats = self._features(
+                words, lr_oof[i], knn_oof[i], views[i], cands, mined_oof[i], lr2_oof[i], prior_oof[i]
+            )
             rows.append(feats)
             labels += [1 if c in gold_i else 0 for c in cands]
             w = float(sample_weight[i]) if sample_weight is not None else 1.0
@@ -434,6 +457,7 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         self.oof_map_ = _grouped_map(calibrated_oof, y, groups_arr, [len(set(g)) for g in gold])
         report("re-ranker", 0.8)
         self.reranker_ = self._reranker().fit(F, y, sample_weight=wts)
+        self._fit_knowledge_reranker(F, y, wts, groups_arr)
         report("final classifier", 0.85)
         self.generators_ = self._fit_generators(X, Y)
         self.char_generators_ = self._fit_generators(X2, Y)
@@ -444,6 +468,30 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         self.n_train_ = n
         report("done", 1.0)
         return self
+
+    def _fit_knowledge_reranker(self, F: np.ndarray, y: np.ndarray, wts: np.ndarray, groups: np.ndarray) -> None:
+        """The terminology re-ranker: learns, from knowledge features alone, how far to trust the
+        engine's mentions, so that a code no training chart held is scored on what the note says
+        about it rather than written off as unseen."""
+        self.kn_columns_ = [FEATURES.index(f) for f in KNOWLEDGE_FEATURES]
+        self.kn_reranker_: HistGradientBoostingClassifier | None = None
+        if not self.use_knowledge_:
+            return
+        mention_cols = [FEATURES.index(f) for f in KNOWLEDGE_FEATURES[2:12]]
+        mask = F[:, mention_cols].sum(axis=1) > 0
+        if mask.sum() < 50 or len(set(y[mask])) < 2:
+            return
+        Fk, yk, wk, gk = F[mask][:, self.kn_columns_], y[mask], wts[mask], groups[mask]
+        raw = np.zeros(len(yk))
+        for tr, te in GroupKFold(n_splits=3).split(Fk, yk, gk):
+            raw[te] = self._knowledge_model().fit(Fk[tr], yk[tr], sample_weight=wk[tr]).predict_proba(Fk[te])[:, 1]
+        self.kn_calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, yk)
+        self.kn_reranker_ = self._knowledge_model().fit(Fk, yk, sample_weight=wk)
+
+    def _knowledge_model(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40, random_state=self.random_state
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -477,6 +525,11 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
                 continue
             feats = self._features(set(_WORD.findall(text.lower())), lr[i], knn[i], kv, cands, mined, lr2[i])
             probs = self.calibrator_.predict(self.reranker_.predict_proba(feats)[:, 1])
+            if self.kn_reranker_ is not None:
+                outside = np.asarray([c not in self.label_index_ for c in cands])
+                if outside.any():
+                    kn = self.kn_reranker_.predict_proba(feats[outside][:, self.kn_columns_])[:, 1]
+                    probs[outside] = self.kn_calibrator_.predict(kn)
             order = np.argsort(-probs, kind="stable")
             out.append([(cands[j], float(probs[j])) for j in order])
         return out

@@ -68,6 +68,8 @@ class SuggestionService:
             raw.setdefault(code, []).append(Evidence(m.start, m.end, m.text, m.assertion, m.section))
         out: list[Suggestion] = []
         for code, score in ranked[:k]:
+            if score < self.settings.min_score:
+                break  # ranked best first: the rest score lower still
             known = by_code.get(code)
             evidence = known.evidence if known else raw.get(code, [])
             warnings = list(known.warnings) if known else []
@@ -99,6 +101,16 @@ class SuggestionService:
         doc, mentions = self.pipeline(note)
         result = self.engine.suggest(note, mentions, encounter, top_k=top_k, note_words=doc._.note_words)
         return result, mentions
+
+
+def service_from_settings(settings: Settings | None = None) -> SuggestionService:
+    """A service with the configured pack when it is built (verified before loading), else the knowledge
+    engine alone."""
+    from chartcoder.models.pack import active_pack_path, load_pack
+
+    settings = settings or get_settings()
+    path = active_pack_path(settings.model, settings.model_dir)
+    return SuggestionService(settings, pack=load_pack(path) if path is not None else None)
 
 
 def describe(code: str, system: str) -> str:

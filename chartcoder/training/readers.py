@@ -351,3 +351,21 @@ def write_audited_jsonl(records: Iterable[Record], path: str | Path) -> int:
             )
             n += 1
     return n
+
+
+# -- synthetic --------------------------------------------------------------------------------------
+
+_SYNTHETIC_SPEC = re.compile(r"^(\d{1,6})(?::(\d{1,9}))?$")
+
+
+def read_synthetic(spec: str, report: ReadReport | None = None) -> list[Record]:
+    """The synthetic corpus: `spec` is `N` or `N:SEED` (e.g. `2000:0`), the number of notes and the
+    generator's seed."""
+    match = _SYNTHETIC_SPEC.match(spec.strip())
+    if not match or int(match.group(1)) < 1:
+        raise InvalidInputError(f"--format synthetic takes --data N or N:SEED (e.g. 2000:0); got {spec!r}")
+    from chartcoder.training.synthetic import generate
+
+    report = report if report is not None else ReadReport()
+    records = generate(int(match.group(1)), int(match.group(2) or 0))
+    return [_check_codes(r, report, True) for r in records]

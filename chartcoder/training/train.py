@@ -21,6 +21,7 @@ from chartcoder.training.readers import (
     read_audited_jsonl,
     read_codiesp,
     read_mimic,
+    read_synthetic,
 )
 from chartcoder.training.records import Record
 
@@ -41,7 +42,7 @@ def load_records(
     if fmt == "mimic":
         return read_mimic(data, report)
     if fmt == "synthetic":
-        raise InvalidInputError("--format synthetic: the synthetic corpus generator is not built yet (issue 3)")
+        return read_synthetic(str(data), report)
     raise InvalidInputError(f"The 'format' parameter must be one of {', '.join(FORMATS)}. Got {fmt!r}.")
 
 
@@ -88,9 +89,12 @@ def train_pack(
     sources: list[dict[str, Any]] | None = None,
     progress: Progress | None = None,
     ranker_params: dict[str, Any] | None = None,
+    holdout: list[Record] | None = None,
+    holdout_name: str = "",
 ) -> Path:
     """Fit a CodeRanker on the records' positive codes (rejected codes weigh as negatives) and write
-    a verified pack."""
+    a verified pack. The card's metrics hold the out-of-fold MAP on the training notes and, when
+    `holdout` records are given, every evaluation metric on them."""
     system = check_task(task)
     usable = [r for r in records if r.positives({system})]
     if len(usable) < 10:
@@ -126,8 +130,13 @@ def train_pack(
         },
         "label_count": len(ranker.labels_),
         "threshold": ranker.threshold_,
-        "metrics": {},
+        "metrics": {"MAP_out_of_fold": round(ranker.oof_map_, 4)},
     }
+    if holdout:
+        pack = ModelPack(Path(out), card, ranker)
+        result = score_records(pack, holdout, progress)
+        card["metrics"].update({k: round(v, 4) for k, v in result.items() if isinstance(v, float)})
+        card["metrics"]["evaluated_on"] = f"{holdout_name or 'held-out records'} ({len(holdout)} records)"
     return save_pack(ranker, out, card)
 
 
@@ -149,6 +158,17 @@ def evaluate_pack(
 ) -> dict[str, Any]:
     """MAP, P@k, R@k, micro/macro F1 at the pack's threshold, ECE; JSON + Markdown + PNG plots."""
     pack = load_pack(pack_path)
+    result = score_records(pack, records, progress)
+    if out_dir is not None:
+        write_report(result, result.pop("_scores"), result.pop("_correct"), Path(out_dir))
+    else:
+        result.pop("_scores")
+        result.pop("_correct")
+    return result
+
+
+def score_records(pack: ModelPack, records: list[Record], progress: Progress | None = None) -> dict[str, Any]:
+    """Every evaluation metric of a loaded pack on coded records (the report's numbers)."""
     system = pack.card["system"]
     started = time.perf_counter()
     ranked = rank_records(pack, records, progress)
@@ -174,8 +194,7 @@ def evaluate_pack(
         result[f"P@{k}"] = p
         result[f"R@{k}"] = r
     result["calibration"] = metrics.calibration_curve(scores, correct)
-    if out_dir is not None:
-        write_report(result, scores, correct, Path(out_dir))
+    result["_scores"], result["_correct"] = scores, correct
     return result
 
 

@@ -21,14 +21,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_answers_suggestions(tmp_path):
+def test_serve_builds_the_default_pack_then_answers_suggestions(tmp_path):
+    """A machine with no pack: `serve` builds the default pack (a small one here, through
+    CHARTCODER_DEFAULT_PACK_NOTES), then serves suggestions ranked by it."""
     port = free_port()
     data_dir = tmp_path / "data"
     (data_dir / "cache").mkdir(parents=True)
     # Reuse the checkout's term-index cache so the server starts in seconds.
     for f in (ROOT / "var" / "cache").glob("term-index-*.json.gz"):
         (data_dir / "cache" / f.name).symlink_to(f)
-    env = {**os.environ, "CHARTCODER_DATA_DIR": str(data_dir)}
+    models = tmp_path / "models"
+    env = {
+        **os.environ,
+        "CHARTCODER_DATA_DIR": str(data_dir),
+        "CHARTCODER_MODEL_DIR": str(models),
+        "CHARTCODER_DEFAULT_PACK_NOTES": "150",
+    }
+    env.pop("CHARTCODER_MODEL", None)
     exe = str(Path(sys.executable).parent / "chartcoder")
     proc = subprocess.Popen(
         [exe, "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -38,7 +47,7 @@ def test_serve_answers_suggestions(tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
+        deadline = time.time() + 300
         while True:
             try:
                 with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
@@ -57,6 +66,7 @@ def test_serve_answers_suggestions(tmp_path):
         )
         with urllib.request.urlopen(req, timeout=30) as r:
             body = json.load(r)
+        assert body["model"].startswith("default@")
         codes = [s["code"] for s in body["suggestions"]]
         assert "S93.401A" in codes and "K21.9" in codes and "R07.9" not in codes
         for s in body["suggestions"]:
@@ -78,3 +88,7 @@ def test_serve_answers_suggestions(tmp_path):
             out, errs = proc.communicate()
     # The note must never reach the logs.
     assert b"ankle sprain" not in out + errs
+    assert b"building the default pack" in errs
+    card = json.loads((models / "default" / "model_card.json").read_text())
+    assert card["name"] == "default" and card["training"]["sources"][0]["format"] == "synthetic"
+    assert 0.0 <= card["metrics"]["MAP"] <= 1.0

@@ -111,6 +111,15 @@ def test_card_with_another_format_is_refused_even_when_rehashed(pack):
         load_pack(pack)
 
 
+def test_pack_of_an_older_ranker_is_refused_even_when_rehashed(pack):
+    card = json.loads((pack / CARD).read_text(encoding="utf-8"))
+    card["ranker"] = "chartcoder.CodeRanker.v1"
+    (pack / CARD).write_text(json.dumps(card), encoding="utf-8")
+    rewrite_manifest(pack)
+    with pytest.raises(PackError, match=r"made for ranker 'chartcoder\.CodeRanker\.v1'.*Retrain"):
+        load_pack(pack)
+
+
 def test_card_that_is_not_json_or_missing_is_refused(pack):
     (pack / CARD).write_text("{not json", encoding="utf-8")
     with pytest.raises(PackError, match="not valid JSON"):
