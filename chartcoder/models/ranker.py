@@ -233,25 +233,22 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
             analyzer="char_wb", ngram_range=(3, 5), min_df=2, max_df=0.9, sublinear_tf=True, max_features=200_000
         )
 
-    def _fit_generators(self, X: Any, Y: np.ndarray) -> KernelRidge:
+    def _fit_generators(self, K: np.ndarray, Y: np.ndarray) -> KernelRidge:
         """The multi-label text classifier: ridge regression onto every code at once, solved in its
-        dual (one n x n system however many codes there are; a per-code logistic regression over
-        ~2,000 codes took minutes for what this does in a second)."""
-        return KernelRidge(alpha=self.alpha, kernel="linear").fit(X, Y)
-
-    @staticmethod
-    def _lr_scores(model: KernelRidge, X: Any, n_labels: int) -> np.ndarray:
-        return np.asarray(model.predict(X)).reshape(X.shape[0], n_labels)
+        dual from the notes' linear kernel K = X X^T (one n x n system however many codes there are;
+        a per-code logistic regression over ~2,000 codes took minutes for what this does in a second).
+        Scores of new notes are (X_new X^T) @ dual_coef_."""
+        return KernelRidge(alpha=self.alpha, kernel="precomputed").fit(K, Y)
 
     def _knn_scores(self, X_train: Any, Y_train: np.ndarray, X: Any, sims: np.ndarray | None = None) -> np.ndarray:
         """Neighbour votes. TF-IDF rows are L2-normalized, so the dot product is the cosine; `sims`
         may be given when the caller already has X @ X_train.T."""
         if sims is None:
             sims = (X @ X_train.T).toarray()
-        k = min(self.n_neighbors, X_train.shape[0])
+        k = min(self.n_neighbors, Y_train.shape[0])
         idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        out = np.zeros((X.shape[0], Y_train.shape[1]))
-        for i in range(X.shape[0]):
+        out = np.zeros((sims.shape[0], Y_train.shape[1]))
+        for i in range(sims.shape[0]):
             w = sims[i, idx[i]]
             total = w.sum()
             if total > 0:
@@ -411,12 +408,17 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         mined_oof: list[dict[str, EvidenceRow]] = [{} for _ in range(n)]
         prior_oof: list[dict[str, int]] = [{} for _ in range(n)]
         folds = KFold(n_splits=min(self.n_folds, n), shuffle=True, random_state=self.random_state)
+        # Both kernels once (n x n); every fold's classifier and neighbours read slices of them.
+        K_word = (X @ X.T).toarray()
+        K_char = (X2 @ X2.T).toarray()
+        grams = [note_grams(t, e) for t, e in zip(texts, evidence, strict=True)]
         for f, (tr, te) in enumerate(folds.split(np.arange(n))):
-            model = self._fit_generators(X[tr], Y[tr])
-            lr_oof[te] = self._lr_scores(model, X[te], Y.shape[1])
-            knn_oof[te] = self._knn_scores(X[tr], Y[tr], X[te])
-            lr2_oof[te] = self._lr_scores(self._fit_generators(X2[tr], Y[tr]), X2[te], Y.shape[1])
-            index = EvidenceIndex().fit([texts[i] for i in tr], [evidence[i] for i in tr])
+            lr_oof[te] = self._fit_generators(K_word[np.ix_(tr, tr)], Y[tr]).predict(K_word[np.ix_(te, tr)])
+            knn_oof[te] = self._knn_scores(None, Y[tr], None, sims=K_word[np.ix_(te, tr)])
+            lr2_oof[te] = self._fit_generators(K_char[np.ix_(tr, tr)], Y[tr]).predict(K_char[np.ix_(te, tr)])
+            index = EvidenceIndex().fit(
+                [texts[i] for i in tr], [evidence[i] for i in tr], grams=[grams[i] for i in tr]
+            )
             fold_prior = dict(Counter(c for i in tr for c in set(gold[i])))
             for i in te:
                 mined_oof[i] = index.view(texts[i])
@@ -459,10 +461,10 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         self.reranker_ = self._reranker().fit(F, y, sample_weight=wts)
         self._fit_knowledge_reranker(F, y, wts, groups_arr)
         report("final classifier", 0.85)
-        self.generators_ = self._fit_generators(X, Y)
-        self.char_generators_ = self._fit_generators(X2, Y)
+        self.generators_ = self._fit_generators(K_word, Y)
+        self.char_generators_ = self._fit_generators(K_char, Y)
         self.X2_train_t_ = X2.T.tocsr()
-        self.evidence_index_ = EvidenceIndex().fit(list(texts), evidence)
+        self.evidence_index_ = EvidenceIndex().fit(list(texts), evidence, grams=grams)
         self.X_train_ = X
         self.Y_train_ = Y
         self.n_train_ = n
@@ -618,26 +620,43 @@ def _ngrams(text: str, n_max: int = 3) -> set[tuple[str, ...]]:
     return out
 
 
+NoteGrams = tuple[Counter[tuple[str, ...]], dict[str, set[tuple[str, ...]]]]
+
+
+def note_grams(text: str, evidence: dict[str, list[str]]) -> NoteGrams:
+    """A note's n-grams counted once per sentence, and the n-grams of the sentences cited per code:
+    what `mine_terms` counts, computed once per note however many folds reuse it."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    for sentence in re.split(r"[\n.;]+", text):
+        counts.update(_ngrams(sentence))
+    cited: dict[str, set[tuple[str, ...]]] = {}
+    for code, sentences in evidence.items():
+        grams: set[tuple[str, ...]] = set()
+        for sentence in sentences:
+            grams |= _ngrams(sentence)
+        cited[code] = grams
+    return counts, cited
+
+
 def mine_terms(
     texts: Sequence[str],
     evidence: Sequence[dict[str, list[str]]],
     min_support: int = 2,
     min_precision: float = 0.15,
     per_term: int = 5,
+    grams: Sequence[NoteGrams] | None = None,
 ) -> dict[tuple[str, ...], list[tuple[str, float, int]]]:
     """Word n-grams that a code's cited sentences share: term -> [(code, precision, support)].
-    Precision is the share of all training sentences with the term that were cited for the code."""
+    Precision is the share of all training sentences with the term that were cited for the code.
+    `grams` may hold `note_grams` of each note, computed beforehand."""
+    if grams is None:
+        grams = [note_grams(t, e) for t, e in zip(texts, evidence, strict=True)]
     term_count: Counter[tuple[str, ...]] = Counter()
-    for text in texts:
-        for sentence in re.split(r"[\n.;]+", text):
-            term_count.update(_ngrams(sentence))
     pair_count: Counter[tuple[tuple[str, ...], str]] = Counter()
-    for ev in evidence:
-        for code, sentences in ev.items():
-            grams: set[tuple[str, ...]] = set()
-            for sentence in sentences:
-                grams |= _ngrams(sentence)
-            pair_count.update((g, code) for g in grams)
+    for counts, cited in grams:
+        term_count.update(counts)
+        for code, code_grams in cited.items():
+            pair_count.update((g, code) for g in code_grams)
     table: dict[tuple[str, ...], list[tuple[str, float, int]]] = defaultdict(list)
     for (gram, code), support in pair_count.items():
         if support < min_support:
@@ -672,8 +691,13 @@ class EvidenceIndex:
     and the cited sentences themselves, as TF-IDF rows a note's sentences are compared with (a
     sentence-level nearest-neighbour vote: the note sentence most like one cited for a code)."""
 
-    def fit(self, texts: Sequence[str], evidence: Sequence[dict[str, list[str]]]) -> EvidenceIndex:
-        self.terms_ = mine_terms(texts, evidence)
+    def fit(
+        self,
+        texts: Sequence[str],
+        evidence: Sequence[dict[str, list[str]]],
+        grams: Sequence[NoteGrams] | None = None,
+    ) -> EvidenceIndex:
+        self.terms_ = mine_terms(texts, evidence, grams=grams)
         cited: list[str] = []
         codes: list[str] = []
         for ev in evidence:

@@ -20,6 +20,9 @@ DEFAULT_NAME = "default"
 TRAIN_SEED = 0
 HOLDOUT_SEED = 1
 HOLDOUT_NOTES = 300
+# Fewer classifier and neighbour candidates than for real charts: the synthetic label space is
+# small and the knowledge engine proposes most of what matters; this keeps the build within minutes.
+RANKER_PARAMS = {"top_lr": 40, "top_knn": 20}
 
 
 def build_default_pack(
@@ -47,5 +50,6 @@ def build_default_pack(
         sources=sources,
         progress=progress,
         holdout=holdout,
+        ranker_params=RANKER_PARAMS,
         holdout_name=f"synthetic notes, seed {HOLDOUT_SEED}",
     )
