@@ -6,7 +6,10 @@ spaCy-based pipeline can beat. The machine is shared and noisy, so each note's t
 `--repeat` passes, and the headline figure is the ratio to the tokenizer.
 
     .venv/bin/python benchmarks/latency.py [--data ../shared/data/codiesp/background/text_files_en]
-        [--limit N] [--repeat 3] [--json benchmarks/results/latency.json]
+        [--limit N] [--repeat 3] [--json benchmarks/results/latency.json] [--model PACK]
+
+`--model PACK` measures the path with a learned pack (the knowledge engine, then the pack's ranker);
+without it, the knowledge engine alone.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="Use only the first N notes (0 = all).")
     ap.add_argument("--repeat", type=int, default=3, help="Passes over the notes; per-note median is kept.")
     ap.add_argument("--json", type=Path, default=None, help="Also write the results here.")
+    ap.add_argument("--model", type=Path, default=None, help="A model pack to rank with (default: none).")
     args = ap.parse_args()
 
     files = sorted(args.data.glob("*.txt"))
@@ -64,7 +68,9 @@ def main() -> int:
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    service = SuggestionService(get_settings())
+    from chartcoder.models.pack import load_pack
+
+    service = SuggestionService(get_settings(), pack=load_pack(args.model) if args.model else None)
     load_s = time.perf_counter() - t0
     tokenizer = service.pipeline.nlp.tokenizer
     encounter = Encounter(setting="outpatient")
