@@ -162,7 +162,7 @@ def knowledge_view(analysis: Any, labels: set[str], system: str = "ICD-10-CM") -
 _CHILDREN_CACHE: dict[str, tuple[str, ...]] = {}
 
 
-def _header_children(code: str, limit: int = 6) -> tuple[str, ...]:
+def _header_children(code: str, limit: int = 8) -> tuple[str, ...]:
     """The billable codes a non-billable ICD-10-CM header most likely stands for: its billable
     children when few, else the unspecified/other ones (ending in 0 or 9)."""
     hit = _CHILDREN_CACHE.get(code)
@@ -177,7 +177,8 @@ def _header_children(code: str, limit: int = 6) -> tuple[str, ...]:
         if len(leaves) <= limit:
             out = tuple(leaves)
         else:
-            out = tuple([c for c in leaves if c[-1] in "09" and len(c) <= len(code) + 2][:limit])
+            depth = len(code.replace(".", "")) + 2
+            out = tuple([c for c in leaves if c[-1] in "09" and len(c.replace(".", "")) <= depth][:limit])
     _CHILDREN_CACHE[code] = out
     return out
 

@@ -1,0 +1,83 @@
+"""The ranker's smaller parts: character n-grams, header codes standing for their billable children,
+the terminology re-ranker that scores codes no training chart held, out-of-fold MAP, and the
+synthetic reader's data spec."""
+
+from __future__ import annotations
+
+import pytest
+
+from chartcoder.errors import InvalidInputError
+from chartcoder.models.ranker import CodeRanker, _header_children, char_grams, knowledge_view
+from chartcoder.models.schema import Encounter
+from chartcoder.training.metrics import mean_average_precision
+from chartcoder.training.readers import ReadReport, read_synthetic
+from chartcoder.training.train import knowledge_analyses
+
+
+def test_char_grams_stay_inside_words_and_ignore_case():
+    grams = char_grams("Type 2 DIABETES")
+    assert " dia" in grams and "abet" in grams and "tes " in grams and " type" in grams
+    assert not any("e 2" in g for g in grams)  # never across a word boundary
+    assert char_grams("") == []
+    assert char_grams("ab") == [" ab", "ab ", " ab "]
+
+
+def test_header_children():
+    assert "N46.01" in _header_children("N46.0")  # organic azoospermia: few children, all kept
+    assert set(_header_children("C50.91")) == {"C50.911", "C50.912", "C50.919"}
+    big = _header_children("R10")  # many leaves: only the unspecified/other ones, at most eight
+    assert 0 < len(big) <= 8 and all(c[-1] in "09" for c in big)
+    assert _header_children("I10") == ()  # billable already
+    assert _header_children("not a code") == ()
+
+
+def test_a_header_mention_stands_for_its_children(service):
+    analysis = service.analyze("Semen analysis showed azoospermia.", Encounter(setting="inpatient"))
+    view = knowledge_view(analysis, set())
+    assert "N46.0" in view.raw
+    assert view.raw["N46.01"]["via_parent"] >= 1
+    assert view.first["N46.01"] == view.first["N46.0"]
+
+
+def test_synthetic_spec():
+    report = ReadReport()
+    records = read_synthetic("12:3", report)
+    assert len(records) == 12 and report.records == 12
+    assert records[0].id == "syn-3-00000"
+    assert read_synthetic("12:3")[5].text == records[5].text  # deterministic
+    for bad in ("", "abc", "0", "12:x", "-4", "1:2:3"):
+        with pytest.raises(InvalidInputError, match="N or N:SEED"):
+            read_synthetic(bad)
+
+
+@pytest.fixture(scope="module")
+def synthetic_ranker(service):
+    records = read_synthetic("160:11")
+    ranker = CodeRanker(top_lr=30, top_knn=15).fit(
+        [r.text for r in records],
+        [r.positives({"ICD-10-CM"}) for r in records],
+        knowledge=knowledge_analyses(records, "ICD-10-CM"),
+        evidence=[r.evidence for r in records],
+    )
+    return ranker, records
+
+
+def test_out_of_fold_map_is_measured_and_overfits_training_notes(synthetic_ranker, service):
+    ranker, records = synthetic_ranker
+    assert 0.3 < ranker.oof_map_ <= 1.0
+    ranked = ranker.rank([r.text for r in records], knowledge_analyses(records, "ICD-10-CM"))
+    assert mean_average_precision([[c for c, _ in x] for x in ranked], [r.positives({"ICD-10-CM"}) for r in records]) > (
+        ranker.oof_map_
+    )
+
+
+def test_codes_outside_the_label_space_are_scored_by_what_the_note_says(synthetic_ranker, service):
+    ranker, _ = synthetic_ranker
+    assert ranker.kn_reranker_ is not None
+    note = "Assessment and plan:\n1. Situs inversus totalis, incidental.\n2. Denies chest pain."
+    assert "Q89.3" not in ranker.labels_  # no synthetic note held it
+    ranked = ranker.rank([note], [service.analyze(note, Encounter(setting="outpatient"))])[0]
+    scores = dict(ranked)
+    assert "Q89.3" in scores
+    assert ranked[0][0] == "Q89.3", ranked[:5]
+    assert scores["Q89.3"] > scores.get("R07.9", 0.0)  # the negated mention scores lower
