@@ -365,19 +365,28 @@ def serve(
 
     from chartcoder.api.auth import ensure_local_key
     from chartcoder.config import get_settings
-    from chartcoder.models.pack import active_pack_path
+    from chartcoder.models.pack import PackError, active_pack_path, verify_pack
     from chartcoder.models.service import service_from_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
     err.print("Preparing the suggestion engine (first start builds the term index, ~15 s)...")
-    if settings.model == "default" and active_pack_path(settings.model, settings.model_dir) is None:
-        _build_default_pack(settings.model_dir / "default", settings.default_pack_notes)
+    if settings.model == "default":
+        path = active_pack_path(settings.model, settings.model_dir)
+        try:
+            if path is not None:
+                verify_pack(path)
+        except PackError as exc:  # e.g. made by an older chartcoder: build a current one
+            err.print(f"The default pack is refused ({exc}); rebuilding it.")
+            path = None
+        if path is None:
+            _build_default_pack(settings.model_dir / "default", settings.default_pack_notes)
     try:
         service = service_from_settings(settings)  # verifies the pack; builds the term index cache
     except ChartcoderError as exc:
         _fail(str(exc))
     err.print(f"Serving suggestions from {service.model_name}")
+    del service  # each worker loads its own; this one only checked that it loads
     key, created = ensure_local_key(settings)
     # The key is shown once, when it is made; later starts name the file, so logs never hold it.
     shown = key if created else f"$(cat {settings.api_key_file})"

@@ -222,7 +222,9 @@ class ICD10CM:
         """The billable FY2026 code an older code now is, where that is unambiguous: the code itself
         when billable; an expanded code's one "unspecified" child (R05 -> R05.9, M54.5 -> M54.50);
         an injury code's initial-encounter form when the 7th character was left off (T14.90 ->
-        T14.90XA, W19.XXX -> W19.XXXA). None when no single successor exists."""
+        T14.90XA, W19.XXX -> W19.XXXA: an assumption, that the chart is of the initial encounter,
+        which holds for the case reports and admissions we read). None when no single successor
+        exists."""
         c = normalize_code(code)
         if self.is_billable(c):
             return c
@@ -235,8 +237,16 @@ class ICD10CM:
             return None
         if self.seventh_characters(c):
             return self.with_seventh_character(c, "A")
+        # Only the child that is the parent "..., unspecified" (Cough -> Cough, unspecified); never one
+        # "with unspecified complications" (E11 is not E11.8).
+        parent = self.description(c).lower().rstrip(".")
         unspecified = [
-            k for k in self.children(c) if self.is_billable(k) and "unspecified" in self.description(k).lower()
+            k
+            for k in self.children(c)
+            if self.is_billable(k)
+            and self.description(k).lower().endswith(", unspecified")
+            and "with unspecified" not in self.description(k).lower()
+            and self.description(k).lower().startswith(parent.split(",")[0])
         ]
         return unspecified[0] if len(unspecified) == 1 else None
 

@@ -65,8 +65,11 @@ def save_pack(ranker: Any, out: str | Path, card: dict[str, Any]) -> Path:
     tmp.chmod(0o755)  # mkdtemp makes it private; a pack is read by the service user too
     try:
         joblib.dump(ranker, tmp / RANKER_FILE, compress=3)
+        from chartcoder.models.ranker import RANKER_NAME
+
         full_card = {
             "format": PACK_FORMAT,
+            "ranker": RANKER_NAME,
             "chartcoder_version": __version__,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             **card,
@@ -105,7 +108,7 @@ def verify_pack(path: str | Path) -> dict[str, Any]:
         raise PackError(f"{path}: pack format {card.get('format')!r}; this chartcoder reads {PACK_FORMAT!r}")
     from chartcoder.models.ranker import RANKER_NAME
 
-    if card.get("ranker", RANKER_NAME) != RANKER_NAME:
+    if card.get("ranker") != RANKER_NAME:
         raise PackError(
             f"{path}: made for ranker {card.get('ranker')!r}; this chartcoder reads {RANKER_NAME!r}. "
             "Retrain it with `chartcoder train`."

@@ -16,6 +16,7 @@ state ends in `_`.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections import Counter, defaultdict
@@ -32,8 +33,6 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.preprocessing import MultiLabelBinarizer
-
-RANKER_NAME = "chartcoder.CodeRanker.v2"
 
 FEATURES = [
     "clf_score",
@@ -89,6 +88,24 @@ KNOWLEDGE_FEATURES = [
     "desc_overlap",
     "code_len",
 ]
+_MONOTONE = {
+    "kn_score": 1,
+    "kn_rank": -1,
+    "kn_present": 1,
+    "raw_present": 1,
+    "raw_assessment": 1,
+    "first_mention_pos": -1,
+    "mention_words": 1,
+    "desc_overlap": 1,
+}
+# The version packs are checked against: the ranker's generation and a digest of its feature lists,
+# so a pack whose trees expect other features is refused before it is loaded, not at its first note.
+RANKER_NAME = (
+    "chartcoder.CodeRanker.v3-"
+    + hashlib.sha256(
+        "\n".join([*FEATURES, "--", *KNOWLEDGE_FEATURES, "--", "scopes:outside,all"]).encode()
+    ).hexdigest()[:8]
+)
 
 
 @dataclass
@@ -208,6 +225,8 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         learning_rate: float = 0.1,
         max_leaf_nodes: int = 15,
         min_samples_leaf: int = 40,
+        char_ngrams: bool = True,
+        knowledge_scope: str = "outside",
         random_state: int = 0,
     ) -> None:
         self.alpha = alpha
@@ -220,6 +239,8 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
+        self.char_ngrams = char_ngrams
+        self.knowledge_scope = knowledge_scope
         self.random_state = random_state
 
     # -- generators ------------------------------------------------------------------------------
@@ -263,7 +284,9 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         lr2: np.ndarray,
     ) -> list[str]:
         labels = self.labels_
-        order_lr = list(np.argsort(-lr)[: self.top_lr]) + list(np.argsort(-lr2)[: self.top_lr // 2])
+        order_lr = list(np.argsort(-lr)[: self.top_lr])
+        if self.char_ngrams:
+            order_lr += list(np.argsort(-lr2)[: self.top_lr // 2])
         order_knn = [j for j in np.argsort(-knn)[: self.top_knn] if knn[j] > 0]
         cands = [labels[j] for j in order_lr] + [labels[j] for j in order_knn]
         cands += [c for c, _ in sorted(mined.items(), key=lambda kv_: -kv_[1][1])[:30] if mined[c][1] >= 0.3]
@@ -383,6 +406,9 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         `evidence` holds, per note, the sentences a coder cited for each code (terms are mined from
         them)."""
         report = progress or (lambda stage, frac: None)
+        self._train_t = None  # a cache of the previous fit's training matrix
+        if self.knowledge_scope not in ("outside", "all"):
+            raise ValueError(f"knowledge_scope must be 'outside' or 'all'; got {self.knowledge_scope!r}")
         self.system_ = system
         self.use_knowledge_ = bool(self.use_knowledge and knowledge is not None and system == "ICD-10-CM")
         mlb = MultiLabelBinarizer()
@@ -394,8 +420,8 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         label_set = set(self.labels_)
         self.vectorizer_ = self._vectorizer()
         X = self.vectorizer_.fit_transform(texts)
-        self.char_vectorizer_ = self._char_vectorizer()
-        X2 = self.char_vectorizer_.fit_transform(texts)
+        self.char_vectorizer_: TfidfVectorizer | None = self._char_vectorizer() if self.char_ngrams else None
+        X2 = self.char_vectorizer_.fit_transform(texts) if self.char_vectorizer_ is not None else None
         n = X.shape[0]
         report("classifier (cross-fitted)", 0.05)
         lr_oof = np.zeros(Y.shape)
@@ -407,12 +433,13 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         folds = KFold(n_splits=min(self.n_folds, n), shuffle=True, random_state=self.random_state)
         # Both kernels once (n x n); every fold's classifier and neighbours read slices of them.
         K_word = (X @ X.T).toarray()
-        K_char = (X2 @ X2.T).toarray()
+        K_char = (X2 @ X2.T).toarray() if X2 is not None else None
         grams = [note_grams(t, e) for t, e in zip(texts, evidence, strict=True)]
         for f, (tr, te) in enumerate(folds.split(np.arange(n))):
             lr_oof[te] = self._fit_generators(K_word[np.ix_(tr, tr)], Y[tr]).predict(K_word[np.ix_(te, tr)])
             knn_oof[te] = self._knn_scores(None, Y[tr], None, sims=K_word[np.ix_(te, tr)])
-            lr2_oof[te] = self._fit_generators(K_char[np.ix_(tr, tr)], Y[tr]).predict(K_char[np.ix_(te, tr)])
+            if K_char is not None:
+                lr2_oof[te] = self._fit_generators(K_char[np.ix_(tr, tr)], Y[tr]).predict(K_char[np.ix_(te, tr)])
             index = EvidenceIndex().fit([texts[i] for i in tr], [evidence[i] for i in tr], grams=[grams[i] for i in tr])
             fold_prior = dict(Counter(c for i in tr for c in set(gold[i])))
             for i in te:
@@ -457,8 +484,8 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         self._fit_knowledge_reranker(F, y, wts, groups_arr)
         report("final classifier", 0.85)
         self.generators_ = self._fit_generators(K_word, Y)
-        self.char_generators_ = self._fit_generators(K_char, Y)
-        self.X2_train_t_ = X2.T.tocsr()
+        self.char_generators_ = self._fit_generators(K_char, Y) if K_char is not None else None
+        self.X2_train_t_ = X2.T.tocsr() if X2 is not None else None
         self.evidence_index_ = EvidenceIndex().fit(list(texts), evidence, grams=grams)
         self.X_train_ = X
         self.Y_train_ = Y
@@ -475,8 +502,9 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         if not self.use_knowledge_:
             return
         mention_cols = [FEATURES.index(f) for f in KNOWLEDGE_FEATURES[2:12]]
+        self.kn_mention_columns_ = mention_cols
         mask = F[:, mention_cols].sum(axis=1) > 0
-        if mask.sum() < 50 or len(set(y[mask])) < 2:
+        if mask.sum() < 50 or len(set(y[mask])) < 2 or len(np.unique(groups[mask])) < 3:
             return
         Fk, yk, wk, gk = F[mask][:, self.kn_columns_], y[mask], wts[mask], groups[mask]
         raw = np.zeros(len(yk))
@@ -486,8 +514,17 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         self.kn_reranker_ = self._knowledge_model().fit(Fk, yk, sample_weight=wk)
 
     def _knowledge_model(self) -> HistGradientBoostingClassifier:
+        # Monotone where the direction is a fact about coding, not about one corpus: a higher engine
+        # score, a present or assessment mention, a longer matched term or more description words
+        # never make a code less likely; a later rank or a later first mention never more likely.
+        # This is what lets a model fitted on synthetic notes carry over to real charts.
         return HistGradientBoostingClassifier(
-            max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=40, random_state=self.random_state
+            max_iter=100,
+            learning_rate=0.1,
+            max_leaf_nodes=15,
+            min_samples_leaf=40,
+            monotonic_cst=[_MONOTONE.get(f, 0) for f in KNOWLEDGE_FEATURES],
+            random_state=self.random_state,
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -505,8 +542,11 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         K = (X @ self._train_t).toarray()
         lr = np.asarray(K @ self.generators_.dual_coef_).reshape(X.shape[0], len(self.labels_))
         knn = self._knn_scores(self.X_train_, self.Y_train_, X, sims=K)
-        K2 = (self.char_vectorizer_.transform(texts) @ self.X2_train_t_).toarray()
-        lr2 = np.asarray(K2 @ self.char_generators_.dual_coef_).reshape(X.shape[0], len(self.labels_))
+        if self.char_vectorizer_ is not None and self.char_generators_ is not None:
+            K2 = (self.char_vectorizer_.transform(texts) @ self.X2_train_t_).toarray()
+            lr2 = np.asarray(K2 @ self.char_generators_.dual_coef_).reshape(X.shape[0], len(self.labels_))
+        else:
+            lr2 = np.zeros_like(lr)
         label_set = set(self.labels_)
         out: list[list[tuple[str, float]]] = []
         for i, text in enumerate(texts):
@@ -523,7 +563,12 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
             feats = self._features(set(_WORD.findall(text.lower())), lr[i], knn[i], kv, cands, mined, lr2[i])
             probs = self.calibrator_.predict(self.reranker_.predict_proba(feats)[:, 1])
             if self.kn_reranker_ is not None:
-                outside = np.asarray([c not in self.label_index_ for c in cands])
+                if self.knowledge_scope == "all":  # every code the knowledge engine proposed
+                    outside = (feats[:, self.kn_mention_columns_].sum(axis=1) > 0) | np.asarray(
+                        [c not in self.label_index_ for c in cands]
+                    )
+                else:  # only codes outside the label space
+                    outside = np.asarray([c not in self.label_index_ for c in cands])
                 if outside.any():
                     kn = self.kn_reranker_.predict_proba(feats[outside][:, self.kn_columns_])[:, 1]
                     probs[outside] = self.kn_calibrator_.predict(kn)
@@ -708,7 +753,7 @@ class EvidenceIndex:
         return mined_view(text, self.terms_)
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=65_536)
 def _word_char_grams(word: str) -> tuple[str, ...]:
     """3- to 5-character pieces of one word padded with spaces (" diab", "abet", "tes ")."""
     padded = f" {word} "
@@ -726,13 +771,17 @@ def char_grams(text: str) -> list[str]:
 
 def _grouped_map(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, n_gold: Sequence[int]) -> float:
     """MAP of out-of-fold rankings: per note, candidates by score, over all of the note's gold codes
-    (those no generator proposed count as missed)."""
+    (those no generator proposed count as missed). Rows of a note are contiguous."""
     aps = []
+    notes, starts = np.unique(groups, return_index=True)
+    bounds = dict(
+        zip(notes.tolist(), zip(starts.tolist(), [*starts[1:].tolist(), len(groups)], strict=True), strict=True)
+    )
     for g, total in enumerate(n_gold):
         if total == 0:
             continue
-        idx = np.flatnonzero(groups == g)
-        hits = y[idx[np.argsort(-scores[idx], kind="stable")]]
+        lo, hi = bounds.get(g, (0, 0))
+        hits = y[lo:hi][np.argsort(-scores[lo:hi], kind="stable")]
         ranks = np.flatnonzero(hits) + 1
         aps.append(float(np.sum(np.arange(1, ranks.size + 1) / ranks)) / total if ranks.size else 0.0)
     return float(np.mean(aps)) if aps else 0.0

@@ -71,7 +71,7 @@ class SuggestionService:
             if score < self.settings.min_score:
                 break  # ranked best first: the rest score lower still
             known = by_code.get(code)
-            evidence = known.evidence if known else raw.get(code, [])
+            evidence = known.evidence if known else raw.get(code, []) or _header_evidence(code, raw)
             warnings = list(known.warnings) if known else []
             if not evidence:
                 warnings.append("suggested from similar coded charts; no phrase in this note names it")
@@ -103,13 +103,29 @@ class SuggestionService:
         return result, mentions
 
 
+def _header_evidence(code: str, raw: dict[str, list[Evidence]]) -> list[Evidence]:
+    """The mentions of the nearest ancestor the note names (N46.01 proposed from an N46.0 mention)."""
+    flat = code.replace(".", "")
+    for cut in range(len(flat) - 1, 2, -1):
+        ancestor = flat[:3] + ("." + flat[3:cut] if cut > 3 else "")
+        if ancestor in raw:
+            return raw[ancestor]
+    return []
+
+
 def service_from_settings(settings: Settings | None = None) -> SuggestionService:
     """A service with the configured pack when it is built (verified before loading), else the knowledge
-    engine alone."""
-    from chartcoder.models.pack import active_pack_path, load_pack
+    engine alone. A named pack that is not there is an error, except the default one before it is
+    built."""
+    from chartcoder.models.pack import PackError, active_pack_path, load_pack
 
     settings = settings or get_settings()
     path = active_pack_path(settings.model, settings.model_dir)
+    if path is None and settings.model not in ("default", "knowledge", ""):
+        raise PackError(
+            f"CHARTCODER_MODEL={settings.model!r}: no model pack there or under {settings.model_dir}; "
+            "name a pack folder, a pack under the model folder, or 'knowledge'"
+        )
     return SuggestionService(settings, pack=load_pack(path) if path is not None else None)
 
 

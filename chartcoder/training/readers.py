@@ -76,13 +76,15 @@ def _known(code: str, system: str) -> bool:
 
 
 def _update_codes(record: Record, report: ReadReport) -> None:
-    """Replace older ICD-10-CM codes by their unambiguous current successor (see the module note)."""
+    """Replace older ICD-10-CM codes by their unambiguous current successor (see the module note).
+    Only for sources coded in an older release (CodiEsp, MIMIC-IV), and never a rejected code: a
+    coder's rejection of R05 says nothing about R05.9."""
     from chartcoder.codes.icd10cm import icd10cm
 
     icd = icd10cm()
     codes: list[GoldCode] = []
     for c in record.codes:
-        new = icd.successor(c.code) if c.system == "ICD-10-CM" else None
+        new = icd.successor(c.code) if c.system == "ICD-10-CM" and c.decision != "rejected" else None
         if new and new != c.code:
             record.warnings.append(f"ICD-10-CM code {c.code} is {new} in {RELEASE_SHORT}; updated")
             report.updated_codes[f"{c.code}->{new}"] += 1
@@ -97,11 +99,12 @@ def _update_codes(record: Record, report: ReadReport) -> None:
 RELEASE_SHORT = "ICD-10-CM FY2026"
 
 
-def _check_codes(record: Record, report: ReadReport, check: bool) -> Record:
+def _check_codes(record: Record, report: ReadReport, check: bool, update: bool = False) -> Record:
     report.records += 1
+    if check and update:
+        _update_codes(record, report)
     report.codes += len(record.codes)
     if check:
-        _update_codes(record, report)
         for c in record.codes:
             if not _known(c.code, c.system):
                 record.warnings.append(f"{c.system} code {c.code} is not in the current code set; kept")
@@ -158,7 +161,7 @@ def read_codiesp(
                 source=f"codiesp:{split}",
                 evidence=evidence.get(case, {}),
             )
-            out.append(_check_codes(record, report, check_codes))
+            out.append(_check_codes(record, report, check_codes, update=True))
     log.info("codiesp %s %s: %s", ",".join(splits), task, report.summary())
     return out
 
@@ -286,7 +289,7 @@ def read_mimic(root: str | Path, report: ReadReport | None = None, limit: int | 
             encounter={"setting": "inpatient"},
             source="mimic-iv",
         )
-        out.append(_check_codes(record, report, True))
+        out.append(_check_codes(record, report, True, update=True))
         if limit and len(out) >= limit:
             break
     return out

@@ -44,3 +44,22 @@ def test_reader_updates_codes_moves_evidence_and_reports(tmp_path):
     assert "brought to the current release" in report.summary()
     assert any("R05 is R05.9" in w for w in record.warnings)
     assert "R05" not in record.evidence
+
+
+@pytest.mark.parametrize("code", ["E11", "F10.1", "F10.2"])
+def test_a_with_unspecified_child_is_not_a_successor(code):
+    # E11's only "unspecified" child is E11.8 "with unspecified complications": not E11 itself
+    assert icd10cm().successor(code) is None
+
+
+def test_audited_charts_are_not_rewritten(tmp_path):
+    from chartcoder.training.readers import read_audited_jsonl
+
+    path = tmp_path / "audited.jsonl"
+    path.write_text(
+        '{"id": "a1", "text": "Cough.", "encounter": {}, "codes": ['
+        '{"code": "R05", "system": "ICD-10-CM", "decision": "rejected"},'
+        '{"code": "R05.9", "system": "ICD-10-CM", "decision": "accepted"}]}\n'
+    )
+    [record] = read_audited_jsonl(path)
+    assert record.negatives() == ["R05"] and record.positives() == ["R05.9"]

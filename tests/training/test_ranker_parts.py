@@ -66,9 +66,9 @@ def test_out_of_fold_map_is_measured_and_overfits_training_notes(synthetic_ranke
     ranker, records = synthetic_ranker
     assert 0.3 < ranker.oof_map_ <= 1.0
     ranked = ranker.rank([r.text for r in records], knowledge_analyses(records, "ICD-10-CM"))
-    assert mean_average_precision([[c for c, _ in x] for x in ranked], [r.positives({"ICD-10-CM"}) for r in records]) > (
-        ranker.oof_map_
-    )
+    assert mean_average_precision(
+        [[c for c, _ in x] for x in ranked], [r.positives({"ICD-10-CM"}) for r in records]
+    ) > (ranker.oof_map_)
 
 
 def test_codes_outside_the_label_space_are_scored_by_what_the_note_says(synthetic_ranker, service):
