@@ -81,3 +81,37 @@ def test_codes_outside_the_label_space_are_scored_by_what_the_note_says(syntheti
     assert "Q89.3" in scores
     assert ranked[0][0] == "Q89.3", ranked[:5]
     assert scores["Q89.3"] > scores.get("R07.9", 0.0)  # the negated mention scores lower
+
+
+def test_a_mistyped_model_setting_is_an_error(tmp_path):
+    from chartcoder.config import Settings
+    from chartcoder.models.pack import PackError
+    from chartcoder.models.service import service_from_settings
+
+    with pytest.raises(PackError, match="CHARTCODER_MODEL='defualt'"):
+        service_from_settings(Settings(model="defualt", model_dir=tmp_path))
+
+
+def test_header_children_carry_the_header_evidence():
+    from chartcoder.models.schema import Evidence
+    from chartcoder.models.service import _header_evidence
+
+    ev = [Evidence(10, 21, "azoospermia", "present", None)]
+    assert _header_evidence("N46.01", {"N46.0": ev}) == ev
+    assert _header_evidence("N46.01", {"N46": ev}) == ev
+    assert _header_evidence("N46.01", {"N47.0": ev}) == []
+
+
+def test_flat_forest_matches_scikit_learn(synthetic_ranker):
+    import numpy as np
+
+    from chartcoder.models.ranker import FlatForest
+
+    ranker, _ = synthetic_ranker
+    rng = np.random.default_rng(0)
+    for model in (ranker.reranker_, ranker.kn_reranker_):
+        forest = FlatForest(model)
+        assert forest.ok
+        X = rng.normal(0, 3, size=(300, model.n_features_in_))
+        X[::7, 2] = np.nan  # missing values take the trained side
+        assert np.allclose(forest.predict_proba1(X), model.predict_proba(X)[:, 1], atol=1e-9)
