@@ -171,6 +171,8 @@ def test_sklearn_clone_and_params(dx):
         "learning_rate",
         "max_leaf_nodes",
         "min_samples_leaf",
+        "char_ngrams",
+        "knowledge_scope",
         "random_state",
     }
     twin = clone(dx.ranker)
