@@ -278,7 +278,7 @@ def models_list(
     folder = model_dir or get_settings().model_dir
     rows = list_packs(folder)
     table = Table(title=f"{len(rows)} model packs in {folder}")
-    for col in ("name", "version", "system", "labels", "MAP", "created", "status"):
+    for col in ("name", "version", "system", "labels", "MAP", "measured on", "created", "status"):
         table.add_column(col)
     for r in rows:
         table.add_row(
@@ -286,19 +286,21 @@ def models_list(
             str(r["version"]),
             str(r["system"]),
             str(r["labels"]),
-            _map_column(r["metrics"]),
+            *_map_columns(r["metrics"]),
             str(r["created"]),
             r["status"],
         )
     console.print(table)
 
 
-def _map_column(m: dict[str, Any]) -> str:
+def _map_columns(m: dict[str, Any]) -> tuple[str, str]:
+    """The pack's MAP and what it was measured on: held-out records when the card has them, else
+    the out-of-fold ranking of its training records."""
     if isinstance(m.get("MAP"), float):
-        return f"{m['MAP']:.3f} ({m.get('evaluated_on', 'held out')})"
+        return f"{m['MAP']:.3f}", str(m.get("evaluated_on", "held-out records"))
     if isinstance(m.get("MAP_out_of_fold"), float):
-        return f"{m['MAP_out_of_fold']:.3f} (out-of-fold, training data)"
-    return "-"
+        return f"{m['MAP_out_of_fold']:.3f}", "training records, out of fold"
+    return "-", "-"
 
 
 @codes_app.command("search")

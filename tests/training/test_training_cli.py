@@ -167,6 +167,8 @@ def test_models_list_shows_packs_and_refuses_a_tampered_one(trained, work, tmp_p
     assert "diagnosis-ranker" in rows[0] and "ICD-10-CM" in rows[0] and re.search(r"\bok\b", rows[0])
     assert "procedure-ranker" in rows[1] and "ICD-10-PCS" in rows[1] and re.search(r"\bok\b", rows[1])
     assert verify_pack(models / "dx")["version"] in rows[0]
+    oof = verify_pack(models / "dx")["metrics"]["MAP_out_of_fold"]
+    assert 0.0 <= oof <= 1.0 and f"{oof:.3f}" in rows[0]  # the card's MAP is shown
     assert "2 model packs" in proc.stdout
 
     with (models / "px" / RANKER_FILE).open("ab") as fh:
