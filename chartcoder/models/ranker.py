@@ -289,7 +289,7 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
             order_lr += list(np.argsort(-lr2)[: self.top_lr // 2])
         order_knn = [j for j in np.argsort(-knn)[: self.top_knn] if knn[j] > 0]
         cands = [labels[j] for j in order_lr] + [labels[j] for j in order_knn]
-        cands += [c for c, _ in sorted(mined.items(), key=lambda kv_: -kv_[1][1])[:30] if mined[c][1] >= 0.3]
+        cands += [c for c, _ in sorted(mined.items(), key=lambda kv_: (-kv_[1][1], kv_[0]))[:30] if mined[c][1] >= 0.3]
         if kv is not None:
             cands += list(kv.score) + list(kv.raw)
         return list(dict.fromkeys(cands))
@@ -570,7 +570,8 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
                 out.append([])
                 continue
             feats = self._features(set(_WORD.findall(text.lower())), lr[i], knn[i], kv, cands, mined, lr2[i])
-            probs = self.calibrator_.predict(self._forest("reranker_").predict_proba1(feats))
+            raw = self._forest("reranker_").predict_proba1(feats)
+            probs = self.calibrator_.predict(raw)
             if self.kn_reranker_ is not None:
                 if self.knowledge_scope == "all":  # every code the knowledge engine proposed
                     outside = (feats[:, self.kn_mention_columns_].sum(axis=1) > 0) | np.asarray(
@@ -581,7 +582,10 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
                 if outside.any():
                     kn = self._forest("kn_reranker_").predict_proba1(feats[outside][:, self.kn_columns_])
                     probs[outside] = self.kn_calibrator_.predict(kn)
-            order = np.argsort(-probs, kind="stable")
+                    raw[outside] = kn
+            # Calibration is a step function: ties in the calibrated score are broken by the
+            # re-ranker's own score, then by candidate order (strongest classifier codes first).
+            order = np.lexsort((np.arange(len(cands)), -raw, -probs))
             out.append([(cands[j], float(probs[j])) for j in order])
         return out
 
@@ -713,7 +717,7 @@ def mine_terms(
         precision = support / max(term_count[gram], support)
         if precision >= min_precision:
             table[gram].append((code, precision, support))
-    return {g: sorted(v, key=lambda x: -x[1])[:per_term] for g, v in table.items()}
+    return {g: sorted(v, key=lambda x: (-x[1], x[0]))[:per_term] for g, v in table.items()}
 
 
 def mined_view(
@@ -730,7 +734,7 @@ def mined_view(
             gram = tuple(words[i : i + n])
             if gram in table:
                 found.add(gram)
-    for gram in found:
+    for gram in sorted(found):  # a fixed order: ties on precision keep the same support everywhere
         for code, precision, support in table[gram]:
             row = out.setdefault(code, [0, 0.0, 0])
             row[0] += 1
@@ -810,18 +814,25 @@ class FlatForest:
             self.ok = False
 
     def predict_proba1(self, X: np.ndarray) -> np.ndarray:
-        """P(class 1) per row."""
+        """P(class 1) per row. Leaves point at themselves (threshold +inf, so every row "goes left"
+        and stays), which lets each step be one comparison and one gather for all rows and trees."""
         if not self.ok or X.shape[0] == 0:
             return np.asarray(self.model.predict_proba(X)[:, 1])
+        if not hasattr(self, "_step_left"):
+            nodes = np.arange(self.leaf.size)
+            self._step_left = np.where(self.leaf, nodes, self.left)
+            self._step_right = np.where(self.leaf, nodes, self.right)
+            self._step_threshold = np.where(self.leaf, np.inf, self.threshold)
+            self._step_missing_left = np.where(self.leaf, True, self.missing_left)
         rows = np.arange(X.shape[0])[:, None]
         idx = np.broadcast_to(self.roots, (X.shape[0], self.roots.size)).copy()
+        has_nan = bool(np.isnan(X).any())
         for _ in range(self.depth):
-            at_leaf = self.leaf[idx]
-            if at_leaf.all():
-                break
             x = X[rows, self.feature[idx]]
-            go_left = np.where(np.isnan(x), self.missing_left[idx], x <= self.threshold[idx])
-            idx = np.where(at_leaf, idx, np.where(go_left, self.left[idx], self.right[idx]))
+            go_left = x <= self._step_threshold[idx]
+            if has_nan:
+                go_left = np.where(np.isnan(x), self._step_missing_left[idx], go_left)
+            idx = np.where(go_left, self._step_left[idx], self._step_right[idx])
         raw = self.value[idx].sum(axis=1) + self.baseline
         return 1.0 / (1.0 + np.exp(-raw))
 
