@@ -20,7 +20,7 @@ import hashlib
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -121,7 +121,7 @@ class KnowledgeView:
     words: dict[str, int] = field(default_factory=dict)  # most words in one matched term
 
 
-def map_to_labels(code: str, labels: set[str]) -> tuple[str, bool]:
+def map_to_labels(code: str, labels: Collection[str]) -> tuple[str, bool]:
     """A FY2026 code in the label space, or its nearest ancestor that is (R05.9 -> R05); the code
     itself when neither is."""
     if code in labels:
@@ -799,12 +799,15 @@ class FlatForest:
             offsets = np.cumsum([0] + [len(p.nodes) for p in trees[:-1]])
             nodes = np.concatenate([p.nodes for p in trees])
             shift = np.repeat(offsets, [len(p.nodes) for p in trees])
+            # Leaves point at themselves with threshold +inf (every row "goes left" and stays), so a
+            # step is one comparison and one gather for all rows and trees.
+            leaf = nodes["is_leaf"].astype(bool)
+            here = np.arange(leaf.size)
             self.feature = nodes["feature_idx"].astype(np.intp)
-            self.threshold = nodes["num_threshold"].astype(np.float64)
-            self.missing_left = nodes["missing_go_to_left"].astype(bool)
-            self.left = (nodes["left"].astype(np.intp) + shift).astype(np.intp)
-            self.right = (nodes["right"].astype(np.intp) + shift).astype(np.intp)
-            self.leaf = nodes["is_leaf"].astype(bool)
+            self.threshold = np.where(leaf, np.inf, nodes["num_threshold"].astype(np.float64))
+            self.missing_left = leaf | nodes["missing_go_to_left"].astype(bool)
+            self.left = np.where(leaf, here, nodes["left"].astype(np.intp) + shift)
+            self.right = np.where(leaf, here, nodes["right"].astype(np.intp) + shift)
             self.value = nodes["value"].astype(np.float64)
             self.roots = offsets.astype(np.intp)
             self.depth = int(nodes["depth"].max()) + 1
@@ -814,25 +817,18 @@ class FlatForest:
             self.ok = False
 
     def predict_proba1(self, X: np.ndarray) -> np.ndarray:
-        """P(class 1) per row. Leaves point at themselves (threshold +inf, so every row "goes left"
-        and stays), which lets each step be one comparison and one gather for all rows and trees."""
+        """P(class 1) per row."""
         if not self.ok or X.shape[0] == 0:
             return np.asarray(self.model.predict_proba(X)[:, 1])
-        if not hasattr(self, "_step_left"):
-            nodes = np.arange(self.leaf.size)
-            self._step_left = np.where(self.leaf, nodes, self.left)
-            self._step_right = np.where(self.leaf, nodes, self.right)
-            self._step_threshold = np.where(self.leaf, np.inf, self.threshold)
-            self._step_missing_left = np.where(self.leaf, True, self.missing_left)
         rows = np.arange(X.shape[0])[:, None]
         idx = np.broadcast_to(self.roots, (X.shape[0], self.roots.size)).copy()
         has_nan = bool(np.isnan(X).any())
         for _ in range(self.depth):
             x = X[rows, self.feature[idx]]
-            go_left = x <= self._step_threshold[idx]
+            go_left = x <= self.threshold[idx]
             if has_nan:
-                go_left = np.where(np.isnan(x), self._step_missing_left[idx], go_left)
-            idx = np.where(go_left, self._step_left[idx], self._step_right[idx])
+                go_left = np.where(np.isnan(x), self.missing_left[idx], go_left)
+            idx = np.where(go_left, self.left[idx], self.right[idx])
         raw = self.value[idx].sum(axis=1) + self.baseline
         return 1.0 / (1.0 + np.exp(-raw))
 

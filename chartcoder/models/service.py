@@ -105,12 +105,8 @@ class SuggestionService:
 
 def _header_evidence(code: str, raw: dict[str, list[Evidence]]) -> list[Evidence]:
     """The mentions of the nearest ancestor the note names (N46.01 proposed from an N46.0 mention)."""
-    flat = code.replace(".", "")
-    for cut in range(len(flat) - 1, 2, -1):
-        ancestor = flat[:3] + ("." + flat[3:cut] if cut > 3 else "")
-        if ancestor in raw:
-            return raw[ancestor]
-    return []
+    ancestor, found = map_to_labels(code, raw.keys())
+    return raw[ancestor] if found else []
 
 
 def service_from_settings(settings: Settings | None = None) -> SuggestionService:

@@ -94,27 +94,27 @@ def test_tampered_ranker_is_never_unpickled(pack, tmp_path):
     assert sentinel.exists()
 
 
-def test_edited_card_is_refused(pack):
+def _edit_card(pack: Path, **fields: str) -> None:
     card = json.loads((pack / CARD).read_text(encoding="utf-8"))
-    card["name"] = "something-else"
+    card.update(fields)
     (pack / CARD).write_text(json.dumps(card), encoding="utf-8")
+
+
+def test_edited_card_is_refused(pack):
+    _edit_card(pack, name="something-else")
     with pytest.raises(PackError, match=rf"{CARD}.*SHA-256 does not match"):
         load_pack(pack)
 
 
 def test_card_with_another_format_is_refused_even_when_rehashed(pack):
-    card = json.loads((pack / CARD).read_text(encoding="utf-8"))
-    card["format"] = "chartcoder.pack.v0"
-    (pack / CARD).write_text(json.dumps(card), encoding="utf-8")
+    _edit_card(pack, format="chartcoder.pack.v0")
     rewrite_manifest(pack)
     with pytest.raises(PackError, match=r"pack format 'chartcoder\.pack\.v0'"):
         load_pack(pack)
 
 
 def test_pack_of_an_older_ranker_is_refused_even_when_rehashed(pack):
-    card = json.loads((pack / CARD).read_text(encoding="utf-8"))
-    card["ranker"] = "chartcoder.CodeRanker.v1"
-    (pack / CARD).write_text(json.dumps(card), encoding="utf-8")
+    _edit_card(pack, ranker="chartcoder.CodeRanker.v1")
     rewrite_manifest(pack)
     with pytest.raises(PackError, match=r"made for ranker 'chartcoder\.CodeRanker\.v1'.*Retrain"):
         load_pack(pack)
