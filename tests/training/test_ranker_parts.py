@@ -115,3 +115,48 @@ def test_flat_forest_matches_scikit_learn(synthetic_ranker):
         X = rng.normal(0, 3, size=(300, model.n_features_in_))
         X[::7, 2] = np.nan  # missing values take the trained side
         assert np.allclose(forest.predict_proba1(X), model.predict_proba(X)[:, 1], atol=1e-9)
+
+
+def test_flat_forest_handles_wider_trees_and_falls_back_past_64_leaves():
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from chartcoder.models.ranker import FlatForest
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 6))
+    y = (X[:, 0] * X[:, 1] + np.sin(3 * X[:, 2]) + rng.normal(0, 0.3, 3000) > 0).astype(int)
+    X[::11, 3] = np.nan
+    for leaves, dtype in ((31, np.uint32), (60, np.uint64), (100, None)):
+        model = HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=leaves, min_samples_leaf=5).fit(X, y)
+        forest = FlatForest(model)
+        assert forest.ok is (dtype is not None)
+        if dtype is not None:
+            assert forest.dtype is dtype
+        assert np.allclose(forest.predict_proba1(X[:500]), model.predict_proba(X[:500])[:, 1], atol=1e-9)
+
+
+def test_fast_tfidf_and_calibration_match_scikit_learn(synthetic_ranker):
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.isotonic import IsotonicRegression
+
+    from chartcoder.models.ranker import FastTfidf, calibrate, char_grams
+
+    ranker, records = synthetic_ranker
+    texts = [r.text for r in records[:40]] + ["", "Ünïcode café naïve résumé", "zzzz qqqq"]
+    for vectorizer in (
+        ranker.vectorizer_,
+        TfidfVectorizer(analyzer=char_grams, sublinear_tf=True).fit(texts),
+        TfidfVectorizer(norm="l1").fit(texts),  # handed back to scikit-learn
+    ):
+        fast = FastTfidf(vectorizer).transform(texts)
+        slow = vectorizer.transform(texts)
+        assert fast.shape == slow.shape
+        assert np.allclose(fast.toarray(), slow.toarray(), atol=1e-12)
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0, 1, 500)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, rng.uniform(0, 1, 500) < raw)
+    probe = np.concatenate([rng.uniform(-0.5, 1.5, 200), raw[:50]])
+    assert np.allclose(calibrate(iso, probe), iso.predict(probe), atol=1e-12)
+    assert np.allclose(calibrate(ranker.calibrator_, probe), ranker.calibrator_.predict(probe), atol=1e-12)
