@@ -24,8 +24,15 @@ codes_app = typer.Typer(help="Look up and search code sets.", no_args_is_help=Tr
 app.add_typer(codes_app, name="codes")
 models_app = typer.Typer(help="Model packs: list and inspect.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+users_app = typer.Typer(help="People who sign in to the review page: create, list.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+keys_app = typer.Typer(help="API keys for systems (EHRs, scripts): create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+db_app = typer.Typer(help="The review database: migrate, show its revision.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 console = Console()
 err = Console(stderr=True)
+ROLE_HELP = "coder | biller | ehr | data_scientist | admin"
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -360,7 +367,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=32)] = 1,
 ) -> None:
-    """Start the API (and, later, the review page), preparing what the engine needs first."""
+    """Start the API and the review page, preparing what the engine needs first."""
     import logging
 
     import uvicorn
@@ -405,7 +412,130 @@ def serve(
         soft_wrap=True,  # keep the curl line copy-pasteable
         highlight=False,
     )
+    _first_admin(settings, host, port)
     uvicorn.run("chartcoder.api.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
+def _review() -> Any:
+    from chartcoder.config import get_settings
+    from chartcoder.review.service import ReviewService, ReviewStore
+
+    settings = get_settings()
+    return ReviewService(ReviewStore(settings.resolved_database_url), settings)
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="Sign-in name (letters, digits, . _ -).")],
+    role: Annotated[str, typer.Option(help=ROLE_HELP)] = "coder",
+    display_name: Annotated[str | None, typer.Option(help="Name shown on the page.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input instead of asking.")
+    ] = False,
+) -> None:
+    """Create a person who signs in with a password (at least 12 characters)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = _review().create_user(username, password, role, display_name)
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    err.print(f"created user {escape(user['username'])} with role {user['role']}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every user, with role and whether active."""
+    table = Table("id", "username", "name", "role", "active")
+    for u in _review().list_users():
+        table.add_row(str(u["id"]), u["username"], u["display_name"], u["role"], "yes" if u["active"] else "no")
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who uses the key, e.g. the EHR's name.")],
+    role: Annotated[str, typer.Option(help=ROLE_HELP)] = "ehr",
+) -> None:
+    """Create an API key; it is printed once, on standard output, and stored only as a digest."""
+    try:
+        key = _review().create_key(name, role)
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    err.print(f"API key {key['id']} for {escape(key['name'])} (role {key['role']}); shown once, keep it safe:")
+    print(key["key"])
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every API key (its prefix, never the key)."""
+    table = Table("id", "name", "role", "prefix", "created", "revoked")
+    for k in _review().list_keys():
+        table.add_row(
+            str(k["id"]), k["name"], k["role"], k["prefix"] + "...", k["created_at"][:19], k["revoked_at"] or ""
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see keys list).")]) -> None:
+    """Revoke an API key at once."""
+    from chartcoder.review.auth import Principal
+
+    try:
+        _review().revoke_key(key_id, Principal("admin", "cli"))
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    err.print(f"revoked key {key_id}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (serve does this on start too)."""
+    from chartcoder.config import get_settings
+    from chartcoder.review.db import current_revision, make_engine, migrate
+
+    engine = make_engine(get_settings().resolved_database_url)
+    migrate(engine)
+    err.print(f"database at revision {current_revision(engine)}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """The database's migration revision and the newest one this chartcoder knows."""
+    from chartcoder.config import get_settings
+    from chartcoder.review.db import current_revision, head_revision, make_engine
+
+    engine = make_engine(get_settings().resolved_database_url)
+    console.print(f"database revision: {current_revision(engine) or 'none'}; newest: {head_revision()}")
+
+
+def _first_admin(settings: Any, host: str, port: int) -> None:
+    """On the first start (no users yet) make an `admin` with a random password kept in a 0600
+    file, and say how to sign in; the password itself is never printed or logged."""
+    import os
+    import secrets
+
+    review = _review()
+    if review.count_users():
+        err.print(f"Review page: http://{host}:{port}/  (add people with: chartcoder users create NAME --role coder)")
+        return
+    password = secrets.token_urlsafe(15)
+    path = settings.data_dir / "initial-admin-password"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password + "\n")
+    review.create_user("admin", password, "admin", "Administrator")
+    err.print(
+        f"\n[bold]First start:[/] created the user [bold]admin[/]; its password is in {path} (readable only by you).\n"
+        f"Sign in at http://{host}:{port}/ as admin with:  cat {path}\n"
+        "Add coders with:  .venv/bin/chartcoder users create NAME --role coder\n",
+        highlight=False,
+    )
 
 
 def _build_default_pack(out: Path, notes: int) -> None:

@@ -39,3 +39,25 @@ class CodeFileError(ChartcoderError, ValueError):
 
 class ResourceError(ChartcoderError, ValueError):
     """A bundled or user-supplied rule/synonym file that does not follow its schema."""
+
+
+class NotFoundError(ChartcoderError, LookupError):
+    """A stored thing (encounter, user, key) that does not exist."""
+
+
+class ConflictError(ChartcoderError):
+    """The change cannot apply to the current state: a stale version, or a finalized encounter.
+    `error` names which; `current_version` tells the client what to reload."""
+
+    def __init__(self, message: str, error: str = "conflict", current_version: int | None = None) -> None:
+        self.error = error
+        self.current_version = current_version
+        super().__init__(message)
+
+
+class AuthenticationError(ChartcoderError):
+    """No valid credentials."""
+
+
+class PermissionDeniedError(ChartcoderError):
+    """Valid credentials, wrong role."""

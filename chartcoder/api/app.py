@@ -7,29 +7,58 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path as PathLib
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chartcoder import __version__
 from chartcoder.api import schemas
-from chartcoder.api.auth import accepted_keys, key_is_valid
+from chartcoder.api.review import SESSION_COOKIE, build_router
 from chartcoder.config import Settings, get_settings
-from chartcoder.errors import ChartcoderError, InvalidInputError, NoteTooLongError, UnknownCodeError
+from chartcoder.errors import (
+    AuthenticationError,
+    ChartcoderError,
+    ConflictError,
+    InvalidInputError,
+    NoteTooLongError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnknownCodeError,
+)
 from chartcoder.models.service import SuggestionService, service_from_settings
+from chartcoder.review.service import ReviewService, ReviewStore
 
 log = logging.getLogger("chartcoder.api")
 
-OPEN_PATHS = {"/healthz", "/readyz", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
+OPEN_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/docs",
+    "/openapi.json",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/",
+    "/favicon.ico",
+    "/v1/auth/login",
+}
+UI_DIR = PathLib(__file__).resolve().parents[1] / "ui"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def _error(status: int, error: str, detail: Any, request: Request) -> JSONResponse:
+def _is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith("/ui/")
+
+
+def _error(status: int, error: str, detail: Any, request: Request, **extra: Any) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
-        {"error": error, "detail": detail, "request_id": getattr(request.state, "request_id", None)},
+        {"error": error, "detail": detail, "request_id": getattr(request.state, "request_id", None), **extra},
         status_code=status,
         headers=headers,
     )
@@ -76,8 +105,10 @@ class BodyLimit:
 def create_app(
     settings: Settings | None = None,
     service_factory: Callable[[], SuggestionService] | None = None,
+    store: ReviewStore | None = None,
 ) -> FastAPI:
-    """Build the app. `service_factory` lets tests share one loaded service across apps."""
+    """Build the app. `service_factory` lets tests share one loaded service across apps; `store`,
+    one review database (by default the one `CHARTCODER_DATABASE_URL` names, migrated here)."""
     settings = settings or get_settings()
     state: dict[str, SuggestionService] = {}
 
@@ -85,6 +116,8 @@ def create_app(
         if "service" not in state:
             state["service"] = service_factory() if service_factory else service_from_settings(settings)
         return state["service"]
+
+    review = ReviewService(store or ReviewStore(settings.resolved_database_url), settings, load_service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,6 +135,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.review = review
     max_body = settings.max_note_chars * 4 + 64 * 1024  # UTF-8 worst case plus the JSON around it
     app.add_middleware(BodyLimit, limit=max_body)
 
@@ -118,15 +152,34 @@ def create_app(
                 f"request body over {max_body:,} bytes; notes are limited to {settings.max_note_chars:,} characters",
                 request,
             )
-        elif request.url.path not in OPEN_PATHS and not key_is_valid(_presented_key(request), accepted_keys(settings)):
-            response = _error(
-                401,
-                "unauthorized",
-                "send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-                request,
-            )
-        else:
+        elif _is_open(request.url.path):
             response = await call_next(request)
+        else:
+            token, via_cookie = _credentials(request)
+            who = await run_in_threadpool(review.principal_for, token, via_cookie) if token else None
+            if who is None:
+                response = _error(
+                    401,
+                    "unauthorized",
+                    "sign in (POST /v1/auth/login), or send an API key as 'Authorization: Bearer <key>' "
+                    "or 'X-API-Key: <key>'",
+                    request,
+                )
+            elif (
+                via_cookie
+                and request.method not in SAFE_METHODS
+                and request.headers.get("x-chartcoder-client") != "web"
+            ):
+                response = _error(
+                    403,
+                    "forbidden",
+                    "a change made with the session cookie must carry the header 'X-Chartcoder-Client: web'",
+                    request,
+                )
+            else:
+                request.state.principal = who
+                request.state.token = token
+                response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         # Request id, route, status and latency only: never note text.
         log.info(
@@ -155,6 +208,22 @@ def create_app(
     async def on_unknown_code(request: Request, exc: UnknownCodeError) -> JSONResponse:
         return _error(404, "unknown_code", str(exc), request)
 
+    @app.exception_handler(NotFoundError)
+    async def on_not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return _error(404, "not_found", str(exc), request)
+
+    @app.exception_handler(ConflictError)
+    async def on_conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        return _error(409, exc.error, str(exc), request, current_version=exc.current_version)
+
+    @app.exception_handler(AuthenticationError)
+    async def on_unauthenticated(request: Request, exc: AuthenticationError) -> JSONResponse:
+        return _error(401, "unauthorized", str(exc), request)
+
+    @app.exception_handler(PermissionDeniedError)
+    async def on_forbidden(request: Request, exc: PermissionDeniedError) -> JSONResponse:
+        return _error(403, "forbidden", str(exc), request)
+
     @app.exception_handler(ChartcoderError)
     async def on_domain(request: Request, exc: ChartcoderError) -> JSONResponse:
         return _error(400, "bad_request", str(exc), request)
@@ -178,6 +247,20 @@ def create_app(
         413: {"model": schemas.ErrorOut},
         422: {"model": schemas.ErrorOut},
     }
+    review_errors: dict[int | str, dict[str, Any]] = {
+        **error_responses,
+        403: {"model": schemas.ErrorOut},
+        404: {"model": schemas.ErrorOut},
+        409: {"model": schemas.ErrorOut},
+    }
+    app.include_router(build_router(review_errors))
+
+    if UI_DIR.is_dir():
+        app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
+
+        @app.get("/", include_in_schema=False)
+        def review_page() -> FileResponse:
+            return FileResponse(UI_DIR / "index.html")
 
     @app.post(
         "/v1/suggestions", response_model=schemas.SuggestionResponse, tags=["suggestions"], responses=error_responses
@@ -214,8 +297,12 @@ def create_app(
     return app
 
 
-def _presented_key(request: Request) -> str | None:
+def _credentials(request: Request) -> tuple[str | None, bool]:
+    """The presented token and whether it came from the session cookie (bearer and X-API-Key win)."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.headers.get("x-api-key")
+        return auth[7:].strip(), False
+    if request.headers.get("x-api-key"):
+        return request.headers["x-api-key"].strip(), False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)

@@ -827,7 +827,7 @@ class FlatForest:
         missing_right = np.zeros((n_trees, n_split), bool)
         mask = np.full((n_trees, n_split), full, self.dtype)
         self.value = np.zeros((n_trees, n_leaves))
-        for t, (nodes, (splits, masks, leaves)) in enumerate(zip(trees, shapes)):
+        for t, (nodes, (splits, masks, leaves)) in enumerate(zip(trees, shapes, strict=True)):
             k = len(splits)
             feature[t, :k] = nodes["feature_idx"][splits]
             threshold[t, :k] = nodes["num_threshold"][splits]

@@ -1,0 +1,275 @@
+"""Routes of the review workflow (sign-in, encounters, decisions, audit, users, keys): validate, check
+the caller's role, call the ReviewService, return. The contract is docs/review-api.md."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from chartcoder.errors import AuthenticationError
+from chartcoder.review.auth import SESSION_HOURS, Principal
+from chartcoder.review.service import REASONS, DecisionIn, ReviewService
+
+SESSION_COOKIE = "chartcoder_session"
+CODERS = ("coder", "admin")
+READERS = ("coder", "biller", "data_scientist", "admin")
+Role = Literal["coder", "biller", "ehr", "data_scientist", "admin"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(Strict):
+    username: str = Field(..., min_length=1, max_length=64)
+    password: str = Field(..., min_length=1, max_length=1024)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    active: bool
+
+
+class LoginOut(BaseModel):
+    user: UserOut
+    token: str
+    expires_at: str
+
+
+class Patient(Strict):
+    id: str | None = Field(None, max_length=100)
+    name: str | None = Field(None, max_length=200)
+    sex: Literal["F", "M", "U"] | None = None
+    birth_date: date | None = None
+    age: int | None = Field(None, ge=0, le=130)
+
+
+class Provider(Strict):
+    npi: str | None = Field(None, pattern=r"^\d{10}$")
+    name: str | None = Field(None, max_length=200)
+
+
+class Payer(Strict):
+    id: str | None = Field(None, max_length=80)
+    name: str | None = Field(None, max_length=200)
+
+
+class EncounterCreate(Strict):
+    text: str = Field(..., description="The clinical note, plain text.")
+    external_id: str | None = Field(None, max_length=200, description="The EHR's id for this encounter.")
+    setting: Literal["outpatient", "inpatient"] = "outpatient"
+    date_of_service: date | None = None
+    patient: Patient = Field(default_factory=Patient)
+    provider: Provider = Field(default_factory=Provider)
+    payer: Payer = Field(default_factory=Payer)
+
+
+class DecisionItem(Strict):
+    action: Literal["accept", "reject", "add", "change"]
+    code: str = Field(..., min_length=1, max_length=16)
+    system: Literal["ICD-10-CM", "CPT", "HCPCS", "ICD-10-PCS"] = "ICD-10-CM"
+    reason: str | None = Field(None, max_length=64)
+    note: str | None = Field(None, max_length=500)
+    replaces: str | None = Field(None, max_length=16)
+
+
+class DecisionBatch(Strict):
+    version: int = Field(..., ge=1)
+    decisions: list[DecisionItem] = Field(..., min_length=1, max_length=200)
+
+
+class VersionIn(Strict):
+    version: int = Field(..., ge=1)
+
+
+class ReopenIn(Strict):
+    version: int = Field(..., ge=1)
+    reason: str = Field(..., min_length=1, max_length=500)
+
+
+class UserCreate(Strict):
+    username: str = Field(..., min_length=1, max_length=64)
+    password: str = Field(..., min_length=12, max_length=1024)
+    role: Role
+    display_name: str | None = Field(None, max_length=128)
+
+
+class UserUpdate(Strict):
+    role: Role | None = None
+    active: bool | None = None
+    password: str | None = Field(None, min_length=12, max_length=1024)
+
+
+class KeyCreate(Strict):
+    name: str = Field(..., min_length=1, max_length=128)
+    role: Role
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    prefix: str
+    created_at: str
+    revoked_at: str | None = None
+    key: str | None = Field(None, description="Shown once, when the key is created.")
+
+
+class Reason(BaseModel):
+    code: str
+    label: str
+
+
+def principal(request: Request) -> Principal:
+    found: Principal | None = getattr(request.state, "principal", None)
+    if found is None:  # the middleware lets no unauthenticated request this far; belt and braces
+        raise AuthenticationError("sign in, or send an API key as 'Authorization: Bearer <key>'")
+    return found
+
+
+def review_service(request: Request) -> ReviewService:
+    return request.app.state.review  # type: ignore[no-any-return]
+
+
+Caller = Annotated[Principal, Depends(principal)]
+Review = Annotated[ReviewService, Depends(review_service)]
+
+
+def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
+    r = APIRouter(prefix="/v1", responses=error_responses)
+
+    @r.post("/auth/login", response_model=LoginOut, tags=["auth"])
+    def login(body: LoginIn, response: Response, review: Review, request: Request) -> Any:
+        """Sign in with a password. Answers a session token (also usable as a bearer token) and
+        sets it as an HttpOnly, SameSite=Strict cookie for the review page."""
+        user, token, expires = review.sign_in(body.username, body.password)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=SESSION_HOURS * 3600,
+            httponly=True,
+            samesite="strict",
+            secure=request.app.state.settings.environment == "production",
+            path="/",
+        )
+        return {"user": user, "token": token, "expires_at": expires.isoformat()}
+
+    @r.post("/auth/logout", status_code=204, tags=["auth"])
+    def logout(request: Request, response: Response, review: Review, who: Caller) -> Response:
+        token = getattr(request.state, "token", None)
+        if token:
+            review.sign_out(token)
+        out = Response(status_code=204)
+        out.delete_cookie(SESSION_COOKIE, path="/")
+        return out
+
+    @r.get("/auth/me", response_model=UserOut, tags=["auth"])
+    def me(who: Caller, review: Review) -> Any:
+        """The signed-in person, or the API key's name and role."""
+        if who.user_id is not None:
+            return review.get_user(who.user_id)
+        return {
+            "id": who.user_id or 0,
+            "username": who.username,
+            "display_name": who.username,
+            "role": who.role,
+            "active": True,
+        }
+
+    @r.get("/review/reasons", response_model=list[Reason], tags=["review"])
+    def reasons(who: Caller) -> Any:
+        return [{"code": c, "label": label} for c, label in REASONS]
+
+    @r.post("/encounters", status_code=201, tags=["review"])
+    async def create_encounter(body: EncounterCreate, who: Caller, review: Review, request: Request) -> Any:
+        """Store an encounter and the suggestions computed for its note."""
+        who.require("coder", "ehr", "admin")
+        from chartcoder.models.service import validate_note
+
+        validate_note(body.text, request.app.state.settings.max_note_chars)
+        data = body.model_dump(mode="json")
+        data["date_of_service"] = body.date_of_service
+        return await run_in_threadpool(review.create_encounter, data, who)
+
+    @r.get("/encounters", tags=["review"])
+    def worklist(
+        who: Caller,
+        review: Review,
+        status: Literal["open", "finalized", "all"] = "open",
+        date_from: date | None = None,
+        date_to: date | None = None,
+        payer: Annotated[str | None, Query(max_length=200)] = None,
+        order: Literal["confidence", "date", "created"] = "confidence",
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> Any:
+        """The worklist: encounters by status, date of service and payer, least confident first."""
+        who.require(*READERS)
+        return review.worklist(status, date_from, date_to, payer, order, limit, offset)
+
+    @r.get("/encounters/{encounter_id}", tags=["review"])
+    def read_encounter(encounter_id: str, who: Caller, review: Review) -> Any:
+        who.require(*READERS, "ehr")
+        return review.get_encounter(encounter_id)
+
+    @r.post("/encounters/{encounter_id}/decisions", tags=["review"])
+    def decide(encounter_id: str, body: DecisionBatch, who: Caller, review: Review) -> Any:
+        """Accept, reject, add or change codes, all or none; `version` must be the current one."""
+        who.require(*CODERS)
+        batch = [DecisionIn(**d.model_dump()) for d in body.decisions]
+        return review.decide(encounter_id, body.version, batch, who)
+
+    @r.post("/encounters/{encounter_id}/finalize", tags=["review"])
+    def finalize(encounter_id: str, body: VersionIn, who: Caller, review: Review) -> Any:
+        who.require(*CODERS)
+        return review.finalize(encounter_id, body.version, who)
+
+    @r.post("/encounters/{encounter_id}/reopen", tags=["review"])
+    def reopen(encounter_id: str, body: ReopenIn, who: Caller, review: Review) -> Any:
+        who.require(*CODERS)
+        return review.reopen(encounter_id, body.version, body.reason, who)
+
+    @r.get("/encounters/{encounter_id}/audit", tags=["review"])
+    def audit(encounter_id: str, who: Caller, review: Review) -> Any:
+        who.require(*READERS)
+        return {"events": review.audit_trail(encounter_id)}
+
+    @r.get("/users", response_model=list[UserOut], tags=["admin"])
+    def list_users(who: Caller, review: Review) -> Any:
+        who.require("admin")
+        return review.list_users()
+
+    @r.post("/users", response_model=UserOut, status_code=201, tags=["admin"])
+    def create_user(body: UserCreate, who: Caller, review: Review) -> Any:
+        who.require("admin")
+        return review.create_user(body.username, body.password, body.role, body.display_name, who)
+
+    @r.patch("/users/{user_id}", response_model=UserOut, tags=["admin"])
+    def update_user(user_id: int, body: UserUpdate, who: Caller, review: Review) -> Any:
+        who.require("admin")
+        return review.update_user(user_id, body.model_dump(), who)
+
+    @r.get("/keys", response_model=list[KeyOut], response_model_exclude_none=True, tags=["admin"])
+    def list_keys(who: Caller, review: Review) -> Any:
+        who.require("admin")
+        return review.list_keys()
+
+    @r.post("/keys", response_model=KeyOut, status_code=201, tags=["admin"])
+    def create_key(body: KeyCreate, who: Caller, review: Review) -> Any:
+        who.require("admin")
+        return review.create_key(body.name, body.role, who)
+
+    @r.delete("/keys/{key_id}", status_code=204, tags=["admin"])
+    def revoke_key(key_id: int, who: Caller, review: Review) -> Response:
+        who.require("admin")
+        review.revoke_key(key_id, who)
+        return Response(status_code=204)
+
+    return r

@@ -1,0 +1,2 @@
+"""Coder review: encounters, suggestion sets, decisions, finalization, the audit trail, and the
+users, keys and sessions that say who did what."""
