@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chartcoder import __version__
@@ -223,6 +224,14 @@ def create_app(
     @app.exception_handler(PermissionDeniedError)
     async def on_forbidden(request: Request, exc: PermissionDeniedError) -> JSONResponse:
         return _error(403, "forbidden", str(exc), request)
+
+    @app.exception_handler(OperationalError)
+    async def on_database_busy(request: Request, exc: OperationalError) -> JSONResponse:
+        # The database is unreachable or locked past its timeout: nothing was written; say retry.
+        log.warning("request_id=%s database unavailable: %s", request.state.request_id, type(exc.orig).__name__)
+        response = _error(503, "database_unavailable", "the database is busy or unreachable; retry shortly", request)
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.exception_handler(ChartcoderError)
     async def on_domain(request: Request, exc: ChartcoderError) -> JSONResponse:

@@ -80,11 +80,13 @@ class ReviewStore:
         self.engine: Engine = make_engine(url)
         if run_migrations:
             migrate(self.engine)
-        self.sessions = session_factory(self.engine)
+        self.readers = session_factory(self.engine)
+        self.writers = session_factory(self.engine.execution_options(sqlite_immediate=True))
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self.sessions() as s, s.begin():
+    def session(self, write: bool = True) -> Iterator[Session]:
+        """One transaction. `write=False` for reads: on SQLite they do not queue behind writers."""
+        with (self.writers if write else self.readers)() as s, s.begin():
             yield s
 
     def dispose(self) -> None:
@@ -128,18 +130,18 @@ class ReviewService:
             return _user_dict(user)
 
     def list_users(self) -> list[dict[str, Any]]:
-        with self.store.session() as s:
+        with self.store.session(write=False) as s:
             return [_user_dict(u) for u in s.scalars(select(User).order_by(User.id))]
 
     def get_user(self, user_id: int) -> dict[str, Any]:
-        with self.store.session() as s:
+        with self.store.session(write=False) as s:
             user = s.get(User, user_id)
             if user is None:
                 raise NotFoundError(f"no user with id {user_id}")
             return _user_dict(user)
 
     def count_users(self) -> int:
-        with self.store.session() as s:
+        with self.store.session(write=False) as s:
             return int(s.scalar(select(func.count(User.id))) or 0)
 
     def update_user(self, user_id: int, changes: dict[str, Any], actor: Principal) -> dict[str, Any]:
@@ -183,7 +185,7 @@ class ReviewService:
             return {**_key_dict(row), "key": key}
 
     def list_keys(self) -> list[dict[str, Any]]:
-        with self.store.session() as s:
+        with self.store.session(write=False) as s:
             return [_key_dict(k) for k in s.scalars(select(ApiKey).order_by(ApiKey.id))]
 
     def revoke_key(self, key_id: int, actor: Principal) -> None:
@@ -227,7 +229,7 @@ class ReviewService:
         if not token or len(token) > 512:
             return None
         digest = auth.token_digest(token)
-        with self.store.session() as s:
+        with self.store.session(write=False) as s:
             if token.startswith("ccs_"):
                 row = s.scalar(select(SignInSession).where(SignInSession.token_hash == digest))
                 if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:
@@ -314,7 +316,7 @@ class ReviewService:
             return self._encounter_dict(s, enc)
 
     def get_encounter(self, encounter_id: str) -> dict[str, Any]:
-        with self.store.session() as s:
+        with self.store.session(write=False) as s:
             return self._encounter_dict(s, self._load(s, encounter_id))
 
     def worklist(
@@ -342,7 +344,7 @@ class ReviewService:
             q = q.order_by(Encounter.date_of_service.is_(None), Encounter.date_of_service.desc(), Encounter.id)
         else:
             q = q.order_by(Encounter.created_at, Encounter.id)
-        with self.store.session() as s:
+        with self.store.session(write=False) as s:
             total = int(s.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0)
             rows = list(s.scalars(q.limit(limit).offset(offset)))
             ids = [e.id for e in rows]
@@ -400,7 +402,7 @@ class ReviewService:
         return self._change(encounter_id, version, actor, run, allow_finalized=True, need_finalized=True)
 
     def audit_trail(self, encounter_id: str) -> list[dict[str, Any]]:
-        with self.store.session() as s:
+        with self.store.session(write=False) as s:
             self._load(s, encounter_id)
             events = s.scalars(
                 select(AuditEvent).where(AuditEvent.encounter_id == encounter_id).order_by(AuditEvent.id)
@@ -453,7 +455,7 @@ class ReviewService:
             ) from None
 
     def _current_version(self, encounter_id: str) -> int | None:
-        with self.store.session() as s:
+        with self.store.session(write=False) as s:
             return s.scalar(select(Encounter.version).where(Encounter.id == encounter_id))
 
     def _apply(self, s: Session, enc: Encounter, batch: Sequence[DecisionIn], actor: Principal) -> None:

@@ -1,0 +1,62 @@
+"""Review-store fixtures: every storage and API test runs against a fresh SQLite file and a fresh
+PostgreSQL database (127.0.0.1:5432, user postgres, trust auth on the development machines; set
+CHARTCODER_TEST_POSTGRES_URL to point elsewhere). Where PostgreSQL is not reachable, its half of
+the tests is skipped with that reason, and `.ci/run` prints it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+ADMIN_URL = os.environ.get("CHARTCODER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_reason() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure to connect means: skip, and say why
+        return f"PostgreSQL not reachable at {ADMIN_URL} ({type(exc).__name__}); its tests are skipped"
+
+
+@pytest.fixture(scope="session")
+def postgres_reason() -> str | None:
+    return _postgres_reason()
+
+
+@pytest.fixture
+def postgres_url(postgres_reason: str | None) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards."""
+    if postgres_reason:
+        pytest.skip(postgres_reason)
+    import psycopg
+
+    name = f"chartcoder_test_{uuid.uuid4().hex[:12]}"
+    plain = ADMIN_URL.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = ADMIN_URL.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'review.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(db_url: str):
+    from chartcoder.review.service import ReviewStore
+
+    s = ReviewStore(db_url)
+    yield s
+    s.dispose()

@@ -1,0 +1,453 @@
+"""The review API over HTTP, against a real SQLite file and a real PostgreSQL database: every route,
+every role, and the 401/403/404/409/422 answers the contract (docs/review-api.md) promises."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+
+EHR_STATIC = "static-ehr-key-0123456789"
+PASSWORD = "correct horse battery"
+NOTE = (
+    "Chief complaint: follow-up of chronic problems.\n"
+    "Assessment and plan:\n"
+    "1. Type 2 diabetes mellitus with diabetic chronic kidney disease, CKD stage 3b.\n"
+    "2. Essential hypertension, controlled on lisinopril.\n"
+    "3. Primary osteoarthritis of the right knee.\n"
+    "4. Hyperlipidemia, continue atorvastatin.\n"
+    "He denies chest pain.\n"
+)
+ROLES = ("coder", "biller", "ehr", "data_scientist", "admin")
+
+
+@pytest.fixture
+def api(db_url, settings, service):
+    """A client on a fresh database with one user of every person role and one EHR key."""
+    from chartcoder.api.app import create_app
+    from chartcoder.config import Settings
+    from chartcoder.review.service import ReviewStore
+
+    s = Settings(data_dir=settings.data_dir, database_url=db_url, api_keys=EHR_STATIC, max_note_chars=20_000)
+    store = ReviewStore(db_url)
+    app = create_app(s, service_factory=lambda: service, store=store)
+    review = app.state.review
+    tokens: dict[str, str] = {}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for role in ROLES:
+            if role == "ehr":
+                tokens[role] = review.create_key("test EHR", "ehr")["key"]
+                continue
+            review.create_user(f"{role}1", PASSWORD, role, f"Test {role}")
+            r = client.post("/v1/auth/login", json={"username": f"{role}1", "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            tokens[role] = r.json()["token"]
+        review.create_user("coder2", PASSWORD, "coder")
+        tokens["coder2"] = review.sign_in("coder2", PASSWORD)[1]
+        client.cookies.clear()
+        yield Api(client, tokens, review)
+    store.dispose()
+
+
+class Api:
+    def __init__(self, client: TestClient, tokens: dict[str, str], review) -> None:
+        self.client = client
+        self.tokens = tokens
+        self.review = review
+
+    def h(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def call(self, role: str | None, method: str, path: str, **kw):
+        headers = self.h(role) if role else {}
+        return self.client.request(method, path, headers=headers, **kw)
+
+    def create(self, role: str = "coder", **fields) -> dict:
+        body = {"text": NOTE, **fields}
+        r = self.call(role, "POST", "/v1/encounters", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def decide(self, enc_id: str, version: int, *decisions: dict, role: str = "coder"):
+        return self.call(
+            role, "POST", f"/v1/encounters/{enc_id}/decisions", json={"version": version, "decisions": list(decisions)}
+        )
+
+
+def test_an_encounter_is_stored_with_its_suggestions(api):
+    enc = api.create(
+        external_id="EHR-1",
+        date_of_service="2026-11-20",
+        patient={"id": "MRN-1", "sex": "M", "birth_date": "1960-02-01"},
+        provider={"npi": "1234567893", "name": "Dr Test"},
+        payer={"id": "60054", "name": "Aetna"},
+    )
+    assert enc["status"] == "open" and enc["version"] == 1
+    assert enc["text"] == NOTE
+    codes = {c["code"] for c in enc["codes"]}
+    assert {"E11.22", "N18.32", "M17.11", "E78.5"} <= codes  # what the note says
+    assert all(c["state"] == "pending" and c["suggested"] for c in enc["codes"])
+    sset = enc["suggestion_set"]
+    assert sset["model"] and sset["code_set_release"].startswith("ICD-10-CM")
+    for s in sset["suggestions"]:
+        for e in s["evidence"]:
+            assert NOTE[e["start"] : e["end"]] == e["text"]
+    assert enc["confidence"] == max(s["score"] for s in sset["suggestions"])
+    again = api.call("coder", "GET", f"/v1/encounters/{enc['id']}").json()
+    assert again == enc
+    assert api.call("ehr", "GET", f"/v1/encounters/{enc['id']}").status_code == 200
+
+
+def test_a_full_review_and_its_audit_trail(api):
+    enc = api.create()
+    eid = enc["id"]
+    r = api.decide(
+        eid,
+        1,
+        {"action": "accept", "code": "E11.22"},
+        {"action": "accept", "code": "N18.32"},
+        {"action": "reject", "code": "E78.5", "reason": "not_documented", "note": "no lipid panel"},
+        {"action": "add", "code": "z79.84"},  # written loosely: stored as the code set writes it
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["version"] == 2
+    state = {c["code"]: c for c in body["codes"]}
+    assert state["E11.22"]["state"] == state["N18.32"]["state"] == "accepted"
+    assert state["E78.5"]["state"] == "rejected" and state["E78.5"]["reason"] == "not_documented"
+    assert state["Z79.84"]["state"] == "added" and not state["Z79.84"]["suggested"]
+    assert state["E11.22"]["decided_by"] == "coder1"
+    r = api.decide(eid, 2, {"action": "change", "code": "M17.12", "replaces": "M17.11", "reason": "wrong_laterality"})
+    assert r.status_code == 200, r.text
+    state = {c["code"]: c for c in r.json()["codes"]}
+    assert state["M17.11"]["state"] == "rejected" and state["M17.12"]["state"] == "added"
+    assert state["M17.12"]["replaces"] == "M17.11"
+    r = api.call("coder", "POST", f"/v1/encounters/{eid}/finalize", json={"version": 3})
+    assert r.status_code == 200 and r.json()["status"] == "finalized" and r.json()["finalized_by"] == "coder1"
+    r = api.call(
+        "coder", "POST", f"/v1/encounters/{eid}/reopen", json={"version": 4, "reason": "payer asked for a fix"}
+    )
+    assert r.status_code == 200 and r.json()["status"] == "open" and r.json()["version"] == 5
+
+    events = api.call("biller", "GET", f"/v1/encounters/{eid}/audit").json()["events"]
+    assert [e["action"] for e in events] == [
+        "encounter.created",
+        "suggestions.stored",
+        "decision.accept",
+        "decision.accept",
+        "decision.reject",
+        "decision.add",
+        "decision.change",
+        "encounter.finalized",
+        "encounter.reopened",
+    ]
+    assert all(e["actor"]["username"] == "coder1" for e in events)
+    reject = events[4]["detail"]
+    assert reject["code"] == "E78.5" and reject["reason"] == "not_documented" and reject["version"] == 2
+    assert reject["model"] == enc["suggestion_set"]["model"]
+    assert sorted(events[7]["detail"]["codes"]) == [
+        "ICD-10-CM:E11.22",
+        "ICD-10-CM:M17.12",
+        "ICD-10-CM:N18.32",
+        "ICD-10-CM:Z79.84",
+    ]
+    assert events[8]["detail"]["reason"] == "payer asked for a fix"
+    assert all(NOTE not in str(e["detail"]) for e in events)
+
+
+def test_a_stale_version_gets_409_and_changes_nothing(api):
+    enc = api.create()
+    assert api.decide(enc["id"], 1, {"action": "accept", "code": "E11.22"}).status_code == 200
+    r = api.decide(enc["id"], 1, {"action": "reject", "code": "E11.22", "reason": "other"}, role="coder2")
+    assert r.status_code == 409
+    assert r.json()["error"] == "version_conflict" and r.json()["current_version"] == 2
+    now = api.call("coder", "GET", f"/v1/encounters/{enc['id']}").json()
+    assert {c["code"]: c["state"] for c in now["codes"]}["E11.22"] == "accepted" and now["version"] == 2
+
+
+def test_two_coders_racing_from_one_version_cannot_both_win(api):
+    """Both read version 1 and decide at the same moment: one wins, the other gets 409, nothing is
+    lost or doubled (the UPDATE carries WHERE version = 1)."""
+    from chartcoder.errors import ConflictError
+    from chartcoder.review.auth import Principal
+    from chartcoder.review.service import DecisionIn
+
+    for round_ in range(5):
+        enc = api.create()
+        users = {u["username"]: u["id"] for u in api.review.list_users()}
+        barrier = threading.Barrier(2)
+        outcome: dict[str, str] = {}
+
+        def decide(name: str, action: str, enc=enc, users=users, barrier=barrier, outcome=outcome) -> None:
+            who = Principal("coder", name, user_id=users[name])
+            barrier.wait()
+            try:
+                api.review.decide(
+                    enc["id"],
+                    1,
+                    [DecisionIn(action, "I12.9", "ICD-10-CM", reason="other" if action == "reject" else None)],
+                    who,
+                )
+                outcome[name] = "ok"
+            except ConflictError:
+                outcome[name] = "409"
+
+        threads = [threading.Thread(target=decide, args=a) for a in (("coder1", "accept"), ("coder2", "reject"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcome.values()) == ["409", "ok"], (round_, outcome)
+        events = api.call("coder", "GET", f"/v1/encounters/{enc['id']}/audit").json()["events"]
+        decisions = [e for e in events if e["action"].startswith("decision.")]
+        assert len(decisions) == 1
+        winner = next(n for n, o in outcome.items() if o == "ok")
+        assert decisions[0]["actor"]["username"] == winner
+
+
+def test_a_finalized_encounter_refuses_decisions(api):
+    enc = api.create()
+    api.decide(enc["id"], 1, {"action": "accept", "code": "E11.22"})
+    assert api.call("coder", "POST", f"/v1/encounters/{enc['id']}/finalize", json={"version": 2}).status_code == 200
+    r = api.decide(enc["id"], 3, {"action": "reject", "code": "E11.22", "reason": "other"})
+    assert r.status_code == 409 and r.json()["error"] == "encounter_finalized"
+    r = api.call("coder", "POST", f"/v1/encounters/{enc['id']}/finalize", json={"version": 3})
+    assert r.status_code == 409 and r.json()["error"] == "encounter_finalized"
+    states = {c["code"]: c["state"] for c in api.call("coder", "GET", f"/v1/encounters/{enc['id']}").json()["codes"]}
+    assert states["E11.22"] == "accepted"
+
+
+@pytest.mark.parametrize(
+    "decisions, needle",
+    [
+        ([], "decisions"),
+        ([{"action": "approve", "code": "E11.22"}], "action"),
+        ([{"action": "add", "code": "E11.99"}], "Unknown code"),
+        ([{"action": "add", "code": "ZZZZZ"}], "Unknown code"),
+        ([{"action": "accept", "code": "J45.909"}], "neither suggested nor added"),
+        ([{"action": "reject", "code": "E11.22"}], "needs a 'reason'"),
+        ([{"action": "reject", "code": "E11.22", "reason": "because"}], "reason must be one of"),
+        ([{"action": "change", "code": "E11.9", "reason": "more_specific_code"}], "needs 'replaces'"),
+        ([{"action": "accept", "code": "E11.22", "system": "LOINC"}], "system"),
+        ([{"action": "accept", "code": "E11.22", "surprise": 1}], "surprise"),
+        # all or nothing: the valid first decision is not kept when the second is refused
+        ([{"action": "accept", "code": "E11.22"}, {"action": "reject", "code": "I12.9"}], "needs a 'reason'"),
+    ],
+)
+def test_bad_decisions_get_422_and_store_nothing(api, decisions, needle):
+    enc = api.create()
+    r = api.decide(enc["id"], 1, *decisions)
+    assert r.status_code == 422, r.text
+    assert needle in str(r.json()["detail"])
+    after = api.call("coder", "GET", f"/v1/encounters/{enc['id']}").json()
+    assert after["version"] == 1 and all(c["state"] == "pending" for c in after["codes"])
+
+
+def test_other_422s(api):
+    enc = api.create()
+    eid = enc["id"]
+    r = api.call("coder", "POST", f"/v1/encounters/{eid}/finalize", json={"version": 1})
+    assert r.status_code == 422 and "accept or add at least one code" in r.json()["detail"]
+    assert api.call("coder", "POST", f"/v1/encounters/{eid}/reopen", json={"version": 1}).status_code == 422
+    r = api.call("coder", "POST", f"/v1/encounters/{eid}/reopen", json={"version": 1, "reason": "x"})
+    assert r.status_code == 409 and r.json()["error"] == "not_finalized"
+    for body in (
+        {"text": ""},
+        {"text": "   "},
+        {"text": NOTE, "setting": "clinic"},
+        {"text": NOTE, "date_of_service": "20-11-2026"},
+        {"text": NOTE, "patient": {"sex": "X"}},
+        {"text": NOTE, "provider": {"npi": "12345"}},
+        {"not_text": NOTE},
+    ):
+        r = api.call("coder", "POST", "/v1/encounters", json=body)
+        assert r.status_code == 422, (body, r.text)
+    r = api.call("coder", "POST", "/v1/encounters", json={"text": "x" * 20_001})
+    assert r.status_code == 413
+    r = api.call("coder", "GET", "/v1/encounters?order=random")
+    assert r.status_code == 422
+    r = api.call("admin", "POST", "/v1/users", json={"username": "shorty", "password": "short", "role": "coder"})
+    assert r.status_code == 422
+    r = api.call("admin", "POST", "/v1/users", json={"username": "x1", "password": PASSWORD, "role": "root"})
+    assert r.status_code == 422
+
+
+def test_unknown_things_get_404(api):
+    for method, path, body in (
+        ("GET", "/v1/encounters/enc_nope", None),
+        (
+            "POST",
+            "/v1/encounters/enc_nope/decisions",
+            {"version": 1, "decisions": [{"action": "accept", "code": "I10"}]},
+        ),
+        ("POST", "/v1/encounters/enc_nope/finalize", {"version": 1}),
+        ("POST", "/v1/encounters/enc_nope/reopen", {"version": 1, "reason": "x"}),
+        ("GET", "/v1/encounters/enc_nope/audit", None),
+        ("GET", "/v1/encounters/" + "x" * 300, None),
+    ):
+        r = api.call("coder", method, path, json=body)
+        assert r.status_code == 404, (path, r.text)
+        assert r.json()["error"] == "not_found"
+    assert api.call("admin", "PATCH", "/v1/users/9999", json={"active": False}).status_code == 404
+    assert api.call("admin", "DELETE", "/v1/keys/9999").status_code == 404
+
+
+def test_the_worklist_filters_and_puts_the_least_confident_first(api):
+    a = api.create(date_of_service="2026-11-01", payer={"id": "P1"})
+    b = api.create(
+        text="Patient seen. Doing well. Return in one year.", date_of_service="2026-11-10", payer={"id": "P2"}
+    )
+    c = api.create(text="Assessment: essential hypertension.", date_of_service="2026-11-20", payer={"id": "P1"})
+    listing = api.call("coder", "GET", "/v1/encounters").json()
+    assert listing["total"] == 3
+    ids = [i["id"] for i in listing["items"]]
+    confidences = [i["confidence"] for i in listing["items"]]
+    known = [x for x in confidences if x is not None]
+    assert known == sorted(known) and confidences[: confidences.count(None)] == [None] * confidences.count(None)
+    assert "text" not in listing["items"][0] and "codes" not in listing["items"][0]
+    assert listing["items"][ids.index(a["id"])]["n_pending"] == len(a["codes"])
+    by_date = api.call("coder", "GET", "/v1/encounters?order=date").json()["items"]
+    assert [i["id"] for i in by_date] == [c["id"], b["id"], a["id"]]
+    p1 = api.call("coder", "GET", "/v1/encounters?payer=P1").json()
+    assert {i["id"] for i in p1["items"]} == {a["id"], c["id"]}
+    window = api.call("coder", "GET", "/v1/encounters?date_from=2026-11-05&date_to=2026-11-15").json()
+    assert [i["id"] for i in window["items"]] == [b["id"]]
+    page = api.call("coder", "GET", "/v1/encounters?limit=1&offset=1&order=created").json()
+    assert page["total"] == 3 and [i["id"] for i in page["items"]] == [b["id"]]
+    api.decide(a["id"], 1, {"action": "accept", "code": "E11.22"})
+    api.call("coder", "POST", f"/v1/encounters/{a['id']}/finalize", json={"version": 2})
+    assert {i["id"] for i in api.call("coder", "GET", "/v1/encounters").json()["items"]} == {b["id"], c["id"]}
+    done = api.call("coder", "GET", "/v1/encounters?status=finalized").json()["items"]
+    assert [i["id"] for i in done] == [a["id"]] and done[0]["n_decided"] == 1
+
+
+# (method, path template, body, roles allowed). {enc} is an encounter id, {user}, {key} ids.
+ROUTES = [
+    ("POST", "/v1/suggestions", {"text": NOTE}, ROLES),
+    ("GET", "/v1/codes/search?q=diabetes", None, ROLES),
+    ("GET", "/v1/review/reasons", None, ROLES),
+    ("GET", "/v1/auth/me", None, ROLES),
+    ("POST", "/v1/encounters", {"text": NOTE}, ("coder", "ehr", "admin")),
+    ("GET", "/v1/encounters", None, ("coder", "biller", "data_scientist", "admin")),
+    ("GET", "/v1/encounters/{enc}", None, ROLES),
+    (
+        "POST",
+        "/v1/encounters/{enc}/decisions",
+        {"version": 1, "decisions": [{"action": "accept", "code": "E11.22"}]},
+        ("coder", "admin"),
+    ),
+    ("POST", "/v1/encounters/{enc}/finalize", {"version": 1}, ("coder", "admin")),
+    ("POST", "/v1/encounters/{enc}/reopen", {"version": 1, "reason": "x"}, ("coder", "admin")),
+    ("GET", "/v1/encounters/{enc}/audit", None, ("coder", "biller", "data_scientist", "admin")),
+    ("GET", "/v1/users", None, ("admin",)),
+    ("POST", "/v1/users", {"username": "new-{role}", "password": PASSWORD, "role": "coder"}, ("admin",)),
+    ("PATCH", "/v1/users/{user}", {"display_name": None, "role": "coder"}, ("admin",)),
+    ("GET", "/v1/keys", None, ("admin",)),
+    ("POST", "/v1/keys", {"name": "k", "role": "ehr"}, ("admin",)),
+    ("DELETE", "/v1/keys/{key}", None, ("admin",)),
+    ("POST", "/v1/auth/logout", None, ROLES),
+]
+
+
+def _fill(path: str, body, ids: dict[str, str], role: str):
+    path = path.format(**ids)
+    if isinstance(body, dict):
+        body = {k: (v.format(role=role) if isinstance(v, str) and "{role}" in v else v) for k, v in body.items()}
+        body = {k: v for k, v in body.items() if v is not None}
+    return path, body
+
+
+def test_every_route_but_health_needs_authentication(api):
+    enc = api.create()
+    ids = {"enc": enc["id"], "user": "1", "key": "1"}
+    for method, path, body, _ in ROUTES:
+        p, b = _fill(path, body, ids, "none")
+        for headers in (
+            {},
+            {"Authorization": "Bearer cck_not-a-key"},
+            {"X-API-Key": "wrong"},
+            {"Authorization": "Basic abc"},
+        ):
+            r = api.client.request(method, p, json=b, headers=headers)
+            assert r.status_code == 401, (method, p, headers, r.status_code)
+            assert r.json()["error"] == "unauthorized"
+    assert api.client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_roles_are_enforced_on_every_route(api, role):
+    enc = api.create()
+    target = api.review.create_user(f"target-{role}", PASSWORD, "coder")
+    key = api.review.create_key("to revoke", "ehr")
+    ids = {"enc": enc["id"], "user": str(target["id"]), "key": str(key["id"])}
+    token = api.tokens[role]
+    for method, path, body, allowed in ROUTES:
+        if path == "/v1/auth/logout":
+            continue  # ends the session the rest of the loop uses; checked below
+        p, b = _fill(path, body, ids, role)
+        r = api.client.request(method, p, json=b, headers={"Authorization": f"Bearer {token}"})
+        if role in allowed:
+            assert r.status_code in (200, 201, 204, 409, 422), (role, method, p, r.status_code, r.text)
+        else:
+            assert r.status_code == 403, (role, method, p, r.status_code)
+            assert r.json()["error"] == "forbidden" and role in r.json()["detail"]
+    r = api.client.post("/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 204
+    if role != "ehr":  # a signed-out session is dead; an API key is not a session
+        assert api.client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_sign_in_sessions_and_cookies(api):
+    c = api.client
+    wrong = c.post("/v1/auth/login", json={"username": "coder1", "password": "wrong password!"})
+    nobody = c.post("/v1/auth/login", json={"username": "nobody", "password": "wrong password!"})
+    assert wrong.status_code == nobody.status_code == 401
+    assert wrong.json()["detail"] == nobody.json()["detail"]  # no hint which one was wrong
+    r = c.post("/v1/auth/login", json={"username": "coder1", "password": PASSWORD})
+    assert r.status_code == 200
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert c.get("/v1/auth/me").json()["username"] == "coder1"  # the cookie signs the page in
+    assert c.post("/v1/encounters", json={"text": NOTE}).status_code == 403  # no CSRF header
+    assert c.post("/v1/encounters", json={"text": NOTE}, headers={"X-Chartcoder-Client": "web"}).status_code == 201
+    c.cookies.set("chartcoder_session", api.tokens["ehr"])  # an API key is never accepted as a cookie
+    assert c.get("/v1/auth/me").status_code == 401
+    c.cookies.clear()
+    uid = next(u["id"] for u in api.review.list_users() if u["username"] == "coder2")
+    assert api.call("admin", "PATCH", f"/v1/users/{uid}", json={"active": False}).status_code == 200
+    assert api.call("coder2", "GET", "/v1/auth/me").status_code == 401  # deactivated: signed out everywhere
+    assert c.post("/v1/auth/login", json={"username": "coder2", "password": PASSWORD}).status_code == 401
+
+
+def test_api_keys_are_shown_once_and_can_be_revoked(api):
+    r = api.call("admin", "POST", "/v1/keys", json={"name": "Epic prod", "role": "ehr"})
+    assert r.status_code == 201
+    made = r.json()
+    assert made["key"].startswith("cck_") and made["prefix"] == made["key"][:10]
+    listed = api.call("admin", "GET", "/v1/keys").json()
+    assert all("key" not in k for k in listed)
+    assert made["key"] not in str(listed)
+    h = {"X-API-Key": made["key"]}
+    assert api.client.post("/v1/encounters", json={"text": NOTE}, headers=h).status_code == 201
+    assert api.call("admin", "DELETE", f"/v1/keys/{made['id']}").status_code == 204
+    assert api.client.post("/v1/encounters", json={"text": NOTE}, headers=h).status_code == 401
+    # the static EHR key from the settings still works, with the ehr role
+    s = {"Authorization": f"Bearer {EHR_STATIC}"}
+    assert api.client.post("/v1/encounters", json={"text": NOTE}, headers=s).status_code == 201
+    assert api.client.get("/v1/encounters", headers=s).status_code == 403
+
+
+def test_the_audit_log_refuses_updates_and_deletes(api):
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DBAPIError
+
+    from chartcoder.review.models import AuditEvent
+
+    api.create()
+    for stmt in (update(AuditEvent).values(action="tampered"), delete(AuditEvent)):
+        with pytest.raises(DBAPIError, match="append-only"), api.review.store.session() as s:
+            s.execute(stmt)
+    with api.review.store.session() as s:
+        assert s.query(AuditEvent).filter(AuditEvent.action == "tampered").count() == 0
+        assert s.query(AuditEvent).count() >= 2
