@@ -18,6 +18,7 @@ serve: $(STAMP)
 	$(BIN)/chartcoder serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
+	scripts/install-test-deps
 	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile
 
 test-slow: $(STAMP)

@@ -753,4 +753,4 @@ def _age(patient: dict[str, Any], dos: date | None) -> int | None:
 def _release() -> str:
     from chartcoder.codes.icd10cm import RELEASE
 
-    return f"ICD-10-CM {RELEASE}"
+    return RELEASE if RELEASE.startswith("ICD-10-CM") else f"ICD-10-CM {RELEASE}"
