@@ -520,7 +520,10 @@ def _first_admin(settings: Any, host: str, port: int) -> None:
 
     review = _review()
     if review.count_users():
-        err.print(f"Review page: http://{host}:{port}/  (add people with: chartcoder users create NAME --role coder)")
+        err.print(
+            f"Review page: http://{host}:{port}/  (add people with: chartcoder users create NAME --role coder)",
+            soft_wrap=True,
+        )
         return
     password = secrets.token_urlsafe(15)
     path = settings.data_dir / "initial-admin-password"
@@ -535,6 +538,7 @@ def _first_admin(settings: Any, host: str, port: int) -> None:
         f"Sign in at http://{host}:{port}/ as admin with:  cat {path}\n"
         "Add coders with:  .venv/bin/chartcoder users create NAME --role coder\n",
         highlight=False,
+        soft_wrap=True,  # keep paths and commands on one line, copy-pasteable
     )
 
 

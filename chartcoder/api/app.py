@@ -184,8 +184,9 @@ def create_app(
         response.headers["X-Request-ID"] = request.state.request_id
         # Request id, route, status and latency only: never note text.
         log.info(
-            "request_id=%s method=%s path=%s status=%s ms=%.1f",
+            "request_id=%s user=%s method=%s path=%s status=%s ms=%.1f",
             request.state.request_id,
+            getattr(getattr(request.state, "principal", None), "username", "-"),
             request.method,
             request.url.path,
             response.status_code,

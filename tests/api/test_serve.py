@@ -38,6 +38,7 @@ def test_serve_builds_the_default_pack_then_answers_suggestions(tmp_path):
         "CHARTCODER_DEFAULT_PACK_NOTES": "150",
     }
     env.pop("CHARTCODER_MODEL", None)
+    env.pop("CHARTCODER_DATABASE_URL", None)  # the default: a SQLite file in the data dir
     exe = str(Path(sys.executable).parent / "chartcoder")
     proc = subprocess.Popen(
         [exe, "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -72,6 +73,20 @@ def test_serve_builds_the_default_pack_then_answers_suggestions(tmp_path):
         for s in body["suggestions"]:
             for ev in s["evidence"]:
                 assert note[ev["start"] : ev["end"]] == ev["text"]
+        # First start: an admin whose password is in a file only its owner reads; it signs in, and
+        # the review page is served.
+        secret = data_dir / "initial-admin-password"
+        assert secret.stat().st_mode & 0o777 == 0o600
+        password = secret.read_text().strip()
+        login = urllib.request.Request(
+            base + "/v1/auth/login",
+            data=json.dumps({"username": "admin", "password": password}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(login, timeout=30) as r:
+            assert json.load(r)["user"]["role"] == "admin"
+        with urllib.request.urlopen(base + "/", timeout=10) as r:
+            assert b"<html" in r.read().lower()
         # No key: refused.
         req.remove_header("Authorization")
         try:
@@ -88,6 +103,8 @@ def test_serve_builds_the_default_pack_then_answers_suggestions(tmp_path):
             out, errs = proc.communicate()
     # The note must never reach the logs.
     assert b"ankle sprain" not in out + errs
+    assert password.encode() not in out + errs  # the password is in its file, never printed
+    assert b"created the user" in errs and str(secret).encode() in errs
     assert b"building the default pack" in errs
     card = json.loads((models / "default" / "model_card.json").read_text())
     assert card["name"] == "default" and card["training"]["sources"][0]["format"] == "synthetic"

@@ -16,11 +16,12 @@ NOTE = (
 
 
 @pytest.fixture(scope="module")
-def client(settings, service):
+def client(settings, service, tmp_path_factory):
     from chartcoder.api.app import create_app
     from chartcoder.config import Settings
 
-    s = Settings(data_dir=settings.data_dir, api_keys=KEY, max_note_chars=5_000)
+    db = tmp_path_factory.mktemp("db") / "review.db"
+    s = Settings(data_dir=settings.data_dir, api_keys=KEY, max_note_chars=5_000, database_url=f"sqlite:///{db}")
     with TestClient(create_app(s, service_factory=lambda: service), raise_server_exceptions=False) as c:
         yield c
 

@@ -18,25 +18,17 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from server_support import LiveServer, User, create_user, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-BIN = Path(sys.executable).parent  # .venv/bin under `make test`
 CHROMIUM = Path("/usr/bin/chromium")
-STARTUP_TIMEOUT = 90.0
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -140,110 +132,6 @@ def page(browser: Any, artifacts_dir: Path, request: pytest.FixtureRequest) -> I
         context.close()
 
 
-# --- the real server -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    """The API as a real process. `start()` waits for GET /healthz; `stop()` ends it; `kill()` sends
-    SIGKILL (for crash tests); `start()` again restarts it on the same port, data dir and database."""
-
-    data_dir: Path
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    ehr_key: str = field(default_factory=lambda: "cc_test_" + secrets.token_urlsafe(24))
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def database_url(self) -> str:
-        return f"sqlite:///{self.data_dir / 'review.db'}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTCODER_")}
-        env.update(
-            CHARTCODER_DATA_DIR=str(self.data_dir),
-            CHARTCODER_MODEL="knowledge",
-            CHARTCODER_DATABASE_URL=self.database_url,
-            CHARTCODER_API_KEYS=self.ehr_key,  # an `ehr` key, per docs/review-api.md
-            PYTHONUNBUFFERED="1",
-        )
-        return env
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def log_tail(self, n: int = 60) -> str:
-        return "\n".join(self.log_text().splitlines()[-n:])
-
-    def start(self, timeout: float = STARTUP_TIMEOUT) -> LiveServer:
-        assert self.proc is None or self.proc.poll() is not None, "the server is already running"
-        # Reuse the checkout's term-index cache (as tests/api/test_serve.py does) so startup takes seconds.
-        cache = self.data_dir / "cache"
-        cache.mkdir(parents=True, exist_ok=True)
-        for f in (ROOT / "var" / "cache").glob("term-index-*.json.gz"):
-            if not (cache / f.name).exists():
-                (cache / f.name).symlink_to(f)
-        cmd = [str(BIN / "python"), "-m", "uvicorn", "chartcoder.api.main:app"]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
-        with open(self.log_path, "ab") as log:  # appended to across restarts
-            log.write(f"--- starting: {' '.join(cmd)}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the server exited with code {self.proc.returncode} while starting:\n{self.log_tail()}")
-            try:
-                if httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"GET /healthz did not answer 200 within {timeout:.0f} s; server log:\n{self.log_tail()}")
-            time.sleep(0.25)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def kill(self) -> None:
-        """SIGKILL, no shutdown: what a crash test needs."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def chartcoder(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Runs the `chartcoder` CLI against this server's data dir and database."""
-        return subprocess.run(
-            [str(BIN / "chartcoder"), *args],
-            cwd=ROOT,
-            env=self.env,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("live-server")
@@ -259,28 +147,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 # --- users and the API ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class User:
-    username: str
-    password: str
-    role: str
-
-
-def create_user(server: LiveServer, username: str, role: str, password: str | None = None) -> User:
-    """`chartcoder users create USERNAME --role ROLE --password-stdin`, with the server's environment."""
-    password = password or "pw-" + secrets.token_urlsafe(18)  # the API asks for at least 12 characters
-    done = server.chartcoder("users", "create", username, "--role", role, "--password-stdin", input=password + "\n")
-    if done.returncode != 0:
-        out = (done.stdout + done.stderr).strip()
-        if "No such command" in out and "users" in out:
-            pytest.fail(
-                "the CLI has no `chartcoder users create` yet (docs/review-api.md, issue 4): "
-                "the browser tests need it to make the first admin and a coder"
-            )
-        pytest.fail(f"`chartcoder users create {username} --role {role}` failed ({done.returncode}):\n{out[-3000:]}")
-    return User(username, password, role)
-
-
 @pytest.fixture(scope="module")
 def users(live_server: LiveServer) -> dict[str, User]:
     """The first admin and one coder on this module's server."""
@@ -288,16 +154,6 @@ def users(live_server: LiveServer) -> dict[str, User]:
         "admin": create_user(live_server, "admin1", "admin"),
         "coder": create_user(live_server, "coder1", "coder"),
     }
-
-
-def sign_in(server: LiveServer, user: User) -> httpx.Client:
-    """POST /v1/auth/login; the answered client sends `Authorization: Bearer <token>`."""
-    r = httpx.post(
-        server.base_url + "/v1/auth/login", json={"username": user.username, "password": user.password}, timeout=30
-    )
-    assert r.status_code == 200, f"sign-in of {user.username} answered {r.status_code}: {r.text[:500]}"
-    token = r.json()["token"]
-    return httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
 
 @pytest.fixture
