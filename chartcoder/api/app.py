@@ -40,10 +40,6 @@ log = logging.getLogger("chartcoder.api")
 OPEN_PATHS = {
     "/healthz",
     "/readyz",
-    "/docs",
-    "/openapi.json",
-    "/docs/oauth2-redirect",
-    "/redoc",
     "/",
     "/favicon.ico",
     "/v1/auth/login",
@@ -153,8 +149,12 @@ def create_app(
                 f"request body over {max_body:,} bytes; notes are limited to {settings.max_note_chars:,} characters",
                 request,
             )
+        elif b"%00" in request.scope.get("raw_path", b"") or b"%00" in request.scope.get("query_string", b""):
+            response = _error(
+                422, "invalid_request", "the URL contains a NUL character (%00); send plain text", request
+            )
         elif _is_open(request.url.path):
-            response = await call_next(request)
+            response = await _guarded(call_next, request)
         else:
             token, via_cookie = _credentials(request)
             who = await run_in_threadpool(review.principal_for, token, via_cookie) if token else None
@@ -180,7 +180,7 @@ def create_app(
             else:
                 request.state.principal = who
                 request.state.token = token
-                response = await call_next(request)
+                response = await _guarded(call_next, request)
         response.headers["X-Request-ID"] = request.state.request_id
         # Request id, route, status and latency only: never note text.
         log.info(
@@ -305,6 +305,16 @@ def create_app(
         return show(code, system)
 
     return app
+
+
+async def _guarded(call_next: Callable[[Request], Any], request: Request) -> Any:
+    """Runs the route; an unexpected exception becomes a 500 that names the request id, and the log
+    gets its type only: a traceback or message could carry note text or patient data."""
+    try:
+        return await call_next(request)
+    except Exception as exc:
+        log.error("request_id=%s unhandled %s", request.state.request_id, type(exc).__name__)
+        return _error(500, "internal_error", "something went wrong on our side; quote the request id", request)
 
 
 def _credentials(request: Request) -> tuple[str | None, bool]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chartcoder.errors import AuthenticationError
 from chartcoder.review.auth import SESSION_HOURS, Principal
@@ -22,6 +22,14 @@ Role = Literal["coder", "biller", "ehr", "data_scientist", "admin"]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # NUL is never text a person typed, and PostgreSQL refuses it in text columns.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character; send plain text")
+        return value
 
 
 class LoginIn(Strict):
@@ -139,6 +147,8 @@ def review_service(request: Request) -> ReviewService:
 
 
 Caller = Annotated[Principal, Depends(principal)]
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+EncounterId = Annotated[str, Path(min_length=1, max_length=64)]
 Review = Annotated[ReviewService, Depends(review_service)]
 
 
@@ -208,36 +218,39 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         payer: Annotated[str | None, Query(max_length=200)] = None,
         order: Literal["confidence", "date", "created"] = "confidence",
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> Any:
         """The worklist: encounters by status, date of service and payer, least confident first."""
         who.require(*READERS)
         return review.worklist(status, date_from, date_to, payer, order, limit, offset)
 
     @r.get("/encounters/{encounter_id}", tags=["review"])
-    def read_encounter(encounter_id: str, who: Caller, review: Review) -> Any:
+    def read_encounter(encounter_id: EncounterId, who: Caller, review: Review) -> Any:
         who.require(*READERS, "ehr")
         return review.get_encounter(encounter_id)
 
     @r.post("/encounters/{encounter_id}/decisions", tags=["review"])
-    def decide(encounter_id: str, body: DecisionBatch, who: Caller, review: Review) -> Any:
+    def decide(encounter_id: EncounterId, body: DecisionBatch, who: Caller, review: Review) -> Any:
         """Accept, reject, add or change codes, all or none; `version` must be the current one."""
         who.require(*CODERS)
+        who.require_person("decide on codes")
         batch = [DecisionIn(**d.model_dump()) for d in body.decisions]
         return review.decide(encounter_id, body.version, batch, who)
 
     @r.post("/encounters/{encounter_id}/finalize", tags=["review"])
-    def finalize(encounter_id: str, body: VersionIn, who: Caller, review: Review) -> Any:
+    def finalize(encounter_id: EncounterId, body: VersionIn, who: Caller, review: Review) -> Any:
         who.require(*CODERS)
+        who.require_person("finalize an encounter")
         return review.finalize(encounter_id, body.version, who)
 
     @r.post("/encounters/{encounter_id}/reopen", tags=["review"])
-    def reopen(encounter_id: str, body: ReopenIn, who: Caller, review: Review) -> Any:
+    def reopen(encounter_id: EncounterId, body: ReopenIn, who: Caller, review: Review) -> Any:
         who.require(*CODERS)
+        who.require_person("reopen an encounter")
         return review.reopen(encounter_id, body.version, body.reason, who)
 
     @r.get("/encounters/{encounter_id}/audit", tags=["review"])
-    def audit(encounter_id: str, who: Caller, review: Review) -> Any:
+    def audit(encounter_id: EncounterId, who: Caller, review: Review) -> Any:
         who.require(*READERS)
         return {"events": review.audit_trail(encounter_id)}
 
@@ -252,7 +265,7 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         return review.create_user(body.username, body.password, body.role, body.display_name, who)
 
     @r.patch("/users/{user_id}", response_model=UserOut, tags=["admin"])
-    def update_user(user_id: int, body: UserUpdate, who: Caller, review: Review) -> Any:
+    def update_user(user_id: RowId, body: UserUpdate, who: Caller, review: Review) -> Any:
         who.require("admin")
         return review.update_user(user_id, body.model_dump(), who)
 
@@ -267,7 +280,7 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         return review.create_key(body.name, body.role, who)
 
     @r.delete("/keys/{key_id}", status_code=204, tags=["admin"])
-    def revoke_key(key_id: int, who: Caller, review: Review) -> Response:
+    def revoke_key(key_id: RowId, who: Caller, review: Review) -> Response:
         who.require("admin")
         review.revoke_key(key_id, who)
         return Response(status_code=204)

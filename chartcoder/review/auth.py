@@ -37,6 +37,11 @@ class Principal:
             wanted = " or ".join(roles) if len(roles) <= 2 else ", ".join(roles[:-1]) + " or " + roles[-1]
             raise PermissionDeniedError(f"this needs the {wanted} role; you are {self.role}")
 
+    def require_person(self, what: str) -> None:
+        """Code decisions carry a person's name: an API key, whatever its role, cannot make them."""
+        if self.user_id is None:
+            raise PermissionDeniedError(f"only a signed-in person can {what}; API keys cannot")
+
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)

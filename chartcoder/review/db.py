@@ -17,14 +17,14 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`. SQLite gets WAL (readers never block the writer), foreign keys, a busy
-    timeout instead of instant "database is locked" errors, and full fsync so an answered write
-    survives a crash."""
+    """An engine for `url`, whose errors never echo the statement's values. SQLite gets WAL (readers
+    never block the writer), foreign keys, a busy timeout instead of instant "database is locked"
+    errors, and full fsync so an answered write survives a crash."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -45,7 +45,8 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # hide_parameters: a database error's message never carries the values (note text, patients).
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
 def _config() -> Config:

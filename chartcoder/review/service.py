@@ -12,7 +12,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -150,18 +149,24 @@ class ReviewService:
             if user is None:
                 raise NotFoundError(f"no user with id {user_id}")
             detail: dict[str, Any] = {"user": user.username}
-            if changes.get("role") is not None:
+            sign_out = False
+            if changes.get("role") is not None and changes["role"] != user.role:
                 _check_role(changes["role"])
                 user.role = detail["role"] = changes["role"]
+                sign_out = True  # sessions carry what the old role allowed
             if changes.get("active") is not None:
                 user.active = detail["active"] = bool(changes["active"])
-                if not user.active:  # signing someone out everywhere is what deactivating means
-                    for sess in s.scalars(select(SignInSession).where(SignInSession.user_id == user.id)):
-                        sess.revoked_at = sess.revoked_at or utcnow()
+                sign_out |= not user.active
             if changes.get("password") is not None:
                 _check_password(changes["password"])
                 user.password_hash = auth.hash_password(changes["password"])
-                detail["password_changed"] = True
+                detail["password_changed"] = sign_out = True
+                initial = self.settings.data_dir / "initial-admin-password"
+                if user.username == "admin" and initial.exists():
+                    initial.unlink()  # the first-start password is no longer the password
+            if sign_out:  # signed out everywhere
+                for sess in s.scalars(select(SignInSession).where(SignInSession.user_id == user.id)):
+                    sess.revoked_at = sess.revoked_at or utcnow()
             self._audit(s, actor, "user.updated", None, detail)
             return _user_dict(user)
 
@@ -199,23 +204,28 @@ class ReviewService:
 
     # -- authentication --------------------------------------------------------------------------
     def sign_in(self, username: str, password: str) -> tuple[dict[str, Any], str, datetime]:
+        failed: str | None = None
         with self.store.session() as s:
             user = s.scalar(select(User).where(User.username == username.strip()))
             ok = auth.verify_password(user.password_hash if user else None, password)
             if user is None or not ok or not user.active:
-                if user is not None:
-                    self._audit(s, None, "user.sign_in_failed", None, {"user": user.username})
-                raise AuthenticationError("wrong username or password")
-            if user.password_hash and auth.needs_rehash(user.password_hash):
-                user.password_hash = auth.hash_password(password)
-            token = auth.new_session_token()
-            now = utcnow()
-            expires = auth.session_expiry(now)
-            s.add(
-                SignInSession(user_id=user.id, token_hash=auth.token_digest(token), created_at=now, expires_at=expires)
-            )
-            self._audit(s, _principal(user), "user.signed_in", None, {"user": user.username})
-            return _user_dict(user), token, expires
+                failed = user.username if user is not None else None
+            else:
+                return self._open_session(s, user, password)
+        if failed is not None:  # its own transaction: the refused sign-in is kept in the audit log
+            with self.store.session() as s:
+                self._audit(s, None, "user.sign_in_failed", None, {"user": failed})
+        raise AuthenticationError("wrong username or password")
+
+    def _open_session(self, s: Session, user: User, password: str) -> tuple[dict[str, Any], str, datetime]:
+        if user.password_hash and auth.needs_rehash(user.password_hash):
+            user.password_hash = auth.hash_password(password)
+        token = auth.new_session_token()
+        now = utcnow()
+        expires = auth.session_expiry(now)
+        s.add(SignInSession(user_id=user.id, token_hash=auth.token_digest(token), created_at=now, expires_at=expires))
+        self._audit(s, _principal(user), "user.signed_in", None, {"user": user.username})
+        return _user_dict(user), token, expires
 
     def sign_out(self, token: str) -> None:
         with self.store.session() as s:
@@ -444,9 +454,7 @@ class ReviewService:
                 enc.updated_at = utcnow()
                 s.flush()  # the versioned UPDATE
                 return self._encounter_dict(s, enc)
-        except (StaleDataError, IntegrityError) as exc:
-            if isinstance(exc, IntegrityError) and "append-only" in str(exc):
-                raise
+        except StaleDataError:
             current = self._current_version(encounter_id)
             raise ConflictError(
                 f"encounter {encounter_id} changed while this was being saved; reload it and decide again",
@@ -611,6 +619,10 @@ def _canonical(code: str, system: str, where: str, must_exist: bool) -> str:
     if not raw or len(raw) > 16:
         raise InvalidInputError(f"{where}.code must be a code of 1-16 characters.")
     if system == "ICD-10-PCS":
+        if must_exist:  # no PCS table is loaded to check a new code against
+            raise InvalidInputError(
+                f"{where}: ICD-10-PCS codes can be accepted or rejected as suggested, not added by hand."
+            )
         return raw
     try:
         return str(show(raw, system)["code"])
@@ -669,8 +681,8 @@ def _code_states(
             old = entry(d.system, d.replaces)
             old.update(state="rejected", reason=d.reason, note=d.note, **stamp)
         e = entry(d.system, d.code)
-        if d.action == "accept":
-            e.update(state="accepted", reason=None, note=None, **stamp)
+        if d.action == "accept":  # a code a person added stays "added" when accepted again
+            e.update(state="accepted" if e["suggested"] else "added", reason=None, note=None, **stamp)
         elif d.action == "reject":
             e.update(state="rejected", reason=d.reason, note=d.note, **stamp)
         else:  # add, or the new code of a change: a suggested code added by hand counts as accepted

@@ -19,6 +19,7 @@ NOTE = (
     "3. Hyperlipidemia.\n"
 )
 WRITERS = 4
+BATCH = ("E78.5", "I12.9", "E11.22")  # suggested for NOTE; each batch decides all three at once
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -32,29 +33,29 @@ def server(request, tmp_path):
 
 
 def _stream(server: LiveServer, token: str, enc_id: str, acked: list[dict], stop: threading.Event) -> None:
-    """Accept and reject one code in turn, each a batch of one on the version the last answer gave;
-    remember every 2xx answer. Ends at the first transport error (the server is gone)."""
+    """Accept and reject three codes in turn, each time as one batch of three decisions on the
+    version the last answer gave; remember every 2xx answer. Ends at the first transport error (the
+    server is gone)."""
     version = 1
     n = 0
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as c:
         while not stop.is_set():
             n += 1
-            decision = (
-                {"action": "accept", "code": "E78.5"}
-                if n % 2
-                else {"action": "reject", "code": "E78.5", "reason": "other", "note": f"round {n}"}
-            )
+            action = "accept" if n % 2 else "reject"
+            note = None if n % 2 else f"round {n}"
+            batch = [
+                {"action": action, "code": code, **({"reason": "other", "note": note} if note else {})}
+                for code in BATCH
+            ]
             try:
-                r = c.post(f"/v1/encounters/{enc_id}/decisions", json={"version": version, "decisions": [decision]})
+                r = c.post(f"/v1/encounters/{enc_id}/decisions", json={"version": version, "decisions": batch})
             except httpx.TransportError:
                 return
             if r.status_code != 200:  # anything but success is a failure of this test, not of the crash
                 acked.append({"error": r.status_code, "body": r.text[:300]})
                 return
             version = r.json()["version"]
-            acked.append(
-                {"enc": enc_id, "version": version, "action": decision["action"], "note": decision.get("note")}
-            )
+            acked.append({"enc": enc_id, "version": version, "action": action, "note": note})
 
 
 def test_sigkill_mid_stream_loses_no_answered_decision(server):
@@ -87,37 +88,44 @@ def test_sigkill_mid_stream_loses_no_answered_decision(server):
             events = c.get(f"/v1/encounters/{enc_id}/audit").json()["events"]
             decided = [e for e in events if e["action"].startswith("decision.")]
             mine = [a for a in acked if a.get("enc") == enc_id]
-            # every answered decision is there, with its version, action and note
-            stored = {e["detail"]["version"]: e for e in decided}
+            # every answered batch is there, whole, with its version, action and note
+            by_version: dict[int, list[dict]] = {}
+            for e in decided:
+                by_version.setdefault(e["detail"]["version"], []).append(e)
             for a in mine:
-                event = stored.get(a["version"])
-                assert event is not None, f"answered decision at version {a['version']} of {enc_id} is lost"
-                assert event["action"] == f"decision.{a['action']}"
-                assert event["detail"].get("note") == a["note"]
-            # none half-written: versions run 2..N without a gap, one decision each, and the
-            # encounter's version and the code's state agree with the last one
-            assert sorted(stored) == list(range(2, enc["version"] + 1)), (enc_id, sorted(stored), enc["version"])
-            assert len(decided) == enc["version"] - 1
+                events = by_version.get(a["version"])
+                assert events is not None, f"answered batch at version {a['version']} of {enc_id} is lost"
+                assert sorted(e["detail"]["code"] for e in events) == sorted(BATCH)
+                assert {e["action"] for e in events} == {f"decision.{a['action']}"}
+                assert {e["detail"].get("note") for e in events} == {a["note"]}
+            # none half-written: every stored batch has all three decisions, versions run 2..N
+            # without a gap, and the encounter's version and its codes' states agree with the last
+            assert all(len(events) == len(BATCH) for events in by_version.values())
+            assert sorted(by_version) == list(range(2, enc["version"] + 1)), (enc_id, sorted(by_version))
             # at most the one request in flight at the kill may have been written without its answer
-            assert len(decided) - len(mine) in (0, 1)
-            unanswered += len(decided) - len(mine)
-            last = stored[enc["version"]]["action"] if decided else None
-            state = {x["code"]: x["state"] for x in enc["codes"]}["E78.5"]
-            assert state == {"decision.accept": "accepted", "decision.reject": "rejected"}[last]
-        print(f"{len(acked)} decisions answered before SIGKILL, all kept; {unanswered} written but unanswered")
+            assert len(by_version) - len(mine) in (0, 1)
+            unanswered += len(by_version) - len(mine)
+            if by_version:
+                last = by_version[enc["version"]][0]["action"]
+                want = {"decision.accept": "accepted", "decision.reject": "rejected"}[last]
+                states = {x["code"]: x["state"] for x in enc["codes"]}
+                assert all(states[code] == want for code in BATCH)
+        print(f"{len(acked)} batches answered before SIGKILL, all kept whole; {unanswered} written but unanswered")
         # and the store keeps working after the crash
         r = c.post(
             f"/v1/encounters/{encounters[0]}/decisions",
             json={
                 "version": c.get(f"/v1/encounters/{encounters[0]}").json()["version"],
-                "decisions": [{"action": "accept", "code": "E11.22"}],
+                "decisions": [{"action": "add", "code": "Z79.4"}],
             },
         )
         assert r.status_code == 200, r.text
 
 
-def test_a_full_review_leaves_no_note_text_or_patient_data_in_the_log(tmp_path):
-    srv = LiveServer(data_dir=tmp_path / "data", log_path=tmp_path / "server.log")
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_full_review_leaves_no_note_text_or_patient_data_in_the_log(tmp_path, request, backend):
+    database = None if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    srv = LiveServer(data_dir=tmp_path / "data", log_path=tmp_path / "server.log", database=database)
     srv.data_dir.mkdir()
     srv.start()
     try:
@@ -144,6 +152,10 @@ def test_a_full_review_leaves_no_note_text_or_patient_data_in_the_log(tmp_path):
             assert c.post("/v1/suggestions", json={"text": note}).status_code == 200
             assert c.post("/v1/encounters", json={"text": ""}).status_code == 422  # errors do not echo either
             assert c.post("/v1/encounters", json={"text": note, "setting": "nowhere"}).status_code == 422
+            # error paths that once reached the database with the note in hand
+            bad = {"text": note, "patient": patient, "external_id": "E\x00X"}
+            assert c.post("/v1/encounters", json=bad).status_code == 422
+            assert c.post("/v1/encounters", json={**bad, "external_id": "x" * 201}).status_code == 422
     finally:
         srv.stop()
     log = srv.log_text()

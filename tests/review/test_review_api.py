@@ -284,11 +284,11 @@ def test_unknown_things_get_404(api):
         ("POST", "/v1/encounters/enc_nope/finalize", {"version": 1}),
         ("POST", "/v1/encounters/enc_nope/reopen", {"version": 1, "reason": "x"}),
         ("GET", "/v1/encounters/enc_nope/audit", None),
-        ("GET", "/v1/encounters/" + "x" * 300, None),
     ):
         r = api.call("coder", method, path, json=body)
         assert r.status_code == 404, (path, r.text)
         assert r.json()["error"] == "not_found"
+    assert api.call("coder", "GET", "/v1/encounters/" + "x" * 300).status_code == 422  # longer than any id
     assert api.call("admin", "PATCH", "/v1/users/9999", json={"active": False}).status_code == 404
     assert api.call("admin", "DELETE", "/v1/keys/9999").status_code == 404
 
@@ -322,31 +322,34 @@ def test_the_worklist_filters_and_puts_the_least_confident_first(api):
     assert [i["id"] for i in done] == [a["id"]] and done[0]["n_decided"] == 1
 
 
-# (method, path template, body, roles allowed). {enc} is an encounter id, {user}, {key} ids.
+# (method, path template, body, roles allowed, status for an allowed role). {enc} is an encounter
+# id, {user} and {key} ids; the three encounter changes run in this order on one encounter.
 ROUTES = [
-    ("POST", "/v1/suggestions", {"text": NOTE}, ROLES),
-    ("GET", "/v1/codes/search?q=diabetes", None, ROLES),
-    ("GET", "/v1/review/reasons", None, ROLES),
-    ("GET", "/v1/auth/me", None, ROLES),
-    ("POST", "/v1/encounters", {"text": NOTE}, ("coder", "ehr", "admin")),
-    ("GET", "/v1/encounters", None, ("coder", "biller", "data_scientist", "admin")),
-    ("GET", "/v1/encounters/{enc}", None, ROLES),
+    ("POST", "/v1/suggestions", {"text": NOTE}, ROLES, 200),
+    ("GET", "/v1/codes/search?q=diabetes", None, ROLES, 200),
+    ("GET", "/v1/review/reasons", None, ROLES, 200),
+    ("GET", "/v1/auth/me", None, ROLES, 200),
+    ("POST", "/v1/encounters", {"text": NOTE}, ("coder", "ehr", "admin"), 201),
+    ("GET", "/v1/encounters", None, ("coder", "biller", "data_scientist", "admin"), 200),
+    ("GET", "/v1/encounters/{enc}", None, ROLES, 200),
     (
         "POST",
         "/v1/encounters/{enc}/decisions",
         {"version": 1, "decisions": [{"action": "accept", "code": "E11.22"}]},
         ("coder", "admin"),
+        200,
     ),
-    ("POST", "/v1/encounters/{enc}/finalize", {"version": 1}, ("coder", "admin")),
-    ("POST", "/v1/encounters/{enc}/reopen", {"version": 1, "reason": "x"}, ("coder", "admin")),
-    ("GET", "/v1/encounters/{enc}/audit", None, ("coder", "biller", "data_scientist", "admin")),
-    ("GET", "/v1/users", None, ("admin",)),
-    ("POST", "/v1/users", {"username": "new-{role}", "password": PASSWORD, "role": "coder"}, ("admin",)),
-    ("PATCH", "/v1/users/{user}", {"display_name": None, "role": "coder"}, ("admin",)),
-    ("GET", "/v1/keys", None, ("admin",)),
-    ("POST", "/v1/keys", {"name": "k", "role": "ehr"}, ("admin",)),
-    ("DELETE", "/v1/keys/{key}", None, ("admin",)),
-    ("POST", "/v1/auth/logout", None, ROLES),
+    ("POST", "/v1/encounters/{enc}/finalize", {"version": 2}, ("coder", "admin"), 200),
+    ("POST", "/v1/encounters/{enc}/reopen", {"version": 3, "reason": "x"}, ("coder", "admin"), 200),
+    ("GET", "/v1/encounters/{enc}/audit", None, ("coder", "biller", "data_scientist", "admin"), 200),
+    ("GET", "/v1/users", None, ("admin",), 200),
+    ("POST", "/v1/users", {"username": "new-{role}", "password": PASSWORD, "role": "coder"}, ("admin",), 201),
+    ("PATCH", "/v1/users/{user}", {"role": "biller"}, ("admin",), 200),
+    ("GET", "/v1/keys", None, ("admin",), 200),
+    ("POST", "/v1/keys", {"name": "k", "role": "ehr"}, ("admin",), 201),
+    ("DELETE", "/v1/keys/{key}", None, ("admin",), 204),
+    ("GET", "/openapi.json", None, ROLES, 200),
+    ("POST", "/v1/auth/logout", None, ROLES, 204),
 ]
 
 
@@ -361,7 +364,7 @@ def _fill(path: str, body, ids: dict[str, str], role: str):
 def test_every_route_but_health_needs_authentication(api):
     enc = api.create()
     ids = {"enc": enc["id"], "user": "1", "key": "1"}
-    for method, path, body, _ in ROUTES:
+    for method, path, body, _, _ in ROUTES:
         p, b = _fill(path, body, ids, "none")
         for headers in (
             {},
@@ -373,6 +376,7 @@ def test_every_route_but_health_needs_authentication(api):
             assert r.status_code == 401, (method, p, headers, r.status_code)
             assert r.json()["error"] == "unauthorized"
     assert api.client.get("/healthz").status_code == 200
+    assert api.client.get("/").status_code == 200  # the sign-in page itself holds no data
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -382,13 +386,13 @@ def test_roles_are_enforced_on_every_route(api, role):
     key = api.review.create_key("to revoke", "ehr")
     ids = {"enc": enc["id"], "user": str(target["id"]), "key": str(key["id"])}
     token = api.tokens[role]
-    for method, path, body, allowed in ROUTES:
+    for method, path, body, allowed, status in ROUTES:
         if path == "/v1/auth/logout":
             continue  # ends the session the rest of the loop uses; checked below
         p, b = _fill(path, body, ids, role)
         r = api.client.request(method, p, json=b, headers={"Authorization": f"Bearer {token}"})
         if role in allowed:
-            assert r.status_code in (200, 201, 204, 409, 422), (role, method, p, r.status_code, r.text)
+            assert r.status_code == status, (role, method, p, r.status_code, r.text)
         else:
             assert r.status_code == 403, (role, method, p, r.status_code)
             assert r.json()["error"] == "forbidden" and role in r.json()["detail"]
@@ -451,3 +455,91 @@ def test_the_audit_log_refuses_updates_and_deletes(api):
     with api.review.store.session() as s:
         assert s.query(AuditEvent).filter(AuditEvent.action == "tampered").count() == 0
         assert s.query(AuditEvent).count() >= 2
+
+
+def test_api_keys_cannot_make_decisions_whatever_their_role(api):
+    enc = api.create()
+    key = api.review.create_key("robot", "coder")["key"]
+    h = {"Authorization": f"Bearer {key}"}
+    body = {"version": 1, "decisions": [{"action": "accept", "code": "E11.22"}]}
+    r = api.client.post(f"/v1/encounters/{enc['id']}/decisions", json=body, headers=h)
+    assert r.status_code == 403 and "signed-in person" in r.json()["detail"]
+    assert api.client.post(f"/v1/encounters/{enc['id']}/finalize", json={"version": 1}, headers=h).status_code == 403
+    assert api.client.get(f"/v1/encounters/{enc['id']}", headers=h).json()["version"] == 1
+
+
+def test_sessions_end_on_expiry_password_change_and_role_change(api):
+    from sqlalchemy import update
+
+    from chartcoder.review.auth import token_digest
+    from chartcoder.review.models import SignInSession, utcnow
+
+    me = api.call("coder", "GET", "/v1/auth/me")
+    assert me.status_code == 200
+    with api.review.store.session() as s:
+        s.execute(
+            update(SignInSession)
+            .where(SignInSession.token_hash == token_digest(api.tokens["coder"]))
+            .values(expires_at=utcnow())
+        )
+    assert api.call("coder", "GET", "/v1/auth/me").status_code == 401
+    uid = next(u["id"] for u in api.review.list_users() if u["username"] == "coder2")
+    assert api.call("coder2", "GET", "/v1/auth/me").status_code == 200
+    r = api.call("admin", "PATCH", f"/v1/users/{uid}", json={"password": "a whole new password"})
+    assert r.status_code == 200
+    assert api.call("coder2", "GET", "/v1/auth/me").status_code == 401
+    token = api.review.sign_in("coder2", "a whole new password")[1]
+    assert api.client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert api.call("admin", "PATCH", f"/v1/users/{uid}", json={"role": "biller"}).status_code == 200
+    assert api.client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_failed_sign_ins_are_audited(api):
+    from sqlalchemy import select
+
+    from chartcoder.review.models import AuditEvent
+
+    assert (
+        api.client.post("/v1/auth/login", json={"username": "coder1", "password": "not it at all"}).status_code == 401
+    )
+    with api.review.store.session(write=False) as s:
+        failed = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "user.sign_in_failed")))
+    assert [e.detail["user"] for e in failed] == ["coder1"]
+
+
+def test_nul_characters_and_huge_numbers_get_4xx_not_500(api):
+    enc = api.create()
+    eid = enc["id"]
+    for method, path, body in (
+        ("POST", "/v1/encounters", {"text": "Hypertension.", "external_id": "E\x00X"}),
+        ("POST", "/v1/encounters", {"text": "Hypertension.", "payer": {"id": "\x00"}}),
+        ("POST", "/v1/encounters", {"text": "Hypertension.", "patient": {"name": "A\x00B"}}),
+        (
+            "POST",
+            f"/v1/encounters/{eid}/decisions",
+            {"version": 1, "decisions": [{"action": "reject", "code": "E11.22", "reason": "other", "note": "\x00"}]},
+        ),
+        ("POST", f"/v1/encounters/{eid}/reopen", {"version": 1, "reason": "\x00"}),
+        ("GET", "/v1/encounters?payer=%00", None),
+        ("GET", "/v1/encounters/%00", None),
+        ("GET", "/v1/encounters?offset=9223372036854775808", None),
+        ("PATCH", "/v1/users/99999999999999999999", {"active": False}),
+        ("DELETE", "/v1/keys/9223372036854775808", None),
+        (
+            "POST",
+            f"/v1/encounters/{eid}/decisions",
+            {"version": 1, "decisions": [{"action": "add", "code": "ZZZZ", "system": "ICD-10-PCS"}]},
+        ),
+    ):
+        role = "admin" if path.startswith(("/v1/users", "/v1/keys")) else "coder"
+        r = api.call(role, method, path, json=body)
+        assert r.status_code == 422, (method, path, r.status_code, r.text)
+    r = api.client.post("/v1/auth/login", json={"username": "coder1\x00", "password": PASSWORD})
+    assert r.status_code == 422
+    assert api.call("coder", "GET", f"/v1/encounters/{eid}").json()["version"] == 1
+
+
+def test_openapi_and_docs_need_authentication(api):
+    assert api.client.get("/openapi.json").status_code == 401
+    assert api.client.get("/docs").status_code == 401
+    assert api.call("coder", "GET", "/docs").status_code == 200
