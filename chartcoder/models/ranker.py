@@ -880,26 +880,55 @@ class FastTfidf:
         self.vocabulary = vectorizer.vocabulary_
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         self.sublinear = vectorizer.sublinear_tf
+        # Character n-grams never cross a word, so a note's counts are the sum of its words' counts:
+        # each distinct word is looked up once (and cached), not each of its dozens of pieces.
+        self.by_word = vectorizer.analyzer is char_grams
+        self._word_columns: dict[str, np.ndarray] = {}
+
+    def _columns(self, word: str) -> np.ndarray:
+        cols = self._word_columns.get(word)
+        if cols is None:
+            vocabulary = self.vocabulary
+            cols = np.asarray(
+                [j for j in (vocabulary.get(g) for g in _word_char_grams(word)) if j is not None], dtype=np.int64
+            )
+            if len(self._word_columns) > 200_000:  # bounded: a stream of novel words cannot grow it forever
+                self._word_columns.clear()
+            self._word_columns[word] = cols
+        return cols
+
+    def _counts(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted column indices and their counts for one text."""
+        if self.by_word:
+            words = Counter(text.lower().split())
+            cols = [self._columns(w) for w in words]
+            if not cols:
+                return np.zeros(0, np.int64), np.zeros(0)
+            times = np.repeat(np.fromiter(words.values(), np.float64, len(words)), [c.size for c in cols])
+            columns, where = np.unique(np.concatenate(cols), return_inverse=True)
+            return columns, np.bincount(where, weights=times, minlength=columns.size)
+        seen: Counter[int] = Counter()
+        vocabulary = self.vocabulary
+        for gram in self.analyze(text):
+            j = vocabulary.get(gram)
+            if j is not None:
+                seen[j] += 1
+        columns = np.asarray(sorted(seen), dtype=np.int64)
+        return columns, np.asarray([seen[j] for j in columns.tolist()], dtype=np.float64)
 
     def transform(self, texts: Sequence[str]) -> Any:
         if not self.ok:
             return self.vectorizer.transform(texts)
         indptr = [0]
-        indices: list[int] = []
-        counts: list[int] = []
-        vocabulary = self.vocabulary
+        indices: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
         for text in texts:
-            seen: Counter[int] = Counter()
-            for gram in self.analyze(text):
-                j = vocabulary.get(gram)
-                if j is not None:
-                    seen[j] += 1
-            for j in sorted(seen):
-                indices.append(j)
-                counts.append(seen[j])
-            indptr.append(len(indices))
-        col = np.asarray(indices, dtype=np.int32)
-        data = np.asarray(counts, dtype=np.float64)
+            columns, n = self._counts(text)
+            indices.append(columns)
+            counts.append(n)
+            indptr.append(indptr[-1] + columns.size)
+        col = np.concatenate(indices).astype(np.int32) if indices else np.zeros(0, np.int32)
+        data = np.concatenate(counts).astype(np.float64) if counts else np.zeros(0)
         if self.sublinear:
             data = np.log(data) + 1.0
         data *= self.idf[col]
