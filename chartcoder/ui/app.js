@@ -5,6 +5,7 @@
 // Every decision is POSTed at once, one per request, with the encounter's current version; requests
 // are sent one after another so each one carries the version the previous one answered with.
 // Routes: #/login, #/worklist?filters, #/encounter/ID. The HTTP contract is docs/review-api.md.
+// A coder or admin can also create an encounter from the worklist ("New encounter", key n).
 //
 // Note text goes into the page only as text nodes (never innerHTML) and is never logged.
 // The pure helpers (offsets, segmentation, code rows, routes, messages) are exported for tests.
@@ -14,6 +15,8 @@ const PAGE_SIZE = 50;
 const SEARCH_LIMIT = 10;
 const SEARCH_DELAY_MS = 150;
 const EDIT_ROLES = new Set(["coder", "admin"]);
+const CREATE_ROLES = new Set(["coder", "admin"]); // people who may POST /v1/encounters (ehr is for API keys)
+const DRAFT_FIELDS = ["text", "setting", "date_of_service", "external_id", "payer", "sex", "birth_date"];
 
 const STATE_LABELS = { pending: "Pending", accepted: "Accepted", rejected: "Rejected", added: "Added" };
 const AUDIT_LABELS = {
@@ -43,6 +46,8 @@ const state = {
   queue: [], // changes waiting to be sent, oldest first
   sending: false,
   search: { seq: 0, q: "", results: [], active: -1, timer: 0 },
+  draft: null, // {owner, values}: the unsent New encounter form, in memory only (never stored, never logged)
+  creating: false, // a POST /v1/encounters is on its way
 };
 
 let ui = {}; // elements of the current view
@@ -198,13 +203,35 @@ export function toSearchParams(q) {
   return p;
 }
 
+/** One item of a validation `detail` list: the server's {field, message}, or FastAPI's {loc, msg}. */
+function validationMessage(x) {
+  if (!x || typeof x !== "object") return String(x);
+  const text = x.message || x.msg || x.type || "invalid value";
+  const field = x.field || (Array.isArray(x.loc) ? x.loc.filter((p) => p !== "body").join(".") : "");
+  return field && field !== "body" ? `${field}: ${text}` : text;
+}
+
 /** The human message of an error body: `detail` (string or validation list), else `error`. */
 export function messageOf(body, status) {
   const d = body && body.detail;
   if (typeof d === "string" && d) return d;
-  if (Array.isArray(d) && d.length) return d.map((x) => (x && x.msg ? x.msg : String(x))).join("; ");
+  if (Array.isArray(d) && d.length) return d.map(validationMessage).join("; ");
   if (body && typeof body.error === "string") return body.error.replace(/_/g, " ");
   return status ? `the server answered ${status}` : "no answer from the server";
+}
+
+/** The body of POST /v1/encounters from the New encounter form's values; empty optional fields are left out. */
+export function newEncounterBody(v) {
+  const clean = (x) => (typeof x === "string" ? x.trim() : "");
+  const body = { text: v.text, setting: v.setting === "inpatient" ? "inpatient" : "outpatient" };
+  if (clean(v.date_of_service)) body.date_of_service = clean(v.date_of_service);
+  if (clean(v.external_id)) body.external_id = clean(v.external_id);
+  if (clean(v.payer)) body.payer = { name: clean(v.payer) };
+  const patient = {};
+  if (["F", "M", "U"].includes(v.sex)) patient.sex = v.sex;
+  if (clean(v.birth_date)) patient.birth_date = clean(v.birth_date);
+  if (Object.keys(patient).length) body.patient = patient;
+  return body;
 }
 
 export function pct(x) {
@@ -366,12 +393,12 @@ function announce(message, kind = "info") {
 // Dialogs (native <dialog> shown modal; Tab is kept inside; focus returns where it was)
 // ---------------------------------------------------------------------------------------------
 
-function openDialog({ title, testid, body, onKeydown }) {
+function openDialog({ title, testid, body, onKeydown, className }) {
   const opener = document.activeElement;
   const titleId = `dlg-title-${Date.now()}`;
   const dlg = h(
     "dialog",
-    { class: "dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": titleId, "data-testid": testid },
+    { class: className ? `dialog ${className}` : "dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": titleId, "data-testid": testid },
     h("h2", { id: titleId }, title),
     body,
   );
@@ -454,6 +481,7 @@ async function signOut() {
   }
   state.user = null;
   state.enc = null;
+  state.draft = null;
   state.afterLogin = "#/worklist";
   showUser();
   announce("Signed out.");
@@ -597,7 +625,13 @@ function buildWorklist(q) {
   mount(
     h("section", { class: "worklist-view" },
       h("div", { class: "view-head" }, h("h1", { id: "worklist-title" }, "Worklist"),
-        h("p", { id: "worklist-count", class: "muted" })),
+        h("p", { id: "worklist-count", class: "muted" }),
+        canCreate()
+          ? h("button", {
+            type: "button", class: "btn btn-primary new-encounter", "data-testid": "new-encounter",
+            "aria-keyshortcuts": "n", "aria-haspopup": "dialog", onclick: openNewEncounter,
+          }, "New encounter ", h("kbd", {}, "n"))
+          : null),
       form,
       h("div", { class: "table-wrap" }, table),
       pager),
@@ -696,6 +730,11 @@ function openEncounter(id) {
 }
 
 function worklistKey(e) {
+  if (e.key === "n") {
+    if (!canCreate()) return false;
+    openNewEncounter();
+    return true;
+  }
   const n = state.worklist.items.length;
   if (!n) return false;
   if (e.key === "j" || e.key === "k") {
@@ -708,6 +747,166 @@ function worklistKey(e) {
     return true;
   }
   return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worklist: new encounter (POST /v1/encounters; its suggestions are computed before it answers)
+// ---------------------------------------------------------------------------------------------
+
+function canCreate() {
+  return Boolean(state.user && CREATE_ROLES.has(state.user.role));
+}
+
+/** The unsent New encounter form of the signed-in person, if any (never shown to someone else). */
+function myDraft() {
+  const d = state.draft;
+  return d && state.user && d.owner === state.user.username ? d.values : null;
+}
+
+function formField(id, label, control) {
+  return h("div", { class: "field" }, h("label", { for: id }, label), control);
+}
+
+function formSelect(id, name, options) {
+  return h("select", { id, name }, options.map(([v, text]) => h("option", { value: v }, text)));
+}
+
+function openNewEncounter() {
+  if (!canCreate() || dialogOpen()) return;
+  if (state.creating) {
+    announce("The last encounter is still being created; wait for it, then press n again.");
+    return;
+  }
+  // Opened with the key: focus goes back to the button when the dialog closes.
+  const button = $("[data-testid=new-encounter]");
+  if (button && (document.activeElement === document.body || document.activeElement === $("#main"))) {
+    button.focus({ preventScroll: true });
+  }
+
+  const text = h("textarea", {
+    id: "ne-text", name: "text", rows: "12", required: true, spellcheck: "false", autocomplete: "off",
+    "aria-describedby": "ne-text-hint", "data-testid": "new-encounter-text",
+  });
+  const setting = formSelect("ne-setting", "setting", [["outpatient", "Outpatient"], ["inpatient", "Inpatient"]]);
+  setting.setAttribute("data-testid", "new-encounter-setting");
+  const date = h("input", { id: "ne-date", name: "date_of_service", type: "date", "data-testid": "new-encounter-date" });
+  const external = h("input", { id: "ne-external", name: "external_id", type: "text", autocomplete: "off", spellcheck: "false" });
+  const payer = h("input", { id: "ne-payer", name: "payer", type: "text", autocomplete: "off" });
+  const sex = formSelect("ne-sex", "sex", [["", "Not given"], ["F", "Female (F)"], ["M", "Male (M)"], ["U", "Unknown (U)"]]);
+  const birth = h("input", { id: "ne-birth", name: "birth_date", type: "date" });
+  const controls = { text, setting, date_of_service: date, external_id: external, payer, sex, birth_date: birth };
+  const values = () => Object.fromEntries(DRAFT_FIELDS.map((k) => [k, controls[k].value]));
+
+  const draft = myDraft();
+  if (draft) for (const k of DRAFT_FIELDS) if (typeof draft[k] === "string") controls[k].value = draft[k];
+  const saveDraft = () => {
+    if (state.user) state.draft = { owner: state.user.username, values: values() };
+  };
+
+  const error = h("p", { class: "form-error", role: "alert", "data-testid": "new-encounter-error" });
+  const progress = h("p", { class: "progress", role: "status" });
+  const cancel = h("button", { type: "button", class: "btn btn-quiet", onclick: () => dlg.close() }, "Cancel");
+  const submit = h("button", {
+    type: "submit", class: "btn btn-primary", "data-testid": "new-encounter-submit", "aria-keyshortcuts": "Control+Enter",
+  }, "Create and code ", h("kbd", {}, "Ctrl+Enter"));
+  const form = h("form", { class: "new-encounter-form", novalidate: true },
+    draft && draft.text ? h("p", { class: "muted" }, "Your unsent note is restored.") : null,
+    h("div", { class: "field" },
+      h("label", { for: "ne-text" }, "Note text (required)"),
+      text,
+      h("p", { id: "ne-text-hint", class: "hint muted" }, "Paste the clinical note as plain text. Suggested codes are computed when you create the encounter.")),
+    h("div", { class: "form-grid" },
+      formField("ne-setting", "Setting", setting),
+      formField("ne-date", "Date of service", date),
+      formField("ne-external", "External id", external),
+      formField("ne-payer", "Payer name", payer),
+      formField("ne-sex", "Patient sex", sex),
+      formField("ne-birth", "Patient birth date", birth)),
+    error,
+    progress,
+    h("div", { class: "dialog-buttons" }, cancel, submit));
+  form.addEventListener("input", saveDraft);
+  form.addEventListener("change", saveDraft);
+
+  const dlg = openDialog({
+    title: "New encounter",
+    testid: "new-encounter-dialog",
+    body: form,
+    className: "dialog-wide",
+    onKeydown(e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        form.requestSubmit();
+      } else if (e.key === "Enter" && e.target.matches("input")) {
+        e.preventDefault(); // a stray Enter in a short field does not create the encounter
+      }
+    },
+  });
+
+  const setBusy = (on) => {
+    state.creating = on;
+    if (on) form.setAttribute("aria-busy", "true");
+    else form.removeAttribute("aria-busy");
+    submit.disabled = on;
+    for (const el of [text, date, external, payer, birth]) el.readOnly = on;
+    for (const el of [setting, sex]) el.disabled = on;
+    progress.textContent = on ? "Creating the encounter and computing its suggested codes…" : "";
+    if (!on && dlg.dlg.isConnected && !dlg.dlg.contains(document.activeElement)) text.focus();
+  };
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (state.creating) return;
+    const v = values();
+    if (!v.text.trim()) {
+      error.textContent = "Paste or type the note text; it is required.";
+      text.focus();
+      return;
+    }
+    saveDraft(); // kept until the encounter exists, whatever happens to this dialog
+    error.textContent = "";
+    setBusy(true);
+    try {
+      const enc = await api("POST", "/encounters", newEncounterBody(v));
+      state.draft = null;
+      createdEncounter(enc, dlg.dlg.isConnected);
+      dlg.close();
+    } catch (err) {
+      createFailed(err, dlg, error, controls);
+    } finally {
+      setBusy(false);
+    }
+  });
+  text.focus();
+}
+
+/** After 201: opens the new encounter, unless the dialog was closed while it was being created. */
+function createdEncounter(enc, stillOpen) {
+  const n = ((enc.suggestion_set && enc.suggestion_set.suggestions) || []).length;
+  announce(`Created ${enc.external_id || enc.id} with ${n} suggested code${n === 1 ? "" : "s"}.`, "ok");
+  if (stillOpen) openEncounter(enc.id);
+  else if (state.view === "worklist" && ui.tbody && state.worklist.query) loadWorklist(state.worklist.query);
+}
+
+/** A refused or failed create: the message goes in the dialog, next to the form as it was typed. */
+function createFailed(err, dlg, error, controls) {
+  const stillOpen = dlg.dlg.isConnected;
+  if (err.status === 401) {
+    // api() has sent the page to the sign-in form; the draft stays in memory for this person.
+    dlg.close();
+    const username = $("#login-username");
+    if (username) username.focus();
+    announce("Your session ended before the encounter was created. Sign in again and press n: your note is kept.", "error");
+    return;
+  }
+  if (!stillOpen) {
+    announce(`The encounter was not created: ${err.message}. Press n to try again; your note is kept.`, "error");
+    return;
+  }
+  error.textContent = err.status === 403 ? `You may not create encounters: ${err.message}` : `Not created: ${err.message}`;
+  const m = err.message;
+  const at = ["external_id", "payer", "birth_date", "date_of_service", "sex", "setting"].find((k) => m.includes(k));
+  (at ? controls[at] : controls.text).focus();
 }
 
 // ---------------------------------------------------------------------------------------------
