@@ -1,0 +1,114 @@
+"""The professional claim as typed data: what the assembler builds, the scrubber checks and the
+writers (837P, FHIR Claim, CMS-1500) turn into files. Plain dataclasses with no behaviour beyond
+small derived values, so every part can be built and tested on its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+MAX_DIAGNOSES = 12
+MAX_POINTERS = 4
+MAX_MODIFIERS = 4
+
+
+@dataclass(frozen=True)
+class Address:
+    line1: str
+    city: str
+    state: str  # two-letter USPS code
+    zip: str  # 5 or 9 digits (the billing provider needs 9 in the 837P)
+    line2: str | None = None
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Billing or rendering provider. `organization` providers carry `name`; people carry
+    `last_name` and `first_name`."""
+
+    npi: str
+    name: str | None = None
+    last_name: str | None = None
+    first_name: str | None = None
+    taxonomy: str | None = None  # NUCC provider taxonomy, e.g. 207Q00000X (family medicine)
+    tax_id: str | None = None  # EIN, 9 digits (billing provider)
+    address: Address | None = None
+    organization: bool = True
+    contact_name: str | None = None
+    contact_phone: str | None = None  # 10 digits
+
+
+@dataclass(frozen=True)
+class Person:
+    """Patient or subscriber."""
+
+    last_name: str
+    first_name: str
+    birth_date: date
+    sex: str  # F | M | U
+    member_id: str | None = None  # the payer's id for the subscriber
+    address: Address | None = None
+
+
+@dataclass(frozen=True)
+class Payer:
+    name: str
+    payer_id: str  # the clearinghouse/payer id
+    claim_filing: str = "CI"  # SBR09: CI commercial, MB Medicare Part B, MC Medicaid, ...
+    responsibility: str = "P"  # SBR01: P primary, S secondary, T tertiary
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    code: str  # ICD-10-CM as the code set writes it, with the dot (E11.22); writers drop it where needed
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    code: str  # CPT or HCPCS
+    charge: Decimal
+    service_date: date
+    units: Decimal = Decimal(1)
+    modifiers: tuple[str, ...] = ()
+    pointers: tuple[int, ...] = (1,)  # 1-based indexes into Claim.diagnoses, 1-4 of them
+    system: str = "CPT"  # CPT | HCPCS
+    description: str = ""
+    place_of_service: str | None = None  # only when it differs from the claim's
+
+
+@dataclass
+class Claim:
+    """One professional claim (one patient, one payer, one billing provider)."""
+
+    claim_id: str  # the patient control number (CLM01), unique per claim
+    billing_provider: Provider
+    subscriber: Person
+    payer: Payer
+    diagnoses: list[Diagnosis]
+    lines: list[ServiceLine]
+    place_of_service: str = "11"  # office
+    frequency: str = "1"  # 1 original, 7 replacement, 8 void
+    rendering_provider: Provider | None = None
+    patient: Person | None = None  # None: the patient is the subscriber
+    relationship: str = "18"  # patient's relationship to the subscriber (18 self)
+    submitter_name: str = "CHARTCODER"
+    submitter_id: str = "CHARTCODER"
+    receiver_name: str = ""
+    receiver_id: str = ""
+    encounter_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total_charge(self) -> Decimal:
+        return sum((line.charge for line in self.lines), Decimal(0))
+
+    @property
+    def the_patient(self) -> Person:
+        return self.patient or self.subscriber
+
+    @property
+    def service_dates(self) -> tuple[date, date]:
+        dates = [line.service_date for line in self.lines]
+        return min(dates), max(dates)
