@@ -1,0 +1,399 @@
+"""The claim as a FHIR R4B `Claim` resource (through `fhir.resources.R4B`, which validates on
+construction).
+
+Self-contained: the patient, the subscriber (when someone else), the billing provider, the rendering
+provider, the payer and the coverage travel as contained resources referenced by `#id`, so the
+resource stands alone without a FHIR server. Diagnoses keep the dot (`E11.22`, as the ICD-10-CM code
+system writes them); service lines carry the CPT/HCPCS code number and the description already in
+the claim object, never an AMA descriptor.
+
+A claim that lacks something a FHIR Claim (or any payer) needs raises `FhirClaimError` listing every
+problem; it never produces a resource with holes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from fhir.resources.R4B.address import Address as FhirAddress
+from fhir.resources.R4B.claim import Claim as FhirClaim
+from fhir.resources.R4B.claim import (
+    ClaimCareTeam,
+    ClaimDiagnosis,
+    ClaimInsurance,
+    ClaimItem,
+    ClaimRelated,
+)
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.coding import Coding
+from fhir.resources.R4B.contactpoint import ContactPoint
+from fhir.resources.R4B.coverage import Coverage
+from fhir.resources.R4B.humanname import HumanName
+from fhir.resources.R4B.identifier import Identifier
+from fhir.resources.R4B.money import Money
+from fhir.resources.R4B.organization import Organization, OrganizationContact
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.period import Period
+from fhir.resources.R4B.practitioner import Practitioner, PractitionerQualification
+from fhir.resources.R4B.quantity import Quantity
+from fhir.resources.R4B.reference import Reference
+from fhir.resources.R4B.resource import Resource
+from pydantic import ValidationError
+
+from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Address, Claim, Person, Provider
+
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+CPT = "http://www.ama-assn.org/go/cpt"
+HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+NPI = "http://hl7.org/fhir/sid/us-npi"
+EIN = "urn:oid:2.16.840.1.113883.4.4"  # US IRS employer identification number
+POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+NUCC_TAXONOMY = "http://nucc.org/provider-taxonomy"
+CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
+DIAGNOSIS_TYPE = "http://terminology.hl7.org/CodeSystem/ex-diagnosistype"
+PROCESS_PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
+CARE_TEAM_ROLE = "http://terminology.hl7.org/CodeSystem/claimcareteamrole"
+SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+RELATED_CLAIM_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/related-claim-relationship"
+IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
+# Identifiers that have no public system of their own: chartcoder's namespaces.
+PATIENT_CONTROL_NUMBER = "urn:chartcoder:patient-control-number"
+PAYER_ID = "urn:chartcoder:payer-id"
+MEMBER_ID = "urn:chartcoder:member-id"
+ORIGINAL_CLAIM = "urn:chartcoder:payer-claim-control-number"
+
+# X12 individual relationship codes (SBR02/PAT01) -> FHIR subscriber-relationship
+_RELATIONSHIP = {"18": "self", "01": "spouse", "19": "child", "53": "common"}
+_GENDER = {"F": "female", "M": "male", "U": "unknown"}
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+# Keys of Claim.extra that may hold the payer's claim number of the claim being replaced or voided.
+ORIGINAL_REFERENCE_KEYS = ("original_reference", "payer_claim_control_number", "original_claim_id")
+
+
+class FhirClaimError(ValueError):
+    """The claim cannot become a valid FHIR Claim; `problems` lists why, one line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("cannot build a FHIR Claim: " + "; ".join(problems))
+
+
+def original_reference(claim: Claim) -> str:
+    """The payer's claim number of the claim a replacement (7) or void (8) refers to, or ''."""
+    for key in ORIGINAL_REFERENCE_KEYS:
+        value = claim.extra.get(key, "").strip()
+        if value:
+            return value
+    return ""
+
+
+def _problems(claim: Claim) -> list[str]:
+    out: list[str] = []
+    if not claim.claim_id.strip():
+        out.append("claim_id (patient control number) is empty")
+    if not claim.billing_provider.npi.strip():
+        out.append("billing provider has no NPI")
+    if not _provider_name(claim.billing_provider):
+        out.append("billing provider has no name")
+    if claim.rendering_provider is not None and not claim.rendering_provider.npi.strip():
+        out.append("rendering provider has no NPI")
+    if not claim.payer.name.strip():
+        out.append("payer has no name")
+    if not (claim.subscriber.member_id or "").strip():
+        out.append("subscriber has no member id (Coverage.subscriberId)")
+    for role, person in (("patient", claim.the_patient), ("subscriber", claim.subscriber)):
+        if not person.last_name.strip():
+            out.append(f"{role} has no last name")
+    if not claim.diagnoses:
+        out.append("claim has no diagnoses")
+    if len(claim.diagnoses) > MAX_DIAGNOSES:
+        out.append(f"claim has {len(claim.diagnoses)} diagnoses, at most {MAX_DIAGNOSES}")
+    if not claim.lines:
+        out.append("claim has no service lines (Claim.item, billablePeriod and total need them)")
+    for n, line in enumerate(claim.lines, start=1):
+        if not line.code.strip():
+            out.append(f"line {n} has no procedure code")
+        if line.units <= 0:
+            out.append(f"line {n} has units {line.units}, must be positive")
+        if line.charge < 0:
+            out.append(f"line {n} has a negative charge")
+        if not line.pointers:
+            out.append(f"line {n} points at no diagnosis")
+        if len(line.pointers) > MAX_POINTERS:
+            out.append(f"line {n} has {len(line.pointers)} diagnosis pointers, at most {MAX_POINTERS}")
+        bad = [p for p in line.pointers if not 1 <= p <= len(claim.diagnoses)]
+        if bad:
+            out.append(f"line {n} points at diagnoses {bad} the claim does not have")
+        if line.system not in ("CPT", "HCPCS"):
+            out.append(f"line {n} has code system {line.system!r}, expected CPT or HCPCS")
+    return out
+
+
+def _provider_name(p: Provider) -> str:
+    if p.name:
+        return p.name.strip()
+    return " ".join(part for part in (p.first_name, p.last_name) if part).strip()
+
+
+def _address(a: Address | None) -> list[FhirAddress] | None:
+    if a is None:
+        return None
+    lines = [a.line1] + ([a.line2] if a.line2 else [])
+    zip_code = f"{a.zip[:5]}-{a.zip[5:]}" if len(a.zip) == 9 else a.zip
+    return [FhirAddress(line=lines, city=a.city, state=a.state, postalCode=zip_code, country="US")]
+
+
+def _member_identifier(member_id: str, payer_id: str) -> Identifier:
+    """The payer's member id, in a namespace of that payer (member ids are only unique per payer)."""
+    return Identifier(
+        type=CodeableConcept(coding=[Coding(system=IDENTIFIER_TYPE, code="MB", display="Member Number")]),
+        system=f"{MEMBER_ID}:{payer_id}" if payer_id else MEMBER_ID,
+        value=member_id,
+    )
+
+
+def _patient(person: Person, rid: str, payer_id: str) -> Patient:
+    identifiers = [_member_identifier(person.member_id, payer_id)] if person.member_id else None
+    return Patient(
+        id=rid,
+        identifier=identifiers,
+        name=[HumanName(family=person.last_name, given=[person.first_name] if person.first_name else None)],
+        gender=_GENDER.get(person.sex.upper(), "unknown"),
+        birthDate=person.birth_date,
+        address=_address(person.address),
+    )
+
+
+def _provider_identifiers(p: Provider) -> list[Identifier]:
+    ids = [Identifier(system=NPI, value=p.npi)]
+    if p.tax_id:
+        ids.append(
+            Identifier(
+                type=CodeableConcept(coding=[Coding(system=IDENTIFIER_TYPE, code="TAX", display="Tax ID number")]),
+                system=EIN,
+                value=p.tax_id,
+            )
+        )
+    return ids
+
+
+def _provider_resource(p: Provider, rid: str) -> Organization | Practitioner:
+    telecom = [ContactPoint(system="phone", value=p.contact_phone)] if p.contact_phone else None
+    if p.organization:
+        contact = None
+        if p.contact_name:
+            contact = [OrganizationContact(name=HumanName(text=p.contact_name), telecom=telecom)]
+        return Organization(
+            id=rid,
+            identifier=_provider_identifiers(p),
+            active=True,
+            type=[
+                CodeableConcept(
+                    coding=[
+                        Coding(
+                            system="http://terminology.hl7.org/CodeSystem/organization-type",
+                            code="prov",
+                            display="Healthcare Provider",
+                        )
+                    ]
+                )
+            ],
+            name=_provider_name(p),
+            telecom=telecom,
+            address=_address(p.address),
+            contact=contact,
+        )
+    qualification = None
+    if p.taxonomy:
+        qualification = [
+            PractitionerQualification(code=CodeableConcept(coding=[Coding(system=NUCC_TAXONOMY, code=p.taxonomy)]))
+        ]
+    name = HumanName(family=p.last_name, given=[p.first_name] if p.first_name else None)
+    if not p.last_name:
+        name = HumanName(text=_provider_name(p))
+    return Practitioner(
+        id=rid,
+        identifier=_provider_identifiers(p),
+        active=True,
+        name=[name],
+        telecom=telecom,
+        address=_address(p.address),
+        qualification=qualification,
+    )
+
+
+def _ref(rid: str, display: str | None = None, identifier: Identifier | None = None) -> Reference:
+    return Reference(reference=f"#{rid}", display=display or None, identifier=identifier)
+
+
+def _money(value: Decimal) -> Money:
+    return Money(value=value, currency="USD")
+
+
+def _unit_price(charge: Decimal, units: Decimal) -> Decimal:
+    price = charge / units
+    cents = price.quantize(Decimal("0.01"))
+    if cents * units == charge:
+        return cents
+    return price.quantize(Decimal("0.000001")).normalize()
+
+
+def _cc(system: str, code: str, display: str | None = None) -> CodeableConcept:
+    return CodeableConcept(coding=[Coding(system=system, code=code, display=display or None)])
+
+
+def _modifier(code: str) -> CodeableConcept:
+    # Two-digit numeric modifiers are CPT's; letters (GT, XE, LT, ...) are HCPCS Level II modifiers.
+    return _cc(CPT if code.isdigit() else HCPCS, code)
+
+
+def _full_name(person: Person) -> str:
+    return f"{person.first_name} {person.last_name}".strip()
+
+
+def to_fhir_claim(claim: Claim, *, created: date | datetime | None = None) -> FhirClaim:
+    """Build the R4B `Claim` (validated by `fhir.resources` on construction).
+
+    `created` defaults to today. Raises `FhirClaimError` when the claim lacks something required.
+    """
+    problems = _problems(claim)
+    if problems:
+        raise FhirClaimError(problems)
+    try:
+        return _build(claim, created or date.today())
+    except ValidationError as exc:  # a value the FHIR datatypes reject (a malformed code, date, ...)
+        raise FhirClaimError([f"fhir.resources rejected the claim: {exc}"]) from exc
+
+
+def _build(claim: Claim, created: date | datetime) -> FhirClaim:
+    patient = claim.the_patient
+    separate_subscriber = claim.patient is not None and claim.patient != claim.subscriber
+    contained: list[Resource] = [
+        _patient(patient, "patient", claim.payer.payer_id),
+    ]
+    if separate_subscriber:
+        contained.append(_patient(claim.subscriber, "subscriber", claim.payer.payer_id))
+    contained.append(_provider_resource(claim.billing_provider, "billing-provider"))
+    if claim.rendering_provider is not None:
+        contained.append(_provider_resource(claim.rendering_provider, "rendering-provider"))
+    payer_identifier = Identifier(system=PAYER_ID, value=claim.payer.payer_id) if claim.payer.payer_id else None
+    contained.append(
+        Organization(
+            id="payer",
+            identifier=[payer_identifier] if payer_identifier else None,
+            active=True,
+            type=[
+                CodeableConcept(
+                    coding=[
+                        Coding(
+                            system="http://terminology.hl7.org/CodeSystem/organization-type",
+                            code="pay",
+                            display="Payer",
+                        )
+                    ]
+                )
+            ],
+            name=claim.payer.name,
+        )
+    )
+    relationship = _RELATIONSHIP.get(claim.relationship, "other")
+    if not separate_subscriber:
+        relationship = "self"
+    contained.append(
+        Coverage(
+            id="coverage",
+            status="active",
+            subscriber=_ref(
+                "subscriber" if separate_subscriber else "patient",
+                _full_name(claim.subscriber),
+            ),
+            subscriberId=claim.subscriber.member_id,
+            beneficiary=_ref("patient", _full_name(patient)),
+            relationship=_cc(SUBSCRIBER_RELATIONSHIP, relationship),
+            payor=[_ref("payer", claim.payer.name)],
+            order=1,
+        )
+    )
+
+    start, end = claim.service_dates
+    npi = Identifier(system=NPI, value=claim.billing_provider.npi)
+    care_team = None
+    if claim.rendering_provider is not None:
+        rp = claim.rendering_provider
+        care_team = [
+            ClaimCareTeam(
+                sequence=1,
+                provider=_ref("rendering-provider", _provider_name(rp), Identifier(system=NPI, value=rp.npi)),
+                responsible=True,
+                role=_cc(CARE_TEAM_ROLE, "primary", "Primary provider"),
+                qualification=_cc(NUCC_TAXONOMY, rp.taxonomy) if rp.taxonomy else None,
+            )
+        ]
+
+    diagnoses = [
+        ClaimDiagnosis(
+            sequence=i,
+            diagnosisCodeableConcept=_cc(ICD10CM, d.code, d.description),
+            type=[_cc(DIAGNOSIS_TYPE, "principal", "Principal Diagnosis")] if i == 1 else None,
+        )
+        for i, d in enumerate(claim.diagnoses, start=1)
+    ]
+    items = [
+        ClaimItem(
+            sequence=i,
+            careTeamSequence=[1] if care_team else None,
+            diagnosisSequence=list(line.pointers),
+            productOrService=_cc(CPT if line.system == "CPT" else HCPCS, line.code, line.description),
+            modifier=[_modifier(m) for m in line.modifiers] or None,
+            servicedDate=line.service_date,
+            locationCodeableConcept=_cc(POS, line.place_of_service or claim.place_of_service),
+            quantity=Quantity(value=line.units),
+            unitPrice=_money(_unit_price(line.charge, line.units)),
+            net=_money(line.charge),
+        )
+        for i, line in enumerate(claim.lines, start=1)
+    ]
+    related = None
+    if claim.frequency in ("7", "8"):
+        ref = original_reference(claim)
+        related = [
+            ClaimRelated(
+                relationship=_cc(RELATED_CLAIM_RELATIONSHIP, "prior", "Prior Claim"),
+                reference=Identifier(system=ORIGINAL_CLAIM, value=ref) if ref else None,
+            )
+        ]
+
+    return FhirClaim(
+        id=claim.claim_id if _FHIR_ID.match(claim.claim_id) else None,
+        contained=contained,
+        identifier=[Identifier(system=PATIENT_CONTROL_NUMBER, value=claim.claim_id)],
+        status="active",
+        type=_cc(CLAIM_TYPE, "professional", "Professional"),
+        use="claim",
+        patient=_ref(
+            "patient",
+            _full_name(patient),
+            _member_identifier(patient.member_id, claim.payer.payer_id) if patient.member_id else None,
+        ),
+        billablePeriod=Period(start=start, end=end),
+        created=created,
+        insurer=_ref("payer", claim.payer.name, payer_identifier),
+        provider=_ref("billing-provider", _provider_name(claim.billing_provider), npi),
+        priority=_cc(PROCESS_PRIORITY, "normal", "Normal"),
+        related=related,
+        careTeam=care_team,
+        diagnosis=diagnoses,
+        insurance=[ClaimInsurance(sequence=1, focal=True, coverage=_ref("coverage"))],
+        item=items,
+        total=_money(claim.total_charge),
+    )
+
+
+def fhir_claim_json(claim: Claim, *, created: date | datetime | None = None) -> dict[str, Any]:
+    """The FHIR Claim as a JSON-ready dict (what `Claim.model_validate` reads back)."""
+    resource = to_fhir_claim(claim, created=created)
+    data: dict[str, Any] = resource.model_dump(mode="json", exclude_none=True)
+    return data
