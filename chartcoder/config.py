@@ -40,6 +40,18 @@ class Settings(BaseSettings):
         None, description="A licensed CPT file (CSV code,description) loaded over our demo set."
     )
     hcpcs_file: Path | None = Field(None, description="The CMS HCPCS file (fixed-width ANWEB text or its CSV).")
+    practice_file: Path | None = Field(
+        None, description="Practice settings for claims (YAML); default the shipped sample practice."
+    )
+    fee_schedule_file: Path | None = Field(
+        None, description="The practice's fee schedule (CSV code,modifier,charge); default the shipped sample."
+    )
+    ncci_ptp_files: str = Field(
+        "", description="Comma-separated CMS NCCI practitioner PTP files; without them the PTP edit finds nothing."
+    )
+    mue_file: Path | None = Field(
+        None, description="The CMS practitioner MUE file; without it the MUE edit finds nothing."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chartcoder import __version__
+from chartcoder.api import billing as billing_routes
 from chartcoder.api import schemas
 from chartcoder.api.review import SESSION_COOKIE, build_router
 from chartcoder.config import Settings, get_settings
@@ -133,6 +134,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.review = review
+    from chartcoder.billing.service import BillingService
+
+    app.state.billing = BillingService(review, settings)
     max_body = settings.max_note_chars * 4 + 64 * 1024  # UTF-8 worst case plus the JSON around it
     app.add_middleware(BodyLimit, limit=max_body)
 
@@ -264,6 +268,7 @@ def create_app(
         409: {"model": schemas.ErrorOut},
     }
     app.include_router(build_router(review_errors))
+    app.include_router(billing_routes.build_router(review_errors))
 
     if UI_DIR.is_dir():
         app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")

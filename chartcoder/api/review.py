@@ -51,8 +51,17 @@ class LoginOut(BaseModel):
     expires_at: str
 
 
+class AddressIn(Strict):
+    line1: str = Field(..., min_length=1, max_length=55)
+    line2: str | None = Field(None, max_length=55)
+    city: str = Field(..., min_length=1, max_length=30)
+    state: str = Field(..., pattern=r"^[A-Z]{2}$")
+    zip: str = Field(..., pattern=r"^[0-9]{5}([0-9]{4})?$")
+
+
 class Patient(Strict):
     id: str | None = Field(None, max_length=100)
+    address: AddressIn | None = None
     name: str | None = Field(None, max_length=200)
     sex: Literal["F", "M", "U"] | None = None
     birth_date: date | None = None
@@ -67,6 +76,7 @@ class Provider(Strict):
 class Payer(Strict):
     id: str | None = Field(None, max_length=80)
     name: str | None = Field(None, max_length=200)
+    member_id: str | None = Field(None, max_length=80, description="The patient's (subscriber's) id at the payer.")
 
 
 class EncounterCreate(Strict):

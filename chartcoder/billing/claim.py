@@ -4,9 +4,10 @@ small derived values, so every part can be built and tested on its own."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 MAX_DIAGNOSES = 12
 MAX_POINTERS = 4
@@ -112,3 +113,72 @@ class Claim:
     def service_dates(self) -> tuple[date, date]:
         dates = [line.service_date for line in self.lines]
         return min(dates), max(dates)
+
+
+def claim_to_dict(claim: Claim) -> dict[str, Any]:
+    """JSON-ready: dates as ISO strings, money and units as decimal strings (no float rounding)."""
+
+    def conv(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {k: conv(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [conv(v) for v in value]
+        return value
+
+    out = conv(asdict(claim))
+    out["total_charge"] = str(claim.total_charge)
+    return out  # type: ignore[no-any-return]
+
+
+def claim_from_dict(data: dict[str, Any]) -> Claim:
+    """The inverse of claim_to_dict."""
+
+    def address(d: dict[str, Any] | None) -> Address | None:
+        return Address(**d) if d else None
+
+    def provider(d: dict[str, Any] | None) -> Provider | None:
+        return Provider(**{**d, "address": address(d.get("address"))}) if d else None
+
+    def person(d: dict[str, Any] | None) -> Person | None:
+        if not d:
+            return None
+        return Person(**{**d, "birth_date": date.fromisoformat(d["birth_date"]), "address": address(d.get("address"))})
+
+    billing = provider(data["billing_provider"])
+    subscriber = person(data["subscriber"])
+    assert billing is not None and subscriber is not None
+    return Claim(
+        claim_id=data["claim_id"],
+        billing_provider=billing,
+        subscriber=subscriber,
+        payer=Payer(**data["payer"]),
+        diagnoses=[Diagnosis(**d) for d in data["diagnoses"]],
+        lines=[
+            ServiceLine(
+                **{
+                    **line,
+                    "charge": Decimal(line["charge"]),
+                    "units": Decimal(line["units"]),
+                    "service_date": date.fromisoformat(line["service_date"]),
+                    "modifiers": tuple(line["modifiers"]),
+                    "pointers": tuple(line["pointers"]),
+                }
+            )
+            for line in data["lines"]
+        ],
+        place_of_service=data["place_of_service"],
+        frequency=data["frequency"],
+        rendering_provider=provider(data.get("rendering_provider")),
+        patient=person(data.get("patient")),
+        relationship=data["relationship"],
+        submitter_name=data["submitter_name"],
+        submitter_id=data["submitter_id"],
+        receiver_name=data["receiver_name"],
+        receiver_id=data["receiver_id"],
+        encounter_id=data.get("encounter_id"),
+        extra=dict(data.get("extra") or {}),
+    )

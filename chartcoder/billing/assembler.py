@@ -1,0 +1,341 @@
+"""From a finalized encounter to a claim: practice settings and a fee schedule give the provider,
+submitter and charges; the coder's accepted codes give the diagnoses (sequenced by the code-first
+conventions) and the service lines (each pointing at the diagnoses its evidence supports, modifier
+25 on an E/M that is separately documented beside a same-day procedure)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chartcoder.billing.claim import Address, Claim, Diagnosis, Payer, Person, Provider, ServiceLine
+from chartcoder.billing.scrubber import EM_OFFICE, is_procedure
+from chartcoder.codes.icd10cm import icd10cm
+from chartcoder.errors import InvalidInputError, ResourceError
+
+RESOURCES = Path(__file__).with_name("resources")
+CODED = ("accepted", "added")
+NEAR = 300  # characters: evidence this close to a procedure's evidence supports it
+
+
+class AssemblyError(InvalidInputError):
+    """The encounter or the practice data lacks what a claim needs; the message lists all of it."""
+
+
+@dataclass(frozen=True)
+class Practice:
+    billing_provider: Provider
+    rendering_provider: Provider | None = None
+    submitter_name: str = "CHARTCODER"
+    submitter_id: str = "CHARTCODER"
+    receiver_name: str = ""
+    receiver_id: str = ""
+    place_of_service: str = "11"
+    payers: Mapping[str, Payer] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeeSchedule:
+    """Charges per code (and per code + modifier where the practice prices them apart)."""
+
+    fees: Mapping[tuple[str, str], Decimal]
+    source: str = ""
+
+    def charge(self, code: str, modifiers: Sequence[str] = ()) -> Decimal | None:
+        for m in modifiers:
+            if (code, m) in self.fees:
+                return self.fees[(code, m)]
+        return self.fees.get((code, ""))
+
+
+def _address(data: Mapping[str, Any] | None) -> Address | None:
+    if not data:
+        return None
+    return Address(
+        line1=str(data["line1"]),
+        city=str(data["city"]),
+        state=str(data["state"]),
+        zip=str(data["zip"]),
+        line2=data.get("line2"),
+    )
+
+
+def _provider(data: Mapping[str, Any], organization: bool) -> Provider:
+    return Provider(
+        npi=str(data["npi"]),
+        name=data.get("name"),
+        last_name=data.get("last_name"),
+        first_name=data.get("first_name"),
+        taxonomy=data.get("taxonomy"),
+        tax_id=str(data["tax_id"]) if data.get("tax_id") else None,
+        address=_address(data.get("address")),
+        organization=organization,
+        contact_name=data.get("contact_name"),
+        contact_phone=str(data["contact_phone"]) if data.get("contact_phone") else None,
+    )
+
+
+def load_practice(path: str | Path | None = None) -> Practice:
+    """Practice settings from YAML (`resources/practice.sample.yaml` when no path is given)."""
+    source = Path(path) if path else RESOURCES / "practice.sample.yaml"
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        bp = data["billing_provider"]
+        rp = data.get("rendering_provider")
+        payers = {
+            str(k): Payer(
+                name=str(v["name"]),
+                payer_id=str(v.get("payer_id", k)),
+                claim_filing=str(v.get("claim_filing", "CI")),
+            )
+            for k, v in (data.get("payers") or {}).items()
+        }
+        return Practice(
+            billing_provider=_provider(bp, organization=True),
+            rendering_provider=_provider(rp, organization=False) if rp else None,
+            submitter_name=str(data.get("submitter", {}).get("name", "CHARTCODER")),
+            submitter_id=str(data.get("submitter", {}).get("id", "CHARTCODER")),
+            receiver_name=str(data.get("receiver", {}).get("name", "")),
+            receiver_id=str(data.get("receiver", {}).get("id", "")),
+            place_of_service=str(data.get("place_of_service", "11")),
+            payers=payers,
+        )
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise ResourceError(
+            f"{source}: not a practice file ({type(exc).__name__}: {exc}); expected billing_provider with "
+            "name, npi, taxonomy, tax_id, address {line1, city, state, zip}, contact_name, contact_phone"
+        ) from None
+
+
+def load_fee_schedule(path: str | Path | None = None) -> FeeSchedule:
+    """A CSV the practice maintains: `code,modifier,charge[,note]` (modifier may be empty)."""
+    source = Path(path) if path else RESOURCES / "fee_schedule.sample.csv"
+    fees: dict[tuple[str, str], Decimal] = {}
+    try:
+        with source.open(encoding="utf-8", newline="") as fh:
+            for n, row in enumerate(csv.DictReader(fh), start=2):
+                code = (row.get("code") or "").strip().upper()
+                if not code or code.startswith("#"):
+                    continue
+                try:
+                    charge = Decimal((row.get("charge") or "").strip())
+                except InvalidOperation:
+                    raise ResourceError(f"{source}, line {n}: charge {row.get('charge')!r} is not a number") from None
+                if charge < 0:
+                    raise ResourceError(f"{source}, line {n}: charge {charge} is negative")
+                fees[(code, (row.get("modifier") or "").strip().upper())] = charge.quantize(Decimal("0.01"))
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise ResourceError(
+            f"{source}: cannot read the fee schedule ({exc}); expected CSV code,modifier,charge"
+        ) from None
+    return FeeSchedule(fees, str(source))
+
+
+def _split_name(name: str | None) -> tuple[str, str]:
+    """("Last", "First") from "Last, First" or "First Middle Last"."""
+    name = (name or "").strip()
+    if "," in name:
+        last, first = (p.strip() for p in name.split(",", 1))
+        return last, first
+    parts = name.split()
+    if len(parts) >= 2:
+        return parts[-1], " ".join(parts[:-1])
+    return name, ""
+
+
+def _date(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _spans(suggestion: Mapping[str, Any] | None) -> list[tuple[int, int]]:
+    return [(int(e["start"]), int(e["end"])) for e in (suggestion or {}).get("evidence", [])]
+
+
+def _distance(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int | None:
+    if not a or not b:
+        return None
+    return min(max(0, max(s1, s2) - min(e1, e2)) for s1, e1 in a for s2, e2 in b)
+
+
+def sequence_diagnoses(codes: Sequence[str]) -> list[str]:
+    """Coder's order, then the conventions: a code whose "code first" note names another code on the
+    claim goes after it, and a manifestation code is never first-listed."""
+    icd = icd10cm()
+    order = list(dict.fromkeys(codes))
+    for _ in range(len(order)):  # a few passes settle any chain of code-first notes
+        moved = False
+        for code in list(order):
+            notes = " ".join(icd.code_first(code)) if icd.is_valid(code) else ""
+            firsts = [o for o in order if o != code and _named_in(o, notes)]
+            for first in firsts:
+                if order.index(first) > order.index(code):
+                    order.remove(first)
+                    order.insert(order.index(code), first)
+                    moved = True
+        if not moved:
+            break
+    if order and icd.is_valid(order[0]) and icd.is_manifestation(order[0]):
+        lead = next((c for c in order if not (icd.is_valid(c) and icd.is_manifestation(c))), None)
+        if lead is not None:
+            order.remove(lead)
+            order.insert(0, lead)
+    return order
+
+
+def _named_in(code: str, notes: str) -> bool:
+    """Whether `code` (or its category or a parent) is named in code-first note text."""
+    if not notes:
+        return False
+    named = set(re.findall(r"[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?", notes))
+    return any(code == n or code.startswith(n.rstrip("-")) for n in named)
+
+
+def assemble(
+    encounter: Mapping[str, Any],
+    practice: Practice,
+    fees: FeeSchedule,
+    *,
+    claim_id: str | None = None,
+) -> Claim:
+    """The claim for a finalized encounter (the shape GET /v1/encounters/{id} answers)."""
+    problems: list[str] = []
+    if encounter.get("status") != "finalized":
+        problems.append("the encounter is not finalized; finalize it before billing")
+    codes = [c for c in encounter.get("codes", []) if c.get("state") in CODED]
+    suggestions = {(s["system"], s["code"]): s for s in (encounter.get("suggestion_set") or {}).get("suggestions", [])}
+    dx_codes = sequence_diagnoses([c["code"] for c in codes if c["system"] == "ICD-10-CM"])
+    procs = [c for c in codes if c["system"] in ("CPT", "HCPCS")]
+    if not dx_codes:
+        problems.append("no ICD-10-CM diagnosis is accepted or added")
+    if not procs:
+        problems.append("no CPT or HCPCS service is accepted or added; a claim bills at least one service")
+
+    patient = encounter.get("patient") or {}
+    payer_in = encounter.get("payer") or {}
+    dos = _date(encounter.get("date_of_service"))
+    born = _date(patient.get("birth_date"))
+    last, first = _split_name(patient.get("name"))
+    for ok, what in (
+        (dos, "date_of_service"),
+        (born, "patient.birth_date"),
+        (last and first, "patient.name (First Last)"),
+        (patient.get("sex") in ("F", "M", "U"), "patient.sex"),
+        (payer_in.get("member_id"), "payer.member_id"),
+        (payer_in.get("id") or payer_in.get("name"), "payer.id or payer.name"),
+        (patient.get("address"), "patient.address"),
+    ):
+        if not ok:
+            problems.append(f"missing {what}")
+    missing_fees = sorted({c["code"] for c in procs if fees.charge(c["code"]) is None})
+    if missing_fees:
+        problems.append(f"no fee for {', '.join(missing_fees)} in the fee schedule ({fees.source})")
+    if problems:
+        raise AssemblyError("cannot build a claim: " + "; ".join(problems) + ".")
+    assert dos is not None and born is not None
+
+    diagnoses = [Diagnosis(code, icd10cm().description(code) if icd10cm().is_valid(code) else "") for code in dx_codes]
+    dx_spans = [_spans(suggestions.get(("ICD-10-CM", code))) for code in dx_codes]
+    em = [c for c in procs if c["code"] in EM_OFFICE]
+    others = [c for c in procs if c["code"] not in EM_OFFICE]
+    lines: list[ServiceLine] = []
+    pointed: set[int] = set()
+    text = str(encounter.get("text") or "")
+    for c in others:  # procedures first: their pointers decide whether the E/M is separate
+        pointers = _supporting(_spans(suggestions.get((c["system"], c["code"]))), dx_spans, text)
+        if is_procedure(c["code"]):
+            pointed.update(pointers)
+        lines.append(_line(c, dos, pointers, fees))
+    for c in em:
+        pointers = tuple(range(1, min(4, len(dx_codes)) + 1))
+        # Modifier 25: an E/M beside a same-day procedure is separately identifiable when it
+        # addresses a diagnosis no procedure line points to.
+        separate = any(is_procedure(o["code"]) for o in others) and any(p not in pointed for p in pointers)
+        lines.insert(0, _line(c, dos, pointers, fees, ("25",) if separate else ()))
+
+    payer_key = str(payer_in.get("id") or payer_in.get("name"))
+    payer = practice.payers.get(payer_key) or Payer(
+        name=str(payer_in.get("name") or payer_key), payer_id=str(payer_in.get("id") or payer_key)
+    )
+    subscriber = Person(
+        last_name=last,
+        first_name=first,
+        birth_date=born,
+        sex=str(patient["sex"]),
+        member_id=str(payer_in["member_id"]),
+        address=_address(patient.get("address")),
+    )
+    provider_in = encounter.get("provider") or {}
+    rendering = practice.rendering_provider
+    if provider_in.get("npi"):
+        r_last, r_first = _split_name(provider_in.get("name"))
+        rendering = Provider(
+            npi=str(provider_in["npi"]),
+            last_name=r_last or None,
+            first_name=r_first or None,
+            organization=False,
+            taxonomy=rendering.taxonomy if rendering else None,
+        )
+    return Claim(
+        claim_id=claim_id or _claim_id(str(encounter["id"])),
+        billing_provider=practice.billing_provider,
+        subscriber=subscriber,
+        payer=payer,
+        diagnoses=diagnoses,
+        lines=lines,
+        place_of_service=practice.place_of_service if encounter.get("setting") != "inpatient" else "21",
+        rendering_provider=rendering,
+        submitter_name=practice.submitter_name,
+        submitter_id=practice.submitter_id,
+        receiver_name=practice.receiver_name or payer.name,
+        receiver_id=practice.receiver_id or payer.payer_id,
+        encounter_id=str(encounter["id"]),
+    )
+
+
+def _supporting(spans: list[tuple[int, int]], dx_spans: list[list[tuple[int, int]]], text: str) -> tuple[int, ...]:
+    """Pointers for a procedure: the diagnoses named in the same sentence as its evidence ("ECG for
+    palpitations"), else the nearest one within NEAR characters, else the principal diagnosis."""
+    same = [i + 1 for i, ds in enumerate(dx_spans) if any(_one_sentence(text, a, b) for a in spans for b in ds)]
+    if same:
+        return tuple(same[:4])
+    near = sorted((d, i) for i, ds in enumerate(dx_spans) if (d := _distance(spans, ds)) is not None and d <= NEAR)
+    return (near[0][1] + 1,) if near else (1,)
+
+
+def _one_sentence(text: str, a: tuple[int, int], b: tuple[int, int]) -> bool:
+    lo, hi = min(a[1], b[1]), max(a[0], b[0])
+    between = text[lo:hi] if lo < hi else ""
+    return not re.search(r"[.;\n]", between)
+
+
+def _line(
+    code: Mapping[str, Any], dos: date, pointers: tuple[int, ...], fees: FeeSchedule, modifiers: tuple[str, ...] = ()
+) -> ServiceLine:
+    charge = fees.charge(code["code"], modifiers)
+    assert charge is not None
+    return ServiceLine(
+        code=code["code"],
+        charge=charge,
+        service_date=dos,
+        modifiers=modifiers,
+        pointers=pointers,
+        system=code["system"],
+    )
+
+
+def _claim_id(encounter_id: str) -> str:
+    """A patient control number from the encounter id: at most 20 characters, letters and digits."""
+    return re.sub(r"[^A-Za-z0-9]", "", encounter_id).upper()[-20:]

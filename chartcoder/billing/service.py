@@ -1,0 +1,137 @@
+"""Claims for finalized encounters: assemble from the stored encounter, scrub, keep the claim and its
+findings, and hand it out as JSON, 837P, FHIR Claim or CMS-1500. Used by the API and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import select
+
+from chartcoder.billing.assembler import FeeSchedule, Practice, assemble, load_fee_schedule, load_practice
+from chartcoder.billing.claim import Claim, claim_from_dict, claim_to_dict
+from chartcoder.billing.scrubber import Scrubber
+from chartcoder.config import Settings
+from chartcoder.errors import InvalidInputError, NotFoundError
+from chartcoder.review.auth import Principal
+from chartcoder.review.models import ClaimRecord
+from chartcoder.review.service import ReviewService
+
+FORMATS = ("json", "837p", "fhir", "cms1500", "cms1500-html")
+
+
+class ClaimBuilder:
+    """Practice data, fee schedule and scrubber, loaded once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def practice(self) -> Practice:
+        return load_practice(self.settings.practice_file)
+
+    @cached_property
+    def fees(self) -> FeeSchedule:
+        return load_fee_schedule(self.settings.fee_schedule_file)
+
+    @cached_property
+    def scrubber(self) -> Scrubber:
+        from chartcoder.billing.ncci import load_mue, load_ptp_files
+
+        files = [f.strip() for f in self.settings.ncci_ptp_files.split(",") if f.strip()]
+        ncci = load_ptp_files(files) if files else None
+        mue = load_mue(self.settings.mue_file) if self.settings.mue_file else None
+        return Scrubber.default(ncci=ncci, mue=mue)
+
+    def build(self, encounter: Mapping[str, Any]) -> tuple[Claim, list[dict[str, Any]]]:
+        claim = assemble(encounter, self.practice, self.fees)
+        return claim, [f.to_dict() for f in self.scrubber.scrub(claim).findings]
+
+
+def render(claim: Claim, fmt: str) -> tuple[str | dict[str, Any], str]:
+    """(body, media type) of a claim in one of FORMATS."""
+    if fmt == "json":
+        return claim_to_dict(claim), "application/json"
+    if fmt == "837p":
+        from chartcoder.billing.x12 import write_837p
+
+        try:
+            return write_837p(claim), "application/edi-x12"
+        except ValueError as exc:  # what the scrubber reported as an error, the writer refuses
+            raise InvalidInputError(f"the claim cannot be written as an 837P: {exc}") from None
+    if fmt == "fhir":
+        from chartcoder.billing.fhir import fhir_claim_json
+
+        try:
+            return fhir_claim_json(claim), "application/fhir+json"
+        except ValueError as exc:
+            raise InvalidInputError(f"the claim cannot be written as a FHIR Claim: {exc}") from None
+    if fmt in ("cms1500", "cms1500-html"):
+        from chartcoder.billing.cms1500 import cms1500_fields, render_cms1500_html
+
+        try:
+            if fmt == "cms1500":
+                return cms1500_fields(claim), "application/json"
+            return render_cms1500_html(claim), "text/html"
+        except ValueError as exc:
+            raise InvalidInputError(f"the claim cannot be put on a CMS-1500: {exc}") from None
+    raise InvalidInputError(f"'format' must be one of {', '.join(FORMATS)}; got {fmt!r}.")
+
+
+class BillingService:
+    def __init__(self, review: ReviewService, settings: Settings) -> None:
+        self.review = review
+        self.builder = ClaimBuilder(settings)
+
+    def build_claim(self, encounter_id: str, actor: Principal) -> dict[str, Any]:
+        encounter = self.review.get_encounter(encounter_id)
+        claim, findings = self.builder.build(encounter)
+        clean = not any(f["severity"] == "error" for f in findings)
+        with self.review.store.session() as s:
+            record = ClaimRecord(
+                encounter_id=encounter_id,
+                encounter_version=encounter["version"],
+                claim=claim_to_dict(claim),
+                findings=findings,
+                clean=clean,
+                created_by=actor.user_id,
+            )
+            s.add(record)
+            s.flush()
+            self.review._audit(
+                s,
+                actor,
+                "claim.built",
+                encounter_id,
+                {
+                    "claim": record.id,
+                    "version": encounter["version"],
+                    "total_charge": str(claim.total_charge),
+                    "clean": clean,
+                    "edits": sorted({f["edit"] for f in findings}),
+                },
+            )
+            return _record_dict(record)
+
+    def get_claim(self, encounter_id: str) -> tuple[dict[str, Any], Claim]:
+        self.review.get_encounter(encounter_id)  # 404 for an unknown encounter
+        with self.review.store.session(write=False) as s:
+            record = s.scalar(
+                select(ClaimRecord).where(ClaimRecord.encounter_id == encounter_id).order_by(ClaimRecord.id.desc())
+            )
+            if record is None:
+                raise NotFoundError(f"no claim built for encounter {encounter_id!r} yet; POST .../claim builds one")
+            return _record_dict(record), claim_from_dict(record.claim)
+
+
+def _record_dict(record: ClaimRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "encounter_id": record.encounter_id,
+        "encounter_version": record.encounter_version,
+        "created_at": record.created_at.isoformat(),
+        "clean": record.clean,
+        "findings": record.findings,
+        "claim": record.claim,
+    }
