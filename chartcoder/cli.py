@@ -30,6 +30,8 @@ keys_app = typer.Typer(help="API keys for systems (EHRs, scripts): create, list,
 app.add_typer(keys_app, name="keys")
 db_app = typer.Typer(help="The review database: migrate, show its revision.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+claim_app = typer.Typer(help="Claims: build one from a finalized encounter and scrub it.", no_args_is_help=True)
+app.add_typer(claim_app, name="claim")
 console = Console()
 err = Console(stderr=True)
 ROLE_HELP = "coder | biller | ehr | data_scientist | admin"
@@ -510,6 +512,66 @@ def db_status() -> None:
 
     engine = make_engine(get_settings().resolved_database_url)
     console.print(f"database revision: {current_revision(engine) or 'none'}; newest: {head_revision()}")
+
+
+@claim_app.command("build")
+def claim_build(
+    encounter_file: Annotated[
+        str, typer.Argument(help="A finalized encounter as JSON (what GET /v1/encounters/ID answers).")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="837p | fhir | cms1500 | cms1500-html | json")] = "837p",
+    out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    practice: Annotated[
+        Path | None, typer.Option(help="Practice settings YAML (default: settings or the sample).")
+    ] = None,
+    fees: Annotated[Path | None, typer.Option(help="Fee schedule CSV (default: settings or the sample).")] = None,
+    allow_errors: Annotated[
+        bool, typer.Option("--allow-errors", help="Write the claim even when the scrubber finds errors.")
+    ] = False,
+) -> None:
+    """Assemble, scrub and write a claim. The scrubber's findings go to standard error; with an error
+    among them nothing is written and the exit code is 1 (unless --allow-errors)."""
+    from chartcoder.billing.service import FORMATS, ClaimBuilder, render
+    from chartcoder.config import get_settings
+
+    if fmt not in FORMATS:
+        _fail(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    raw = _read_bytes(encounter_file)
+    try:
+        encounter = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _fail(f"{encounter_file}: not a JSON encounter ({exc})")
+    if not isinstance(encounter, dict):
+        _fail(f"{encounter_file}: expected a JSON object (an encounter), got {type(encounter).__name__}")
+    settings = get_settings()
+    overrides: dict[str, Any] = {}
+    if practice:
+        overrides["practice_file"] = practice
+    if fees:
+        overrides["fee_schedule_file"] = fees
+    builder = ClaimBuilder(settings.model_copy(update=overrides) if overrides else settings)
+    try:
+        claim, findings = builder.build(encounter)
+        body, _media = render(claim, fmt)
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    errors = [f for f in findings if f["severity"] == "error"]
+    for f in findings:
+        err.print(
+            f"[{'red' if f['severity'] == 'error' else 'yellow'}]{f['severity']}[/] {f['edit']} ({f['where']}): "
+            f"{escape(f['message'])}" + (f" [dim]{escape(f['fix'])}[/]" if f["fix"] else "")
+        )
+    if errors and not allow_errors:
+        _fail(f"{len(errors)} scrubber error(s); nothing written (use --allow-errors to write anyway)", code=1)
+    text = body if isinstance(body, str) else json.dumps(body, indent=2)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        err.print(
+            f"wrote {out} ({claim.claim_id}, {len(claim.diagnoses)} diagnoses, {len(claim.lines)} lines, "
+            f"total {claim.total_charge})"
+        )
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def _first_admin(settings: Any, host: str, port: int) -> None:

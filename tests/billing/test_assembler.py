@@ -1,0 +1,223 @@
+"""Claim assembly from a finalized encounter: sequencing, pointers from evidence, modifier 25, what
+is missing, the practice and fee files; and `chartcoder claim build` on a real file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from chartcoder.billing.assembler import (
+    AssemblyError,
+    assemble,
+    load_fee_schedule,
+    load_practice,
+    sequence_diagnoses,
+)
+from chartcoder.billing.claim import claim_from_dict, claim_to_dict
+from chartcoder.billing.scrubber import Scrubber
+from chartcoder.billing.x12 import parse_837p, validate_837p, write_837p
+from chartcoder.errors import ResourceError
+
+NOTE = (
+    "Established patient seen for follow-up.\n"
+    "Assessment: Type 2 diabetes mellitus with diabetic chronic kidney disease. CKD stage 3b. "
+    "Essential hypertension. Seborrheic keratosis of the back, irritated.\n"
+    "Procedure: shave removal of the irritated seborrheic keratosis. ECG performed for palpitations.\n"
+    "Total time 32 minutes.\n"
+)
+PHRASES = {
+    ("ICD-10-CM", "E11.22"): "Type 2 diabetes mellitus with diabetic chronic kidney disease",
+    ("ICD-10-CM", "N18.32"): "CKD stage 3b",
+    ("ICD-10-CM", "I10"): "Essential hypertension",
+    ("ICD-10-CM", "L82.0"): "Seborrheic keratosis of the back, irritated",
+    ("ICD-10-CM", "R00.2"): "palpitations",
+    ("CPT", "99214"): "Total time 32 minutes",
+    ("CPT", "11300"): "shave removal of the irritated seborrheic keratosis",
+    ("CPT", "93000"): "ECG",
+}
+
+
+def encounter(accept=None, text: str = NOTE, **changes) -> dict:
+    """A finalized encounter as the review API answers it, suggestions with real offsets."""
+    suggestions = []
+    for (system, code), phrase in PHRASES.items():
+        start = text.find(phrase)
+        evidence = [
+            {"start": start, "end": start + len(phrase), "text": phrase, "assertion": "present", "section": None}
+        ]
+        suggestions.append(
+            {
+                "code": code,
+                "system": system,
+                "description": "",
+                "score": 0.9,
+                "evidence": evidence if start >= 0 else [],
+            }
+        )
+    accept = accept if accept is not None else list(PHRASES)
+    enc = {
+        "id": "enc_0123456789abcdef01234567",
+        "status": "finalized",
+        "version": 4,
+        "text": text,
+        "setting": "outpatient",
+        "date_of_service": "2026-11-20",
+        "patient": {
+            "name": "Jane Q Testpatient",
+            "sex": "F",
+            "birth_date": "1958-03-14",
+            "address": {"line1": "1 Elm St", "city": "Springfield", "state": "IL", "zip": "62701"},
+        },
+        "payer": {"id": "60054", "name": "Aetna", "member_id": "W123456789"},
+        "provider": {},
+        "suggestion_set": {"suggestions": suggestions},
+        "codes": [{"code": c, "system": s, "state": "accepted"} for s, c in accept],
+    }
+    enc.update(changes)
+    return enc
+
+
+@pytest.fixture(scope="module")
+def practice():
+    return load_practice()
+
+
+@pytest.fixture(scope="module")
+def fees():
+    return load_fee_schedule()
+
+
+def test_a_finalized_encounter_becomes_a_clean_valid_claim(practice, fees):
+    claim = assemble(encounter(), practice, fees)
+    assert [d.code for d in claim.diagnoses] == ["E11.22", "N18.32", "I10", "L82.0", "R00.2"]
+    lines = {line.code: line for line in claim.lines}
+    assert claim.lines[0].code == "99214"  # the visit first
+    # each procedure points at the diagnosis named in its own sentence
+    assert lines["11300"].pointers == (4,)  # the keratosis it removed
+    assert lines["93000"].pointers == (5,)  # the palpitations the ECG was for
+    assert lines["99214"].pointers == (1, 2, 3, 4)
+    # the visit addressed diabetes, CKD and hypertension, which no procedure did: separately identifiable
+    assert lines["99214"].modifiers == ("25",)
+    assert lines["99214"].charge == fees.charge("99214") and claim.total_charge == sum(
+        (fees.charge(c) for c in ("99214", "11300", "93000")), Decimal(0)
+    )
+    assert Scrubber.default().scrub(claim).findings == []
+    x12 = write_837p(claim)
+    assert validate_837p(x12) == []
+    parsed = parse_837p(x12)
+    assert [d for d in parsed.diagnoses] == [d.code for d in claim.diagnoses]
+    assert [(line.code, line.modifiers, line.pointers) for line in parsed.lines] == [
+        (line.code, line.modifiers, line.pointers) for line in claim.lines
+    ]
+    assert claim_from_dict(json.loads(json.dumps(claim_to_dict(claim)))) == claim
+
+
+def test_no_modifier_25_when_the_visit_only_covers_the_procedures_diagnosis(practice, fees):
+    text = (
+        "Assessment: irritated seborrheic keratosis of the back. "
+        "Procedure: shave removal of the keratosis. Total time 32 minutes."
+    )
+    phrases = {
+        ("ICD-10-CM", "L82.0"): "irritated seborrheic keratosis of the back",
+        ("CPT", "11300"): "shave removal of the keratosis",
+        ("CPT", "99214"): "Total time 32 minutes",
+    }
+    enc = encounter(accept=list(phrases), text=text)
+    enc["suggestion_set"]["suggestions"] = [
+        {
+            "code": c,
+            "system": s,
+            "score": 0.9,
+            "evidence": [{"start": text.find(p), "end": text.find(p) + len(p), "text": p}],
+        }
+        for (s, c), p in phrases.items()
+    ]
+    claim = assemble(enc, practice, fees)
+    em = next(line for line in claim.lines if line.code == "99214")
+    assert em.modifiers == ()
+    # and the scrubber says what to do about it
+    assert {f.edit for f in Scrubber.default().scrub(claim).findings} == {"MODIFIER_25_MISSING"}
+
+
+def test_code_first_conventions_order_the_diagnoses():
+    # F02.80 (dementia in other diseases) is a manifestation: its etiology G30.9 comes first
+    assert sequence_diagnoses(["F02.80", "G30.9"]) == ["G30.9", "F02.80"]
+    # N18.32 says "code first ... diabetic CKD (E08.22-E13.22)": E11.22 goes before it
+    assert sequence_diagnoses(["N18.32", "I10", "E11.22"])[0:2] == ["E11.22", "N18.32"]
+    assert sequence_diagnoses(["I10", "E78.5"]) == ["I10", "E78.5"]  # no convention: the coder's order
+
+
+def test_a_procedure_without_its_own_evidence_points_at_the_principal(practice, fees):
+    enc = encounter()
+    for s in enc["suggestion_set"]["suggestions"]:
+        if s["code"] == "93000":
+            s["evidence"] = []
+    claim = assemble(enc, practice, fees)
+    assert next(line for line in claim.lines if line.code == "93000").pointers == (1,)
+
+
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        ({"status": "open"}, "not finalized"),
+        ({"patient": {"name": "Cher", "sex": "F", "birth_date": "1958-03-14"}}, "patient.name"),
+        ({"payer": {"id": "60054"}}, "payer.member_id"),
+        ({"date_of_service": None}, "date_of_service"),
+        ({"codes": [{"code": "I10", "system": "ICD-10-CM", "state": "accepted"}]}, "no CPT or HCPCS"),
+        ({"codes": [{"code": "99214", "system": "CPT", "state": "accepted"}]}, "no ICD-10-CM"),
+        ({"codes": [{"code": "I10", "system": "ICD-10-CM", "state": "rejected"}]}, "no ICD-10-CM"),
+    ],
+)
+def test_what_a_claim_lacks_is_said_plainly(practice, fees, change, needle):
+    with pytest.raises(AssemblyError, match=needle):
+        assemble(encounter(**change), practice, fees)
+
+
+def test_a_code_without_a_fee_is_named(practice, tmp_path):
+    (tmp_path / "fees.csv").write_text("code,modifier,charge\n99214,,200.00\n")
+    with pytest.raises(AssemblyError, match=r"no fee for 11300, 93000"):
+        assemble(encounter(), practice, load_fee_schedule(tmp_path / "fees.csv"))
+
+
+def test_fee_schedule_and_practice_files_are_checked(tmp_path):
+    bad = tmp_path / "fees.csv"
+    bad.write_text("code,modifier,charge\n99214,,two hundred\n")
+    with pytest.raises(ResourceError, match="line 2"):
+        load_fee_schedule(bad)
+    bad.write_text("code,modifier,charge\n99214,,-5\n")
+    with pytest.raises(ResourceError, match="negative"):
+        load_fee_schedule(bad)
+    (tmp_path / "practice.yaml").write_text("billing_provider: {name: X}\n")
+    with pytest.raises(ResourceError, match="npi"):
+        load_practice(tmp_path / "practice.yaml")
+    priced = tmp_path / "priced.csv"
+    priced.write_text("code,modifier,charge\n20610,,150\n20610,RT,160.5\n")
+    fees = load_fee_schedule(priced)
+    assert fees.charge("20610") == Decimal("150.00") and fees.charge("20610", ("RT",)) == Decimal("160.50")
+
+
+def test_cli_claim_build_writes_a_valid_837p_and_refuses_an_unclean_claim(tmp_path):
+    exe = str(Path(sys.executable).parent / "chartcoder")
+    good = tmp_path / "enc.json"
+    good.write_text(json.dumps(encounter()))
+    out = tmp_path / "claim.x12"
+    done = subprocess.run(
+        [exe, "claim", "build", str(good), "--format", "837p", "--out", str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert validate_837p(out.read_text()) == []
+    fhir = subprocess.run([exe, "claim", "build", str(good), "--format", "fhir"], capture_output=True, text=True)
+    assert fhir.returncode == 0 and json.loads(fhir.stdout)["resourceType"] == "Claim"
+    # a prostate diagnosis for a female patient: the scrubber's error stops the writing
+    unclean = encounter(accept=[("ICD-10-CM", "N40.0"), ("CPT", "99214")])
+    (tmp_path / "bad.json").write_text(json.dumps(unclean))
+    refused = subprocess.run([exe, "claim", "build", str(tmp_path / "bad.json")], capture_output=True, text=True)
+    assert refused.returncode == 1 and "SEX_CONFLICT" in refused.stderr and refused.stdout == ""
+    (tmp_path / "junk.json").write_text("{not json")
+    junk = subprocess.run([exe, "claim", "build", str(tmp_path / "junk.json")], capture_output=True, text=True)
+    assert junk.returncode == 2 and "not a JSON encounter" in junk.stderr

@@ -1,0 +1,119 @@
+"""Claims over HTTP on SQLite and PostgreSQL: a finalized encounter becomes a scrubbed claim, kept
+with its findings, readable as JSON, 837P (valid by pyx12), FHIR R4B and CMS-1500; roles enforced."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery"
+NOTE = (
+    "Established patient seen for follow-up.\n"
+    "Assessment: Type 2 diabetes mellitus with diabetic chronic kidney disease stage 3b. Essential hypertension.\n"
+    "Procedure: ECG performed for palpitations.\nTotal time 32 minutes.\n"
+)
+PATIENT = {
+    "name": "Jane Testpatient",
+    "sex": "F",
+    "birth_date": "1958-03-14",
+    "address": {"line1": "1 Elm St", "city": "Springfield", "state": "IL", "zip": "62701"},
+}
+PAYER = {"id": "60054", "name": "Aetna", "member_id": "W123456789"}
+
+
+@pytest.fixture
+def client(db_url, settings, service):
+    from chartcoder.api.app import create_app
+    from chartcoder.config import Settings
+    from chartcoder.review.service import ReviewStore
+
+    store = ReviewStore(db_url)
+    app = create_app(
+        Settings(data_dir=settings.data_dir, database_url=db_url), service_factory=lambda: service, store=store
+    )
+    tokens = {}
+    for role in ("coder", "biller", "admin", "data_scientist"):
+        app.state.review.create_user(f"{role}1", PASSWORD, role)
+        tokens[role] = app.state.review.sign_in(f"{role}1", PASSWORD)[1]
+    with TestClient(app, raise_server_exceptions=False) as c:
+        c.h = lambda role: {"Authorization": f"Bearer {tokens[role]}"}  # type: ignore[attr-defined]
+        yield c
+    store.dispose()
+
+
+def finalized(client, patient=PATIENT, payer=PAYER) -> str:
+    h = client.h("coder")
+    enc = client.post(
+        "/v1/encounters",
+        headers=h,
+        json={"text": NOTE, "date_of_service": "2026-11-20", "patient": patient, "payer": payer},
+    ).json()
+    codes = {c["code"]: c for c in enc["codes"]}
+    assert {"E11.22", "N18.32", "R00.2", "93000", "99214"} <= set(codes), sorted(codes)
+    batch = [
+        {"action": "accept", "code": k, "system": codes[k]["system"]}
+        for k in ("E11.22", "N18.32", "R00.2", "93000", "99214")
+    ]
+    r = client.post(f"/v1/encounters/{enc['id']}/decisions", headers=h, json={"version": 1, "decisions": batch})
+    assert r.status_code == 200, r.text
+    assert client.post(f"/v1/encounters/{enc['id']}/finalize", headers=h, json={"version": 2}).status_code == 200
+    return enc["id"]
+
+
+def test_a_finalized_encounter_becomes_a_claim_in_every_format(client):
+    from fhir.resources.R4B.claim import Claim as FhirClaim
+
+    from chartcoder.billing.x12 import parse_837p, validate_837p
+
+    eid = finalized(client)
+    b = client.h("biller")
+    assert client.get(f"/v1/encounters/{eid}/claim", headers=b).status_code == 404  # none built yet
+    r = client.post(f"/v1/encounters/{eid}/claim", headers=b)
+    assert r.status_code == 201, r.text
+    built = r.json()
+    assert built["clean"] is True and built["findings"] == []
+    claim = built["claim"]
+    assert [d["code"] for d in claim["diagnoses"]] == ["E11.22", "N18.32", "R00.2"]
+    lines = {line["code"]: line for line in claim["lines"]}
+    assert lines["93000"]["pointers"] == [3]  # the ECG was for the palpitations
+    assert client.get(f"/v1/encounters/{eid}/claim", headers=client.h("coder")).json()["id"] == built["id"]
+
+    x12 = client.get(f"/v1/encounters/{eid}/claim?format=837p", headers=b)
+    assert x12.status_code == 200 and x12.headers["content-type"].startswith("application/edi-x12")
+    assert validate_837p(x12.text) == []
+    parsed = parse_837p(x12.text)
+    assert list(parsed.diagnoses) == [d["code"] for d in claim["diagnoses"]]
+    assert [(line.code, tuple(line.pointers), Decimal(line.charge)) for line in parsed.lines] == [
+        (line["code"], tuple(line["pointers"]), Decimal(line["charge"])) for line in claim["lines"]
+    ]
+    fhir = client.get(f"/v1/encounters/{eid}/claim?format=fhir", headers=b)
+    assert FhirClaim.model_validate(fhir.json()).total.value == float(claim["total_charge"])
+    form = client.get(f"/v1/encounters/{eid}/claim?format=cms1500", headers=b).json()
+    assert form["28"] == claim["total_charge"]
+    html = client.get(f"/v1/encounters/{eid}/claim?format=cms1500-html", headers=b)
+    assert html.headers["content-type"].startswith("text/html") and "93000" in html.text
+    events = client.get(f"/v1/encounters/{eid}/audit", headers=b).json()["events"]
+    assert events[-1]["action"] == "claim.built" and events[-1]["actor"]["username"] == "biller1"
+    assert events[-1]["detail"]["clean"] is True
+
+
+def test_claims_need_the_biller_role_a_finalized_encounter_and_billing_data(client):
+    eid = finalized(client)
+    for role in ("coder", "data_scientist"):
+        assert client.post(f"/v1/encounters/{eid}/claim", headers=client.h(role)).status_code == 403
+    assert client.get(f"/v1/encounters/{eid}/claim", headers=client.h("data_scientist")).status_code == 403
+    assert client.post("/v1/encounters/enc_nope/claim", headers=client.h("biller")).status_code == 404
+    assert client.get(f"/v1/encounters/{eid}/claim?format=pdf", headers=client.h("biller")).status_code == 422
+    # no address, no member id: a 422 that lists both
+    bare = finalized(client, patient={k: v for k, v in PATIENT.items() if k != "address"}, payer={"id": "60054"})
+    r = client.post(f"/v1/encounters/{bare}/claim", headers=client.h("biller"))
+    assert r.status_code == 422 and "patient.address" in r.json()["detail"] and "payer.member_id" in r.json()["detail"]
+    # reopened: not billable until finalized again
+    enc = client.get(f"/v1/encounters/{eid}", headers=client.h("coder")).json()
+    client.post(
+        f"/v1/encounters/{eid}/reopen", headers=client.h("coder"), json={"version": enc["version"], "reason": "fix"}
+    )
+    r = client.post(f"/v1/encounters/{eid}/claim", headers=client.h("admin"))
+    assert r.status_code == 422 and "not finalized" in r.json()["detail"]
