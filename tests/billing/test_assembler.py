@@ -221,3 +221,24 @@ def test_cli_claim_build_writes_a_valid_837p_and_refuses_an_unclean_claim(tmp_pa
     (tmp_path / "junk.json").write_text("{not json")
     junk = subprocess.run([exe, "claim", "build", str(tmp_path / "junk.json")], capture_output=True, text=True)
     assert junk.returncode == 2 and "not a JSON encounter" in junk.stderr
+
+
+def test_ncci_and_mue_files_named_in_the_settings_are_used(tmp_path):
+    from chartcoder.billing.service import ClaimBuilder
+    from chartcoder.config import Settings
+
+    fixtures = Path(__file__).with_name("fixtures")
+    enc = encounter()
+    enc["codes"].append({"code": "93010", "system": "CPT", "state": "added"})
+    bare = ClaimBuilder(Settings(data_dir=tmp_path))
+    assert "NCCI_PTP" not in {f["edit"] for f in bare.build(enc)[1]}  # no table loaded: nothing to find
+    wired = ClaimBuilder(
+        Settings(
+            data_dir=tmp_path,
+            ncci_ptp_files=str(fixtures / "ncci_ptp_practitioner.txt"),
+            mue_file=fixtures / "mue_practitioner.csv",
+        )
+    )
+    claim, findings = wired.build(enc)
+    ptp = [f for f in findings if f["edit"] == "NCCI_PTP"]
+    assert len(ptp) == 1 and "93010" in ptp[0]["message"] and ptp[0]["severity"] == "error"
