@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from chartcoder.api.review import Caller
 from chartcoder.billing.service import BillingService, render
+from chartcoder.errors import InvalidInputError
 
 BILLERS = ("biller", "admin")
 CLAIM_READERS = ("biller", "admin", "coder")
@@ -51,6 +52,13 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         record, claim = billing.get_claim(encounter_id)
         if format == "json":
             return record
+        if format == "837p" and not record["clean"]:
+            # The 837P is what leaves for the payer: a claim with scrubber errors does not.
+            errors = [f"{f['edit']} ({f['where']})" for f in record["findings"] if f["severity"] == "error"]
+            raise InvalidInputError(
+                f"the claim has {len(errors)} scrubber error(s): {', '.join(errors)}; fix them, finalize and build "
+                "again (the JSON, FHIR and CMS-1500 views stay available to look at it)"
+            )
         body, media = render(claim, format)
         text = body if isinstance(body, str) else json.dumps(body, indent=2)
         headers = {}

@@ -58,7 +58,7 @@ def render(claim: Claim, fmt: str) -> tuple[str | dict[str, Any], str]:
 
         try:
             return write_837p(claim), "application/edi-x12"
-        except ValueError as exc:  # what the scrubber reported as an error, the writer refuses
+        except ValueError as exc:  # a claim the writer cannot express in X12 (the scrubber says why)
             raise InvalidInputError(f"the claim cannot be written as an 837P: {exc}") from None
     if fmt == "fhir":
         from chartcoder.billing.fhir import fhir_claim_json

@@ -16,6 +16,8 @@ const SEARCH_LIMIT = 10;
 const SEARCH_DELAY_MS = 150;
 const EDIT_ROLES = new Set(["coder", "admin"]);
 const CREATE_ROLES = new Set(["coder", "admin"]); // people who may POST /v1/encounters (ehr is for API keys)
+const BILL_ROLES = new Set(["biller", "admin"]); // POST /v1/encounters/{id}/claim
+const CLAIM_READ_ROLES = new Set(["biller", "admin", "coder"]); // GET /v1/encounters/{id}/claim
 const DRAFT_FIELDS = ["text", "setting", "date_of_service", "external_id", "payer", "sex", "birth_date"];
 
 const STATE_LABELS = { pending: "Pending", accepted: "Accepted", rejected: "Rejected", added: "Added" };
@@ -28,7 +30,9 @@ const AUDIT_LABELS = {
   "decision.change": "Changed",
   "encounter.finalized": "Finalized",
   "encounter.reopened": "Reopened",
+  "claim.built": "Claim built",
 };
+const SEVERITY_LABELS = { error: "Errors", warning: "Warnings" };
 
 const state = {
   user: null,
@@ -48,6 +52,7 @@ const state = {
   search: { seq: 0, q: "", results: [], active: -1, timer: 0 },
   draft: null, // {owner, values}: the unsent New encounter form, in memory only (never stored, never logged)
   creating: false, // a POST /v1/encounters is on its way
+  claim: null, // {encId, status: "loading"|"none"|"shown"|"failed", record, error, building, seq}: the claim panel
 };
 
 let ui = {}; // elements of the current view
@@ -185,9 +190,10 @@ export function parseHash(hash) {
   return { name: "worklist", query };
 }
 
-export function worklistQuery(q) {
+/** Worklist filters from a hash query; `defaultStatus` when none is given (billers: "finalized"). */
+export function worklistQuery(q, defaultStatus = "open") {
   const out = {
-    status: ["open", "finalized", "all"].includes(q.status) ? q.status : "open",
+    status: ["open", "finalized", "all"].includes(q.status) ? q.status : defaultStatus,
     order: ["confidence", "date", "created"].includes(q.order) ? q.order : "confidence",
     date_from: /^\d{4}-\d{2}-\d{2}$/.test(q.date_from || "") ? q.date_from : "",
     date_to: /^\d{4}-\d{2}-\d{2}$/.test(q.date_to || "") ? q.date_to : "",
@@ -269,6 +275,46 @@ export function formatDetail(detail) {
     .filter(([, v]) => v !== null && v !== undefined && v !== "")
     .map(([k, v]) => `${k}: ${value(v)}`)
     .join("; ");
+}
+
+/** "303.00" (the claim's decimal strings) -> "$303.00"; anything not a number is shown as it is. */
+export function money(value) {
+  const n = Number(value);
+  if (value === null || value === undefined || value === "" || !Number.isFinite(n)) return value == null ? "—" : String(value);
+  return n.toLocaleString("en-US", { style: "currency", currency: "USD" });
+}
+
+/** Scrubber findings grouped by severity: errors first, then warnings, then any other severity. */
+export function groupFindings(findings) {
+  const order = ["error", "warning"];
+  const groups = new Map();
+  for (const f of findings || []) {
+    const sev = f && typeof f.severity === "string" ? f.severity : "other";
+    if (!groups.has(sev)) groups.set(sev, []);
+    groups.get(sev).push(f);
+  }
+  const rank = (s) => (order.includes(s) ? order.indexOf(s) : order.length);
+  return [...groups.entries()].sort((a, b) => rank(a[0]) - rank(b[0])).map(([severity, items]) => ({ severity, items }));
+}
+
+/** The one-line status of a claim record: "Clean: …" or "Not clean: 2 errors, 1 warning …". */
+export function claimStatusText(record) {
+  const findings = record.findings || [];
+  const count = (sev) => findings.filter((f) => f.severity === sev).length;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const errors = count("error");
+  const warnings = count("warning");
+  if (record.clean) {
+    return warnings ? `Clean: no errors, ${plural(warnings, "warning")} to read before sending.` : "Clean: the scrubber found nothing to fix.";
+  }
+  const parts = [plural(errors, "error")];
+  if (warnings) parts.push(plural(warnings, "warning"));
+  return `Not clean: ${parts.join(", ")}. Errors block sending; fix them and build again.`;
+}
+
+/** A service line's diagnosis pointers as "1,2" (for data-pointers) — numbers into the claim's diagnoses. */
+export function pointerList(line) {
+  return (line.pointers || []).map((p) => String(p)).join(",");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,6 +527,7 @@ async function signOut() {
   }
   state.user = null;
   state.enc = null;
+  state.claim = null;
   state.draft = null;
   state.afterLogin = "#/worklist";
   showUser();
@@ -569,8 +616,13 @@ function renderLogin() {
 // Worklist
 // ---------------------------------------------------------------------------------------------
 
+/** Billers work on finalized encounters: their worklist shows those unless they pick a status. */
+function defaultWorklistStatus() {
+  return state.user && state.user.role === "biller" ? "finalized" : "open";
+}
+
 async function showWorklist(rawQuery) {
-  const q = worklistQuery(rawQuery);
+  const q = worklistQuery(rawQuery, defaultWorklistStatus());
   if (state.view !== "worklist" || !ui.worklistForm) buildWorklist(q);
   state.view = "worklist";
   state.worklist.query = q;
@@ -916,6 +968,7 @@ function createFailed(err, dlg, error, controls) {
 async function showEncounter(id) {
   state.view = "encounter";
   state.lastEncounterId = id;
+  state.claim = null; // the newest claim is read again each time the encounter is opened
   if (!state.enc || state.enc.id !== id) {
     state.selectedKey = null;
     state.hoverCode = null;
@@ -961,6 +1014,7 @@ function setEncounter(enc) {
   }
   renderCodes();
   updateSelection({ reveal: false });
+  syncClaim(enc);
   if (document.activeElement === document.body) ui.codes.focus({ preventScroll: true });
   if (ui.audit.open) loadAudit();
 }
@@ -1011,12 +1065,16 @@ function buildEncounterView(enc) {
           h("div", { class: "toolbar", role: "toolbar", "aria-label": "Selected code" })),
         codes,
         h("p", { class: "empty", hidden: true }, "No suggested or added codes yet. Press / to search for a code to add."),
+        buildClaimPanel(),
         audit)));
   mount(root);
   ui = {
     encRoot: root, head: $(".enc-head", root), banner: $(".banner", root), note, codes, audit,
     auditBody: $(".audit-body", root), toolbar: $(".toolbar", root), empty: $(".pane-codes > .empty", root),
     search: $("#code-search", root), results: $("#search-results", root),
+    claim: $("[data-testid=claim-panel]", root), claimBody: $(".claim-body", root),
+    claimError: $("[data-testid=claim-error]", root), claimProgress: $(".claim-progress", root),
+    claimActions: $(".claim-actions", root),
   };
   state.noteKey = null;
 }
@@ -1541,6 +1599,270 @@ function addFromSearch(c) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Encounter: the claim (finalized encounters; billers and admins build it, coders read it)
+// ---------------------------------------------------------------------------------------------
+
+let claimSeq = 0; // the newest claim request; older answers are dropped
+
+function canBuildClaim() {
+  return Boolean(state.user && BILL_ROLES.has(state.user.role));
+}
+
+function canReadClaim() {
+  return Boolean(state.user && CLAIM_READ_ROLES.has(state.user.role));
+}
+
+function claimPath(encId, format) {
+  const path = `/encounters/${encodeURIComponent(encId)}/claim`;
+  return format ? `${path}?format=${encodeURIComponent(format)}` : path;
+}
+
+/** The panel's fixed parts; renderClaim() fills them. Shown for finalized encounters only. */
+function buildClaimPanel() {
+  const build = canBuildClaim()
+    ? h("button", {
+      type: "button", class: "btn btn-primary", "data-testid": "build-claim", "aria-keyshortcuts": "c",
+      "aria-describedby": "claim-title", onclick: buildClaim,
+    }, "Build claim ", h("kbd", {}, "c"))
+    : null;
+  return h("section", { class: "claim", "data-testid": "claim-panel", "aria-labelledby": "claim-title", hidden: true },
+    h("div", { class: "claim-head" },
+      h("h2", { id: "claim-title", class: "pane-title" }, "Claim"),
+      h("div", { class: "claim-actions" }, build)),
+    h("p", { class: "form-error claim-error", role: "alert", "data-testid": "claim-error" }),
+    h("p", { class: "progress claim-progress", role: "status" }),
+    h("div", { class: "claim-body" }));
+}
+
+/** After the encounter is (re)drawn: show the panel for a finalized encounter, read its newest claim once. */
+function syncClaim(enc) {
+  if (!ui.claim) return;
+  if (enc.status !== "finalized" || !canReadClaim()) {
+    if (state.claim && state.claim.encId === enc.id) state.claim = null; // reopened: read again once finalized
+    ui.claim.hidden = true;
+    return;
+  }
+  ui.claim.hidden = false;
+  if (!state.claim || state.claim.encId !== enc.id) loadClaim(enc.id);
+  else renderClaim();
+}
+
+function claimCurrent(encId, seq) {
+  return Boolean(state.claim && state.claim.encId === encId && state.claim.seq === seq && state.view === "encounter" && ui.claim);
+}
+
+/** GET the newest claim as JSON; 404 means none is built yet. */
+async function loadClaim(encId) {
+  const seq = ++claimSeq;
+  state.claim = { encId, status: "loading", record: null, error: "", building: false, seq };
+  renderClaim();
+  try {
+    const record = await api("GET", claimPath(encId, "json"));
+    if (!claimCurrent(encId, seq)) return;
+    state.claim.record = record;
+    state.claim.status = "shown";
+  } catch (err) {
+    if (err.status === 401 || !claimCurrent(encId, seq)) return;
+    if (err.status === 404) {
+      state.claim.status = "none";
+    } else {
+      state.claim.status = "failed";
+      state.claim.error = `Could not load the claim: ${err.message}`;
+    }
+  }
+  renderClaim();
+}
+
+/** POST the claim (build and scrub); a refusal (422: what the encounter lacks) shows in the panel. */
+async function buildClaim() {
+  const enc = state.enc;
+  if (!enc || !ui.claim) return;
+  if (!canBuildClaim()) {
+    announce(`Only billers and admins build claims; you are signed in as ${state.user.role}.`, "error");
+    return;
+  }
+  if (enc.status !== "finalized") {
+    announce("Finalize the encounter before building its claim.", "error");
+    return;
+  }
+  if (state.claim && state.claim.encId === enc.id && state.claim.building) return;
+  const seq = ++claimSeq;
+  const prev = state.claim && state.claim.encId === enc.id ? state.claim : null;
+  const record = prev ? prev.record : null;
+  state.claim = { encId: enc.id, status: record ? "shown" : "none", record, error: "", building: true, seq };
+  renderClaim();
+  try {
+    const built = await api("POST", claimPath(enc.id));
+    if (!claimCurrent(enc.id, seq)) return;
+    state.claim = { ...state.claim, record: built, status: "shown", building: false };
+    const id = (built.claim && built.claim.claim_id) || built.id;
+    announce(`Claim ${id} built — ${claimStatusText(built)}`, built.clean ? "ok" : "info");
+  } catch (err) {
+    if (!claimCurrent(enc.id, seq)) return;
+    state.claim.building = false;
+    if (err.status === 401) {
+      state.claim.error = "The claim was not built: you are signed out; sign in and build it again.";
+    } else if (err.status === 403) {
+      state.claim.error = `The claim was not built: ${err.message}`;
+    } else {
+      state.claim.error = `The claim was not built — ${err.message}`;
+      announce("The claim was not built; the Claim panel says why.", "error");
+    }
+  }
+  renderClaim();
+  if (ui.claim) ui.claim.scrollIntoView({ block: "nearest" });
+}
+
+function renderClaim() {
+  if (!ui.claim) return;
+  const c = state.claim && state.enc && state.claim.encId === state.enc.id ? state.claim : null;
+  const building = Boolean(c && c.building);
+  const loading = Boolean(c && c.status === "loading");
+  if (building || loading) ui.claim.setAttribute("aria-busy", "true");
+  else ui.claim.removeAttribute("aria-busy");
+  const button = $("[data-testid=build-claim]", ui.claim);
+  if (button) button.setAttribute("aria-disabled", String(building)); // stays focusable while it works
+  ui.claimProgress.textContent = building
+    ? "Building the claim and running the scrubber's edits…"
+    : loading ? "Loading the claim…" : "";
+  ui.claimError.textContent = c && c.error ? c.error : "";
+  if (!c || loading || c.status === "failed") {
+    ui.claimBody.replaceChildren();
+  } else if (!c.record) {
+    ui.claimBody.replaceChildren(h("p", { class: "muted" }, canBuildClaim()
+      ? "No claim built yet. Press c or Build claim to build it and run the scrubber's edits."
+      : "No claim built yet; a biller builds it."));
+  } else {
+    ui.claimBody.replaceChildren();
+    appendChildren(ui.claimBody, claimRecordView(c.record)); // skips the parts that are null
+  }
+}
+
+function claimRecordView(record) {
+  const claim = record.claim || {};
+  const diagnoses = claim.diagnoses || [];
+  const lines = claim.lines || [];
+  const payer = claim.payer || {};
+  const sub = claim.subscriber || {};
+  const bp = claim.billing_provider || {};
+  const enc = state.enc;
+  const stale = enc && typeof record.encounter_version === "number" && record.encounter_version !== enc.version;
+  const fact = (label, value) => h("div", {}, h("dt", {}, label), h("dd", {}, value || "—"));
+  const pointerText = (line) => (line.pointers || []).join(", ") || "—";
+  const pointerTitle = (line) => (line.pointers || []).map((p) => (diagnoses[p - 1] ? `${p}: ${diagnoses[p - 1].code}` : String(p))).join(", ");
+  const link = (format, testid, text, attrs) =>
+    h("a", { href: API + claimPath(record.encounter_id || enc.id, format), "data-testid": testid, class: "btn", ...attrs }, text);
+  const claimId = claim.claim_id || String(record.id);
+
+  return [
+    h("p", { class: `claim-status ${record.clean ? "claim-clean" : "claim-dirty"}`, "data-testid": "claim-status", "data-clean": String(Boolean(record.clean)) },
+      claimStatusText(record)),
+    h("p", { class: "muted claim-meta" },
+      `Claim ${claimId} · built ${formatDateTime(record.created_at)} from encounter version ${record.encounter_version ?? "—"}`),
+    stale
+      ? h("p", { class: "claim-stale" },
+        `The encounter has changed since (it is at version ${enc.version}); ${canBuildClaim() ? "build the claim again" : "a biller must build it again"}.`)
+      : null,
+    claimFindingsView(record.findings || []),
+    h("dl", { class: "facts claim-facts" },
+      fact("Claim id", claimId),
+      fact("Payer", [payer.name, payer.payer_id ? `(${payer.payer_id})` : ""].filter(Boolean).join(" ")),
+      fact("Member id", sub.member_id),
+      fact("Subscriber", [sub.last_name, sub.first_name].filter(Boolean).join(", ")),
+      fact("Billing provider", [bp.name || [bp.last_name, bp.first_name].filter(Boolean).join(", "), bp.npi ? `NPI ${bp.npi}` : ""].filter(Boolean).join(" · "))),
+    h("h3", { id: "claim-dx-title" }, `Diagnoses (${diagnoses.length})`),
+    h("table", { class: "claim-table", "aria-labelledby": "claim-dx-title" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col", class: "num" }, "#"), h("th", { scope: "col" }, "Code"), h("th", { scope: "col" }, "Description"))),
+      h("tbody", {}, diagnoses.map((d, i) => h("tr", { "data-testid": "claim-diagnosis", "data-code": d.code },
+        h("th", { scope: "row", class: "num" }, String(i + 1)),
+        h("td", { class: "code" }, d.code),
+        h("td", { class: "wrap" }, d.description || "—"))))),
+    h("h3", { id: "claim-lines-title" }, `Service lines (${lines.length})`),
+    h("table", { class: "claim-table", "aria-labelledby": "claim-lines-title" },
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col", class: "num" }, "Line"), h("th", { scope: "col" }, "Code"), h("th", { scope: "col" }, "Modifiers"),
+        h("th", { scope: "col", class: "num" }, "Units"), h("th", { scope: "col", class: "num" }, "Charge"),
+        h("th", { scope: "col" }, "Diagnoses"), h("th", { scope: "col" }, "Date"))),
+      h("tbody", {}, lines.map((l, i) => h("tr", { "data-testid": "claim-line", "data-code": l.code, "data-pointers": pointerList(l) },
+        h("th", { scope: "row", class: "num" }, String(i + 1)),
+        h("td", {}, h("span", { class: "code" }, l.code), l.system ? h("span", { class: "system" }, ` ${l.system}`) : null),
+        h("td", {}, (l.modifiers || []).join(", ") || "—"),
+        h("td", { class: "num" }, l.units ?? "—"),
+        h("td", { class: "num" }, money(l.charge)),
+        h("td", { title: pointerTitle(l) }, pointerText(l)),
+        h("td", {}, l.service_date || "—")))),
+      h("tfoot", {}, h("tr", {},
+        h("th", { scope: "row", colspan: "4" }, "Total charge"),
+        h("td", { class: "num", "data-testid": "claim-total" }, money(claim.total_charge)),
+        h("td", { colspan: "2" })))),
+    h("div", { class: "claim-formats", role: "group", "aria-label": "Claim formats" },
+      link("837p", "claim-download-837p", "Download 837P (X12)", {
+        download: `${claimId}.x12`, onclick: (e) => downloadClaim(e, `${claimId}.x12`, "837P"),
+      }),
+      link("fhir", "claim-fhir", "FHIR Claim (JSON)", {
+        download: `${claimId}.fhir.json`, onclick: (e) => downloadClaim(e, `${claimId}.fhir.json`, "FHIR Claim"),
+      }),
+      link("cms1500-html", "claim-open-cms1500", "Printable CMS-1500 (opens in a new tab)", { target: "_blank", rel: "noopener" })),
+  ];
+}
+
+function claimFindingsView(findings) {
+  const groups = groupFindings(findings);
+  if (!groups.length) return null;
+  return h("div", { class: "claim-findings" }, groups.map((g) => {
+    const titleId = `claim-findings-${g.severity.replace(/[^a-z0-9-]/gi, "")}`;
+    return h("section", { class: `findings findings-${g.severity}`, "aria-labelledby": titleId },
+      h("h3", { id: titleId }, `${SEVERITY_LABELS[g.severity] || g.severity} (${g.items.length})`),
+      h("ul", { class: "finding-list" }, g.items.map((f) => h("li", {
+        class: `finding finding-${g.severity}`, "data-testid": "claim-finding", "data-edit": f.edit, "data-severity": f.severity,
+      },
+      h("div", { class: "finding-head" }, h("span", { class: "code" }, f.edit), " ", h("span", { class: "muted" }, `at ${f.where || "claim"}`)),
+      h("div", {}, f.message),
+      f.fix ? h("div", { class: "finding-fix" }, h("strong", {}, "Fix: "), f.fix) : null,
+      f.suggestions && f.suggestions.length
+        ? h("div", { class: "finding-suggestions" }, "Suggested codes:",
+          h("ul", {}, f.suggestions.map((code) => h("li", { class: "code" }, code))))
+        : null))));
+  }));
+}
+
+/** A format link: fetched with the session cookie and saved as a file, so a refusal shows here. */
+async function downloadClaim(e, filename, label) {
+  e.preventDefault();
+  const url = e.currentTarget.href;
+  const encId = state.enc && state.enc.id;
+  const fail = (message) => {
+    if (!state.claim || state.claim.encId !== encId || !ui.claim) return;
+    state.claim.error = `Could not download the ${label}: ${message}`;
+    renderClaim();
+  };
+  let res;
+  try {
+    res = await fetch(url, { credentials: "same-origin" });
+  } catch {
+    fail("could not reach the server; check the connection.");
+    return;
+  }
+  if (!res.ok) {
+    const body = await res.json().catch(() => null);
+    if (res.status === 401 && state.user) sessionEnded();
+    else fail(messageOf(body, res.status));
+    return;
+  }
+  const blobUrl = URL.createObjectURL(await res.blob());
+  const a = h("a", { href: blobUrl, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(blobUrl), 60_000);
+  if (state.claim && state.claim.encId === encId && state.claim.error.startsWith("Could not download")) {
+    state.claim.error = "";
+    renderClaim();
+  }
+  announce(`Downloaded ${filename}.`, "ok");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Encounter: audit trail
 // ---------------------------------------------------------------------------------------------
 
@@ -1611,6 +1933,9 @@ function encounterKey(e) {
       return true;
     case "f":
       openFinalize();
+      return true;
+    case "c":
+      buildClaim();
       return true;
     case "g":
       go("#/worklist");

@@ -117,3 +117,23 @@ def test_claims_need_the_biller_role_a_finalized_encounter_and_billing_data(clie
     )
     r = client.post(f"/v1/encounters/{eid}/claim", headers=client.h("admin"))
     assert r.status_code == 422 and "not finalized" in r.json()["detail"]
+
+
+def test_a_claim_with_scrubber_errors_is_not_handed_out_as_an_837p(client):
+    eid = finalized(client)
+    h = client.h("coder")
+    enc = client.get(f"/v1/encounters/{eid}", headers=h).json()
+    client.post(f"/v1/encounters/{eid}/reopen", headers=h, json={"version": enc["version"], "reason": "add a code"})
+    # a prostate diagnosis on a female patient's claim
+    r = client.post(
+        f"/v1/encounters/{eid}/decisions",
+        headers=h,
+        json={"version": enc["version"] + 1, "decisions": [{"action": "add", "code": "N40.0"}]},
+    )
+    assert r.status_code == 200, r.text
+    client.post(f"/v1/encounters/{eid}/finalize", headers=h, json={"version": r.json()["version"]})
+    built = client.post(f"/v1/encounters/{eid}/claim", headers=client.h("biller")).json()
+    assert built["clean"] is False and "SEX_CONFLICT" in {f["edit"] for f in built["findings"]}
+    r = client.get(f"/v1/encounters/{eid}/claim?format=837p", headers=client.h("biller"))
+    assert r.status_code == 422 and "SEX_CONFLICT" in r.json()["detail"]
+    assert client.get(f"/v1/encounters/{eid}/claim?format=fhir", headers=client.h("biller")).status_code == 200
