@@ -552,7 +552,7 @@ def claim_build(
     builder = ClaimBuilder(settings.model_copy(update=overrides) if overrides else settings)
     try:
         claim, findings = builder.build(encounter)
-        body, _media = render(claim, fmt)
+        body, _media = render(claim, fmt, production=settings.environment == "production")
     except ChartcoderError as exc:
         _fail(str(exc))
     errors = [f for f in findings if f["severity"] == "error"]

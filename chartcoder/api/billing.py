@@ -4,6 +4,7 @@ as JSON, X12 837P, FHIR R4B Claim or CMS-1500 (field map or printable HTML)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -59,7 +60,13 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
                 f"the claim has {len(errors)} scrubber error(s): {', '.join(errors)}; fix them, finalize and build "
                 "again (the JSON, FHIR and CMS-1500 views stay available to look at it)"
             )
-        body, media = render(claim, format)
+        body, media = render(
+            claim,
+            format,
+            control_number=record["id"],  # one interchange per stored claim; a re-read gives the same bytes
+            created=datetime.fromisoformat(record["created_at"]),
+            production=billing.builder.settings.environment == "production",
+        )
         text = body if isinstance(body, str) else json.dumps(body, indent=2)
         headers = {}
         if format == "837p":

@@ -211,7 +211,23 @@ def assemble(
     claim_id: str | None = None,
 ) -> Claim:
     """The claim for a finalized encounter (the shape GET /v1/encounters/{id} answers)."""
+    try:
+        return _assemble(encounter, practice, fees, claim_id)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        if isinstance(exc, AssemblyError):
+            raise
+        raise AssemblyError(
+            f"not an encounter in the shape GET /v1/encounters/ID answers ({type(exc).__name__} at {exc!s:.60})"
+        ) from None
+
+
+def _assemble(encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedule, claim_id: str | None) -> Claim:
     problems: list[str] = []
+    if encounter.get("setting") == "inpatient":
+        problems.append(
+            "inpatient professional claims (place of service 21) need the facility and admission date, "
+            "which encounters do not carry yet; bill inpatient visits from the EHR's own claim for now"
+        )
     if encounter.get("status") != "finalized":
         problems.append("the encounter is not finalized; finalize it before billing")
     codes = [c for c in encounter.get("codes", []) if c.get("state") in CODED]
@@ -234,7 +250,10 @@ def assemble(
         (last and first, "patient.name (First Last)"),
         (patient.get("sex") in ("F", "M", "U"), "patient.sex"),
         (payer_in.get("member_id"), "payer.member_id"),
-        (payer_in.get("id") or payer_in.get("name"), "payer.id or payer.name"),
+        (
+            payer_in.get("id") or _payer_by_name(practice, payer_in.get("name")),
+            "payer.id (the payer's id, or a name listed in the practice's payers)",
+        ),
         (patient.get("address"), "patient.address"),
     ):
         if not ok:
@@ -265,9 +284,12 @@ def assemble(
         separate = any(is_procedure(o["code"]) for o in others) and any(p not in pointed for p in pointers)
         lines.insert(0, _line(c, dos, pointers, fees, ("25",) if separate else ()))
 
-    payer_key = str(payer_in.get("id") or payer_in.get("name"))
-    payer = practice.payers.get(payer_key) or Payer(
-        name=str(payer_in.get("name") or payer_key), payer_id=str(payer_in.get("id") or payer_key)
+    named = _payer_by_name(practice, payer_in.get("name"))
+    payer_key = str(payer_in.get("id") or (named.payer_id if named else ""))
+    payer = (
+        practice.payers.get(payer_key)
+        or named
+        or Payer(name=str(payer_in.get("name") or payer_key), payer_id=payer_key)
     )
     subscriber = Person(
         last_name=last,
@@ -286,7 +308,7 @@ def assemble(
             last_name=r_last or None,
             first_name=r_first or None,
             organization=False,
-            taxonomy=rendering.taxonomy if rendering else None,
+            taxonomy=None,  # the practice's default clinician's taxonomy is not this clinician's
         )
     return Claim(
         claim_id=claim_id or _claim_id(str(encounter["id"])),
@@ -295,7 +317,7 @@ def assemble(
         payer=payer,
         diagnoses=diagnoses,
         lines=lines,
-        place_of_service=practice.place_of_service if encounter.get("setting") != "inpatient" else "21",
+        place_of_service=practice.place_of_service,
         rendering_provider=rendering,
         submitter_name=practice.submitter_name,
         submitter_id=practice.submitter_id,
@@ -303,6 +325,11 @@ def assemble(
         receiver_id=practice.receiver_id or payer.payer_id,
         encounter_id=str(encounter["id"]),
     )
+
+
+def _payer_by_name(practice: Practice, name: Any) -> Payer | None:
+    wanted = str(name or "").strip().lower()
+    return next((p for p in practice.payers.values() if wanted and p.name.lower() == wanted), None)
 
 
 def _supporting(spans: list[tuple[int, int]], dx_spans: list[list[tuple[int, int]]], text: str) -> tuple[int, ...]:

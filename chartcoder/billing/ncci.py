@@ -33,6 +33,15 @@ _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 # NCCI PTP-associated modifiers (NCCI Policy Manual, chapter I): the only modifiers that let a
 # pair with modifier indicator 1 through. Anatomic, global surgery, and the "other" group.
+ANATOMIC_MODIFIERS: frozenset[str] = frozenset(
+    {
+        "E1", "E2", "E3", "E4", "FA", "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9",
+        "TA", "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9",
+        "LT", "RT", "LC", "LD", "RC", "LM", "RI",
+    }
+)  # fmt: skip
+DISTINCT_MODIFIERS = frozenset({"59", "XE", "XS", "XP", "XU"})
+ENCOUNTER_MODIFIERS = frozenset({"24", "27", "58", "78", "79"})
 PTP_MODIFIERS: frozenset[str] = frozenset(
     {
         # anatomic
@@ -67,12 +76,33 @@ class PTPEdit:
     def modifier_allowed(self) -> bool:
         return self.modifier_indicator == "1"
 
-    def bypassed_by(self, modifiers: Iterable[str]) -> bool:
-        """True when the pair may be billed with these modifiers (indicator 1 and a PTP-associated
-        modifier present). Indicator 9 edits never apply; indicator 0 edits are never bypassed."""
+    def bypassed_by(
+        self, modifiers: Iterable[str], other: Iterable[str] | None = None, *, em_line: bool = False
+    ) -> bool:
+        """True when the pair may be billed with these modifiers. Indicator 9 edits never apply;
+        indicator 0 edits are never bypassed; indicator 1 edits are bypassed, judged line by line
+        (`modifiers` on the column 2 line, `other` on the column 1 line), by:
+        - 59, XE, XS, XP or XU on either line (a distinct service);
+        - anatomic modifiers that differ between the two lines (RT on one, LT on the other; the same
+          side on both is the same site, not a separate one);
+        - 25 or 57 only on an E/M line (`em_line`), 91 only on the column 2 line (a repeated test),
+          24, 27, 58, 78 or 79 on either line (global surgery and separate-encounter modifiers).
+        Called with one list only (the older form), that list is judged as both lines'."""
         if self.modifier_indicator == "9":
             return True
-        return self.modifier_indicator == "1" and any(m.upper() in PTP_MODIFIERS for m in modifiers)
+        if self.modifier_indicator != "1":
+            return False
+        mine = {m.upper() for m in modifiers}
+        theirs = {m.upper() for m in other} if other is not None else mine
+        both = mine | theirs
+        if both & DISTINCT_MODIFIERS or both & ENCOUNTER_MODIFIERS:
+            return True
+        if "91" in mine:
+            return True
+        if em_line and both & {"25", "57"}:
+            return True
+        a, b = mine & ANATOMIC_MODIFIERS, theirs & ANATOMIC_MODIFIERS
+        return bool(a and b and a != b) if other is not None else False
 
 
 class PTPEdits:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -628,7 +628,8 @@ class NcciPtp(Edit):
                 if n1 == n2 or l1.service_date != l2.service_date:
                     continue
                 edit = ptp.lookup(l1.code.upper(), l2.code.upper(), l1.service_date)
-                if edit is None or edit.bypassed_by((*l1.modifiers, *l2.modifiers)):
+                em_line = l1.code in EM_OFFICE or l2.code in EM_OFFICE
+                if edit is None or edit.bypassed_by(l2.modifiers, l1.modifiers, em_line=em_line):
                     continue
                 if edit.modifier_indicator == "0":
                     fix = f"Remove line {n2} ({l2.code}); no modifier allows this pair (modifier indicator 0)."
@@ -1020,6 +1021,30 @@ class ScrubResult:
         return {f.edit for f in self.findings}
 
 
+_QUOTED = re.compile(r":?\s*'[^']*'|:?\s*\"[^\"]*\"")
+
+
+def _x12_writable(claim: Claim) -> list[Finding]:
+    """X12_WRITABLE: what the 837P writer refuses that no edit above explains (a name with no
+    letters left after folding to ASCII, a delimiter inside an id, a 5-digit billing ZIP, ...). Run
+    only on claims without other errors; the message names the field, never its value (PHI)."""
+    from chartcoder.billing.x12 import write_837p
+
+    try:
+        write_837p(claim, created=datetime(2000, 1, 1))
+    except ValueError as exc:
+        problem = _QUOTED.sub("", str(exc)).strip()
+        return [
+            Finding(
+                "X12_WRITABLE",
+                ERROR,
+                f"The claim cannot be written as an 837P: {problem}.",
+                "Correct it in the encounter (patient, payer, provider) or the practice settings, then build again.",
+            )
+        ]
+    return []
+
+
 class Scrubber:
     """Runs a list of edits over claims. Build once (it loads the code sets and rules), reuse."""
 
@@ -1071,6 +1096,8 @@ class Scrubber:
         findings: list[Finding] = []
         for edit in self.edits:
             findings.extend(edit.check(claim, self.context))
+        if not any(f.severity == ERROR for f in findings):
+            findings.extend(_x12_writable(claim))
         return ScrubResult(findings)
 
     def check(self, claim: Claim) -> list[Finding]:

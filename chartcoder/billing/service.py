@@ -3,7 +3,9 @@ findings, and hand it out as JSON, 837P, FHIR Claim or CMS-1500. Used by the API
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -49,24 +51,41 @@ class ClaimBuilder:
         return claim, [f.to_dict() for f in self.scrubber.scrub(claim).findings]
 
 
-def render(claim: Claim, fmt: str) -> tuple[str | dict[str, Any], str]:
-    """(body, media type) of a claim in one of FORMATS."""
+_QUOTED = re.compile(r":?\s*'[^']*'|:?\s*\"[^\"]*\"")
+
+
+def _safe(exc: Exception) -> str:
+    """A writer's message without the values it quotes (they may be names, ids: PHI)."""
+    return _QUOTED.sub("", str(exc)).strip()
+
+
+def render(
+    claim: Claim,
+    fmt: str,
+    *,
+    control_number: int = 1,
+    created: datetime | None = None,
+    production: bool = False,
+) -> tuple[str | dict[str, Any], str]:
+    """(body, media type) of a claim in one of FORMATS. An 837P carries `control_number` in
+    ISA13/GS06/ST02 and is marked production (ISA15 "P") or test ("T")."""
     if fmt == "json":
         return claim_to_dict(claim), "application/json"
     if fmt == "837p":
         from chartcoder.billing.x12 import write_837p
 
         try:
-            return write_837p(claim), "application/edi-x12"
+            body = write_837p(claim, control_number=control_number, created=created, usage="P" if production else "T")
+            return body, "application/edi-x12"
         except ValueError as exc:  # a claim the writer cannot express in X12 (the scrubber says why)
-            raise InvalidInputError(f"the claim cannot be written as an 837P: {exc}") from None
+            raise InvalidInputError(f"the claim cannot be written as an 837P: {_safe(exc)}") from None
     if fmt == "fhir":
         from chartcoder.billing.fhir import fhir_claim_json
 
         try:
             return fhir_claim_json(claim), "application/fhir+json"
         except ValueError as exc:
-            raise InvalidInputError(f"the claim cannot be written as a FHIR Claim: {exc}") from None
+            raise InvalidInputError(f"the claim cannot be written as a FHIR Claim: {_safe(exc)}") from None
     if fmt in ("cms1500", "cms1500-html"):
         from chartcoder.billing.cms1500 import cms1500_fields, render_cms1500_html
 
@@ -75,7 +94,7 @@ def render(claim: Claim, fmt: str) -> tuple[str | dict[str, Any], str]:
                 return cms1500_fields(claim), "application/json"
             return render_cms1500_html(claim), "text/html"
         except ValueError as exc:
-            raise InvalidInputError(f"the claim cannot be put on a CMS-1500: {exc}") from None
+            raise InvalidInputError(f"the claim cannot be put on a CMS-1500: {_safe(exc)}") from None
     raise InvalidInputError(f"'format' must be one of {', '.join(FORMATS)}; got {fmt!r}.")
 
 

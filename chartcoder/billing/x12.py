@@ -121,7 +121,7 @@ def _composite(*components: str) -> str:
     return COMPONENT_SEPARATOR.join(parts)
 
 
-def _address_segments(address: Address | None, what: str) -> list[str]:
+def _address_segments(address: Address | None, what: str, nine_digit_zip: bool = False) -> list[str]:
     if address is None:
         raise ValueError(f"{what} address is required")
     n3 = ["N3", _text(address.line1, f"{what} address line 1", 55)]
@@ -130,9 +130,12 @@ def _address_segments(address: Address | None, what: str) -> list[str]:
     state = address.state.strip().upper()
     if not re.fullmatch(r"[A-Z]{2}", state):
         raise ValueError(f"{what} state must be a two-letter code: {address.state!r}")
+    zip_code = _zip(address.zip, what)
+    if nine_digit_zip and len(zip_code) != 9:  # 2010AA N403: the billing provider's ZIP+4
+        raise ValueError(f"{what} ZIP must have 9 digits (ZIP+4) in an 837P")
     return [
         _segment(*n3),
-        _segment("N4", _text(address.city, f"{what} city", 30, min_len=2), state, _zip(address.zip, what)),
+        _segment("N4", _text(address.city, f"{what} city", 30, min_len=2), state, zip_code),
     ]
 
 
@@ -216,7 +219,7 @@ def write_837p(claim: Claim, *, control_number: int = 1, created: datetime | Non
         body.append(_segment("PRV", "BI", "PXC", _ident(billing.taxonomy, "billing taxonomy", 10, min_len=10)))
     kind, last, first = _provider_name(billing, "billing provider")
     body.append(_segment("NM1", "85", kind, last, first, "", "", "", "XX", _npi(billing.npi, "billing provider")))
-    body.extend(_address_segments(billing.address, "billing provider"))
+    body.extend(_address_segments(billing.address, "billing provider", nine_digit_zip=True))
     tax_id = _ident(
         (billing.tax_id or "").replace("-", ""), "billing provider tax id (EIN)", 9, min_len=9, pattern=r"[0-9]{9}"
     )

@@ -218,6 +218,9 @@ def test_cli_claim_build_writes_a_valid_837p_and_refuses_an_unclean_claim(tmp_pa
     (tmp_path / "bad.json").write_text(json.dumps(unclean))
     refused = subprocess.run([exe, "claim", "build", str(tmp_path / "bad.json")], capture_output=True, text=True)
     assert refused.returncode == 1 and "SEX_CONFLICT" in refused.stderr and refused.stdout == ""
+    (tmp_path / "odd.json").write_text(json.dumps({**encounter(), "patient": "x"}))
+    odd = subprocess.run([exe, "claim", "build", str(tmp_path / "odd.json")], capture_output=True, text=True)
+    assert odd.returncode == 2 and "Traceback" not in odd.stderr and "shape" in odd.stderr
     (tmp_path / "junk.json").write_text("{not json")
     junk = subprocess.run([exe, "claim", "build", str(tmp_path / "junk.json")], capture_output=True, text=True)
     assert junk.returncode == 2 and "not a JSON encounter" in junk.stderr

@@ -72,6 +72,8 @@ def make_claim(
             taxonomy="207Q00000X",
             tax_id="371234567",
             address=address,
+            contact_name="Billing Office",
+            contact_phone="2175550100",
         ),  # fmt: skip
         rendering_provider=Provider(npi=rendering_npi, last_name="Lee", first_name="Ann", organization=False),
         subscriber=Person("Doe", "Pat", birth_date, sex, member_id="W123456789", address=address),
@@ -333,7 +335,7 @@ def test_age_and_sex_fit(scrubber):
     [f] = scrubber.check(make_claim(("P07.30", "I10"), [line("99214", "150", (1, 2))]))
     assert (f.edit, f.severity) == ("AGE_CONFLICT", "warning")
     # A separate patient (not the subscriber) is the one checked.
-    child = Person("Doe", "Kim", date(2026, 2, 20), "F")
+    child = Person("Doe", "Kim", date(2026, 2, 20), "F", address=Address("100 Main St", "Springfield", "IL", "62701"))
     claim = make_claim(("Z38.00",), [line("99214", "150", (1,))], patient=child, relationship="19")
     assert scrubber.check(claim) == []
 
@@ -370,10 +372,16 @@ def test_ptp_modifier_indicators(ptp):
     never = ptp.lookup("93000", "93005", on)
     not_applicable = ptp.lookup("94060", "94010", on)
     assert allowed and never and not_applicable
-    for m in ("59", "XE", "XS", "XP", "XU", "RT", "LT", "F1", "25"):
-        assert allowed.bypassed_by([m]), m
-        assert not never.bypassed_by([m]), m
-    assert not allowed.bypassed_by([]) and not allowed.bypassed_by(["76", "26"])
+    for m in ("59", "XE", "XS", "XP", "XU", "24", "79"):
+        assert allowed.bypassed_by([m], []), m  # a distinct-service modifier on either line
+        assert allowed.bypassed_by([], [m]), m
+        assert not never.bypassed_by([m], []), m
+    # anatomic modifiers separate the lines only when they differ
+    assert allowed.bypassed_by(["RT"], ["LT"]) and allowed.bypassed_by(["F1"], ["F2"])
+    assert not allowed.bypassed_by(["RT"], ["RT"]) and not allowed.bypassed_by([], ["LT"])
+    # 25 and 57 speak for an E/M line only
+    assert not allowed.bypassed_by(["25"], []) and allowed.bypassed_by([], ["25"], em_line=True)
+    assert not allowed.bypassed_by([], []) and not allowed.bypassed_by(["76", "26"], [])
     assert not_applicable.bypassed_by([])
     assert {"59", "XE", "XS", "XP", "XU"} <= PTP_MODIFIERS and "26" not in PTP_MODIFIERS
 
@@ -384,9 +392,19 @@ def test_ptp_edit_on_claims(scrubber):
     pair = [line("20610", "120", (4,)), line("20605", "90", (4,))]
     [f] = scrubber.check(make_claim(joint, [visit, *pair]))
     assert (f.edit, f.line) == ("NCCI_PTP", 3) and "59" in f.fix
-    # Indicator 1: an NCCI-associated modifier on either line lets the pair through.
-    for m in ("59", "XS", "RT"):
+    # Indicator 1: a distinct-service modifier on either line lets the pair through...
+    for m in ("59", "XS"):
         assert scrubber.check(make_claim(joint, [visit, pair[0], dataclasses.replace(pair[1], modifiers=(m,))])) == []
+    # ...and so do different sides, but not the same side on both, nor a side on one line only
+    sides = [dataclasses.replace(pair[0], modifiers=("LT",)), dataclasses.replace(pair[1], modifiers=("RT",))]
+    assert scrubber.check(make_claim(joint, [visit, *sides])) == []
+    same = [dataclasses.replace(pair[0], modifiers=("RT",)), dataclasses.replace(pair[1], modifiers=("RT",))]
+    assert ids(scrubber.check(make_claim(joint, [visit, *same]))) == {"NCCI_PTP"}
+    one = [pair[0], dataclasses.replace(pair[1], modifiers=("RT",))]
+    assert ids(scrubber.check(make_claim(joint, [visit, *one]))) == {"NCCI_PTP"}
+    # 25 on a procedure line means nothing to NCCI
+    on_procedure = [pair[0], dataclasses.replace(pair[1], modifiers=("25",))]
+    assert ids(scrubber.check(make_claim(joint, [visit, *on_procedure]))) == {"NCCI_PTP"}
     # A modifier NCCI does not associate with PTP edits does not.
     repeat = [pair[0], dataclasses.replace(pair[1], modifiers=("76",))]
     assert ids(scrubber.check(make_claim(joint, [visit, *repeat]))) == {"NCCI_PTP"}
@@ -577,3 +595,21 @@ def test_configurable_edit_list(ptp, mue):
     # Without NCCI/MUE tables those edits find nothing.
     bare = Scrubber.default(today=TODAY)
     assert bare.check(PLANTED["NCCI pair, indicator 0"][1]) == []
+
+
+def test_what_only_the_837p_writer_refuses_is_an_error_without_the_value():
+    import dataclasses as dc
+
+    from chartcoder.billing.claim import Address
+
+    scrubber = Scrubber.default(today=TODAY)
+    claim = make_claim()
+    bad_member = dc.replace(claim, subscriber=dc.replace(claim.subscriber, member_id="W12*45"))
+    [f] = scrubber.check(bad_member)
+    assert f.edit == "X12_WRITABLE" and f.severity == "error" and "W12*45" not in f.message
+    five = dc.replace(
+        claim,
+        billing_provider=dc.replace(claim.billing_provider, address=Address("1 Main St", "Springfield", "IL", "62701")),
+    )
+    [f] = scrubber.check(five)
+    assert f.edit == "X12_WRITABLE" and "9 digits" in f.message

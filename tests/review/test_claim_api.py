@@ -137,3 +137,50 @@ def test_a_claim_with_scrubber_errors_is_not_handed_out_as_an_837p(client):
     r = client.get(f"/v1/encounters/{eid}/claim?format=837p", headers=client.h("biller"))
     assert r.status_code == 422 and "SEX_CONFLICT" in r.json()["detail"]
     assert client.get(f"/v1/encounters/{eid}/claim?format=fhir", headers=client.h("biller")).status_code == 200
+
+
+def test_each_stored_claim_is_its_own_interchange_and_reads_back_the_same(client):
+    eid = finalized(client)
+    b = client.h("biller")
+    first = client.post(f"/v1/encounters/{eid}/claim", headers=b).json()
+    one = client.get(f"/v1/encounters/{eid}/claim?format=837p", headers=b).text
+    assert one == client.get(f"/v1/encounters/{eid}/claim?format=837p", headers=b).text  # same bytes again
+    isa = one.split("~")[0].split("*")
+    assert int(isa[13]) == first["id"] and isa[15] == "T"  # a development server marks files as test data
+    second = client.post(f"/v1/encounters/{eid}/claim", headers=b).json()
+    two = client.get(f"/v1/encounters/{eid}/claim?format=837p", headers=b).text
+    assert int(two.split("~")[0].split("*")[13]) == second["id"] != first["id"]
+
+
+def test_inpatient_and_unroutable_payers_are_refused_plainly(client):
+    h = client.h("coder")
+    enc = client.post(
+        "/v1/encounters",
+        headers=h,
+        json={
+            "text": NOTE,
+            "setting": "inpatient",
+            "date_of_service": "2026-11-20",
+            "patient": PATIENT,
+            "payer": PAYER,
+        },
+    ).json()
+    codes = [c for c in enc["codes"] if c["code"] in ("E11.22", "93000")]
+    r = client.post(
+        f"/v1/encounters/{enc['id']}/decisions",
+        headers=h,
+        json={
+            "version": 1,
+            "decisions": [{"action": "accept", "code": c["code"], "system": c["system"]} for c in codes],
+        },
+    )
+    client.post(f"/v1/encounters/{enc['id']}/finalize", headers=h, json={"version": r.json()["version"]})
+    r = client.post(f"/v1/encounters/{enc['id']}/claim", headers=client.h("biller"))
+    assert r.status_code == 422 and "inpatient" in r.json()["detail"]
+    # a payer known by name in the practice's list is routed by its id; an unknown name is refused
+    known = finalized(client, payer={"name": "Aetna", "member_id": "W1"})
+    built = client.post(f"/v1/encounters/{known}/claim", headers=client.h("biller")).json()
+    assert built["claim"]["payer"]["payer_id"] == "60054"
+    unknown = finalized(client, payer={"name": "Blue Cross of Somewhere", "member_id": "W1"})
+    r = client.post(f"/v1/encounters/{unknown}/claim", headers=client.h("biller"))
+    assert r.status_code == 422 and "payer.id" in r.json()["detail"]
