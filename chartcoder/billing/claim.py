@@ -115,6 +115,19 @@ class Claim:
         return min(dates), max(dates)
 
 
+# Where a replacement (frequency 7) or void (8) keeps the payer's number of the claim it refers to.
+ORIGINAL_REFERENCE_KEYS = ("original_reference", "payer_claim_control_number", "original_claim_id")
+
+
+def original_reference(claim: Claim) -> str:
+    """The payer's claim number of the claim a replacement (7) or void (8) refers to, or ''."""
+    for key in ORIGINAL_REFERENCE_KEYS:
+        value = claim.extra.get(key, "").strip()
+        if value:
+            return value
+    return ""
+
+
 def claim_to_dict(claim: Claim) -> dict[str, Any]:
     """JSON-ready: dates as ISO strings, money and units as decimal strings (no float rounding)."""
 

@@ -21,14 +21,13 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Address, Claim, Person, Provider
+from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Address, Claim, Person, Provider, original_reference
 
 LINES_PER_PAGE = 6
 DIAGNOSIS_LETTERS = "ABCDEFGHIJKL"
 ICD10_INDICATOR = "0"
 SIGNATURE_ON_FILE = "SIGNATURE ON FILE"
 # Keys of Claim.extra the form reads when present.
-ORIGINAL_REFERENCE_KEYS = ("original_reference", "payer_claim_control_number", "original_claim_id")
 
 INSURANCE_TYPES = ("Medicare", "Medicaid", "TRICARE", "CHAMPVA", "Group Health Plan", "FECA Blk Lung", "Other")
 # X12 claim filing indicator (SBR09) -> item 1 box
@@ -106,14 +105,6 @@ def _phone(p: str | None) -> str:
     if p and len(p) == 10 and p.isdigit():
         return f"({p[:3]}) {p[3:6]}-{p[6:]}"
     return p or ""
-
-
-def _original_reference(claim: Claim) -> str:
-    for key in ORIGINAL_REFERENCE_KEYS:
-        value = claim.extra.get(key, "").strip()
-        if value:
-            return value
-    return ""
 
 
 def _check(claim: Claim) -> None:
@@ -220,7 +211,7 @@ def cms1500_fields(claim: Claim, *, signed_on: date | None = None) -> Fields:
         "21_ind": ICD10_INDICATOR,
         "21": codes + [""] * (MAX_DIAGNOSES - len(codes)),
         "22": frequency,
-        "22_original_ref": _original_reference(claim) if frequency else "",
+        "22_original_ref": original_reference(claim) if frequency else "",
         "23": claim.extra.get("prior_authorization", ""),
         "24": _line_fields(claim, rendering_npi),
         "25": billing.tax_id or "",

@@ -43,7 +43,7 @@ from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Address, Claim, Person, Provider
+from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Address, Claim, Person, Provider, original_reference
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -70,7 +70,6 @@ _RELATIONSHIP = {"18": "self", "01": "spouse", "19": "child", "53": "common"}
 _GENDER = {"F": "female", "M": "male", "U": "unknown"}
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 # Keys of Claim.extra that may hold the payer's claim number of the claim being replaced or voided.
-ORIGINAL_REFERENCE_KEYS = ("original_reference", "payer_claim_control_number", "original_claim_id")
 
 
 class FhirClaimError(ValueError):
@@ -79,15 +78,6 @@ class FhirClaimError(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("cannot build a FHIR Claim: " + "; ".join(problems))
-
-
-def original_reference(claim: Claim) -> str:
-    """The payer's claim number of the claim a replacement (7) or void (8) refers to, or ''."""
-    for key in ORIGINAL_REFERENCE_KEYS:
-        value = claim.extra.get(key, "").strip()
-        if value:
-            return value
-    return ""
 
 
 def _problems(claim: Claim) -> list[str]:
