@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from page_keys import keys_to_codes, row, select_with_keys
 from server_support import create_user
 from test_accessibility import LOW_CONTRAST, UNNAMED
 
@@ -92,55 +93,6 @@ def fresh_page(browser) -> Iterator[Any]:
 
 
 # --- small helpers copied from test_review_page.py ----------------------------------------------
-
-
-def row(page, code: str, state: str | None = None):
-    sel = f'[data-testid=code-row][data-code="{code}"]'
-    if state:
-        sel += f'[data-state="{state}"]'
-    return page.locator(sel)
-
-
-def selected_code(page) -> str | None:
-    return page.evaluate(
-        """() => {
-          const r = document.querySelector('[data-testid=code-row][aria-selected=true]');
-          return r ? r.dataset.code : null;
-        }"""
-    )
-
-
-def keys_to_codes(page) -> None:
-    """Shortcuts must not land in a text field: leave any field, then put focus on the code list."""
-    page.evaluate(
-        """() => {
-          const a = document.activeElement;
-          if (a && (a.matches('input, textarea, select') || a.isContentEditable)) a.blur();
-          let el = document.querySelector('[data-testid=code-row][aria-selected=true]')
-                || document.querySelector('[data-testid=code-row]');
-          while (el && el.tabIndex < 0) el = el.parentElement;
-          if (el && el !== document.body) el.focus();
-        }"""
-    )
-
-
-def select_with_keys(page, code: str) -> None:
-    """Moves the selection to `code` with j (down) and k (up) only."""
-    codes = page.locator("[data-testid=code-row]").evaluate_all("rows => rows.map(r => r.dataset.code)")
-    assert code in codes, f"{code} is not among the code rows {codes}"
-    keys_to_codes(page)
-    for _ in range(2 * len(codes) + 2):
-        current = selected_code(page)
-        if current == code:
-            return
-        key = "j" if current is None or codes.index(current) < codes.index(code) else "k"
-        page.keyboard.press(key)
-        page.wait_for_function(
-            "prev => { const r = document.querySelector('[data-testid=code-row][aria-selected=true]');"
-            " return (r ? r.dataset.code : null) !== prev; }",
-            arg=current,
-        )
-    raise AssertionError(f"j/k never selected {code}; selected: {selected_code(page)}")
 
 
 def sign_in(page, server, user, hash_: str = "") -> None:
