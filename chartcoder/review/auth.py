@@ -4,7 +4,6 @@ SHA-256 digests), and the role checks every route makes."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,7 +73,3 @@ def new_api_key() -> str:
 
 def session_expiry(now: datetime) -> datetime:
     return now + timedelta(hours=SESSION_HOURS)
-
-
-def same_secret(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())

@@ -252,15 +252,10 @@ class ReviewService:
                 if key.revoked_at is not None:
                     return None
                 return Principal(key.role, f"key:{key.name}", key_id=key.id)
-        for static in self._static_keys():  # CHARTCODER_API_KEYS and the local key file: EHR keys
-            if auth.same_secret(token, static):
-                return Principal("ehr", "key:static")
-        return None
+        from chartcoder.api.auth import accepted_keys, key_is_valid
 
-    def _static_keys(self) -> list[str]:
-        from chartcoder.api.auth import accepted_keys
-
-        return accepted_keys(self.settings)
+        # CHARTCODER_API_KEYS and the local key file are EHR keys (compared in constant time, all of them)
+        return Principal("ehr", "key:static") if key_is_valid(token, accepted_keys(self.settings)) else None
 
     # -- encounters ------------------------------------------------------------------------------
     def create_encounter(self, data: dict[str, Any], actor: Principal) -> dict[str, Any]:
