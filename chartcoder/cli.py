@@ -30,6 +30,8 @@ keys_app = typer.Typer(help="API keys for systems (EHRs, scripts): create, list,
 app.add_typer(keys_app, name="keys")
 db_app = typer.Typer(help="The review database: migrate, show its revision.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+audits_app = typer.Typer(help="Audited charts: export coders' decisions for retraining.", no_args_is_help=True)
+app.add_typer(audits_app, name="audits")
 claim_app = typer.Typer(help="Claims: build one from a finalized encounter and scrub it.", no_args_is_help=True)
 app.add_typer(claim_app, name="claim")
 console = Console()
@@ -512,6 +514,42 @@ def db_status() -> None:
 
     engine = make_engine(get_settings().resolved_database_url)
     console.print(f"database revision: {current_revision(engine) or 'none'}; newest: {head_revision()}")
+
+
+@audits_app.command("export")
+def audits_export(
+    out: Annotated[Path, typer.Option(help="Where to write the audited-chart JSONL.")],
+    since: Annotated[str | None, typer.Option(help="Finalized on or after this day (YYYY-MM-DD, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Finalized on or before this day (YYYY-MM-DD, UTC).")] = None,
+) -> None:
+    """Write finalized encounters as audited charts (`chartcoder train --format jsonl` reads them):
+    accepted and added codes are positives, rejected ones negatives."""
+    from datetime import date
+
+    def day(value: str | None, name: str) -> date | None:
+        try:
+            return date.fromisoformat(value) if value else None
+        except ValueError:
+            _fail(f"--{name} must be a date as YYYY-MM-DD; got {value!r}")
+        return None
+
+    start, end = day(since, "since"), day(until, "until")
+    if start and end and start > end:
+        _fail(f"--since ({start}) is after --until ({end})")
+    review = _review()
+    total = review.count_finalized(start, end)
+    charts = codes = decisions = 0
+    tmp = out.with_name(out.name + ".partial")
+    with tmp.open("w", encoding="utf-8") as fh, _progress() as progress:
+        bar = progress.add_task("exporting audited charts", total=max(total, 1))
+        for chart, n in review.iter_audited(start, end):
+            fh.write(json.dumps(chart, ensure_ascii=False) + "\n")
+            charts += 1
+            codes += len(chart["codes"])
+            decisions += n
+            progress.update(bar, completed=charts)
+    tmp.replace(out)  # a reader never sees half a file
+    err.print(f"wrote {out}: {charts:,} charts, {codes:,} codes, {decisions:,} decisions")
 
 
 @claim_app.command("build")

@@ -3,6 +3,7 @@ the caller's role, call the ReviewService, return. The contract is docs/review-a
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chartcoder.errors import AuthenticationError
+from chartcoder.errors import AuthenticationError, InvalidInputError
 from chartcoder.review.auth import SESSION_HOURS, Principal
 from chartcoder.review.service import REASONS, DecisionIn, ReviewService
 
@@ -263,6 +264,38 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
     def audit(encounter_id: EncounterId, who: Caller, review: Review) -> Any:
         who.require(*READERS)
         return {"events": review.audit_trail(encounter_id)}
+
+    @r.get(
+        "/audits/export",
+        tags=["retraining"],
+        responses={200: {"content": {"application/x-ndjson": {}}, "description": "audited charts, one per line"}},
+    )
+    def export_audits(
+        who: Caller,
+        review: Review,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Response:
+        """Finalized encounters as audited-chart JSONL (what `chartcoder train --format jsonl` reads):
+        accepted and added codes are positives, rejected ones negatives. Finalized from `since` through
+        `until` (inclusive days, UTC). The headers `X-Chartcoder-Charts`, `-Codes` and `-Decisions`
+        say what it holds."""
+        who.require("data_scientist", "admin")
+        if since and until and since > until:
+            raise InvalidInputError(f"'since' ({since}) is after 'until' ({until}).")
+        lines, codes, decisions = [], 0, 0
+        for chart, n in review.iter_audited(since, until):
+            lines.append(json.dumps(chart, ensure_ascii=False))
+            codes += len(chart["codes"])
+            decisions += n
+        body = "".join(line + "\n" for line in lines)
+        headers = {
+            "X-Chartcoder-Charts": str(len(lines)),
+            "X-Chartcoder-Codes": str(codes),
+            "X-Chartcoder-Decisions": str(decisions),
+            "Content-Disposition": 'attachment; filename="audited-charts.jsonl"',
+        }
+        return Response(body, media_type="application/x-ndjson", headers=headers)
 
     @r.get("/users", response_model=list[UserOut], tags=["admin"])
     def list_users(who: Caller, review: Review) -> Any:

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -413,6 +413,63 @@ class ReviewService:
                 select(AuditEvent).where(AuditEvent.encounter_id == encounter_id).order_by(AuditEvent.id)
             )
             return [_event_dict(e) for e in events]
+
+    # -- audited charts (the retraining export) --------------------------------------------------
+    def count_finalized(self, since: date | None = None, until: date | None = None) -> int:
+        with self.store.session(write=False) as s:
+            return int(s.scalar(select(func.count()).select_from(self._finalized(since, until).subquery())) or 0)
+
+    def iter_audited(
+        self, since: date | None = None, until: date | None = None, batch: int = 200
+    ) -> Iterator[tuple[dict[str, Any], int]]:
+        """Finalized encounters as audited charts, oldest finalization first: (chart, decisions behind
+        it). A chart is `{"id", "text", "encounter", "codes": [{"code", "system", "decision"}]}`, the
+        format `chartcoder train --format jsonl` reads: accepted and added codes are positives,
+        rejected ones negatives; suggestions nobody decided on are left out (no one said either way).
+        The encounter context is what coding needs (setting, sex, age, date of service) and the
+        model that made the suggestions; names, ids and addresses stay in the store."""
+        offset = 0
+        while True:
+            with self.store.session(write=False) as s:
+                rows = list(s.scalars(self._finalized(since, until).limit(batch).offset(offset)))
+                if not rows:
+                    return
+                ids = [e.id for e in rows]
+                sets = self._latest_sets(s, ids)
+                decisions = self._decisions(s, ids)
+                for e in rows:
+                    sset = sets.get(e.id)
+                    states = _code_states(sset, decisions.get(e.id, []))
+                    patient = e.patient or {}
+                    context = {
+                        "setting": e.setting,
+                        "sex": patient.get("sex"),
+                        "age": _age(patient, e.date_of_service),
+                        "date": e.date_of_service.isoformat() if e.date_of_service else None,
+                        "model": sset.model if sset else None,
+                    }
+                    chart = {
+                        "id": e.id,
+                        "text": e.note_text,
+                        "encounter": {k: v for k, v in context.items() if v is not None},
+                        "codes": [
+                            {"code": c["code"], "system": c["system"], "decision": c["state"]}
+                            for c in states
+                            if c["state"] in ("accepted", "added", "rejected")
+                        ],
+                    }
+                    yield chart, len(decisions.get(e.id, []))
+            offset += batch
+
+    def _finalized(self, since: date | None, until: date | None) -> Any:
+        q = select(Encounter).where(Encounter.status == "finalized")
+        if since:
+            q = q.where(Encounter.finalized_at >= datetime.combine(since, datetime.min.time(), tzinfo=UTC))
+        if until:  # inclusive: everything finalized on that day
+            q = q.where(
+                Encounter.finalized_at < datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            )
+        return q.order_by(Encounter.finalized_at, Encounter.id)
 
     # -- internals -------------------------------------------------------------------------------
     def _change(
