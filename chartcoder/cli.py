@@ -195,30 +195,52 @@ def _splits(splits: str) -> list[str]:
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option("--data", help="Dataset folder or file.")],
     out: Annotated[Path, typer.Option("--out", help="Pack folder to write.")],
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset folder or file (one source).")] = None,
     format: Annotated[str, typer.Option("--format", help="codiesp | jsonl | mimic | synthetic")] = "codiesp",
     splits: Annotated[str, typer.Option("--splits", help="CodiEsp splits, comma-separated.")] = "train",
     task: Annotated[str, typer.Option("--task", help="diagnosis | procedure")] = "diagnosis",
     name: Annotated[str | None, typer.Option("--name", help="Pack name (default: TASK-ranker).")] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            help="Several sources at once, each FORMAT:PATH[:WEIGHT] (repeat the option), e.g. "
+            "--source synthetic:2000:1:1 --source jsonl:audits.jsonl:3. Used instead of --data/--format.",
+        ),
+    ] = None,
 ) -> None:
     """Train a learned ranker and write a verified model pack."""
     from chartcoder.training.readers import ReadReport
-    from chartcoder.training.train import load_records, records_digest, train_pack
+    from chartcoder.training.train import load_records, parse_source, records_digest, train_pack
 
-    report = ReadReport()
+    if (data is None) == (not source):
+        _fail("give either --data (with --format) or one or more --source FORMAT:PATH[:WEIGHT]")
+    specs = [(format, str(data), 1.0)] if data is not None else []
+    records: list[Any] = []
+    weights: list[float] = []
+    sources = []
     try:
-        records = load_records(format, data, _splits(splits), task, report)
+        specs += [parse_source(s) for s in source or []]
+        for fmt, where, weight in specs:
+            report = ReadReport()
+            got = load_records(fmt, where, _splits(splits), task, report)
+            label = "" if data is not None and not source else f" {fmt}:{where} (weight {weight:g}):"
+            err.print(f"read{label} {report.summary()}")
+            records += got
+            weights += [weight] * len(got)
+            sources.append(
+                {
+                    "format": fmt,
+                    "data": where,
+                    "splits": _splits(splits) if fmt == "codiesp" else None,
+                    "records": len(got),
+                    "weight": weight,
+                    "sha256": records_digest(got),
+                }
+            )
     except ChartcoderError as exc:
         _fail(str(exc))
-    err.print(f"read {report.summary()}")
-    source = {
-        "format": format,
-        "data": str(data),
-        "splits": _splits(splits),
-        "records": len(records),
-        "sha256": records_digest(records),
-    }
     with _progress() as progress:
         bar = progress.add_task("training", total=1.0)
 
@@ -226,7 +248,15 @@ def train(
             progress.update(bar, description=stage, completed=frac)
 
         try:
-            path = train_pack(records, out, task=task, name=name, sources=[source], progress=step)
+            path = train_pack(
+                records,
+                out,
+                task=task,
+                name=name,
+                sources=sources,
+                progress=step,
+                weights=weights if len(specs) > 1 or any(w != 1.0 for w in weights) else None,
+            )
         except ChartcoderError as exc:
             _fail(str(exc))
     err.print(f"wrote {path}")

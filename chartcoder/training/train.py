@@ -46,6 +46,27 @@ def load_records(
     raise InvalidInputError(f"The 'format' parameter must be one of {', '.join(FORMATS)}. Got {fmt!r}.")
 
 
+def parse_source(spec: str) -> tuple[str, str, float]:
+    """`FORMAT:PATH[:WEIGHT]` (e.g. `jsonl:audits.jsonl:3`, `synthetic:2000:1`) as (format, path,
+    weight). For `synthetic`, PATH is its N[:SEED] spec, so a weight needs all three parts."""
+    fmt, _, rest = spec.partition(":")
+    if fmt not in FORMATS or not rest:
+        raise InvalidInputError(
+            f"--source must be FORMAT:PATH[:WEIGHT] with FORMAT one of {', '.join(FORMATS)}; got {spec!r}"
+        )
+    path, weight = rest, 1.0
+    head, sep, tail = rest.rpartition(":")
+    if sep and head and (fmt != "synthetic" or head.count(":") == 1):
+        try:
+            weight = float(tail)
+            path = head
+        except ValueError:
+            path, weight = rest, 1.0
+    if not weight > 0:
+        raise InvalidInputError(f"--source {spec!r}: the weight must be a positive number")
+    return fmt, path, weight
+
+
 def check_task(task: str) -> str:
     if task not in TASK_SYSTEM:
         raise InvalidInputError(f"The 'task' parameter must be one of {', '.join(sorted(TASK_SYSTEM))}. Got {task!r}.")
@@ -91,12 +112,20 @@ def train_pack(
     ranker_params: dict[str, Any] | None = None,
     holdout: list[Record] | None = None,
     holdout_name: str = "",
+    weights: list[float] | None = None,
 ) -> Path:
     """Fit a CodeRanker on the records' positive codes (rejected codes weigh as negatives) and write
-    a verified pack. The card's metrics hold the out-of-fold MAP on the training notes and, when
-    `holdout` records are given, every evaluation metric on them."""
+    a verified pack. `weights` weighs each record (one per record, e.g. per training source). The
+    card's metrics hold the out-of-fold MAP on the training notes and, when `holdout` records are
+    given, every evaluation metric on them."""
     system = check_task(task)
-    usable = [r for r in records if r.positives({system})]
+    if weights is not None and len(weights) != len(records):
+        raise InvalidInputError(f"{len(weights)} weights for {len(records)} records; give one per record")
+    if weights is not None and any(not w > 0 for w in weights):
+        raise InvalidInputError("record weights must be positive numbers")
+    keep = [i for i, r in enumerate(records) if r.positives({system})]
+    usable = [records[i] for i in keep]
+    usable_weights = [weights[i] for i in keep] if weights is not None else None
     if len(usable) < 10:
         raise InvalidInputError(f"{len(usable)} records have {system} codes; training needs at least 10")
     started = time.perf_counter()
@@ -108,6 +137,7 @@ def train_pack(
         system=system,
         knowledge=knowledge,
         negatives=[r.negatives({system}) for r in usable],
+        sample_weight=usable_weights,
         evidence=[r.evidence for r in usable],
         progress=progress,
     )
