@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -38,6 +38,7 @@ from chartcoder.review.models import (
     SignInSession,
     SuggestionSet,
     User,
+    UTCDateTime,
     utcnow,
 )
 
@@ -428,12 +429,21 @@ class ReviewService:
         rejected ones negatives; suggestions nobody decided on are left out (no one said either way).
         The encounter context is what coding needs (setting, sex, age, date of service) and the
         model that made the suggestions; names, ids and addresses stay in the store."""
-        offset = 0
+        after: tuple[datetime, str] | None = None  # keyset paging: a reopen mid-export shifts nothing
         while True:
             with self.store.session(write=False) as s:
-                rows = list(s.scalars(self._finalized(since, until).limit(batch).offset(offset)))
+                q = self._finalized(since, until)
+                if after is not None:
+                    q = q.where(
+                        tuple_(Encounter.finalized_at, Encounter.id)
+                        > tuple_(literal(after[0], UTCDateTime()), literal(after[1]))
+                    )
+                rows = list(s.scalars(q.limit(batch)))
                 if not rows:
                     return
+                last = rows[-1]
+                assert last.finalized_at is not None
+                after = (last.finalized_at, last.id)
                 ids = [e.id for e in rows]
                 sets = self._latest_sets(s, ids)
                 decisions = self._decisions(s, ids)
@@ -459,7 +469,6 @@ class ReviewService:
                         ],
                     }
                     yield chart, len(decisions.get(e.id, []))
-            offset += batch
 
     def _finalized(self, since: date | None, until: date | None) -> Any:
         q = select(Encounter).where(Encounter.status == "finalized")

@@ -125,3 +125,9 @@ def test_cli_export_writes_the_file_and_says_what_it_holds(client, tmp_path):
         [exe, "audits", "export", "--out", str(out), "--since", "yesterday"], env=env, capture_output=True, text=True
     )
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+
+
+def test_the_export_pages_through_every_chart_once(client):
+    ids = [review(client, [{"action": "accept", "code": "E11.22"}]) for _ in range(5)]
+    charts = [chart["id"] for chart, _ in client.app.state.review.iter_audited(batch=2)]
+    assert charts == ids  # three pages of two, each chart once, in finalization order
