@@ -308,6 +308,56 @@ def evaluate(
     err.print(f"report: {out}/report.md, report.json, precision_recall.png, calibration.png")
 
 
+@models_app.command("compare")
+def models_compare(
+    champion: Annotated[Path, typer.Argument(help="The pack in service.")],
+    challenger: Annotated[Path, typer.Argument(help="The pack that wants its place.")],
+    data: Annotated[Path, typer.Option("--data", help="Held-out charts both are scored on.")],
+    format: Annotated[str, typer.Option("--format", help="jsonl | codiesp | mimic | synthetic")] = "jsonl",
+    splits: Annotated[str, typer.Option("--splits", help="CodiEsp splits.")] = "dev",
+    task: Annotated[str, typer.Option("--task", help="diagnosis | procedure")] = "diagnosis",
+    boot: Annotated[int, typer.Option("--boot", min=100, max=100_000, help="Bootstrap resamples.")] = 2000,
+    report_dir: Annotated[Path | None, typer.Option("--report", help="Write JSON, Markdown and a PNG here.")] = None,
+) -> None:
+    """Both packs on the same charts: MAP and P@5 with bootstrap confidence intervals for the
+    differences, the codes that got better or worse, and whether the challenger is better."""
+    from chartcoder.models.pack import load_pack
+    from chartcoder.training.compare import compare_packs, write_comparison
+    from chartcoder.training.readers import ReadReport
+    from chartcoder.training.train import load_records
+
+    try:
+        packs = load_pack(champion), load_pack(challenger)
+        records = load_records(format, data, _splits(splits), task, ReadReport())
+        with _progress() as progress:
+            bar = progress.add_task("ranking", total=1.0)
+            result = compare_packs(
+                *packs, records, n_boot=boot, progress=lambda s, f: progress.update(bar, description=s, completed=f)
+            )
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    table = Table(title=f"{result['charts']} charts ({result['system']})")
+    for col in ("", "champion", "challenger", "difference", "95% CI"):
+        table.add_column(col)
+    for m in ("MAP", "P@5"):
+        d = result[f"{m}_difference"]
+        table.add_row(
+            m,
+            f"{result['champion'][m]:.3f}",
+            f"{result['challenger'][m]:.3f}",
+            f"{d['mean']:+.3f}",
+            f"{d['ci95'][0]:+.3f} to {d['ci95'][1]:+.3f}",
+        )
+    console.print(table)
+    for title, key in (("better", "codes_better"), ("worse", "codes_worse")):
+        codes = ", ".join(f"{c['code']} ({c['change']:+d})" for c in result[key][:10]) or "none"
+        console.print(f"codes found {title} by the challenger: {codes}")
+    if report_dir:
+        for path in write_comparison(result, report_dir):
+            err.print(f"wrote {path}")
+    console.print(f"[bold]{escape(result['summary'])}[/]")
+
+
 @models_app.command("list")
 def models_list(
     model_dir: Annotated[Path | None, typer.Option("--dir", help="Default: CHARTCODER_MODEL_DIR.")] = None,

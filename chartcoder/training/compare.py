@@ -1,0 +1,157 @@
+"""Champion against challenger on the same charts: each pack's MAP and P@5, the difference with a
+bootstrap confidence interval (charts resampled with replacement), the codes each pack finds better,
+a plot, and a plain verdict. A challenger is called better only when the whole 95% interval of its
+MAP gain is above zero."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chartcoder.errors import InvalidInputError
+from chartcoder.models.pack import ModelPack
+from chartcoder.training import metrics
+from chartcoder.training.records import Record
+from chartcoder.training.train import Progress, rank_records
+
+TOP = 10  # a code counts as found when a pack ranks it in its first TOP
+
+
+def _precision_at(ranked: list[str], gold: set[str], k: int) -> float:
+    return sum(1 for c in ranked[:k] if c in gold) / k
+
+
+def compare_packs(
+    champion: ModelPack,
+    challenger: ModelPack,
+    records: list[Record],
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    system = champion.card["system"]
+    if challenger.card["system"] != system:
+        raise InvalidInputError(
+            f"the packs rank different code systems ({system} and {challenger.card['system']}); compare like with like"
+        )
+    charts = [r for r in records if r.positives({system})]
+    if len(charts) < 5:
+        raise InvalidInputError(f"{len(charts)} charts have {system} codes; a comparison needs at least 5")
+    gold = [set(r.positives({system})) for r in charts]
+    ranked = {
+        "champion": [[c for c, _ in x] for x in rank_records(champion, charts, progress)],
+        "challenger": [[c for c, _ in x] for x in rank_records(challenger, charts, progress)],
+    }
+    ap = {
+        k: np.array([metrics.average_precision(r, sorted(g)) for r, g in zip(v, gold, strict=True)])
+        for k, v in ranked.items()
+    }
+    p5 = {k: np.array([_precision_at(r, g, 5) for r, g in zip(v, gold, strict=True)]) for k, v in ranked.items()}
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(charts), size=(n_boot, len(charts)))
+    out: dict[str, Any] = {
+        "charts": len(charts),
+        "system": system,
+        "champion": {"pack": champion.name, "MAP": float(ap["champion"].mean()), "P@5": float(p5["champion"].mean())},
+        "challenger": {
+            "pack": challenger.name,
+            "MAP": float(ap["challenger"].mean()),
+            "P@5": float(p5["challenger"].mean()),
+        },
+        "bootstrap": {"resamples": n_boot, "seed": seed, "confidence": 0.95},
+    }
+    for name, per in (("MAP", ap), ("P@5", p5)):
+        diff = per["challenger"] - per["champion"]
+        boots = diff[idx].mean(axis=1)
+        lo, hi = np.percentile(boots, [2.5, 97.5])
+        out[f"{name}_difference"] = {"mean": float(diff.mean()), "ci95": [float(lo), float(hi)]}
+        if name == "MAP":
+            out["_map_boots"] = boots
+    lo, hi = out["MAP_difference"]["ci95"]
+    gain = f"{out['MAP_difference']['mean']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f})"
+    if lo > 0:
+        verdict, said = "better", f"The challenger is better: its MAP changes by {gain}."
+    elif hi < 0:
+        verdict, said = "worse", f"The challenger is worse: its MAP changes by {gain}."
+    else:
+        verdict = "no clear difference"
+        said = f"No clear difference: the MAP change {gain} includes zero. Keep the champion."
+    out["verdict"] = verdict
+    out["summary"] = said
+    # Per code: in how many of the charts that hold it each pack ranks it in its first TOP.
+    found: dict[str, dict[str, int]] = defaultdict(lambda: {"charts": 0, "champion": 0, "challenger": 0})
+    for i, g in enumerate(gold):
+        tops = {k: set(v[i][:TOP]) for k, v in ranked.items()}
+        for code in g:
+            found[code]["charts"] += 1
+            for k in tops:
+                found[code][k] += code in tops[k]
+    changes: list[dict[str, Any]] = [
+        {"code": c, **n, "change": n["challenger"] - n["champion"]}
+        for c, n in found.items()
+        if n["challenger"] != n["champion"]
+    ]
+    changes.sort(key=lambda x: (-int(x["change"]), str(x["code"])))
+    out["codes_better"] = [c for c in changes if int(c["change"]) > 0][:25]
+    out["codes_worse"] = sorted(
+        (c for c in changes if int(c["change"]) < 0), key=lambda x: (int(x["change"]), str(x["code"]))
+    )[:25]
+    out["found_in_top"] = TOP
+    return out
+
+
+def write_comparison(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """comparison.json, comparison.md and comparison.png (the bootstrap distribution of the MAP gain)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    boots = result.pop("_map_boots")
+    (out / "comparison.json").write_text(json.dumps(result, indent=2))
+    lines = [
+        f"# {result['challenger']['pack']} against {result['champion']['pack']}",
+        "",
+        result["summary"],
+        "",
+        f"{result['charts']} charts ({result['system']}); bootstrap of {result['bootstrap']['resamples']} resamples.",
+        "",
+        "| | champion | challenger | difference | 95% CI |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for m in ("MAP", "P@5"):
+        d = result[f"{m}_difference"]
+        lines.append(
+            f"| {m} | {result['champion'][m]:.3f} | {result['challenger'][m]:.3f} | {d['mean']:+.3f} | "
+            f"{d['ci95'][0]:+.3f} to {d['ci95'][1]:+.3f} |"
+        )
+    for title, key in (
+        ("Codes the challenger finds more often", "codes_better"),
+        ("Codes it finds less often", "codes_worse"),
+    ):
+        lines += ["", f"## {title} (in its first {result['found_in_top']})", ""]
+        lines += [
+            f"- {c['code']}: {c['champion']} -> {c['challenger']} of {c['charts']} charts" for c in result[key]
+        ] or ["- none"]
+    (out / "comparison.md").write_text("\n".join(lines) + "\n")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(boots, bins=40, color="#4a6fa5")
+    lo, hi = result["MAP_difference"]["ci95"]
+    for x in (lo, hi):
+        ax.axvline(x, color="#333333", linestyle="--", linewidth=1)
+    ax.axvline(0, color="#b00020", linewidth=1.5)
+    ax.set_xlabel("challenger MAP - champion MAP (bootstrap)")
+    ax.set_ylabel("resamples")
+    ax.set_title(result["verdict"])
+    fig.tight_layout()
+    fig.savefig(out / "comparison.png", dpi=120)
+    plt.close(fig)
+    result["_map_boots"] = boots
+    return [out / "comparison.json", out / "comparison.md", out / "comparison.png"]
