@@ -16,7 +16,7 @@ from chartcoder.errors import InvalidInputError
 from chartcoder.models.pack import ModelPack
 from chartcoder.training import metrics
 from chartcoder.training.records import Record
-from chartcoder.training.train import Progress, rank_records
+from chartcoder.training.train import Progress, knowledge_analyses
 
 TOP = 10  # a code counts as found when a pack ranks it in its first TOP
 
@@ -43,9 +43,12 @@ def compare_packs(
     if len(charts) < 5:
         raise InvalidInputError(f"{len(charts)} charts have {system} codes; a comparison needs at least 5")
     gold = [set(r.positives({system})) for r in charts]
+    # The knowledge engine's analysis of each chart is the same for both packs: made once.
+    analyses = knowledge_analyses(charts, system, progress)
+    texts = [r.text for r in charts]
     ranked = {
-        "champion": [[c for c, _ in x] for x in rank_records(champion, charts, progress)],
-        "challenger": [[c for c, _ in x] for x in rank_records(challenger, charts, progress)],
+        role: [[c for c, _ in x] for x in pack.ranker.rank(texts, analyses if pack.ranker.use_knowledge_ else None)]
+        for role, pack in (("champion", champion), ("challenger", challenger))
     }
     ap = {
         k: np.array([metrics.average_precision(r, sorted(g)) for r, g in zip(v, gold, strict=True)])
