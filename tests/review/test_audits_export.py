@@ -9,36 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from fastapi.testclient import TestClient
-
-PASSWORD = "correct horse battery"
 NOTE = (
     "Assessment: Type 2 diabetes mellitus with diabetic chronic kidney disease stage 3b. "
     "Essential hypertension. Hyperlipidemia.\n"
 )
 PATIENT = {"name": "Zelda Quistorff", "sex": "F", "birth_date": "1951-07-23"}
-
-
-@pytest.fixture
-def client(db_url, settings, service):
-    from chartcoder.api.app import create_app
-    from chartcoder.config import Settings
-    from chartcoder.review.service import ReviewStore
-
-    store = ReviewStore(db_url)
-    app = create_app(
-        Settings(data_dir=settings.data_dir, database_url=db_url), service_factory=lambda: service, store=store
-    )
-    tokens = {}
-    for role in ("coder", "data_scientist", "biller"):
-        app.state.review.create_user(f"{role}1", PASSWORD, role)
-        tokens[role] = app.state.review.sign_in(f"{role}1", PASSWORD)[1]
-    with TestClient(app, raise_server_exceptions=False) as c:
-        c.h = lambda role: {"Authorization": f"Bearer {tokens[role]}"}  # type: ignore[attr-defined]
-        c.db_url = db_url  # type: ignore[attr-defined]
-        yield c
-    store.dispose()
 
 
 def review(client, decisions, finalize=True) -> str:

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-from fastapi.testclient import TestClient
-
-PASSWORD = "correct horse battery"
 NOTE = (
     "Established patient seen for follow-up.\n"
     "Assessment: Type 2 diabetes mellitus with diabetic chronic kidney disease stage 3b. Essential hypertension.\n"
@@ -21,26 +17,6 @@ PATIENT = {
     "address": {"line1": "1 Elm St", "city": "Springfield", "state": "IL", "zip": "62701"},
 }
 PAYER = {"id": "60054", "name": "Aetna", "member_id": "W123456789"}
-
-
-@pytest.fixture
-def client(db_url, settings, service):
-    from chartcoder.api.app import create_app
-    from chartcoder.config import Settings
-    from chartcoder.review.service import ReviewStore
-
-    store = ReviewStore(db_url)
-    app = create_app(
-        Settings(data_dir=settings.data_dir, database_url=db_url), service_factory=lambda: service, store=store
-    )
-    tokens = {}
-    for role in ("coder", "biller", "admin", "data_scientist"):
-        app.state.review.create_user(f"{role}1", PASSWORD, role)
-        tokens[role] = app.state.review.sign_in(f"{role}1", PASSWORD)[1]
-    with TestClient(app, raise_server_exceptions=False) as c:
-        c.h = lambda role: {"Authorization": f"Bearer {tokens[role]}"}  # type: ignore[attr-defined]
-        yield c
-    store.dispose()
 
 
 def finalized(client, patient=PATIENT, payer=PAYER) -> str:
