@@ -384,6 +384,106 @@ def models_list(
     console.print(table)
 
 
+def _registry() -> Any:
+    from chartcoder.config import get_settings
+    from chartcoder.models.registry import ModelRegistry
+    from chartcoder.review.service import ReviewStore
+
+    settings = get_settings()
+    return ModelRegistry(ReviewStore(settings.resolved_database_url), settings.model_dir)
+
+
+def _actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _print_promotion(event: dict[str, Any]) -> None:
+    console.print(
+        f"{event['action']}: [bold]{escape(event['serves'])}[/] is now the active pack "
+        f"(before: {escape(event['previous'] or 'the configured pack')}). Running API processes switch "
+        "within CHARTCODER_REGISTRY_POLL_SECONDS (default 5 s), without a restart."
+    )
+
+
+@models_app.command("register")
+def models_register(
+    pack: Annotated[Path, typer.Argument(help="A pack folder (from `chartcoder train --out`).")],
+    note: Annotated[str | None, typer.Option(help="What this pack is, for the history.")] = None,
+) -> None:
+    """Verify a pack and copy it into the registry (CHARTCODER_MODEL_DIR/registry), so it can be promoted."""
+    try:
+        row = _registry().register(pack, _actor(), note)
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    said = "already registered" if row["already_registered"] else "registered"
+    console.print(f"{said}: [bold]{escape(row['ref'])}[/]; promote it with `chartcoder models promote {row['ref']}`")
+
+
+@models_app.command("promote")
+def models_promote(
+    ref: Annotated[str, typer.Argument(help="The registered pack's name@version.")],
+    reason: Annotated[str | None, typer.Option(help="Why, for the history.")] = None,
+) -> None:
+    """Make a registered pack the one the API serves (verified and loaded here first)."""
+    from chartcoder.models.registry import validate_ref
+
+    try:
+        _print_promotion(_registry().promote(validate_ref(ref), _actor(), reason))
+    except ChartcoderError as exc:
+        _fail(str(exc))
+
+
+@models_app.command("rollback")
+def models_rollback(reason: Annotated[str | None, typer.Option(help="Why, for the history.")] = None) -> None:
+    """Return to the pack that served before the current one."""
+    try:
+        _print_promotion(_registry().rollback(_actor(), reason))
+    except ChartcoderError as exc:
+        _fail(str(exc))
+
+
+@models_app.command("registry")
+def models_registry(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Registered packs, which one is active, and the history of promotions and rollbacks."""
+    listing = _registry().listing()
+    if json_out:
+        console.print_json(data=listing)
+        return
+    active = listing["active"] or "the configured pack"
+    table = Table(title=f"{len(listing['packs'])} registered packs; active: {active}")
+    for col in ("", "pack", "system", "labels", "MAP", "measured on", "registered", "by", "note"):
+        table.add_column(col)
+    for p in listing["packs"]:
+        table.add_row(
+            "*" if p["active"] else "",
+            escape(p["ref"]),
+            str(p["system"]),
+            str(p["labels"]),
+            *_map_columns(p["metrics"]),
+            p["registered_at"][:19],
+            escape(p["registered_by"]),
+            escape(p["note"] or ""),
+        )
+    console.print(table)
+    history = Table(title="promotions and rollbacks, newest first")
+    for col in ("when", "action", "serves", "before", "by", "reason"):
+        history.add_column(col)
+    for e in listing["history"]:
+        history.add_row(
+            e["at"][:19],
+            e["action"],
+            escape(e["serves"]),
+            escape(e["previous"] or "configured pack"),
+            escape(e["actor"]),
+            escape(e["reason"] or ""),
+        )
+    console.print(history)
+
+
 def _map_columns(m: dict[str, Any]) -> tuple[str, str]:
     """The pack's MAP and what it was measured on: held-out records when the card has them, else
     the out-of-fold ranking of its training records."""

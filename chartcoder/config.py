@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     mue_file: Path | None = Field(
         None, description="The CMS practitioner MUE file; without it the MUE edit finds nothing."
     )
+    registry_poll_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="How often each API process checks the model registry for a newly promoted pack (0: never).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

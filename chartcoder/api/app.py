@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chartcoder import __version__
 from chartcoder.api import billing as billing_routes
+from chartcoder.api import models as model_routes
 from chartcoder.api import schemas
 from chartcoder.api.review import SESSION_COOKIE, build_router
 from chartcoder.config import Settings, get_settings
@@ -33,7 +34,9 @@ from chartcoder.errors import (
     PermissionDeniedError,
     UnknownCodeError,
 )
+from chartcoder.models.registry import ModelRegistry
 from chartcoder.models.service import SuggestionService, service_from_settings
+from chartcoder.models.serving import ServingModel
 from chartcoder.review.service import ReviewService, ReviewStore
 
 log = logging.getLogger("chartcoder.api")
@@ -108,22 +111,27 @@ def create_app(
     """Build the app. `service_factory` lets tests share one loaded service across apps; `store`,
     one review database (by default the one `CHARTCODER_DATABASE_URL` names, migrated here)."""
     settings = settings or get_settings()
-    state: dict[str, SuggestionService] = {}
+    store = store or ReviewStore(settings.resolved_database_url)
+    serving = ServingModel(
+        service_factory or (lambda: service_from_settings(settings)), ModelRegistry(store, settings.model_dir)
+    )
 
     def load_service() -> SuggestionService:
-        if "service" not in state:
-            state["service"] = service_factory() if service_factory else service_from_settings(settings)
-        return state["service"]
+        return serving.get()
 
-    review = ReviewService(store or ReviewStore(settings.resolved_database_url), settings, load_service)
+    review = ReviewService(store, settings, load_service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        load_service()
+        await run_in_threadpool(serving.sync)  # the promoted pack, or the configured one
         from chartcoder.codes.icd10cm import icd10cm
 
         icd10cm().search("warm")  # builds the coder search index before the first request needs it
-        yield
+        serving.start_polling(settings.registry_poll_seconds)
+        try:
+            yield
+        finally:
+            serving.stop_polling()
 
     app = FastAPI(
         title="chartcoder",
@@ -134,6 +142,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.review = review
+    app.state.serving = serving
     from chartcoder.billing.service import BillingService
 
     app.state.billing = BillingService(review, settings)
@@ -252,9 +261,9 @@ def create_app(
 
     @app.get("/readyz", response_model=schemas.Health, tags=["health"], responses={503: {"model": schemas.ErrorOut}})
     def readyz() -> Any:
-        if "service" not in state:
+        if not serving.loaded:
             raise HTTPException(503, "the suggestion engine is still loading")
-        return schemas.Health(status="ok", model=state["service"].model_name)
+        return schemas.Health(status="ok", model=serving.get().model_name)
 
     error_responses: dict[int | str, dict[str, Any]] = {
         401: {"model": schemas.ErrorOut},
@@ -269,6 +278,7 @@ def create_app(
     }
     app.include_router(build_router(review_errors))
     app.include_router(billing_routes.build_router(review_errors))
+    app.include_router(model_routes.build_router(review_errors))
 
     if UI_DIR.is_dir():
         app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")

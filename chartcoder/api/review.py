@@ -227,11 +227,20 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         date_from: date | None = None,
         date_to: date | None = None,
         payer: Annotated[str | None, Query(max_length=200)] = None,
-        order: Literal["confidence", "date", "created"] = "confidence",
+        order: Annotated[
+            Literal["confidence", "uncertainty", "date", "created"],
+            Query(
+                description="confidence: least confident first (lowest top score); uncertainty: active "
+                "learning, the encounters whose suggestions the model was least sure of first (summed "
+                "binary entropy of the scores); date: newest date of service first; created: oldest first. "
+                "Encounters with no suggestion at all come first in both model orders."
+            ),
+        ] = "confidence",
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> Any:
-        """The worklist: encounters by status, date of service and payer, least confident first."""
+        """The worklist: encounters by status, date of service and payer, least confident first (or
+        most uncertain first, for active learning)."""
         who.require(*READERS)
         return review.worklist(status, date_from, date_to, payer, order, limit, offset)
 

@@ -160,7 +160,7 @@ def list_packs(model_dir: str | Path) -> list[dict[str, Any]]:
     if not root.is_dir():
         return rows
     for p in sorted(root.iterdir()):
-        if not p.is_dir() or p.name.startswith("."):
+        if not p.is_dir() or p.name.startswith(".") or p.name == "registry":  # registered copies: `models registry`
             continue
         try:
             card = verify_pack(p)

@@ -45,6 +45,13 @@ class SuggestionService:
         self.engine = KnowledgeSuggester()
         self.pack = pack
 
+    def with_pack(self, pack: ModelPack | None) -> SuggestionService:
+        """A service with another pack that shares this one's pipeline and knowledge engine (they do
+        not depend on the pack): what a registry switch builds."""
+        other = object.__new__(SuggestionService)
+        other.settings, other.pipeline, other.engine, other.pack = self.settings, self.pipeline, self.engine, pack
+        return other
+
     @property
     def model_name(self) -> str:
         return self.pack.name if self.pack is not None else self.engine.name

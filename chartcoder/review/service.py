@@ -41,6 +41,7 @@ from chartcoder.review.models import (
     UTCDateTime,
     utcnow,
 )
+from chartcoder.review.uncertainty import uncertainty
 
 # Why a suggested code was turned down. Kept short and stable: the retraining export and the
 # feedback analytics group by these codes.
@@ -290,6 +291,7 @@ class ReviewService:
                 payer_key=str(payer.get("id") or payer.get("name") or "") or None,
                 status="open",
                 confidence=max((x["score"] for x in suggestions), default=None),
+                uncertainty=uncertainty(x["score"] for x in suggestions),
                 created_by=actor.user_id,
                 created_by_key=actor.key_id,
                 created_at=now,
@@ -346,6 +348,10 @@ class ReviewService:
             q = q.where(Encounter.payer_key == payer)
         if order == "confidence":  # no suggestion at all is the least confident of all
             q = q.order_by(Encounter.confidence.is_not(None), Encounter.confidence, Encounter.created_at, Encounter.id)
+        elif order == "uncertainty":  # active learning: most to learn first; no suggestion at all first of all
+            q = q.order_by(
+                Encounter.uncertainty.is_not(None), Encounter.uncertainty.desc(), Encounter.created_at, Encounter.id
+            )
         elif order == "date":
             q = q.order_by(Encounter.date_of_service.is_(None), Encounter.date_of_service.desc(), Encounter.id)
         else:
@@ -776,6 +782,7 @@ def _summary(enc: Encounter) -> dict[str, Any]:
         "provider": enc.provider,
         "payer": enc.payer,
         "confidence": enc.confidence,
+        "uncertainty": enc.uncertainty,
         "created_at": enc.created_at.isoformat(),
         "updated_at": enc.updated_at.isoformat(),
         "finalized_at": enc.finalized_at.isoformat() if enc.finalized_at else None,

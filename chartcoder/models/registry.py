@@ -1,0 +1,252 @@
+"""The model registry: which packs may serve, which one does, and the history of switches.
+
+A registered pack is copied into `model_dir/registry/<name>-<version>/` (so a later `chartcoder
+train --out` to the same folder cannot change what is registered), and the SHA-256 of its manifest
+is kept in the database: a pack whose files changed after registration is refused when promoted or
+loaded. The database holds the promotion history, append-only; its newest row names the active pack,
+which every API process serving from this database switches to (see `chartcoder.models.serving`).
+A rollback returns to the pack that was active before the current one; when that was the configured
+pack (CHARTCODER_MODEL, before any promotion), the configured pack serves again.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chartcoder.errors import ConflictError, InvalidInputError, NotFoundError
+from chartcoder.models.pack import MANIFEST, ModelPack, PackError, load_pack, sha256_file, verify_pack
+from chartcoder.review.models import Promotion, RegisteredPack, utcnow
+from chartcoder.review.service import ReviewStore
+
+REGISTRY_FOLDER = "registry"
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class ActivePack:
+    """What should serve: a registered pack (ref, folder, manifest digest), or None for the configured one."""
+
+    ref: str
+    folder: str
+    manifest_sha256: str
+
+
+class ModelRegistry:
+    def __init__(self, store: ReviewStore, model_dir: str | Path) -> None:
+        self.store = store
+        self.root = Path(model_dir) / REGISTRY_FOLDER
+
+    # -- reading ---------------------------------------------------------------------------------
+    def active(self) -> ActivePack | None:
+        """The pack the newest promotion names (None: the configured pack). One small query: the API
+        processes call it every few seconds."""
+        with self.store.session(write=False) as s:
+            row = s.execute(
+                select(RegisteredPack.ref, RegisteredPack.folder, RegisteredPack.manifest_sha256)
+                .select_from(Promotion)
+                .outerjoin(RegisteredPack, RegisteredPack.id == Promotion.pack_id)
+                .order_by(Promotion.id.desc())
+                .limit(1)
+            ).first()
+        if row is None or row.ref is None:
+            return None
+        return ActivePack(row.ref, row.folder, row.manifest_sha256)
+
+    def listing(self, history: int = 20) -> dict[str, Any]:
+        """Registered packs (newest first) with their metrics, the active one, and recent switches."""
+        active = self.active()
+        with self.store.session(write=False) as s:
+            packs = [
+                _pack_dict(p, active) for p in s.scalars(select(RegisteredPack).order_by(RegisteredPack.id.desc()))
+            ]
+            events = [
+                _promotion_dict(s, p)
+                for p in s.scalars(select(Promotion).order_by(Promotion.id.desc()).limit(max(1, history)))
+            ]
+        return {"active": active.ref if active else None, "packs": packs, "history": events}
+
+    def path_of(self, active: ActivePack) -> Path:
+        return self.root / active.folder
+
+    def load(self, active: ActivePack) -> ModelPack:
+        """Verify the registered copy against its manifest and the manifest against the digest taken
+        at registration, then load it."""
+        path = self.path_of(active)
+        if not (path / MANIFEST).is_file():
+            raise PackError(f"{active.ref}: its registered copy {path} is missing")
+        if sha256_file(path / MANIFEST) != active.manifest_sha256:
+            raise PackError(f"{active.ref}: {path} changed after it was registered; refusing to load it")
+        return load_pack(path)
+
+    # -- changing --------------------------------------------------------------------------------
+    def register(self, source: str | Path, actor: str, note: str | None = None) -> dict[str, Any]:
+        """Verify the pack at `source` and copy it into the registry. Registering the same pack again
+        is a no-op; a different pack with the same name and version is refused."""
+        source = Path(source)
+        card = verify_pack(source)
+        name, version = str(card.get("name") or ""), str(card.get("version") or "")
+        if not name or not version:
+            raise PackError(f"{source}: its model card has no name or version")
+        ref = f"{name}@{version}"
+        digest = sha256_file(source / MANIFEST)
+        folder = _SAFE.sub("_", f"{name}-{version}")[:200]
+        with self.store.session(write=False) as s:
+            existing = s.scalar(select(RegisteredPack).where(RegisteredPack.ref == ref))
+            if existing is not None:
+                if existing.manifest_sha256 != digest:
+                    raise ConflictError(
+                        f"{ref} is already registered with different files; give the new pack another name "
+                        "(chartcoder train --name) or version",
+                        "pack_exists",
+                    )
+                return {**_pack_dict(existing, self.active()), "already_registered": True}
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self.root / folder
+        if not target.exists():
+            tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.", dir=self.root))
+            try:
+                shutil.copytree(source, tmp, dirs_exist_ok=True)
+                tmp.chmod(0o755)
+                verify_pack(tmp)
+                tmp.rename(target)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        elif sha256_file(target / MANIFEST) != digest:
+            raise ConflictError(f"{target} holds other files than {source}; remove it first", "pack_exists")
+        with self.store.session() as s:
+            if s.scalar(select(RegisteredPack.id).where(RegisteredPack.ref == ref)) is not None:
+                raise ConflictError(f"{ref} was registered at the same moment by someone else", "pack_exists")
+            row = RegisteredPack(
+                ref=ref,
+                name=name[:128],
+                version=version[:64],
+                folder=folder,
+                manifest_sha256=digest,
+                system=card.get("system"),
+                card=_card_summary(card),
+                note=(note or None) and note[:500],
+                registered_by=actor[:128],
+                registered_at=utcnow(),
+            )
+            s.add(row)
+            s.flush()
+            return {**_pack_dict(row, None), "already_registered": False}
+
+    def check(self, ref: str) -> ActivePack:
+        """The registered pack `ref` names (`name@version`), verified: a promotion's first step."""
+        with self.store.session(write=False) as s:
+            row = s.scalar(select(RegisteredPack).where(RegisteredPack.ref == ref))
+            if row is None:
+                known = list(s.scalars(select(RegisteredPack.ref).order_by(RegisteredPack.id.desc()).limit(5)))
+                hint = f"; registered: {', '.join(known)}" if known else "; none is registered yet"
+                raise NotFoundError(f"no registered pack {ref!r} (give name@version){hint}")
+            return ActivePack(row.ref, row.folder, row.manifest_sha256)
+
+    def promote(self, ref: str, actor: str, reason: str | None = None) -> dict[str, Any]:
+        """Make `ref` the active pack. The pack is verified first; an API process switches once it has
+        loaded it, and keeps serving the old one until then."""
+        target = self.check(ref)
+        self.load(target)  # refused here, not in the API processes, when it does not verify or load
+        return self._switch(target.ref, "promote", actor, reason)
+
+    def rollback(self, actor: str, reason: str | None = None) -> dict[str, Any]:
+        """Back to the pack that served before the current one was promoted."""
+        with self.store.session(write=False) as s:
+            last = s.scalar(select(Promotion).order_by(Promotion.id.desc()).limit(1))
+            if last is None or (last.pack_id is None and last.previous_pack_id is None):
+                raise ConflictError(
+                    "nothing to roll back: the configured pack (CHARTCODER_MODEL) serves and no earlier "
+                    "promotion is left to return to",
+                    "nothing_to_roll_back",
+                )
+            previous = s.get(RegisteredPack, last.previous_pack_id) if last.previous_pack_id else None
+            previous_ref = previous.ref if previous else None
+        if previous_ref is not None:
+            self.load(self.check(previous_ref))
+        return self._switch(previous_ref, "rollback", actor, reason)
+
+    def _switch(self, ref: str | None, action: str, actor: str, reason: str | None) -> dict[str, Any]:
+        with self.store.session() as s:
+            last = s.scalar(select(Promotion).order_by(Promotion.id.desc()).limit(1))
+            current_id = last.pack_id if last else None
+            pack_id = s.scalar(select(RegisteredPack.id).where(RegisteredPack.ref == ref)) if ref else None
+            # a rollback's own "previous" is the pack before the one it returns to, so a second rollback
+            # keeps going back instead of undoing the first
+            previous_id = _previous_of(s, pack_id) if action == "rollback" else current_id
+            row = Promotion(
+                pack_id=pack_id,
+                previous_pack_id=previous_id,
+                action=action,
+                actor=actor[:128],
+                reason=(reason or None) and reason[:500],
+                at=utcnow(),
+            )
+            s.add(row)
+            s.flush()
+            return _promotion_dict(s, row)
+
+
+def _previous_of(s: Session, pack_id: int | None) -> int | None:
+    """The pack that served before `pack_id` was last promoted (None for the configured pack)."""
+    if pack_id is None:
+        return None
+    row = s.scalar(
+        select(Promotion)
+        .where(Promotion.pack_id == pack_id, Promotion.action == "promote")
+        .order_by(Promotion.id.desc())
+    )
+    return row.previous_pack_id if row else None
+
+
+def _card_summary(card: dict[str, Any]) -> dict[str, Any]:
+    keep = ("name", "version", "system", "task", "label_count", "metrics", "created", "training", "code_set_release")
+    return {k: card[k] for k in keep if k in card}
+
+
+def _pack_dict(p: RegisteredPack, active: ActivePack | None) -> dict[str, Any]:
+    return {
+        "ref": p.ref,
+        "name": p.name,
+        "version": p.version,
+        "system": p.system,
+        "labels": p.card.get("label_count"),
+        "metrics": p.card.get("metrics", {}),
+        "created": p.card.get("created"),
+        "note": p.note,
+        "registered_by": p.registered_by,
+        "registered_at": p.registered_at.isoformat(),
+        "active": active is not None and active.ref == p.ref,
+    }
+
+
+def _promotion_dict(s: Session, p: Promotion) -> dict[str, Any]:
+    def ref(pack_id: int | None) -> str | None:
+        row = s.get(RegisteredPack, pack_id) if pack_id else None
+        return row.ref if row else None
+
+    return {
+        "id": p.id,
+        "action": p.action,
+        "pack": ref(p.pack_id),
+        "previous": ref(p.previous_pack_id),
+        "actor": p.actor,
+        "reason": p.reason,
+        "at": p.at.isoformat(),
+        "serves": ref(p.pack_id) or "the configured pack (CHARTCODER_MODEL)",
+    }
+
+
+def validate_ref(ref: str) -> str:
+    ref = ref.strip()
+    if not ref or len(ref) > 200 or "@" not in ref or "\x00" in ref:
+        raise InvalidInputError(f"a pack is named name@version (see `chartcoder models registry`); got {ref!r}")
+    return ref
