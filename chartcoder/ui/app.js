@@ -194,7 +194,7 @@ export function parseHash(hash) {
 export function worklistQuery(q, defaultStatus = "open") {
   const out = {
     status: ["open", "finalized", "all"].includes(q.status) ? q.status : defaultStatus,
-    order: ["confidence", "date", "created"].includes(q.order) ? q.order : "confidence",
+    order: ["confidence", "uncertainty", "date", "created"].includes(q.order) ? q.order : "confidence",
     date_from: /^\d{4}-\d{2}-\d{2}$/.test(q.date_from || "") ? q.date_from : "",
     date_to: /^\d{4}-\d{2}-\d{2}$/.test(q.date_to || "") ? q.date_to : "",
     payer: (q.payer || "").trim(),
@@ -648,7 +648,7 @@ function buildWorklist(q) {
     h("div", { class: "field" }, h("label", { for: "f-date_to" }, "To"), h("input", { id: "f-date_to", name: "date_to", type: "date" })),
     h("div", { class: "field" }, h("label", { for: "f-payer" }, "Payer (id or name)"),
       h("input", { id: "f-payer", name: "payer", type: "text", autocomplete: "off" })),
-    select("f-order", "Order", [["confidence", "Lowest confidence first"], ["date", "Newest date of service"], ["created", "Created"]], q.order),
+    select("f-order", "Order", [["confidence", "Lowest confidence first"], ["uncertainty", "Most uncertain first (model learns most)"], ["date", "Newest date of service"], ["created", "Created"]], q.order),
     h("div", { class: "field field-buttons" },
       h("button", { type: "submit", class: "btn" }, "Apply"),
       h("button", { type: "button", class: "btn btn-quiet", onclick: () => go("#/worklist") }, "Clear")),
