@@ -42,6 +42,7 @@ class LiveServer:
     database: str | None = None  # a SQLAlchemy URL; default a SQLite file in the data dir
     port: int = field(default_factory=free_port)
     ehr_key: str = field(default_factory=lambda: "cc_test_" + secrets.token_urlsafe(24))
+    extra_env: dict[str, str] = field(default_factory=dict)  # more CHARTCODER_* settings for this server
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,6 +63,7 @@ class LiveServer:
             CHARTCODER_API_KEYS=self.ehr_key,  # an `ehr` key, per docs/review-api.md
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.extra_env)
         return env
 
     def log_text(self) -> str:
