@@ -578,7 +578,13 @@ def serve(
         service = service_from_settings(settings)  # verifies the pack; builds the term index cache
     except ChartcoderError as exc:
         _fail(str(exc))
-    err.print(f"Serving suggestions from {service.model_name}")
+    active = _registry().active()
+    if active is None:
+        err.print(f"Serving suggestions from {service.model_name}")
+    else:
+        err.print(
+            f"Serving suggestions from {active.ref} (promoted in the model registry; configured: {service.model_name})"
+        )
     del service  # each worker loads its own; this one only checked that it loads
     key, created = ensure_local_key(settings)
     # The key is shown once, when it is made; later starts name the file, so logs never hold it.
@@ -729,7 +735,7 @@ def audits_export(
             decisions += n
             progress.update(bar, completed=charts)
     tmp.replace(out)  # a reader never sees half a file
-    err.print(f"wrote {out}: {charts:,} charts, {codes:,} codes, {decisions:,} decisions")
+    err.print(f"wrote {out}: {charts:,} charts, {codes:,} codes, {decisions:,} decisions", soft_wrap=True)
 
 
 @claim_app.command("build")
