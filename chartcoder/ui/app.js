@@ -1,14 +1,17 @@
-// chartcoder review page: one ES module, no build step, no dependencies.
+// chartcoder review page: ES modules (this one and feedback.js), no build step, no dependencies.
 //
 // Sign-in, the worklist, and the encounter review: the note with every evidence span highlighted,
 // next to the suggested and added codes, driven from the keyboard (see the help panel, "?").
 // Every decision is POSTed at once, one per request, with the encounter's current version; requests
 // are sent one after another so each one carries the version the previous one answered with.
-// Routes: #/login, #/worklist?filters, #/encounter/ID. The HTTP contract is docs/review-api.md.
+// Routes: #/login, #/worklist?filters, #/encounter/ID, #/feedback (feedback.js; data scientists and
+// admins, key m). The HTTP contract is docs/review-api.md.
 // A coder or admin can also create an encounter from the worklist ("New encounter", key n).
 //
 // Note text goes into the page only as text nodes (never innerHTML) and is never logged.
 // The pure helpers (offsets, segmentation, code rows, routes, messages) are exported for tests.
+
+import { canSeeFeedback, feedbackKey, showFeedback } from "./feedback.js";
 
 const API = "/v1";
 const PAGE_SIZE = 50;
@@ -186,6 +189,7 @@ export function parseHash(hash) {
   const parts = path.split("/").filter(Boolean);
   const query = Object.fromEntries(new URLSearchParams(qs));
   if (parts[0] === "login") return { name: "login", query };
+  if (parts[0] === "feedback") return { name: "feedback", query };
   if (parts[0] === "encounter" && parts[1]) return { name: "encounter", id: decodeURIComponent(parts[1]), query };
   return { name: "worklist", query };
 }
@@ -509,7 +513,15 @@ async function route() {
   clearTimeout(state.search.timer);
   if (r.name === "login") renderLogin();
   else if (r.name === "encounter") await showEncounter(r.id);
-  else await showWorklist(r.query);
+  else if (r.name === "feedback") {
+    state.view = "feedback";
+    await showFeedback(feedbackContext(), r.query);
+  } else await showWorklist(r.query);
+}
+
+/** What the Model feedback view (feedback.js) uses of this module. */
+function feedbackContext() {
+  return { h, api, mount, announce, go, user: state.user };
 }
 
 function showUser() {
@@ -517,6 +529,7 @@ function showUser() {
   $("#who").textContent = u ? `${u.display_name || u.username} · ${u.role}` : "";
   $("#sign-out").hidden = !u;
   $("#nav").hidden = !u;
+  $("#nav-feedback").hidden = !canSeeFeedback(u);
 }
 
 async function signOut() {
@@ -1909,7 +1922,9 @@ function onKeyDown(e) {
     toggleHelp();
     return;
   }
-  const handled = state.view === "worklist" ? worklistKey(e) : state.view === "encounter" && ui.encRoot ? encounterKey(e) : false;
+  const handled =
+    feedbackKey(e, feedbackContext(), state.view === "feedback") ||
+    (state.view === "worklist" ? worklistKey(e) : state.view === "encounter" && ui.encRoot ? encounterKey(e) : false);
   if (handled) e.preventDefault();
 }
 
