@@ -32,6 +32,8 @@ db_app = typer.Typer(help="The review database: migrate, show its revision.", no
 app.add_typer(db_app, name="db")
 audits_app = typer.Typer(help="Audited charts: export coders' decisions for retraining.", no_args_is_help=True)
 app.add_typer(audits_app, name="audits")
+feedback_app = typer.Typer(help="Feedback analytics: where coders disagree with the model.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
 claim_app = typer.Typer(help="Claims: build one from a finalized encounter and scrub it.", no_args_is_help=True)
 app.add_typer(claim_app, name="claim")
 console = Console()
@@ -736,6 +738,45 @@ def audits_export(
             progress.update(bar, completed=charts)
     tmp.replace(out)  # a reader never sees half a file
     err.print(f"wrote {out}: {charts:,} charts, {codes:,} codes, {decisions:,} decisions", soft_wrap=True)
+
+
+@feedback_app.command("report")
+def feedback_report(
+    since: Annotated[str | None, typer.Option(help="From this UTC day (YYYY-MM-DD), inclusive.")] = None,
+    until: Annotated[str | None, typer.Option(help="Through this UTC day (YYYY-MM-DD), inclusive.")] = None,
+    pack: Annotated[str | None, typer.Option(help="A pack version (name@hash), or a name: all its versions.")] = None,
+    system: Annotated[str | None, typer.Option(help="ICD-10-CM | CPT | HCPCS | ICD-10-PCS")] = None,
+    bucket: Annotated[str, typer.Option(help="Over-time periods: day | week (ISO weeks).")] = "day",
+    top: Annotated[int, typer.Option(help="Length of the top lists (1-100).")] = 10,
+    include_open: Annotated[
+        bool, typer.Option("--include-open", help="Also count open encounters (default: finalized only).")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON, as the API answers it.")] = False,
+) -> None:
+    """Acceptance rate of the model's suggestions by pack version, over time and by code; the codes
+    coders reject most and add by hand most (definitions: docs/review-api.md)."""
+    from datetime import date
+
+    from chartcoder.review.analytics import FeedbackAnalytics, FeedbackQuery
+
+    def day(value: str | None, name: str) -> date | None:
+        try:
+            return date.fromisoformat(value) if value else None
+        except ValueError:
+            _fail(f"--{name} must be a date as YYYY-MM-DD; got {value!r}")
+        return None
+
+    try:
+        query = FeedbackQuery(day(since, "since"), day(until, "until"), pack, system, bucket, top, include_open)
+        report = FeedbackAnalytics(_review().store).report(query)
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    if json_out:
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return
+    from chartcoder.review.analytics_tables import print_report
+
+    print_report(report, console)
 
 
 @claim_app.command("build")

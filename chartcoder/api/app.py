@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chartcoder import __version__
+from chartcoder.api import analytics as analytics_routes
 from chartcoder.api import billing as billing_routes
 from chartcoder.api import models as model_routes
 from chartcoder.api import schemas
@@ -279,6 +280,7 @@ def create_app(
     app.include_router(build_router(review_errors))
     app.include_router(billing_routes.build_router(review_errors))
     app.include_router(model_routes.build_router(review_errors))
+    app.include_router(analytics_routes.build_router(review_errors))
 
     if UI_DIR.is_dir():
         app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
