@@ -605,7 +605,27 @@ def serve(
         highlight=False,
     )
     _first_admin(settings, host, port)
+    if workers > 1:
+        _share_metrics_between_workers()
     uvicorn.run("chartcoder.api.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
+def _share_metrics_between_workers() -> None:
+    """Several workers: prometheus_client keeps each worker's metrics in files of one folder, so
+    /metrics (answered by any one worker) shows them all (chartcoder/metrics.py). A fresh folder per
+    run, removed at exit; a PROMETHEUS_MULTIPROC_DIR set by the operator is used as it is."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    from chartcoder.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return
+    folder = tempfile.mkdtemp(prefix="chartcoder-metrics-")
+    os.environ[MULTIPROC_ENV] = folder  # the workers are started after this, and inherit it
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
 def _review() -> Any:

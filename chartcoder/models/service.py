@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from chartcoder import metrics
 from chartcoder.config import Settings, get_settings
 from chartcoder.errors import InvalidInputError, NoteTooLongError
 from chartcoder.models.knowledge import KnowledgeSuggester
@@ -97,8 +98,11 @@ class SuggestionService:
         if not 1 <= k <= self.settings.max_top_k:
             raise InvalidInputError(f"'top_k' must be between 1 and {self.settings.max_top_k}; got {k}.")
         if self.pack is not None:
-            return self._ranked(note, encounter or Encounter(), k)
-        return self._analyze(note, encounter or Encounter(), k)[0]
+            result = self._ranked(note, encounter or Encounter(), k)
+        else:
+            result = self._analyze(note, encounter or Encounter(), k)[0]
+        metrics.suggestions_served(result.model, len(result.suggestions))
+        return result
 
     def analyze(self, text: str, encounter: Encounter | None = None, top_k: int = 100) -> tuple[SuggestionSet, list]:
         """The knowledge engine's suggestions and the raw mentions behind them, for learned rankers."""

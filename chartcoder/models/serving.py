@@ -18,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from chartcoder import metrics
 from chartcoder.models.registry import ActivePack, ModelRegistry
 from chartcoder.models.service import SuggestionService
 
@@ -87,6 +88,7 @@ class ServingModel:
             service = self._base.with_pack(self.registry.load(wanted))
         self._service, self._serving = service, wanted  # one reference swap; requests in flight keep theirs
         self.last_error = None
+        metrics.serving_model(service.model_name)
         log.info("serving %s", service.model_name)
 
     # -- polling ---------------------------------------------------------------------------------

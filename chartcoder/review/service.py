@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from chartcoder import metrics
 from chartcoder.config import Settings
 from chartcoder.errors import (
     AuthenticationError,
@@ -377,7 +378,9 @@ class ReviewService:
             raise InvalidInputError("'decisions' is empty; send at least one decision.")
         if len(batch) > MAX_BATCH:
             raise InvalidInputError(f"'decisions' holds {len(batch)} decisions; send at most {MAX_BATCH} at once.")
-        return self._change(encounter_id, version, actor, lambda s, enc: self._apply(s, enc, batch, actor))
+        answer = self._change(encounter_id, version, actor, lambda s, enc: self._apply(s, enc, batch, actor))
+        metrics.decisions_made(d.action for d in batch)  # counted once stored
+        return answer
 
     def finalize(self, encounter_id: str, version: int, actor: Principal) -> dict[str, Any]:
         def run(s: Session, enc: Encounter) -> None:

@@ -21,7 +21,13 @@ def client(settings, service, tmp_path_factory):
     from chartcoder.config import Settings
 
     db = tmp_path_factory.mktemp("db") / "review.db"
-    s = Settings(data_dir=settings.data_dir, api_keys=KEY, max_note_chars=5_000, database_url=f"sqlite:///{db}")
+    s = Settings(
+        data_dir=settings.data_dir,
+        model="knowledge",
+        api_keys=KEY,
+        max_note_chars=5_000,
+        database_url=f"sqlite:///{db}",
+    )
     with TestClient(create_app(s, service_factory=lambda: service), raise_server_exceptions=False) as c:
         yield c
 

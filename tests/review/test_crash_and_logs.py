@@ -4,6 +4,7 @@ or patient data in the server's log."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -159,7 +160,18 @@ def test_a_full_review_leaves_no_note_text_or_patient_data_in_the_log(tmp_path, 
     finally:
         srv.stop()
     log = srv.log_text()
-    assert "request_id=" in log and "user=coder1" in log and "/decisions" in log  # the log is really there
+    # one JSON object per line: request id, caller, route template, status and latency
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    requests = [r for r in records if r.get("logger") == "chartcoder.api" and r.get("message") == "request"]
+    decisions = [r for r in requests if r["route"] == "/v1/encounters/{encounter_id}/decisions"]
+    assert len(decisions) == 3 and {r["user"] for r in decisions} == {"coder1"}  # the log is really there
+    assert {r["status"] for r in decisions} == {200} and all(r["request_id"] and r["ms"] >= 0 for r in decisions)
+    assert {(r["method"], r["status"]) for r in requests if r["route"] == "/v1/encounters"} >= {
+        ("POST", 201),
+        ("POST", 422),
+    }
+    assert "HTTP/1.1" not in log  # uvicorn's access line (raw path and query string) is off
+    assert enc["id"] not in log  # routes are templates: no encounter id, no query string
     for secret in (
         secret_phrase,
         "granddaughter",
