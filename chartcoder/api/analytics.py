@@ -3,12 +3,12 @@ admin). The numbers and their definitions: chartcoder/review/analytics.py and do
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from chartcoder.api.review import Caller, Review
+from chartcoder.api.schemas import IsoDate
 from chartcoder.review.analytics import MAX_TOP, FeedbackAnalytics, FeedbackQuery
 
 ANALYSTS = ("data_scientist", "admin")
@@ -22,8 +22,8 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
     def feedback(
         who: Caller,
         review: Review,
-        since: Annotated[date | None, Query(description="From this UTC day (YYYY-MM-DD), inclusive.")] = None,
-        until: Annotated[date | None, Query(description="Through this UTC day (YYYY-MM-DD), inclusive.")] = None,
+        since: Annotated[IsoDate | None, Query(description="From this UTC day (YYYY-MM-DD), inclusive.")] = None,
+        until: Annotated[IsoDate | None, Query(description="Through this UTC day (YYYY-MM-DD), inclusive.")] = None,
         pack: Annotated[
             str | None,
             Query(

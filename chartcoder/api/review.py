@@ -4,13 +4,13 @@ the caller's role, call the ReviewService, return. The contract is docs/review-a
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chartcoder.api.schemas import IsoDate
 from chartcoder.errors import AuthenticationError, InvalidInputError
 from chartcoder.review.auth import SESSION_HOURS, Principal
 from chartcoder.review.service import REASONS, DecisionIn, ReviewService
@@ -65,7 +65,7 @@ class Patient(Strict):
     address: AddressIn | None = None
     name: str | None = Field(None, max_length=200)
     sex: Literal["F", "M", "U"] | None = None
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     age: int | None = Field(None, ge=0, le=130)
 
 
@@ -84,7 +84,7 @@ class EncounterCreate(Strict):
     text: str = Field(..., description="The clinical note, plain text.")
     external_id: str | None = Field(None, max_length=200, description="The EHR's id for this encounter.")
     setting: Literal["outpatient", "inpatient"] = "outpatient"
-    date_of_service: date | None = None
+    date_of_service: IsoDate | None = None
     patient: Patient = Field(default_factory=Patient)
     provider: Provider = Field(default_factory=Provider)
     payer: Payer = Field(default_factory=Payer)
@@ -224,8 +224,8 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         who: Caller,
         review: Review,
         status: Literal["open", "finalized", "all"] = "open",
-        date_from: date | None = None,
-        date_to: date | None = None,
+        date_from: IsoDate | None = None,
+        date_to: IsoDate | None = None,
         payer: Annotated[str | None, Query(max_length=200)] = None,
         order: Annotated[
             Literal["confidence", "uncertainty", "date", "created"],
@@ -282,8 +282,8 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
     def export_audits(
         who: Caller,
         review: Review,
-        since: date | None = None,
-        until: date | None = None,
+        since: IsoDate | None = None,
+        until: IsoDate | None = None,
     ) -> Response:
         """Finalized encounters as audited-chart JSONL (what `chartcoder train --format jsonl` reads):
         accepted and added codes are positives, rejected ones negatives. Finalized from `since` through
