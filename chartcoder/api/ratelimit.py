@@ -11,6 +11,7 @@ would queue every request behind SQLite's single writer.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from limits.strategies import MovingWindowRateLimiter
 from chartcoder.config import Settings
 from chartcoder.review import auth
 from chartcoder.review.auth import Principal
+
+log = logging.getLogger("chartcoder.api")
 
 
 @dataclass(frozen=True)
@@ -78,11 +81,14 @@ class RateLimiter:
         return self._hit(items, f"addr:{client}")
 
     def _hit(self, items: list[tuple[RateLimitItem, str]], key: str) -> Refusal | None:
-        for item, budget in items:
-            if not self._window.hit(item, "chartcoder", key):
-                reset, _ = self._window.get_window_stats(item, "chartcoder", key)
-                wait = max(1, math.ceil(reset - time.time()))
-                return Refusal(budget, _describe(item), wait)
+        try:
+            for item, budget in items:
+                if not self._window.hit(item, "chartcoder", key):
+                    reset, _ = self._window.get_window_stats(item, "chartcoder", key)
+                    wait = max(1, math.ceil(reset - time.time()))
+                    return Refusal(budget, _describe(item), wait)
+        except Exception as exc:  # a shared store that is away: serve rather than refuse everyone
+            log.warning("rate-limit storage unavailable (%s); request not counted", type(exc).__name__)
         return None
 
 

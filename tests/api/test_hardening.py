@@ -169,6 +169,24 @@ def test_a_burst_cap_limits_requests_in_one_second(settings):
     assert answers[2] is not None and answers[2].limit == "2 requests per second" and answers[2].retry_after == 1
 
 
+def test_an_unreachable_shared_store_lets_requests_through(settings, monkeypatch, caplog):
+    import asyncio
+
+    from chartcoder.api.ratelimit import RateLimiter
+    from chartcoder.config import Settings
+    from chartcoder.review.auth import Principal
+
+    limiter = RateLimiter(Settings(data_dir=settings.data_dir, rate_limit_per_minute=1))
+
+    def away(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(limiter._window, "hit", away)
+    with caplog.at_level(logging.WARNING, logger="chartcoder.api"):
+        assert asyncio.run(limiter.check(Principal("coder", "c", user_id=1), "t")) is None
+    assert "ConnectionError" in caplog.text
+
+
 def test_each_kind_of_caller_has_its_own_budget_key():
     from chartcoder.api.ratelimit import caller_key
     from chartcoder.review.auth import Principal
