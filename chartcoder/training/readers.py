@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chartcoder.errors import InvalidInputError
 from chartcoder.training.records import GoldCode, Record
@@ -300,7 +301,9 @@ def read_mimic(root: str | Path, report: ReadReport | None = None, limit: int | 
 
 def iter_audited_jsonl(path: str | Path, report: ReadReport | None = None) -> Iterator[Record]:
     """`{"id", "text", "encounter", "codes": [{"code", "system", "decision"}]}` per line, as the review
-    workflow exports it. A malformed line raises InvalidInputError naming the line."""
+    workflow exports it. A code may carry `"evidence"`: the sentences of the note a coder cited for
+    it (what CodiEsp's X files hold), which the ranker mines terms from; kept for accepted and added
+    codes. A malformed line raises InvalidInputError naming the line."""
     path = Path(path)
     report = report if report is not None else ReadReport()
     with path.open("rb") as fh:
@@ -315,6 +318,7 @@ def iter_audited_jsonl(path: str | Path, report: ReadReport | None = None) -> It
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or "id" not in obj:
                 raise InvalidInputError(f"{where}: expected an object with 'id', 'text' and 'codes'")
             codes = []
+            evidence: dict[str, list[str]] = {}
             for i, c in enumerate(obj.get("codes") or []):
                 if not isinstance(c, dict) or not isinstance(c.get("code"), str):
                     raise InvalidInputError(f"{where}: codes[{i}] must be an object with a 'code' string")
@@ -324,11 +328,20 @@ def iter_audited_jsonl(path: str | Path, report: ReadReport | None = None) -> It
                     raise InvalidInputError(
                         f"{where}: codes[{i}].decision must be accepted, rejected or added; got {decision!r}"
                     )
-                codes.append(GoldCode(normalize_gold(c["code"], system), system, decision))  # type: ignore[arg-type]
+                cited = c.get("evidence")
+                if cited is not None and (not isinstance(cited, list) or not all(isinstance(x, str) for x in cited)):
+                    raise InvalidInputError(f"{where}: codes[{i}].evidence must be a list of sentences (strings)")
+                code = GoldCode(normalize_gold(c["code"], system), system, decision)  # type: ignore[arg-type]
+                codes.append(code)
+                if cited and code.positive:
+                    sentences = evidence.setdefault(code.code, [])
+                    sentences += [x for x in dict.fromkeys(cited) if x not in sentences]
             encounter = obj.get("encounter") or {}
             if not isinstance(encounter, dict):
                 raise InvalidInputError(f"{where}: 'encounter' must be an object")
-            record = Record(str(obj["id"]), obj["text"], codes, encounter, source=f"jsonl:{path.name}")
+            record = Record(
+                str(obj["id"]), obj["text"], codes, encounter, source=f"jsonl:{path.name}", evidence=evidence
+            )
             yield _check_codes(record, report, True)
 
 
@@ -337,17 +350,19 @@ def read_audited_jsonl(path: str | Path, report: ReadReport | None = None) -> li
 
 
 def write_audited_jsonl(records: Iterable[Record], path: str | Path) -> int:
+    """Records as audited-chart JSONL, each positive code with the sentences cited for it (if any)."""
     n = 0
     with Path(path).open("w", encoding="utf-8") as fh:
         for r in records:
+            codes: list[dict[str, Any]] = []
+            for c in r.codes:
+                row: dict[str, Any] = {"code": c.code, "system": c.system, "decision": c.decision}
+                if c.positive and r.evidence.get(c.code):
+                    row["evidence"] = r.evidence[c.code]
+                codes.append(row)
             fh.write(
                 json.dumps(
-                    {
-                        "id": r.id,
-                        "text": r.text,
-                        "encounter": r.encounter,
-                        "codes": [{"code": c.code, "system": c.system, "decision": c.decision} for c in r.codes],
-                    },
+                    {"id": r.id, "text": r.text, "encounter": r.encounter, "codes": codes},
                     ensure_ascii=False,
                 )
                 + "\n"

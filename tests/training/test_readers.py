@@ -274,3 +274,37 @@ def test_write_then_read_audited_jsonl_round_trips(tmp_path):
 
     assert [key(r) for r in back] == [key(r) for r in records]
     assert {r.source for r in back} == {"jsonl:roundtrip.jsonl"}
+
+
+def test_audited_jsonl_carries_the_sentences_cited_for_kept_codes(tmp_path):
+    record = Record(
+        "cited",
+        "Cough for two weeks. No fever.\nType 2 diabetes with hyperglycemia.",
+        [
+            GoldCode("R05.9", "ICD-10-CM", "accepted"),
+            GoldCode("E11.65", "ICD-10-CM", "added"),
+            GoldCode("R50.9", "ICD-10-CM", "rejected"),
+        ],
+        evidence={
+            "R05.9": ["Cough for two weeks."],
+            "E11.65": ["Type 2 diabetes with hyperglycemia."],
+            "R50.9": ["No fever."],  # a rejected code's "evidence" is no evidence: not written
+        },
+    )
+    path = tmp_path / "cited.jsonl"
+    write_audited_jsonl([record], path)
+    [back] = read_audited_jsonl(path)
+    assert back.evidence == {"R05.9": ["Cough for two weeks."], "E11.65": ["Type 2 diabetes with hyperglycemia."]}
+    assert back.codes == record.codes
+
+    # read as given, repeats once, ignored on a rejected code; a bad value names the line and code
+    path.write_text(
+        '{"id": "x", "text": "t", "codes": [{"code": "I10", "evidence": ["a", "a"]},'
+        ' {"code": "J18.9", "decision": "rejected", "evidence": ["b"]}]}\n'
+        '{"id": "y", "text": "t", "codes": [{"code": "I10", "evidence": "a"}]}\n'
+    )
+    it = iter_audited_jsonl(path)
+    assert next(it).evidence == {"I10": ["a"]}
+    with pytest.raises(InvalidInputError) as info:
+        next(it)
+    assert f"{path}, line 2: codes[0].evidence must be a list" in str(info.value)
