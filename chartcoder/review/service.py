@@ -467,15 +467,24 @@ class ReviewService:
                         "date": e.date_of_service.isoformat() if e.date_of_service else None,
                         "model": sset.model if sset else None,
                     }
+                    spans = {
+                        (x.get("system"), x.get("code")): x.get("evidence") or []
+                        for x in (sset.suggestions if sset else [])
+                    }
+                    codes = []
+                    for c in states:
+                        if c["state"] not in ("accepted", "added", "rejected"):
+                            continue
+                        row = {"code": c["code"], "system": c["system"], "decision": c["state"]}
+                        cited = _cited_sentences(e.note_text, spans.get((c["system"], c["code"]), []))
+                        if c["state"] == "accepted" and cited:
+                            row["evidence"] = cited  # the sentences whose evidence the coder accepted
+                        codes.append(row)
                     chart = {
                         "id": e.id,
                         "text": e.note_text,
                         "encounter": {k: v for k, v in context.items() if v is not None},
-                        "codes": [
-                            {"code": c["code"], "system": c["system"], "decision": c["state"]}
-                            for c in states
-                            if c["state"] in ("accepted", "added", "rejected")
-                        ],
+                        "codes": codes,
                     }
                     yield chart, len(decisions.get(e.id, []))
 
@@ -764,6 +773,22 @@ def _code_states(
                 **stamp,
             )
     return list(states.values())
+
+
+def _cited_sentences(text: str, evidence: list[dict[str, Any]]) -> list[str]:
+    """The sentences (up to a full stop or a line end) holding each evidence span, once each, in note
+    order: what the re-ranker mines terms from, as it does from CodiEsp's cited sentences."""
+    out: list[str] = []
+    for ev in sorted(evidence, key=lambda x: x.get("start", 0)):
+        start, end = ev.get("start"), ev.get("end")
+        if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(text):
+            continue
+        left = max(text.rfind("\n", 0, start), *(text.rfind(p, 0, start) for p in (". ", "? ", "! "))) + 1
+        right = min((i for i in (text.find(p, end) for p in ("\n", ". ", "? ", "! ")) if i >= 0), default=len(text))
+        sentence = text[left : right + 1].strip()
+        if sentence and sentence not in out:
+            out.append(sentence[:1000])
+    return out
 
 
 def _describe(describe: Callable[[str, str], str], code: str, system: str) -> str:

@@ -69,6 +69,14 @@ def test_finalized_encounters_export_as_audited_charts(client, tmp_path):
     assert [rec.text for rec in records] == [NOTE, NOTE]
     assert records[0].positives() == ["E11.22", "Z79.4"]
     assert [c.code for c in records[0].codes if not c.positive] == ["E78.5"]
+    # an accepted suggestion carries the sentences of its evidence (what the re-ranker mines terms
+    # from); a rejected or hand-added code carries none
+    by_code = {c["code"]: c for c in lines[0]["codes"]}
+    assert by_code["E11.22"]["evidence"] == [
+        "Assessment: Type 2 diabetes mellitus with diabetic chronic kidney disease stage 3b."
+    ]
+    assert "evidence" not in by_code["E78.5"] and "evidence" not in by_code["Z79.4"]
+    assert records[0].evidence == {"E11.22": by_code["E11.22"]["evidence"]}
 
 
 def test_export_roles_and_dates(client):
