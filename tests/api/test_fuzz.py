@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 60
 PASSWORD = "fuzz-admin-password-1"
 CHECKS = [
     not_a_server_error,
