@@ -58,6 +58,42 @@ class Settings(BaseSettings):
         le=3600,
         description="How often each API process checks the model registry for a newly promoted pack (0: never).",
     )
+    # Hardening (docs/integration.md, "Limits, logs and metrics"). Rate limits count per caller: a
+    # person, a stored API key, or a static key; with memory:// each API process counts on its own.
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="Requests per minute per signed-in person or non-EHR API key (0: no limit)."
+    )
+    rate_limit_ehr_per_minute: int = Field(
+        6000, ge=0, description="Requests per minute per API key with the ehr role (0: no limit)."
+    )
+    rate_limit_burst: int = Field(
+        200, ge=0, description="At most this many requests in any one second, per caller (0: no such cap)."
+    )
+    rate_limit_login_per_minute: int = Field(
+        60, ge=0, description="Sign-in attempts per minute from one client address (0: no limit)."
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where rate-limit counts live: memory:// (each process its own) or a `limits` storage URI "
+        "such as redis://host:6379 (one budget across processes; needs the redis package).",
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated browser origins allowed to call the API (CORS); empty: none."
+    )
+    hsts_seconds: int = Field(
+        0, ge=0, description="Send Strict-Transport-Security with this max-age; set it only when served over HTTPS."
+    )
+    metrics_token: str = Field(
+        "", description="Bearer token GET /metrics requires; empty: /metrics answers loopback clients only."
+    )
+    # CDS Hooks (docs/integration.md): the EHRs trusted to call the services, and the public base URL
+    # their JWTs name in `aud` (default: the URL the request came in on).
+    cds_clients: Path | None = Field(
+        None, description="YAML/JSON file of CDS clients: name, iss, jwks or jwks_url, algorithms (RS384/ES384)."
+    )
+    cds_base_url: str | None = Field(
+        None, description="Public base URL of this server, e.g. https://coding.example.org (the JWT audience)."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path as PathLib
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -18,11 +18,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chartcoder import __version__
+from chartcoder import __version__, metrics
 from chartcoder.api import analytics as analytics_routes
 from chartcoder.api import billing as billing_routes
+from chartcoder.api import cds_hooks as cds_routes
+from chartcoder.api import fhir_in as fhir_routes
 from chartcoder.api import models as model_routes
-from chartcoder.api import schemas
+from chartcoder.api import observability, schemas, security
+from chartcoder.api.ratelimit import RateLimiter, Refusal
 from chartcoder.api.review import SESSION_COOKIE, build_router
 from chartcoder.config import Settings, get_settings
 from chartcoder.errors import (
@@ -45,12 +48,15 @@ log = logging.getLogger("chartcoder.api")
 OPEN_PATHS = {
     "/healthz",
     "/readyz",
+    "/metrics",  # its own access rule: loopback, or CHARTCODER_METRICS_TOKEN
     "/",
     "/favicon.ico",
     "/v1/auth/login",
+    "/cds-services",  # CDS Hooks discovery: no patient data (docs/integration.md)
 }
 UI_DIR = PathLib(__file__).resolve().parents[1] / "ui"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+BODY_NOT_JSON = "the body is not valid JSON in UTF-8; send a JSON object with Content-Type: application/json"
 
 
 def _is_open(path: str) -> bool:
@@ -73,7 +79,7 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
         loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
         msg = str(e.get("msg", "invalid value"))
         if e.get("type") == "json_invalid":
-            msg = 'the body is not valid JSON in UTF-8; send {"text": "..."} with Content-Type: application/json'
+            msg = BODY_NOT_JSON
         out.append({"field": loc or "body", "message": msg, "type": e.get("type")})
     return out
 
@@ -97,8 +103,9 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 total += len(message.get("body", b""))
-                if total > self.limit:
-                    raise StarletteHTTPException(413, f"request body over {self.limit:,} bytes")
+                limit = security.body_limit(scope, self.limit)  # tighter on routes that carry no note
+                if total > limit:
+                    raise StarletteHTTPException(413, f"request body over {limit:,} bytes")
             return message
 
         await self.app(scope, counted, send)
@@ -149,6 +156,7 @@ def create_app(
     app.state.billing = BillingService(review, settings)
     max_body = settings.max_note_chars * 4 + 64 * 1024  # UTF-8 worst case plus the JSON around it
     app.add_middleware(BodyLimit, limit=max_body)
+    limiter = app.state.rate_limiter = RateLimiter(settings)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Any]) -> Any:
@@ -167,16 +175,25 @@ def create_app(
             response = _error(
                 422, "invalid_request", "the URL contains a NUL character (%00); send plain text", request
             )
+        elif request.url.path == "/v1/auth/login" and (
+            refusal := await limiter.check_login(request.client.host if request.client else "-")
+        ):
+            response = _rate_limited(refusal, request)
         elif _is_open(request.url.path):
             response = await _guarded(call_next, request)
         else:
             token, via_cookie = _credentials(request)
-            who = await run_in_threadpool(review.principal_for, token, via_cookie) if token else None
+            jwt_refused = None  # a CDS client's JWT on /cds-services/*, verified against its configured keys
+            if token and cds_routes.is_cds_jwt(request.url.path, token, via_cookie):
+                who, jwt_refused = await run_in_threadpool(cds_routes.jwt_principal, request, token)
+            else:
+                who = await run_in_threadpool(review.principal_for, token, via_cookie) if token else None
             if who is None:
                 response = _error(
                     401,
                     "unauthorized",
-                    "sign in (POST /v1/auth/login), or send an API key as 'Authorization: Bearer <key>' "
+                    jwt_refused
+                    or "sign in (POST /v1/auth/login), or send an API key as 'Authorization: Bearer <key>' "
                     "or 'X-API-Key: <key>'",
                     request,
                 )
@@ -194,18 +211,11 @@ def create_app(
             else:
                 request.state.principal = who
                 request.state.token = token
-                response = await _guarded(call_next, request)
+                refusal = await limiter.check(who, token)
+                response = _rate_limited(refusal, request) if refusal else await _guarded(call_next, request)
         response.headers["X-Request-ID"] = request.state.request_id
-        # Request id, route, status and latency only: never note text.
-        log.info(
-            "request_id=%s user=%s method=%s path=%s status=%s ms=%.1f",
-            request.state.request_id,
-            getattr(getattr(request.state, "principal", None), "username", "-"),
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
+        # Request id, caller, route template, status and latency only: never note text, paths or queries.
+        observability.record_request(request, response.status_code, time.perf_counter() - started)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -254,6 +264,10 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's body reader
+            return _error(
+                422, "invalid_request", [{"field": "body", "message": BODY_NOT_JSON, "type": "json_invalid"}], request
+            )
         return _error(exc.status_code, "http_error", exc.detail, request)
 
     @app.get("/healthz", response_model=schemas.Health, response_model_exclude_none=True, tags=["health"])
@@ -261,15 +275,24 @@ def create_app(
         return schemas.Health(status="ok")
 
     @app.get("/readyz", response_model=schemas.Health, tags=["health"], responses={503: {"model": schemas.ErrorOut}})
-    def readyz() -> Any:
-        if not serving.loaded:
-            raise HTTPException(503, "the suggestion engine is still loading")
-        return schemas.Health(status="ok", model=serving.get().model_name)
+    def readyz(request: Request) -> Any:
+        ready, model, why = observability.readiness(serving, settings)
+        if not ready:
+            return _error(503, "not_ready", why, request, model=model)
+        return schemas.Health(status="ok", model=model)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics(request: Request) -> Any:
+        refused = observability.metrics_refusal(request, settings)
+        if refused:
+            return _error(*refused, request)
+        return observability.metrics_response(serving)
 
     error_responses: dict[int | str, dict[str, Any]] = {
         401: {"model": schemas.ErrorOut},
         413: {"model": schemas.ErrorOut},
         422: {"model": schemas.ErrorOut},
+        429: {"model": schemas.ErrorOut, "description": "Rate limit reached; Retry-After says when to retry."},
     }
     review_errors: dict[int | str, dict[str, Any]] = {
         **error_responses,
@@ -279,8 +302,10 @@ def create_app(
     }
     app.include_router(build_router(review_errors))
     app.include_router(billing_routes.build_router(review_errors))
-    app.include_router(model_routes.build_router(review_errors))
     app.include_router(analytics_routes.build_router(review_errors))
+    app.include_router(model_routes.build_router(review_errors))
+    app.include_router(fhir_routes.build_router(review_errors))
+    cds_routes.install(app, settings, review, review_errors)
 
     if UI_DIR.is_dir():
         app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
@@ -321,6 +346,7 @@ def create_app(
             raise InvalidInputError(f"'system' must be ICD-10-CM, CPT or HCPCS; got {system!r}.")
         return show(code, system)
 
+    security.install(app, settings)  # last: outermost, so every answer gets the headers
     return app
 
 
@@ -332,6 +358,15 @@ async def _guarded(call_next: Callable[[Request], Any], request: Request) -> Any
     except Exception as exc:
         log.error("request_id=%s unhandled %s", request.state.request_id, type(exc).__name__)
         return _error(500, "internal_error", "something went wrong on our side; quote the request id", request)
+
+
+def _rate_limited(refusal: Refusal, request: Request) -> JSONResponse:
+    metrics.rate_limited(refusal.budget)
+    response = _error(
+        429, "rate_limited", refusal.message, request, limit=refusal.limit, retry_after=refusal.retry_after
+    )
+    response.headers["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 def _credentials(request: Request) -> tuple[str | None, bool]:

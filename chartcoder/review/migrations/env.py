@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from chartcoder.review import cds_models  # noqa: F401  (the CDS Hooks tables join Base.metadata)
 from chartcoder.review.models import Base
 
 config = context.config
