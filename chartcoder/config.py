@@ -87,7 +87,7 @@ class Settings(BaseSettings):
         "", description="Bearer token GET /metrics requires; empty: /metrics answers loopback clients only."
     )
     # CDS Hooks (docs/integration.md): the EHRs trusted to call the services, and the public base URL
-    # their JWTs name in `aud` (default: the URL the request came in on).
+    # their JWTs name in `aud` (required when clients are configured).
     cds_clients: Path | None = Field(
         None, description="YAML/JSON file of CDS clients: name, iss, jwks or jwks_url, algorithms (RS384/ES384)."
     )

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chartcoder.api.review import Caller
 from chartcoder.config import Settings
-from chartcoder.errors import AuthenticationError
+from chartcoder.errors import AuthenticationError, ResourceError
 from chartcoder.interop.cds_auth import CdsClients, JwtVerifier, looks_like_jwt
 from chartcoder.interop.cds_hooks import CdsCaller, CdsHooksService, NoteMissingError, feedback_timestamp
 from chartcoder.interop.fhir_in import FhirInputError, text_problem
@@ -93,6 +93,13 @@ def install(app: FastAPI, settings: Settings, review: ReviewService, error_respo
     """The CDS Hooks routes and what they need on app.state. The CDS clients file is read here, so a
     server with a broken file refuses to start (naming the problem) instead of refusing every EHR."""
     clients = CdsClients.from_file(settings.cds_clients)
+    if settings.cds_clients is not None and not settings.cds_base_url:
+        # The JWT's audience is checked against this URL; taken from the request's Host header instead,
+        # a token an EHR signed for another service could be replayed here.
+        raise ResourceError(
+            "CHARTCODER_CDS_CLIENTS is set but CHARTCODER_CDS_BASE_URL is not: set it to the public URL the "
+            "EHRs call (e.g. https://coding.example.org), which every CDS JWT's 'aud' must name"
+        )
     app.state.cds = CdsHooksService(review, lambda: settings.max_note_chars)
     app.state.cds_verifier = JwtVerifier(clients, review.store)
     app.include_router(_router({**error_responses, 400: error_responses[422], 412: error_responses[422]}))

@@ -286,6 +286,8 @@ class JwtVerifier:
         except (ValueError, TypeError):  # a key of the wrong type for the algorithm
             raise AuthenticationError(f"the key {header.get('kid')!r} cannot verify {alg} signatures") from None
         exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat)):
+            raise AuthenticationError("the JWT's exp and iat must be numbers (seconds since 1970-01-01 UTC)")
         if not isinstance(jti, str) or not 1 <= len(jti) <= 255:
             raise AuthenticationError("the JWT's jti must be a string of 1-255 characters")
         if exp - iat > client.max_token_seconds + LEEWAY_SECONDS:

@@ -534,6 +534,9 @@ def test_bad_jwts_are_401_with_the_reason(client, keys):
     unsigned = jwt.encode({"iss": ISS, "aud": BASE + path}, None, algorithm="none")
     refused(call(client, INPATIENT, body, token=unsigned), "asymmetric")
     refused(call(client, INPATIENT, body, token="eyJhbGciOi.eyJzdWIi.c2ln"), "not a well-formed JWT")
+    stringly = mint(keys["rsa"], exp=str(int(time.time()) + 300))  # PyJWT lets a numeric string through
+    r = call(client, INPATIENT, body, token=stringly)
+    assert r.status_code == 401, r.text
     assert client.get("/v1/encounters", headers=client.h("coder")).json()["total"] == 0
 
 
@@ -608,4 +611,18 @@ def test_a_broken_clients_file_stops_the_server_from_starting(settings, service,
     path.write_text(json.dumps(clients))
     s = Settings(data_dir=settings.data_dir, database_url=f"sqlite:///{tmp_path / 'r.db'}", cds_clients=path)
     with pytest.raises(ResourceError, match=words):
+        create_app(s, service_factory=lambda: service)
+
+
+def test_clients_without_a_base_url_stop_the_server_from_starting(settings, service, tmp_path):
+    """The JWT audience is checked against CHARTCODER_CDS_BASE_URL, never the request's Host header
+    (a token signed for another service could otherwise be replayed here with that Host)."""
+    from chartcoder.api.app import create_app
+    from chartcoder.config import Settings
+    from chartcoder.errors import ResourceError
+
+    path = tmp_path / "clients.yaml"
+    path.write_text(json.dumps({"clients": [{"name": "ehr", "iss": ISS, "jwks_url": "https://ehr.example.org/jwks"}]}))
+    s = Settings(data_dir=settings.data_dir, database_url=f"sqlite:///{tmp_path / 'r.db'}", cds_clients=path)
+    with pytest.raises(ResourceError, match="CHARTCODER_CDS_BASE_URL"):
         create_app(s, service_factory=lambda: service)
