@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from chartcoder.errors import ConflictError, InvalidInputError, NotFoundError
@@ -153,38 +153,49 @@ class ModelRegistry:
 
     def promote(self, ref: str, actor: str, reason: str | None = None) -> dict[str, Any]:
         """Make `ref` the active pack. The pack is verified first; an API process switches once it has
-        loaded it, and keeps serving the old one until then."""
+        loaded it, and keeps serving the old one until then. Promoting the active pack is refused."""
         target = self.check(ref)
         self.load(target)  # refused here, not in the API processes, when it does not verify or load
-        return self._switch(target.ref, "promote", actor, reason)
+        with self.store.session(write=False) as s:
+            pack_id = s.scalar(select(RegisteredPack.id).where(RegisteredPack.ref == target.ref))
+        return self._switch("promote", pack_id, actor, reason)
 
     def rollback(self, actor: str, reason: str | None = None) -> dict[str, Any]:
-        """Back to the pack that served before the current one was promoted."""
+        """Undo the newest promotion still in effect: back to the pack that served before it. Each
+        rollback goes one step further back, down to the configured pack."""
         with self.store.session(write=False) as s:
-            last = s.scalar(select(Promotion).order_by(Promotion.id.desc()).limit(1))
-            if last is None or (last.pack_id is None and last.previous_pack_id is None):
+            stack = _stack(s)
+            if len(stack) < 2:
                 raise ConflictError(
                     "nothing to roll back: the configured pack (CHARTCODER_MODEL) serves and no earlier "
                     "promotion is left to return to",
                     "nothing_to_roll_back",
                 )
-            previous = s.get(RegisteredPack, last.previous_pack_id) if last.previous_pack_id else None
-            previous_ref = previous.ref if previous else None
-        if previous_ref is not None:
-            self.load(self.check(previous_ref))
-        return self._switch(previous_ref, "rollback", actor, reason)
+            target = stack[-2]
+            row = s.get(RegisteredPack, target) if target is not None else None
+            back = ActivePack(row.ref, row.folder, row.manifest_sha256) if row is not None else None
+        if back is not None:
+            self.load(back)  # verified before the switch is recorded, as for a promotion
+        return self._switch("rollback", target, actor, reason, expect=stack)
 
-    def _switch(self, ref: str | None, action: str, actor: str, reason: str | None) -> dict[str, Any]:
+    def _switch(
+        self, action: str, pack_id: int | None, actor: str, reason: str | None, expect: list[int | None] | None = None
+    ) -> dict[str, Any]:
+        """Record a promotion or rollback. The history is replayed inside the writing transaction (on
+        PostgreSQL under an advisory lock), so two admins switching at once cannot both act on the same
+        state; a rollback whose history changed since it was checked is refused (retry it)."""
         with self.store.session() as s:
-            last = s.scalar(select(Promotion).order_by(Promotion.id.desc()).limit(1))
-            current_id = last.pack_id if last else None
-            pack_id = s.scalar(select(RegisteredPack.id).where(RegisteredPack.ref == ref)) if ref else None
-            # a rollback's own "previous" is the pack before the one it returns to, so a second rollback
-            # keeps going back instead of undoing the first
-            previous_id = _previous_of(s, pack_id) if action == "rollback" else current_id
+            if s.get_bind().dialect.name == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(727275)"))
+            stack = _stack(s)
+            if expect is not None and stack != expect:
+                raise ConflictError("the registry changed while rolling back; look again and retry", "registry_changed")
+            if action == "promote" and stack[-1] == pack_id:
+                ref = s.get(RegisteredPack, pack_id)
+                raise ConflictError(f"{ref.ref if ref else pack_id} is already the active pack", "already_active")
             row = Promotion(
                 pack_id=pack_id,
-                previous_pack_id=previous_id,
+                previous_pack_id=stack[-1],
                 action=action,
                 actor=actor[:128],
                 reason=(reason or None) and reason[:500],
@@ -195,16 +206,17 @@ class ModelRegistry:
             return _promotion_dict(s, row)
 
 
-def _previous_of(s: Session, pack_id: int | None) -> int | None:
-    """The pack that served before `pack_id` was last promoted (None for the configured pack)."""
-    if pack_id is None:
-        return None
-    row = s.scalar(
-        select(Promotion)
-        .where(Promotion.pack_id == pack_id, Promotion.action == "promote")
-        .order_by(Promotion.id.desc())
-    )
-    return row.previous_pack_id if row else None
+def _stack(s: Session) -> list[int | None]:
+    """The packs still in effect, oldest first, replayed from the history: the configured pack (None)
+    at the bottom, each promotion pushes its pack, each rollback pops the newest. The top serves."""
+    stack: list[int | None] = [None]
+    for action, pack_id in s.execute(select(Promotion.action, Promotion.pack_id).order_by(Promotion.id)):
+        if action == "rollback":
+            if len(stack) > 1:
+                stack.pop()
+        elif pack_id != stack[-1]:
+            stack.append(pack_id)
+    return stack
 
 
 def _card_summary(card: dict[str, Any]) -> dict[str, Any]:

@@ -97,7 +97,7 @@ def test_promote_and_roll_back_step_by_step(registry, base_pack, model_dir):
         assert registry.promote(f"m@{v}", "cli:test", reason=f"try {v}")["serves"] == f"m@{v}"
     assert registry.active().ref == "m@v3"
     back = registry.rollback("cli:test", reason="v3 disappoints")
-    assert (back["serves"], back["previous"]) == ("m@v2", "m@v1")
+    assert (back["serves"], back["previous"]) == ("m@v2", "m@v3")
     assert registry.rollback("cli:test")["serves"] == "m@v1"
     assert registry.rollback("cli:test")["serves"] == "the configured pack (CHARTCODER_MODEL)"
     assert registry.active() is None
@@ -113,6 +113,22 @@ def test_promote_and_roll_back_step_by_step(registry, base_pack, model_dir):
         ("promote", "m@v1"),
     ]
     assert history[3]["reason"] == "try v3" and history[2]["reason"] == "v3 disappoints"
+
+
+def test_rollback_undoes_promotions_in_order_even_when_a_pack_returns(registry, base_pack, model_dir):
+    for v in ("a", "b"):
+        registry.register(make_pack(base_pack, model_dir / v, "m", v), "cli:test")
+    registry.promote("m@a", "cli:test")
+    with pytest.raises(ConflictError, match="already the active pack"):
+        registry.promote("m@a", "cli:test")  # a double click or a retried command changes nothing
+    registry.promote("m@b", "cli:test")
+    registry.promote("m@a", "cli:test")
+    served = [registry.rollback("cli:test")["pack"] for _ in range(3)]
+    assert served == ["m@b", "m@a", None], "each rollback undoes one promotion, down to the configured pack"
+    with pytest.raises(ConflictError, match="nothing to roll back"):
+        registry.rollback("cli:test")
+    registry.promote("m@b", "cli:test")  # after rolling all the way back, promoting starts afresh
+    assert registry.rollback("cli:test")["pack"] is None
 
 
 def test_unknown_pack_and_pack_changed_after_registration_are_refused(registry, base_pack, model_dir):
