@@ -4,11 +4,11 @@ the caller's role, call the ReviewService, return. The contract is docs/review-a
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from chartcoder.api.schemas import IsoDate
 from chartcoder.errors import AuthenticationError, InvalidInputError
@@ -21,8 +21,28 @@ READERS = ("coder", "biller", "data_scientist", "admin")
 Role = Literal["coder", "biller", "ehr", "data_scientist", "admin"]
 
 
+def _types(annotation: Any) -> set[Any]:
+    """Every type an annotation admits (`int | None` -> {int, NoneType}), through Annotated and unions."""
+    args = get_args(annotation)
+    if not args:
+        return {annotation}
+    return {annotation, *(t for a in args for t in _types(a))}
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # JSON true/false is not a number: pydantic would read `"age": false` as 0.
+        if (
+            isinstance(value, bool)
+            and info.field_name
+            and bool not in _types(cls.model_fields[info.field_name].annotation)
+        ):
+            raise ValueError("expected a number or text, not true/false")
+        return value
 
     @field_validator("*", mode="after")
     @classmethod

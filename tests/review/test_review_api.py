@@ -543,3 +543,11 @@ def test_openapi_and_docs_need_authentication(api):
     assert api.client.get("/openapi.json").status_code == 401
     assert api.client.get("/docs").status_code == 401
     assert api.call("coder", "GET", "/docs").status_code == 200
+
+
+def test_true_or_false_is_not_a_number(api):
+    """Found by the fuzzer: pydantic reads JSON false as 0, so `"age": false` made a newborn."""
+    r = api.call("coder", "POST", "/v1/encounters", json={"text": NOTE, "patient": {"age": False}})
+    assert r.status_code == 422 and "not true/false" in r.text, r.text
+    r = api.call("coder", "POST", "/v1/encounters", json={"text": NOTE, "patient": {"age": 0}})
+    assert r.status_code == 201 and r.json()["patient"]["age"] == 0
