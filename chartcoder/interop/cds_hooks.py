@@ -327,8 +327,22 @@ class CdsHooksService:
         by_encounter: dict[str, list[int]] = {}
         for n, (_, card, _) in enumerate(planned):
             by_encounter.setdefault(card.encounter_id, []).append(n)
+        failed: ConflictError | None = None
         for encounter_id, indexes in by_encounter.items():
-            self._apply(encounter_id, [(n, planned[n]) for n in indexes], person, results)
+            try:
+                self._apply(encounter_id, [(n, planned[n]) for n in indexes], person, results)
+            except ConflictError as exc:  # a coder kept changing it: record the items, then say retry
+                failed = exc
+                for n in indexes:
+                    item, card, _ = planned[n]
+                    results[n] = {
+                        "card": card.uuid,
+                        "outcome": item["outcome"],
+                        "code": card.code,
+                        "system": card.system,
+                        "result": "not_applied",
+                        "error": exc.error,
+                    }
         with self.store.session() as s:
             for n, (item, card, _) in enumerate(planned):
                 reason = item.get("overrideReason") or {}
@@ -346,6 +360,13 @@ class CdsHooksService:
                         received_at=utcnow(),
                     )
                 )
+        if failed is not None:
+            # every item is recorded (with what became of it); the ones marked not_applied apply when the
+            # EHR sends the same feedback again, and the applied ones then answer already_applied
+            raise ConflictError(
+                f"{failed}; the feedback was recorded but some items could not be applied: send it again",
+                failed.error,
+            )
         return {"feedback": results}
 
     def _apply(

@@ -396,6 +396,47 @@ def test_feedback_becomes_review_decisions_that_reach_the_retraining_export(any_
     engine.dispose()
 
 
+def test_feedback_that_cannot_be_applied_everywhere_is_recorded_and_asks_for_a_retry(client, keys, monkeypatch):
+    """Feedback over two encounters, the second of which a coder keeps changing (its decide call is
+    made to lose the version race every time, as a busy coder would make it): the first encounter's
+    decision is applied, every item is recorded with what became of it, and the EHR gets a 409 asking
+    it to send the feedback again; sent again once the coder is done, the rest applies."""
+    from chartcoder.errors import ConflictError
+
+    one = cards_by_code(call(client, INPATIENT, hook_request(), keys["rsa"]).json())["E11.22"]
+    other_note = DISCHARGE_NOTE + "Atrial fibrillation.\n"
+    two = call(client, INPATIENT, hook_request(note=other_note), keys["rsa"]).json()["cards"][0]
+    busy = two["links"][0]["url"].rsplit("/", 1)[1]
+    now = "2026-11-20T12:00:00Z"
+    items = [{"card": c["uuid"], "outcome": "overridden", "outcomeTimestamp": now} for c in (one, two)]
+    review = client.app.state.cds.review
+    real_decide = review.decide
+
+    def racing(encounter_id, *args, **kw):
+        if encounter_id == busy:
+            raise ConflictError("the encounter changed meanwhile", "version_conflict")
+        return real_decide(encounter_id, *args, **kw)
+
+    monkeypatch.setattr(review, "decide", racing)
+    r = send_feedback(client, INPATIENT, items, keys)
+    assert r.status_code == 409 and "send it again" in r.json()["detail"], r.text
+    monkeypatch.setattr(review, "decide", real_decide)
+    from sqlalchemy import create_engine, select
+
+    from chartcoder.review.cds_models import CdsFeedback
+
+    engine = create_engine(client.app.state.review.store.url)
+    with engine.connect() as conn:
+        recorded = dict(conn.execute(select(CdsFeedback.card_uuid, CdsFeedback.result)).all())
+    assert recorded == {one["uuid"]: "applied", two["uuid"]: "not_applied"}
+    again = send_feedback(client, INPATIENT, items, keys)
+    assert again.status_code == 200, again.text
+    assert [x["result"] for x in again.json()["feedback"]] == ["already_applied", "applied"]
+    with engine.connect() as conn:
+        assert len(conn.execute(select(CdsFeedback.card_uuid)).all()) == 4
+    engine.dispose()
+
+
 def test_feedback_that_names_no_known_card_is_refused_and_nothing_is_recorded(client, keys):
     cards = call(client, INPATIENT, hook_request(), keys["rsa"]).json()["cards"]
     card = cards[0]
