@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import jwt
 import pytest
+from app_support import signed_in_client
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from fastapi.testclient import TestClient
 from fhir_samples import (
     DISCHARGE_NOTE,
     OFFICE_NOTE,
@@ -34,7 +34,6 @@ ISS = "https://ehr.example.org/"
 OTHER_ISS = "https://other-ehr.example.org/"
 INPATIENT = "chartcoder-inpatient-coding"
 AMBULATORY = "chartcoder-ambulatory-coding"
-PASSWORD = "correct horse battery"
 API_KEY = "cds-test-static-key-0123456789"
 SPEC_CARD_KEYS = {"uuid", "summary", "detail", "indicator", "source", "suggestions", "selectionBehavior",
                   "overrideReasons", "links"}  # fmt: skip
@@ -75,30 +74,20 @@ def bearer(token: str) -> dict[str, str]:
 
 @contextmanager
 def cds_app(db_url, settings, service, tmp_path, clients):
-    from chartcoder.api.app import create_app
     from chartcoder.config import Settings
     from chartcoder.review.service import ReviewStore
 
     clients_file = tmp_path / "cds-clients.yaml"
     clients_file.write_text(json.dumps({"clients": clients}))
     store = ReviewStore(db_url)
-    app = create_app(
-        Settings(
-            data_dir=settings.data_dir,
-            database_url=db_url,
-            api_keys=API_KEY,
-            cds_clients=clients_file,
-            cds_base_url=BASE,
-        ),
-        service_factory=lambda: service,
-        store=store,
+    cfg = Settings(
+        data_dir=settings.data_dir,
+        database_url=db_url,
+        api_keys=API_KEY,
+        cds_clients=clients_file,
+        cds_base_url=BASE,
     )
-    tokens = {}
-    for role in ("coder", "data_scientist"):
-        app.state.review.create_user(f"{role}1", PASSWORD, role)
-        tokens[role] = app.state.review.sign_in(f"{role}1", PASSWORD)[1]
-    with TestClient(app, raise_server_exceptions=False) as c:
-        c.h = lambda role: {"Authorization": f"Bearer {tokens[role]}"}  # type: ignore[attr-defined]
+    with signed_in_client(cfg, service, store, ("coder", "data_scientist")) as c:
         yield c
     store.dispose()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
+from app_support import signed_in_client
 from fhir_samples import (
     DISCHARGE_NOTE,
     OFFICE_NOTE,
@@ -21,30 +21,19 @@ from fhir_samples import (
     practitioner,
 )
 
-PASSWORD = "correct horse battery"
 KEY = "fhir-in-test-key-0123456789"
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 
 
 @pytest.fixture(scope="module")
 def client(settings, service, tmp_path_factory):
-    from chartcoder.api.app import create_app
     from chartcoder.config import Settings
     from chartcoder.review.service import ReviewStore
 
     db = tmp_path_factory.mktemp("fhir-in") / "review.db"
     store = ReviewStore(f"sqlite:///{db}")
-    app = create_app(
-        Settings(data_dir=settings.data_dir, database_url=f"sqlite:///{db}", api_keys=KEY, max_note_chars=5_000),
-        service_factory=lambda: service,
-        store=store,
-    )
-    tokens = {}
-    for role in ("coder", "biller"):
-        app.state.review.create_user(f"{role}1", PASSWORD, role)
-        tokens[role] = app.state.review.sign_in(f"{role}1", PASSWORD)[1]
-    with TestClient(app, raise_server_exceptions=False) as c:
-        c.h = lambda role: {"Authorization": f"Bearer {tokens[role]}"}  # type: ignore[attr-defined]
+    cfg = Settings(data_dir=settings.data_dir, database_url=f"sqlite:///{db}", api_keys=KEY, max_note_chars=5_000)
+    with signed_in_client(cfg, service, store, ("coder", "biller")) as c:
         yield c
     store.dispose()
 

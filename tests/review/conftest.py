@@ -62,30 +62,19 @@ def store(db_url: str):
     s.dispose()
 
 
-PASSWORD = "correct horse battery"
-
-
 @pytest.fixture
 def client(db_url, settings, service):
     """A TestClient on a fresh database with one signed-in user per person role (`coder1`,
     `biller1`, `admin1`, `data_scientist1`, password PASSWORD): `client.h(role)` gives that user's
     bearer header, `client.db_url` the database."""
-    from fastapi.testclient import TestClient
+    from app_support import signed_in_client
 
-    from chartcoder.api.app import create_app
     from chartcoder.config import Settings
     from chartcoder.review.service import ReviewStore
 
     store = ReviewStore(db_url)
-    app = create_app(
-        Settings(data_dir=settings.data_dir, database_url=db_url), service_factory=lambda: service, store=store
-    )
-    tokens = {}
-    for role in ("coder", "biller", "admin", "data_scientist"):
-        app.state.review.create_user(f"{role}1", PASSWORD, role)
-        tokens[role] = app.state.review.sign_in(f"{role}1", PASSWORD)[1]
-    with TestClient(app, raise_server_exceptions=False) as c:
-        c.h = lambda role: {"Authorization": f"Bearer {tokens[role]}"}  # type: ignore[attr-defined]
+    cfg = Settings(data_dir=settings.data_dir, database_url=db_url)
+    with signed_in_client(cfg, service, store, ("coder", "biller", "admin", "data_scientist")) as c:
         c.db_url = db_url  # type: ignore[attr-defined]
         yield c
     store.dispose()
