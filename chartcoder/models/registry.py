@@ -37,6 +37,7 @@ class ActivePack:
     ref: str
     folder: str
     manifest_sha256: str
+    id: int
 
 
 class ModelRegistry:
@@ -50,7 +51,7 @@ class ModelRegistry:
         processes call it every few seconds."""
         with self.store.session(write=False) as s:
             row = s.execute(
-                select(RegisteredPack.ref, RegisteredPack.folder, RegisteredPack.manifest_sha256)
+                select(RegisteredPack.ref, RegisteredPack.folder, RegisteredPack.manifest_sha256, RegisteredPack.id)
                 .select_from(Promotion)
                 .outerjoin(RegisteredPack, RegisteredPack.id == Promotion.pack_id)
                 .order_by(Promotion.id.desc())
@@ -58,7 +59,7 @@ class ModelRegistry:
             ).first()
         if row is None or row.ref is None:
             return None
-        return ActivePack(row.ref, row.folder, row.manifest_sha256)
+        return ActivePack(row.ref, row.folder, row.manifest_sha256, row.id)
 
     def listing(self, history: int = 20) -> dict[str, Any]:
         """Registered packs (newest first) with their metrics, the active one, and recent switches."""
@@ -149,16 +150,14 @@ class ModelRegistry:
                 known = list(s.scalars(select(RegisteredPack.ref).order_by(RegisteredPack.id.desc()).limit(5)))
                 hint = f"; registered: {', '.join(known)}" if known else "; none is registered yet"
                 raise NotFoundError(f"no registered pack {ref!r} (give name@version){hint}")
-            return ActivePack(row.ref, row.folder, row.manifest_sha256)
+            return ActivePack(row.ref, row.folder, row.manifest_sha256, row.id)
 
     def promote(self, ref: str, actor: str, reason: str | None = None) -> dict[str, Any]:
         """Make `ref` the active pack. The pack is verified first; an API process switches once it has
         loaded it, and keeps serving the old one until then. Promoting the active pack is refused."""
         target = self.check(ref)
         self.load(target)  # refused here, not in the API processes, when it does not verify or load
-        with self.store.session(write=False) as s:
-            pack_id = s.scalar(select(RegisteredPack.id).where(RegisteredPack.ref == target.ref))
-        return self._switch("promote", pack_id, actor, reason)
+        return self._switch("promote", target.id, actor, reason)
 
     def rollback(self, actor: str, reason: str | None = None) -> dict[str, Any]:
         """Undo the newest promotion still in effect: back to the pack that served before it. Each
@@ -173,7 +172,7 @@ class ModelRegistry:
                 )
             target = stack[-2]
             row = s.get(RegisteredPack, target) if target is not None else None
-            back = ActivePack(row.ref, row.folder, row.manifest_sha256) if row is not None else None
+            back = ActivePack(row.ref, row.folder, row.manifest_sha256, row.id) if row is not None else None
         if back is not None:
             self.load(back)  # verified before the switch is recorded, as for a promotion
         return self._switch("rollback", target, actor, reason, expect=stack)
