@@ -14,6 +14,7 @@ from chartcoder.errors import InvalidInputError
 from chartcoder.models.pack import ModelPack, load_pack, save_pack
 from chartcoder.models.ranker import RANKER_NAME, CodeRanker
 from chartcoder.models.schema import Encounter
+from chartcoder.models.stacked import StackedRanker
 from chartcoder.training import metrics
 from chartcoder.training.readers import (
     TASK_SYSTEM,
@@ -86,6 +87,23 @@ def records_digest(records: list[Record]) -> str:
     return h.hexdigest()
 
 
+def canonical_order(records: list[Record], weights: list[float] | None = None) -> list[int]:
+    """Indices of the records sorted by a digest of their content (note, codes, decisions, cited
+    sentences, encounter), then id and weight: the order training reads them in. The ranker's folds
+    and ties follow the order of its notes; sorting by content makes a pack depend on which charts it
+    learned from, not on how a file happened to list them."""
+
+    def key(i: int) -> tuple[str, str, float]:
+        r = records[i]
+        h = hashlib.sha256(r.text.encode("utf-8", "surrogatepass"))
+        h.update(json.dumps([[c.system, c.code, c.decision] for c in r.codes], sort_keys=True).encode())
+        h.update(json.dumps(r.evidence, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        h.update(json.dumps(r.encounter, sort_keys=True, default=str).encode())
+        return (h.hexdigest(), r.id, weights[i] if weights is not None else 1.0)
+
+    return sorted(range(len(records)), key=key)
+
+
 def knowledge_analyses(records: list[Record], system: str, progress: Progress | None = None) -> list[Any] | None:
     """The knowledge engine's view of every note (ICD-10-CM only; procedures use the learned parts)."""
     if system != "ICD-10-CM":
@@ -113,16 +131,30 @@ def train_pack(
     holdout: list[Record] | None = None,
     holdout_name: str = "",
     weights: list[float] | None = None,
+    base: str | Path | None = None,
 ) -> Path:
     """Fit a CodeRanker on the records' positive codes (rejected codes weigh as negatives) and write
-    a verified pack. `weights` weighs each record (one per record, e.g. per training source). The
-    card's metrics hold the out-of-fold MAP on the training notes and, when `holdout` records are
-    given, every evaluation metric on them."""
+    a verified pack. `weights` weighs each record (one per record, e.g. per training source). With
+    `base` (a pack folder), the pack stacks the ranker fitted here over the base pack's ranker, which
+    only adds codes these records do not hold (chartcoder.models.stacked). The card's metrics hold
+    the out-of-fold MAP on the training notes and, when `holdout` records are given, every
+    evaluation metric on them.
+
+    The records are read in an order of their content (`canonical_order`), so the same charts make
+    the same pack whatever order the files list them in."""
     system = check_task(task)
     if weights is not None and len(weights) != len(records):
         raise InvalidInputError(f"{len(weights)} weights for {len(records)} records; give one per record")
     if weights is not None and any(not w > 0 for w in weights):
         raise InvalidInputError("record weights must be positive numbers")
+    base_pack = load_pack(base) if base is not None else None
+    if base_pack is not None and base_pack.card.get("system") != system:
+        raise InvalidInputError(
+            f"--base {base}: that pack codes {base_pack.card.get('system')}; task {task!r} codes {system}"
+        )
+    order = canonical_order(records, weights)
+    records = [records[i] for i in order]
+    weights = [weights[i] for i in order] if weights is not None else None
     keep = [i for i, r in enumerate(records) if r.positives({system})]
     usable = [records[i] for i in keep]
     usable_weights = [weights[i] for i in keep] if weights is not None else None
@@ -141,13 +173,14 @@ def train_pack(
         evidence=[r.evidence for r in usable],
         progress=progress,
     )
+    model: Any = ranker if base_pack is None else StackedRanker(ranker, base_pack.ranker, base_pack.card)
     seconds = time.perf_counter() - started
     digest = records_digest(usable)
     card = {
         "name": name or f"{task}-ranker",
         "version": digest[:12],
         "ranker": RANKER_NAME,
-        "ranker_params": ranker.get_params(),
+        "ranker_params": model.get_params(),
         "task": task,
         "system": system,
         "code_set_release": RELEASE,
@@ -158,16 +191,25 @@ def train_pack(
             "sha256": digest,
             "seconds": round(seconds, 1),
         },
-        "label_count": len(ranker.labels_),
-        "threshold": ranker.threshold_,
-        "metrics": {"MAP_out_of_fold": round(ranker.oof_map_, 4)},
+        "base": (
+            {
+                "name": base_pack.card.get("name"),
+                "version": base_pack.card.get("version"),
+                "fallback_weight": model.fallback_weight,
+            }
+            if base_pack is not None
+            else None
+        ),
+        "label_count": len(model.labels_),
+        "threshold": model.threshold_,
+        "metrics": {"MAP_out_of_fold": round(model.oof_map_, 4)},
     }
     if holdout:
-        pack = ModelPack(Path(out), card, ranker)
+        pack = ModelPack(Path(out), card, model)
         result = score_records(pack, holdout, progress)
         card["metrics"].update({k: round(v, 4) for k, v in result.items() if isinstance(v, float)})
         card["metrics"]["evaluated_on"] = f"{holdout_name or 'held-out records'} ({len(holdout)} records)"
-    return save_pack(ranker, out, card)
+    return save_pack(model, out, card)
 
 
 def _engine_name() -> str:
