@@ -7,20 +7,26 @@ Every pack is scored on CodiEsp dev diagnoses (250 cases) as `chartcoder evaluat
 - step N (50, 100, 250, 500 by default): the first N charts of CodiEsp train in a fixed shuffle
   (cases sorted by id, then `random.Random(0).shuffle`, so each slice holds the one before it),
   written to a temporary folder as audited-chart JSONL, every gold code `accepted` with the
-  sentences its coder cited (CodiEsp's X file; `--no-evidence` leaves them out, as the review
-  export does today), and a pack trained from both sources as
+  sentences its coder cited (CodiEsp's X file; `--no-evidence` leaves them out), and a pack
+  trained on them over the default pack (`--mix stacked`, the default), as
+
+      chartcoder train --source jsonl:SLICE.jsonl --base models/default --task diagnosis
+
+  trains it (the same functions: `parse_source`, `load_records`, `records_digest`, `train_pack`,
+  and so the CLI's ranker parameters, `CodeRanker`'s defaults): the charts' ranker ranks every
+  code, the default pack's adds the codes the charts do not hold (chartcoder/models/stacked.py).
+  `--mix pooled` trains one ranker over both sources instead,
 
       chartcoder train --source synthetic:2000:0:1 --source jsonl:SLICE.jsonl:WEIGHT --task diagnosis
 
-  trains it (the same functions: `parse_source`, `load_records`, `records_digest`, `train_pack`,
-  and so the CLI's ranker parameters, `CodeRanker`'s defaults). WEIGHT is `balanced` by default:
-  2,000 / N, so that both sources weigh the same in total (docs/benchmarks.md says why);
-- beside each step, the same N charts alone (`--no-alone` leaves these out): what the synthetic
-  notes add;
+  with WEIGHT `balanced` by default (2,000 / N, so that both sources weigh the same in total);
+- beside each step, the same N charts alone (`--no-alone` leaves these out): for `stacked`, the
+  stacked pack's own ranker without the default pack's codes (no second training); for `pooled`,
+  a pack trained on the charts alone;
 - the reference: CodiEsp train alone, all 500 cases, as `chartcoder train --format codiesp` reads them.
 
     .venv/bin/python benchmarks/learning_curve.py [--data ../shared/data/codiesp] [--slices 50,100,250,500]
-        [--weight balanced|W] [--no-alone] [--no-evidence] [--default-pack DIR] [--quick]
+        [--mix stacked|pooled] [--weight balanced|W] [--no-alone] [--no-evidence] [--default-pack DIR] [--quick]
         [--json benchmarks/results/learning_curve.json] [--plot docs/img/learning_curve.png]
 
 `--quick` is a smoke run (150 synthetic notes, slices 20 and 40, 40 dev cases; its numbers mean
@@ -128,6 +134,24 @@ def pack_row(pack: Path, dev: list[Any], started: float) -> dict[str, Any]:
     }
 
 
+def primary_row(pack: Path, dev: list[Any], stacked: dict[str, Any]) -> dict[str, Any]:
+    """Dev scores of a stacked pack's primary ranker alone: the same charts without the base pack
+    (no second training: the primary is the ranker those charts alone make)."""
+    from chartcoder.models.pack import ModelPack, load_pack
+    from chartcoder.training.train import score_records
+
+    loaded = load_pack(pack)
+    ev = score_records(ModelPack(loaded.path, loaded.card, loaded.ranker.primary), dev)
+    row = {k: round(ev[k], 4) for k in ("MAP", "P@1", "P@5", "R@10", "ECE")}
+    return {
+        **row,
+        "MAP_out_of_fold": stacked["MAP_out_of_fold"],
+        "labels": len(loaded.ranker.primary.labels_),
+        "train_records": stacked["train_records"],
+        "train_seconds": stacked["train_seconds"],
+    }
+
+
 def jsonl_weight(weight: str, synthetic: int, charts: int) -> float:
     """The audited JSONL source's weight: a number, or `balanced` (synthetic notes / charts, so both
     sources weigh the same in total: 40 for 50 charts, 4 for 500, next to 2,000 synthetic notes)."""
@@ -160,7 +184,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "sha256": records_digest(train),
         },
         "synthetic": synthetic,
-        "weight": args.weight,
+        "mix": args.mix,
+        "weight": args.weight if args.mix == "pooled" else None,
         "cited_sentences_in_jsonl": args.evidence,
         "default_pack_ranker_params": RANKER_PARAMS,
         "combined_ranker_params": "CodeRanker defaults (what chartcoder train uses)",
@@ -183,6 +208,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             jsonl = tmp / f"codiesp-train-{n}.jsonl"
             charts = train[:n] if args.evidence else [dataclasses.replace(r, evidence={}) for r in train[:n]]
             write_audited_jsonl(charts, jsonl)
+            if args.mix == "stacked":  # chartcoder train --source jsonl:SLICE.jsonl --base DEFAULT
+                records, _, sources = read_sources([f"jsonl:{jsonl}"])
+                started = time.perf_counter()
+                pack = train_pack(records, tmp / "pack", task=TASK, sources=sources, base=step0)
+                row = {"charts": n, "weight": None, "sources": [*specs_public([f"jsonl:{jsonl}"]), "--base default"]}
+                results["steps"].append({**row, **pack_row(pack, dev, started)})
+                print(_line(f"{n}: JSONL over default", results["steps"][-1]), flush=True)
+                if args.alone:  # the stacked pack's own ranker, without the default pack's codes
+                    results["alone"].append({"charts": n, **primary_row(pack, dev, results["steps"][-1])})
+                    print(_line(f"{n}: JSONL alone", results["alone"][-1]), flush=True)
+                continue
             weight = jsonl_weight(args.weight, args.synthetic, n)
             specs = [f"synthetic:{synthetic}:1", f"jsonl:{jsonl}:{weight:g}"]
             records, weights, sources = read_sources(specs)
@@ -234,7 +270,7 @@ def table(results: dict[str, Any]) -> str:
     for s in results["steps"]:
         n = s["charts"]
         label = "0 (default pack)" if n == 0 else str(n)
-        weight = f"{s['weight']:g}" if n else ""
+        weight = f"{s['weight']:g}" if n and s.get("weight") is not None else ""
         other = f"{alone[n]['MAP']:.3f}" if n in alone else ""
         rows.append(f"| {label} | {weight} | {_cells(s)} | {other} |")
     ref = results["codiesp_alone"]
@@ -262,9 +298,13 @@ def plot(results: dict[str, Any], out: Path) -> None:
     xs = [s["charts"] for s in results["steps"]]
     ys = [s["MAP"] for s in results["steps"]]
     ref = results["codiesp_alone"]
-    weight = "balanced" if results["weight"] == "balanced" else f"weight {results['weight']}"
+    if results.get("mix", "pooled") == "stacked":
+        label = "CodiEsp charts over the default pack (train --base)"
+    else:
+        weight = "balanced" if results["weight"] == "balanced" else f"weight {results['weight']}"
+        label = f"default pack's synthetic notes + CodiEsp charts, pooled ({weight})"
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(xs, ys, marker="o", label=f"default pack's synthetic notes + CodiEsp charts ({weight})")
+    ax.plot(xs, ys, marker="o", label=label)
     for x, y in zip(xs, ys, strict=True):
         ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
     if results["alone"]:
@@ -295,7 +335,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--slices", default="50,100,250,500", help="CodiEsp train charts per step, comma-separated.")
-    ap.add_argument("--weight", default="balanced", help="The JSONL source's weight: a number or 'balanced'.")
+    ap.add_argument(
+        "--mix",
+        choices=["stacked", "pooled"],
+        default="stacked",
+        help="stacked: train on the charts with --base the default pack (what docs/models.md recommends); "
+        "pooled: one ranker over the synthetic notes and the charts together, weighed by --weight.",
+    )
+    ap.add_argument(
+        "--weight", default="balanced", help="Pooled only: the JSONL source's weight, a number or 'balanced'."
+    )
     ap.add_argument("--no-alone", dest="alone", action="store_false", help="Skip the charts-alone packs.")
     ap.add_argument(
         "--no-evidence",

@@ -61,3 +61,19 @@ def test_slices_are_fixed_and_nested_and_keep_codes_and_cited_sentences(tmp_path
     cited = {(r.id, code): sentences for r in first[:20] for code, sentences in r.evidence.items()}
     kept = {(r.id, code): sentences for r in back for code, sentences in r.evidence.items()}
     assert kept and all(cited[key] == sentences for key, sentences in kept.items())
+
+
+def test_table_and_plot_of_a_stacked_run(tmp_path):
+    results = {
+        "mix": "stacked",
+        "weight": None,
+        "synthetic": "2000:0",
+        "steps": [_row(0, 0.25, train_seconds=None), _row(50, 0.40, weight=None), _row(500, 0.533, weight=None)],
+        "alone": [_row(50, 0.398), _row(500, 0.532)],
+        "codiesp_alone": _row(500, 0.532),
+    }
+    text = learning_curve.table(results)
+    assert "| 50 |  | 0.400 |" in text and "| 500 |  | 0.533 |" in text  # no weight: one source
+    assert text.splitlines()[3].endswith("| 0.398 |")
+    learning_curve.plot(results, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
