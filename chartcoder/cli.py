@@ -211,13 +211,48 @@ def train(
             "--source synthetic:2000:1:1 --source jsonl:audits.jsonl:3. Used instead of --data/--format.",
         ),
     ] = None,
+    base: Annotated[
+        Path | None,
+        typer.Option(
+            "--base",
+            help="A pack to stack over (e.g. models/default): the ranker trained here ranks every code, the base "
+            "pack's adds only codes these sources never hold (docs/models.md).",
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local | spark: with spark, the knowledge engine's note analyses and the ranker's folds, "
+            "candidate features and tree fits run as Spark tasks (pip install 'chartcoder[spark]'; docs/scale.md).",
+        ),
+    ] = "local",
+    master: Annotated[
+        str | None,
+        typer.Option("--master", help="Spark master URL for --engine spark (local[2], spark://HOST:7077, yarn, ...)."),
+    ] = None,
 ) -> None:
     """Train a learned ranker and write a verified model pack."""
+    from contextlib import nullcontext
+
     from chartcoder.training.readers import ReadReport
     from chartcoder.training.train import load_records, parse_source, records_digest, train_pack
 
     if (data is None) == (not source):
         _fail("give either --data (with --format) or one or more --source FORMAT:PATH[:WEIGHT]")
+    if engine not in ("local", "spark"):
+        _fail(f"--engine must be local or spark; got {engine!r}")
+    if master is not None and engine != "spark":
+        _fail("--master is for --engine spark")
+    spark_training: Any = None
+    if engine == "spark":
+        from chartcoder.spark import spark_available
+        from chartcoder.training.spark_engine import SparkTraining
+
+        ok, why = spark_available()
+        if not ok:
+            _fail(f"--engine spark: {why}")
+        spark_training = SparkTraining(master)
     specs = [(format, str(data), 1.0)] if data is not None else []
     records: list[Any] = []
     weights: list[float] = []
@@ -250,17 +285,24 @@ def train(
             progress.update(bar, description=stage, completed=frac)
 
         try:
-            path = train_pack(
-                records,
-                out,
-                task=task,
-                name=name,
-                sources=sources,
-                progress=step,
-                weights=weights if len(specs) > 1 or any(w != 1.0 for w in weights) else None,
-            )
+            with spark_training if spark_training is not None else nullcontext():
+                if spark_training is not None:
+                    err.print(f"training on Spark: {spark_training.card()['master']}")
+                path = train_pack(
+                    records,
+                    out,
+                    task=task,
+                    name=name,
+                    sources=sources,
+                    progress=step,
+                    weights=weights if len(specs) > 1 or any(w != 1.0 for w in weights) else None,
+                    base=base,
+                )
         except ChartcoderError as exc:
             _fail(str(exc))
+        finally:
+            if spark_training is not None:
+                spark_training.stop()
     err.print(f"wrote {path}")
 
 

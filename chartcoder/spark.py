@@ -92,4 +92,6 @@ def get_session(master: str | None = None, app_name: str = "chartcoder", conf: d
 def _submitted_conf() -> dict[str, str]:
     """Settings spark-submit passed to this driver (empty when run as a plain Python program)."""
     raw = os.environ.get("PYSPARK_SUBMIT_ARGS", "")
-    return {"spark.master": "submitted"} if "--master" in raw else {}
+    # Under spark-submit the JVM starts first and hands Python its gateway: its master is already set.
+    submitted = "--master" in raw or "PYSPARK_GATEWAY_PORT" in os.environ
+    return {"spark.master": "submitted"} if submitted else {}

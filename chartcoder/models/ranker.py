@@ -20,7 +20,9 @@ import hashlib
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -388,6 +390,18 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
             random_state=self.random_state,
         )
 
+    def _feature_worker(self) -> CodeRanker:
+        """What `_candidates` and `_features` read, without the vectorizers or kernels: the copy of
+        the ranker that a candidate task is shipped with."""
+        worker = type(self)(**self.get_params())
+        worker.system_ = self.system_
+        worker.use_knowledge_ = self.use_knowledge_
+        worker.labels_ = self.labels_
+        worker.label_index_ = self.label_index_
+        worker.prior_ = self.prior_
+        worker.desc_words_ = dict(self.desc_words_)
+        return worker
+
     # -- fit / predict -----------------------------------------------------------------------------
     def fit(
         self,
@@ -419,7 +433,6 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         self.label_index_ = {c: i for i, c in enumerate(self.labels_)}
         self.prior_ = dict(Counter(c for g in gold for c in set(g)))
         self.desc_words_: dict[str, frozenset[str]] = {}
-        label_set = set(self.labels_)
         self.vectorizer_ = self._vectorizer()
         X = self.vectorizer_.fit_transform(texts)
         self.char_vectorizer_: TfidfVectorizer | None = self._char_vectorizer() if self.char_ngrams else None
@@ -437,52 +450,90 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         K_word = (X @ X.T).toarray()
         K_char = (X2 @ X2.T).toarray() if X2 is not None else None
         grams = [note_grams(t, e) for t, e in zip(texts, evidence, strict=True)]
-        for f, (tr, te) in enumerate(folds.split(np.arange(n))):
-            lr_oof[te] = self._fit_generators(K_word[np.ix_(tr, tr)], Y[tr]).predict(K_word[np.ix_(te, tr)])
-            knn_oof[te] = self._knn_scores(None, Y[tr], None, sims=K_word[np.ix_(te, tr)])
-            if K_char is not None:
-                lr2_oof[te] = self._fit_generators(K_char[np.ix_(tr, tr)], Y[tr]).predict(K_char[np.ix_(te, tr)])
-            index = EvidenceIndex().fit([texts[i] for i in tr], [evidence[i] for i in tr], grams=[grams[i] for i in tr])
-            fold_prior = dict(Counter(c for i in tr for c in set(gold[i])))
-            for i in te:
-                mined_oof[i] = index.view(texts[i])
-                prior_oof[i] = fold_prior
-            report("classifier (cross-fitted)", 0.05 + 0.45 * (f + 1) / folds.get_n_splits())
-        views = [
-            knowledge_view(k, label_set, system) if self.use_knowledge_ else None for k in (knowledge or [None] * n)
-        ]
-        rows, labels, groups, weights = [], [], [], []
-        for i in range(n):
-            words = set(_WORD.findall(texts[i].lower()))
-            cands = self._candidates(lr_oof[i], knn_oof[i], views[i], mined_oof[i], lr2_oof[i])
-            gold_i = set(gold[i])
-            neg_i = set(negatives[i]) if negatives else set()
-            for c in neg_i - set(cands):
-                cands.append(c)
-            feats = self._features(
-                words, lr_oof[i], knn_oof[i], views[i], cands, mined_oof[i], lr2_oof[i], prior_oof[i]
+        # The loops below are tasks (`_map_tasks`): in turn here by default, or joblib tasks inside
+        # `parallel_fit` (chartcoder train --engine spark). Each task gets only its slices, and the
+        # results are placed by fold or note index, so the numbers do not depend on where they ran.
+        jobs = _FIT_JOBS.get()
+        splits = list(folds.split(np.arange(n)))
+        fold_tasks = (
+            (
+                self.get_params(),
+                K_word[np.ix_(tr, tr)],
+                K_word[np.ix_(te, tr)],
+                K_char[np.ix_(tr, tr)] if K_char is not None else None,
+                K_char[np.ix_(te, tr)] if K_char is not None else None,
+                csr_matrix(Y[tr]) if jobs is not None else Y[tr],
+                [texts[i] for i in tr],
+                [evidence[i] for i in tr],
+                [grams[i] for i in tr],
+                [texts[i] for i in te],
+                [gold[i] for i in tr],
             )
-            rows.append(feats)
-            labels += [1 if c in gold_i else 0 for c in cands]
-            w = float(sample_weight[i]) if sample_weight is not None else 1.0
-            weights += [w * (2.0 if c in neg_i else 1.0) for c in cands]
-            groups += [i] * len(cands)
-        F = np.vstack(rows)
-        y = np.asarray(labels)
-        wts = np.asarray(weights)
+            for tr, te in splits
+        )
+        for f, ((_, te), fold) in enumerate(zip(splits, _map_tasks(_cross_fit_fold, fold_tasks), strict=True)):
+            lr_oof[te], knn_oof[te], lr2_te, mined_te, fold_prior = fold
+            if lr2_te is not None:
+                lr2_oof[te] = lr2_te
+            for i, mined in zip(te, mined_te, strict=True):
+                mined_oof[i] = mined
+                prior_oof[i] = fold_prior
+            report("classifier (cross-fitted)", 0.05 + 0.45 * (f + 1) / len(splits))
+        # Candidates and their features, note by note (in chunks of notes when run as tasks).
+        chunks = _note_chunks(n, jobs)
+        worker = self if jobs is None else self._feature_worker()
+        note_tasks = (
+            (
+                worker,
+                lo,
+                list(texts[lo:hi]),
+                lr_oof[lo:hi],
+                knn_oof[lo:hi],
+                lr2_oof[lo:hi],
+                list(knowledge[lo:hi]) if self.use_knowledge_ and knowledge is not None else None,
+                mined_oof[lo:hi],
+                prior_oof[lo:hi],
+                list(gold[lo:hi]),
+                list(negatives[lo:hi]) if negatives else None,
+                [float(w) for w in sample_weight[lo:hi]] if sample_weight is not None else None,
+            )
+            for lo, hi in chunks
+        )
+        parts = []
+        for c, part in enumerate(_map_tasks(_candidate_rows, note_tasks)):
+            parts.append(part[:4])
+            for code, words in part[4].items():  # the description words the task looked up
+                self.desc_words_.setdefault(code, words)
+            report("candidates", 0.5 + 0.05 * (c + 1) / len(chunks))
+        F = np.vstack([p[0] for p in parts])
+        y = np.asarray([v for p in parts for v in p[1]])
+        wts = np.asarray([v for p in parts for v in p[2]])
         report("re-ranker", 0.55)
-        # Out-of-fold re-ranker scores (folds by note) are what calibration and the threshold see.
-        groups_arr = np.asarray(groups)
+        # Out-of-fold re-ranker scores (folds by note) are what calibration and the threshold see;
+        # the final re-ranker on every row is fitted beside the three folds.
+        groups_arr = np.asarray([v for p in parts for v in p[3]])
         raw_oof = np.zeros(len(y))
-        for tr, te in GroupKFold(n_splits=3).split(F, y, groups_arr):
-            model = self._reranker().fit(F[tr], y[tr], sample_weight=wts[tr])
-            raw_oof[te] = model.predict_proba(F[te])[:, 1]
+        tree_splits = list(GroupKFold(n_splits=3).split(F, y, groups_arr))
+        tree_tasks = [*((tr, te) for tr, te in tree_splits), (None, None)]
+        *oof_parts, final = list(
+            _map_tasks(
+                _fit_trees,
+                (
+                    (self._reranker(), F[tr], y[tr], wts[tr], F[te])
+                    if tr is not None
+                    else (self._reranker(), F, y, wts, None)
+                    for tr, te in tree_tasks
+                ),
+            )
+        )
+        for (_, te), part in zip(tree_splits, oof_parts, strict=True):
+            raw_oof[te] = part
         self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw_oof, y)
         calibrated_oof = self.calibrator_.predict(raw_oof)
         self.threshold_ = _best_threshold(calibrated_oof, y, groups_arr)
         self.oof_map_ = _grouped_map(calibrated_oof, y, groups_arr, [len(set(g)) for g in gold])
         report("re-ranker", 0.8)
-        self.reranker_ = self._reranker().fit(F, y, sample_weight=wts)
+        self.reranker_ = final
         self._fit_knowledge_reranker(F, y, wts, groups_arr)
         report("final classifier", 0.85)
         self.generators_ = self._fit_generators(K_word, Y)
@@ -510,10 +561,23 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
             return
         Fk, yk, wk, gk = F[mask][:, self.kn_columns_], y[mask], wts[mask], groups[mask]
         raw = np.zeros(len(yk))
-        for tr, te in GroupKFold(n_splits=3).split(Fk, yk, gk):
-            raw[te] = self._knowledge_model().fit(Fk[tr], yk[tr], sample_weight=wk[tr]).predict_proba(Fk[te])[:, 1]
+        tree_splits = list(GroupKFold(n_splits=3).split(Fk, yk, gk))
+        tasks = [*((tr, te) for tr, te in tree_splits), (None, None)]
+        *oof_parts, final = list(
+            _map_tasks(
+                _fit_trees,
+                (
+                    (self._knowledge_model(), Fk[tr], yk[tr], wk[tr], Fk[te])
+                    if tr is not None
+                    else (self._knowledge_model(), Fk, yk, wk, None)
+                    for tr, te in tasks
+                ),
+            )
+        )
+        for (_, te), part in zip(tree_splits, oof_parts, strict=True):
+            raw[te] = part
         self.kn_calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, yk)
-        self.kn_reranker_ = self._knowledge_model().fit(Fk, yk, sample_weight=wk)
+        self.kn_reranker_ = final
 
     def _knowledge_model(self) -> HistGradientBoostingClassifier:
         # Monotone where the direction is a fact about coding, not about one corpus: a higher engine
@@ -597,6 +661,132 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
             order = np.lexsort((np.arange(len(cands)), -raw, -probs))
             out.append([(cands[j], float(probs[j])) for j in order])
         return out
+
+
+# -- the loops of `fit` as tasks ----------------------------------------------------------------------
+# `CodeRanker.fit` runs its cross-fitting folds, its candidate building (in chunks of notes) and its
+# tree fits through `_map_tasks`. By default they run one after the other in this process, exactly as
+# a plain loop. Inside `parallel_fit(n_jobs)` they are joblib tasks under whatever joblib backend is
+# active: `chartcoder train --engine spark` makes that joblibspark's, so every task is a Spark task.
+# A task gets its inputs as arguments (kernel slices, the notes of its chunk) and returns plain
+# arrays, dicts and fitted models; the caller places them by fold or note index, so a parallel fit
+# gives the numbers a sequential one does.
+_FIT_JOBS: ContextVar[int | None] = ContextVar("chartcoder_fit_jobs", default=None)
+_FIT_BACKEND: ContextVar[str | None] = ContextVar("chartcoder_fit_backend", default=None)
+
+
+@contextmanager
+def parallel_fit(n_jobs: int | None = -1, backend: str | None = None) -> Iterator[None]:
+    """Within the block, `CodeRanker.fit` hands its independent loops to `joblib.Parallel(n_jobs)`,
+    on `backend` (a registered joblib backend name such as "spark" or "loky"; None: whatever
+    `joblib.parallel_config` has made active). `n_jobs=None` keeps the sequential loops."""
+    jobs, chosen = _FIT_JOBS.set(n_jobs), _FIT_BACKEND.set(backend)
+    try:
+        yield
+    finally:
+        _FIT_BACKEND.reset(chosen)
+        _FIT_JOBS.reset(jobs)
+
+
+def _map_tasks(func: Callable[..., Any], tasks: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
+    """`func(*task)` for every task, in the tasks' order, as they finish."""
+    jobs = _FIT_JOBS.get()
+    if jobs is None:
+        return (func(*task) for task in tasks)
+    from joblib import Parallel, delayed
+
+    # One task per batch: a task is already a sizeable piece of work, and joblib's automatic
+    # batching would otherwise pack several into one (Spark) task at first. (joblibspark cannot
+    # return results as they come, so they come all at once, in order.)
+    runner = Parallel(n_jobs=jobs, backend=_FIT_BACKEND.get(), batch_size=1)
+    return iter(runner(delayed(func)(*task) for task in tasks))
+
+
+def _note_chunks(n: int, jobs: int | None) -> list[tuple[int, int]]:
+    """Contiguous (start, stop) ranges of notes: all of them at once when fitting runs sequentially,
+    else about four chunks per worker so that uneven chunks even out, of 100 to 500 notes (a chunk
+    of fewer notes costs more to schedule than to compute)."""
+    if jobs is None or n == 0:
+        return [(0, n)]
+    workers = jobs if jobs > 0 else 8
+    size = max(100, min(500, math.ceil(n / (4 * workers))))
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
+def _cross_fit_fold(
+    params: dict[str, Any],
+    K_tr: np.ndarray,
+    K_te: np.ndarray,
+    Kc_tr: np.ndarray | None,
+    Kc_te: np.ndarray | None,
+    Y_tr: Any,
+    texts_tr: list[str],
+    evidence_tr: list[dict[str, list[str]]],
+    grams_tr: list[NoteGrams],
+    texts_te: list[str],
+    gold_tr: list[Sequence[str]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[dict[str, EvidenceRow]], dict[str, int]]:
+    """One cross-fitting fold: the classifiers on word and character kernels and the neighbours,
+    fitted on the fold's training notes (rows and columns `tr` of the kernels) and scoring its held-out
+    notes (rows `te`); the terms mined from the training notes' evidence looked up in the held-out
+    notes; and the codes' counts over the training notes. `Y_tr` may come as a sparse matrix."""
+    ranker = CodeRanker(**params)
+    Y = Y_tr.toarray() if hasattr(Y_tr, "toarray") else Y_tr
+    lr = ranker._fit_generators(K_tr, Y).predict(K_te)
+    knn = ranker._knn_scores(None, Y, None, sims=K_te)
+    lr2 = ranker._fit_generators(Kc_tr, Y).predict(Kc_te) if Kc_tr is not None and Kc_te is not None else None
+    index = EvidenceIndex().fit(texts_tr, evidence_tr, grams=grams_tr)
+    mined = [index.view(t) for t in texts_te]
+    prior = dict(Counter(c for g in gold_tr for c in set(g)))
+    return lr, knn, lr2, mined, prior
+
+
+def _candidate_rows(
+    ranker: CodeRanker,
+    start: int,
+    texts: list[str],
+    lr: np.ndarray,
+    knn: np.ndarray,
+    lr2: np.ndarray,
+    knowledge: list[Any] | None,
+    mined: list[dict[str, EvidenceRow]],
+    priors: list[dict[str, int]],
+    gold: list[Sequence[str]],
+    negatives: list[Sequence[str]] | None,
+    sample_weight: list[float] | None,
+) -> tuple[np.ndarray, list[int], list[float], list[int], dict[str, frozenset[str]]]:
+    """The re-ranker's training rows for consecutive notes from `start` on: their candidates (with the
+    codes coders rejected), one row of FEATURES per candidate, its label, weight and note index; and
+    the ranker's description-word cache, which the caller merges into its own."""
+    label_set = set(ranker.labels_)
+    rows, labels, weights, groups = [], [], [], []
+    for k, text in enumerate(texts):
+        view = knowledge_view(knowledge[k], label_set, ranker.system_) if knowledge is not None else None
+        words = set(_WORD.findall(text.lower()))
+        cands = ranker._candidates(lr[k], knn[k], view, mined[k], lr2[k])
+        gold_k = set(gold[k])
+        neg_k = set(negatives[k]) if negatives else set()
+        for c in neg_k - set(cands):
+            cands.append(c)
+        rows.append(ranker._features(words, lr[k], knn[k], view, cands, mined[k], lr2[k], priors[k]))
+        labels += [1 if c in gold_k else 0 for c in cands]
+        w = sample_weight[k] if sample_weight is not None else 1.0
+        weights += [w * (2.0 if c in neg_k else 1.0) for c in cands]
+        groups += [start + k] * len(cands)
+    block = np.vstack(rows) if rows else np.zeros((0, len(FEATURES)))
+    return block, labels, weights, groups, ranker.desc_words_
+
+
+def _fit_trees(
+    model: HistGradientBoostingClassifier,
+    F: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    F_test: np.ndarray | None,
+) -> Any:
+    """Fit gradient-boosted trees; the P(class 1) of `F_test`'s rows when given, else the model."""
+    model.fit(F, y, sample_weight=w)
+    return model if F_test is None else model.predict_proba(F_test)[:, 1]
 
 
 _STOP = frozenset(

@@ -105,9 +105,13 @@ def canonical_order(records: list[Record], weights: list[float] | None = None) -
 
 
 def knowledge_analyses(records: list[Record], system: str, progress: Progress | None = None) -> list[Any] | None:
-    """The knowledge engine's view of every note (ICD-10-CM only; procedures use the learned parts)."""
+    """The knowledge engine's view of every note (ICD-10-CM only; procedures use the learned parts).
+    Inside `chartcoder.training.spark_engine.SparkTraining` the notes are analysed on Spark."""
     if system != "ICD-10-CM":
         return None
+    engine = _training_engine()
+    if engine is not None:
+        return engine.analyses(records, progress)
     from chartcoder.models.service import get_service
 
     service = get_service()
@@ -190,6 +194,7 @@ def train_pack(
             "records": len(usable),
             "sha256": digest,
             "seconds": round(seconds, 1),
+            **_engine_card(),
         },
         "base": (
             {
@@ -210,6 +215,22 @@ def train_pack(
         card["metrics"].update({k: round(v, 4) for k, v in result.items() if isinstance(v, float)})
         card["metrics"]["evaluated_on"] = f"{holdout_name or 'held-out records'} ({len(holdout)} records)"
     return save_pack(model, out, card)
+
+
+def _training_engine() -> Any:
+    """The Spark training engine whose block encloses this call (`chartcoder train --engine spark`),
+    or None to train in this process."""
+    from chartcoder.training.spark_engine import active_engine
+
+    return active_engine()
+
+
+def _engine_card() -> dict[str, Any]:
+    """Where the pack was trained, for the card's "training" section: {"engine": "local"}, or
+    "spark" with the master URL and the parallelism."""
+    from chartcoder.training.spark_engine import engine_card
+
+    return engine_card()
 
 
 def _engine_name() -> str:

@@ -99,3 +99,21 @@ def test_a_tampered_base_pack_is_refused(packs, tmp_path):
     card.write_text(card.read_text().replace('"base"', '"BASE"', 1))
     with pytest.raises(ChartcoderError, match="manifest"):
         train_pack(packs["charts"], tmp_path / "out", base=copy)
+
+
+def test_train_cli_base_option(packs, tmp_path):
+    from typer.testing import CliRunner
+
+    from chartcoder.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "cli-stacked"
+    done = runner.invoke(app, ["train", "--source", "synthetic:30:27", "--base", str(packs["base"]), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    card = load_pack(out).card
+    assert card["base"]["name"] == "base" and card["base"]["fallback_weight"] == FALLBACK_WEIGHT
+    missing = runner.invoke(
+        app, ["train", "--source", "synthetic:30:27", "--base", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]
+    )
+    assert missing.exit_code == 2 and "nope" in missing.output
+    assert not (tmp_path / "x").exists()
