@@ -36,6 +36,8 @@ feedback_app = typer.Typer(help="Feedback analytics: where coders disagree with 
 app.add_typer(feedback_app, name="feedback")
 claim_app = typer.Typer(help="Claims: build one from a finalized encounter and scrub it.", no_args_is_help=True)
 app.add_typer(claim_app, name="claim")
+bulk_app = typer.Typer(help="Bulk coding: many notes on Apache Spark or in one local process.", no_args_is_help=True)
+app.add_typer(bulk_app, name="bulk")
 console = Console()
 err = Console(stderr=True)
 ROLE_HELP = "coder | biller | ehr | data_scientist | admin"
@@ -899,6 +901,73 @@ def claim_build(
         )
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@bulk_app.command("predict")
+def bulk_predict(
+    input: Annotated[
+        str, typer.Option("--input", help="Notes: a Parquet, CSV or JSONL file or folder (any path Spark reads).")
+    ],
+    output: Annotated[
+        str, typer.Option("--output", help="Parquet folder to write: {id, model, suggestions} per note.")
+    ],
+    engine: Annotated[str, typer.Option(help="spark | local")] = "spark",
+    model: Annotated[str | None, typer.Option("--model", help="Model pack (default: the active one).")] = None,
+    master: Annotated[
+        str | None, typer.Option(help="Spark master URL (default: spark-submit's, else local[*]).")
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 20,
+    input_format: Annotated[
+        str | None, typer.Option("--format", help="parquet | csv | jsonl (default: by extension).")
+    ] = None,
+    failures: Annotated[
+        str | None, typer.Option(help="Parquet folder for notes that failed (default: OUTPUT_failures).")
+    ] = None,
+    summary: Annotated[Path | None, typer.Option(help="Also write the JSON summary to this file.")] = None,
+    partitions: Annotated[
+        int | None, typer.Option(min=1, help="Spark partitions to code in (default: 4 per core).")
+    ] = None,
+    ship_pack: Annotated[bool, typer.Option(help="Copy the pack to every executor (SparkContext.addFile).")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+) -> None:
+    """Suggest codes for every note of a large input and write Parquet, failures and a summary."""
+    from chartcoder.bulk import BulkJob, run_local, run_spark
+
+    if engine not in ("spark", "local"):
+        _fail(f"--engine must be spark or local; got {engine!r}")
+    job = BulkJob(
+        input,
+        output,
+        model=model,
+        format=input_format,
+        failures=failures,
+        top_k=top_k,
+        overwrite=overwrite,
+        partitions=partitions,
+        ship_pack=ship_pack,
+    )
+    try:
+        if engine == "local":
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            columns = (SpinnerColumn(), TextColumn("bulk predict: {task.completed} notes"), TimeElapsedColumn())
+            with Progress(*columns, console=err) as bar:
+                task = bar.add_task("notes", total=None)
+                result = run_local(job, progress=lambda n: bar.update(task, completed=n))
+        else:
+            from chartcoder.bulk.predict import executor_env
+            from chartcoder.spark import get_session
+
+            conf = {**executor_env(), "spark.ui.showConsoleProgress": str(sys.stderr.isatty()).lower()}
+            result = run_spark(get_session(master, "chartcoder bulk predict", conf), job)
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    text = json.dumps(result, indent=2)
+    if summary is not None:
+        summary.write_text(text + "\n", encoding="utf-8")
+    sys.stdout.write(text + "\n")
+    if result["failures"]:
+        err.print(f"{result['failures']} of {result['notes']} notes failed; see {escape(str(job.failures))}")
 
 
 def _first_admin(settings: Any, host: str, port: int) -> None:
