@@ -10,8 +10,11 @@ One place builds the SparkSession that `chartcoder bulk predict --engine spark` 
 - Arrow is on (mapInPandas moves note batches as Arrow record batches), the web UI is off unless
   asked for, and Spark's own logging stays at WARN so that it does not drown the CLI's output.
 
-`SparkUnavailable` says plainly what is missing (the extra, or a Java runtime) instead of a traceback
-from py4j.
+`SparkUnavailable` says plainly what is missing (the extra, or a Java runtime) or that Spark would not
+start (a bad master URL, a cluster out of reach) instead of a traceback from py4j.
+
+`executor_env()` carries the driver's output-changing CHARTCODER_* settings to the executors, so that
+a cluster codes (bulk predict) or analyses notes (training) like the machine the job was started from.
 """
 
 from __future__ import annotations
@@ -26,10 +29,25 @@ from typing import Any
 from chartcoder.errors import ChartcoderError
 
 MIN_JAVA = 17
+# Settings that change what a note gets; the driver hands its values to Spark executors so that a
+# cluster codes like the machine the job was started from.
+OUTPUT_SETTINGS = (
+    "CHARTCODER_MIN_SCORE",
+    "CHARTCODER_MAX_NOTE_CHARS",
+    "CHARTCODER_MAX_TOP_K",
+    "CHARTCODER_DEFAULT_TOP_K",
+    "CHARTCODER_CPT_FILE",
+    "CHARTCODER_HCPCS_FILE",
+)
 
 
 class SparkUnavailable(ChartcoderError):
-    """pyspark is not installed, or no usable Java runtime was found."""
+    """pyspark is not installed, no usable Java runtime was found, or Spark would not start."""
+
+
+def executor_env() -> dict[str, str]:
+    """`spark.executorEnv.*` settings carrying the driver's output-changing CHARTCODER_* values."""
+    return {f"spark.executorEnv.{k}": os.environ[k] for k in OUTPUT_SETTINGS if k in os.environ}
 
 
 def java_version() -> int | None:
@@ -84,7 +102,13 @@ def get_session(master: str | None = None, app_name: str = "chartcoder", conf: d
     }
     for key, value in settings.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # PySparkRuntimeError [JAVA_GATEWAY_EXITED], Py4JError, a refused master...
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        reason = lines[0] if lines else type(exc).__name__
+        where = chosen or ("local[*]" if "spark.master" not in _submitted_conf() else "set by spark-submit")
+        raise SparkUnavailable(f"could not start Spark (master {where!r}): {reason}") from None
     session.sparkContext.setLogLevel("WARN")
     return session
 

@@ -9,15 +9,18 @@ Both engines read the same three formats and write the same two Parquet outputs:
   `suggestions` as a list of structs with their evidence spans as a nested list of structs.
 - failures (`FAILURES_SCHEMA`): `id` when the row had one, `position` (the row's 1-based number in
   the order the input was read; for one JSONL file, its line number), `source` (the file) and
-  `error`, the same message `chartcoder predict` prints for that line. Never the note text.
+  `error` (docs/scale.md lists the messages). Never the note text.
 
 Records travel between reader and coder as `RawNote`: the JSONL line still unparsed (so that a bad
-line fails like it does in `predict`), or the columns of a CSV/Parquet row.
+line becomes a failure, not a stopped job), or the columns of a CSV/Parquet row, or `error` for a CSV
+row the reader could not split into the header's fields.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import posixpath
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +46,13 @@ SUGGESTION_FIELDS = ("code", "system", "description", "score", "evidence", "warn
 OUTPUT_COLUMNS = ("id", "model", "suggestions")
 FAILURE_COLUMNS = ("id", "position", "source", "error")
 PART_FILE = "part-00000.parquet"
+# A CSV row whose fields do not line up with the header: both engines give it this error.
+MALFORMED_CSV = (
+    "malformed CSV row: its fields do not line up with the header's (a field too many or too few, or a "
+    "quote that is never closed and so takes in the rest of the file)"
+)
+# The column Spark's CSV reader puts a malformed row's raw text in (read, never written anywhere).
+CORRUPT_COLUMN = "_chartcoder_malformed_row"
 
 
 class BulkInputError(ChartcoderError, ValueError):
@@ -59,6 +69,7 @@ class RawNote:
     id: Any = None
     text: Any = None
     encounter: Any = None
+    error: str | None = None
 
 
 def is_local(path: str) -> bool:
@@ -85,8 +96,14 @@ def detect_format(path: str, given: str | None = None) -> str:
         found = _EXTENSIONS.get(os.path.splitext(candidate)[1].lower())
         if found:
             return found
+    if not is_local(path):
+        what = "a remote folder or a name without a known extension (remote folders are not listed to guess)"
+    elif local_path(path).is_dir():
+        what = "a folder with no data file of a known extension"
+    else:
+        what = "its name has no known extension"
     raise BulkInputError(
-        f"{path}: cannot tell its format from the name; give --format {'|'.join(FORMATS)} "
+        f"{path}: cannot tell its format: {what}; give --format {'|'.join(FORMATS)} "
         f"(known extensions: {', '.join(sorted(_EXTENSIONS))})"
     )
 
@@ -117,6 +134,56 @@ def failures_path_for(output: str) -> str:
     return output.rstrip("/") + "_failures"
 
 
+def _location(path: str) -> tuple[str, tuple[str, ...]]:
+    """Where a path points, for comparing two of them: ("file", the absolute path's parts with symlinks
+    followed) for a local path, else ("scheme://authority", the normalised path's parts)."""
+    if is_local(path):
+        return "file", local_path(path).resolve().parts
+    scheme, rest = path.split("://", 1)
+    authority, _, tail = rest.partition("/")
+    parts = tuple(p for p in posixpath.normpath("/" + tail).split("/") if p)
+    return f"{scheme.lower()}://{authority}", parts
+
+
+def overlap(path: str, other: str) -> str | None:
+    """'is', 'is inside' or 'contains' when `path` is `other`, lies under it or holds it; else None."""
+    (where, parts), (other_where, other_parts) = _location(path), _location(other)
+    if where != other_where:
+        return None
+    if parts == other_parts:
+        return "is"
+    if parts[: len(other_parts)] == other_parts:
+        return "is inside"
+    if other_parts[: len(parts)] == parts:
+        return "contains"
+    return None
+
+
+def check_apart(outputs: dict[str, str], keep: dict[str, str]) -> None:
+    """Refuse an output that is, lies inside or holds one of the paths to `keep` (the input, the pack),
+    or another output: writing it (and `--overwrite`'s delete) would destroy what it overlaps."""
+    named = list(outputs.items())
+    for i, (option, path) in enumerate(named):
+        for what, other in [*keep.items(), *((o, p) for o, p in named[i + 1 :])]:
+            how = overlap(path, other)
+            if how:
+                raise BulkInputError(
+                    f"{option} {path} {how} {what} ({other}); the outputs must be apart from the input, "
+                    "the model pack and each other"
+                )
+
+
+def check_summary(path: str) -> None:
+    """Refuse a --summary file that cannot be written, before the job runs rather than after it."""
+    p = Path(path)
+    if p.is_dir():
+        raise BulkInputError(f"--summary {path}: is a folder; give a file name")
+    if not p.parent.is_dir():
+        raise BulkInputError(f"--summary {path}: its folder {p.parent} does not exist")
+    if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise BulkInputError(f"--summary {path}: cannot write there (permission denied)")
+
+
 # ---------------------------------------------------------------- local readers
 
 
@@ -127,9 +194,11 @@ def iter_local(path: str, fmt: str) -> Iterator[RawNote]:
     position = 0
     for file in files:
         reader = {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows}[fmt]
+        # a file name that is not UTF-8 must not stop the failures output from being written
+        source = "file:" + os.fsencode(file.resolve()).decode("utf-8", errors="replace")
         for row in reader(file):
             position += 1
-            yield RawNote(position, f"file:{file.resolve()}", **row)
+            yield RawNote(position, source, **row)
 
 
 def _jsonl_rows(file: Path) -> Iterator[dict[str, Any]]:
@@ -141,15 +210,68 @@ def _jsonl_rows(file: Path) -> Iterator[dict[str, Any]]:
 
 
 def _csv_rows(file: Path) -> Iterator[dict[str, Any]]:
+    """The rows of a CSV file; a row that does not split into the header's fields is yielded as
+    {"error": ...} in its place, as Spark's reader flags it. A quote never closed takes in the rest of
+    the file (CSV has no way to end it), so that row is the file's last, for both engines."""
+    import csv
+
+    import pandas as pd
+
+    done = 0
+    try:
+        for row in _csv_records(file, 1000):
+            done += 1
+            yield row
+    except (pd.errors.ParserError, csv.Error):
+        # The chunk holding the bad row did not parse: read up to that row one row at a time.
+        try:
+            for i, row in enumerate(_csv_records(file, 1)):
+                if i >= done:
+                    done += 1
+                    yield row
+        except (pd.errors.ParserError, csv.Error):
+            pass
+        yield {"error": MALFORMED_CSV}
+
+
+_BAD_ROW = "\x00chartcoder: malformed row\x00"
+
+
+def _csv_records(file: Path, chunksize: int) -> Iterator[dict[str, Any]]:
+    import csv
+
     import pandas as pd
 
     # Strings only, and an empty field stays "" (CSV cannot tell null from empty; the coder treats both
-    # alike), as Spark's CSV reader does without a schema.
-    chunks = pd.read_csv(file, dtype=str, keep_default_na=False, chunksize=1000)
-    for chunk in chunks:
-        require_columns(list(chunk.columns), str(file))
-        for rec in chunk.to_dict("records"):
-            yield {"id": rec.get(ID), "text": rec.get(TEXT), "encounter": rec.get(ENCOUNTER)}
+    # alike), as Spark's CSV reader does without a schema; bytes that are not UTF-8 become U+FFFD, as
+    # in Spark. A row with too many fields is handed to `on_bad_lines` (python engine), which marks
+    # it; one with too few reads as None in its missing fields. The python engine parses with the csv
+    # module, whose 128 kB field limit would make a long note (or a too-long one, a failure of its own)
+    # unreadable: lifted while this file is read.
+    limit = csv.field_size_limit(2**31 - 1)
+    try:
+        chunks = pd.read_csv(
+            file,
+            dtype=str,
+            keep_default_na=False,
+            chunksize=chunksize,
+            engine="python",
+            on_bad_lines=lambda fields: [_BAD_ROW],
+            encoding_errors="replace",
+        )
+        for chunk in chunks:
+            names = list(chunk.columns)
+            require_columns(names, str(file))
+            for rec in chunk.to_dict("records"):
+                values = list(rec.values())
+                if values[0] == _BAD_ROW or any(not isinstance(v, str) for v in values):
+                    yield {"error": MALFORMED_CSV}
+                else:
+                    yield {"id": rec.get(ID), "text": rec.get(TEXT), "encounter": rec.get(ENCOUNTER)}
+    except pd.errors.EmptyDataError:  # an empty file: no header, no rows (Spark skips it too)
+        return
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _parquet_rows(file: Path) -> Iterator[dict[str, Any]]:
@@ -215,50 +337,20 @@ def arrow_schemas() -> tuple[Any, Any]:
 
 
 def spark_schemas() -> tuple[Any, Any, Any]:
-    """(output, failures, result) as Spark schemas; `result` is what the executors return per note:
-    the output columns, then the failure columns (error is null for a coded note)."""
+    """(output, failures, result) as Spark schemas, converted from `arrow_schemas` so that the two
+    engines cannot drift apart; `result` is what the executors return per note: the output columns,
+    then the failure columns (error is null for a coded note)."""
     from pyspark.sql import types as T
+    from pyspark.sql.pandas.types import from_arrow_schema
 
-    evidence = T.StructType(
-        [
-            T.StructField("start", T.LongType()),
-            T.StructField("end", T.LongType()),
-            T.StructField("text", T.StringType()),
-            T.StructField("assertion", T.StringType()),
-            T.StructField("section", T.StringType()),
-        ]
-    )
-    suggestion = T.StructType(
-        [
-            T.StructField("code", T.StringType()),
-            T.StructField("system", T.StringType()),
-            T.StructField("description", T.StringType()),
-            T.StructField("score", T.DoubleType()),
-            T.StructField("evidence", T.ArrayType(evidence)),
-            T.StructField("warnings", T.ArrayType(T.StringType())),
-        ]
-    )
-    output = T.StructType(
-        [
-            T.StructField("id", T.StringType()),
-            T.StructField("model", T.StringType()),
-            T.StructField("suggestions", T.ArrayType(suggestion)),
-        ]
-    )
-    failures = T.StructType(
-        [
-            T.StructField("id", T.StringType()),
-            T.StructField("position", T.LongType()),
-            T.StructField("source", T.StringType()),
-            T.StructField("error", T.StringType()),
-        ]
-    )
+    output, failures = (from_arrow_schema(schema) for schema in arrow_schemas())
     result = T.StructType(output.fields + [f for f in failures.fields if f.name != "id"])
     return output, failures, result
 
 
 class LocalParquetWriter:
-    """Rows to `folder/part-00000.parquet` in batches, and `_SUCCESS` on close, as Spark lays it out."""
+    """Rows to `folder/part-00000.parquet` in batches, and `_SUCCESS` on a successful close, as Spark
+    lays it out. The folder (or file) at `folder` is replaced: the caller checked it may be."""
 
     def __init__(self, folder: str, schema: Any, batch_rows: int = 500) -> None:
         import pyarrow.parquet as pq
@@ -278,16 +370,25 @@ class LocalParquetWriter:
     def write(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
         if len(self.rows) >= self.batch_rows:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         import pyarrow as pa
 
         if self.rows:
             self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
             self.rows = []
 
-    def close(self) -> None:
-        self._flush()
-        self.writer.close()
-        (self.folder / "_SUCCESS").touch()
+    def close(self, ok: bool) -> None:
+        """Write what is left and close the file; mark the folder complete (`_SUCCESS`) only if `ok`:
+        a failed run keeps the rows it wrote, unmarked."""
+        try:
+            if ok:
+                self.flush()
+            else:
+                with contextlib.suppress(Exception):  # the run failed already; keep what can be kept
+                    self.flush()
+        finally:
+            self.writer.close()
+        if ok:
+            (self.folder / "_SUCCESS").touch()

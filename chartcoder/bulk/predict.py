@@ -12,8 +12,10 @@ against it again before unpickling. Spark reuses its Python workers between task
 (`spark.python.worker.reuse`, on by default), so a pack is loaded once per worker process (one per
 executor core), not once per batch or row; the `pack_loads` figure of the summary counts them.
 
-A note that fails (a bad line, a bad encounter, empty or non-string or too long text) becomes a row of
-the failures output with its error; the job goes on. Note text is never logged nor put in an error.
+A note that fails (a bad line, a malformed CSV row, a bad encounter, empty or non-string or too long
+text, an id or text that is not valid Unicode) becomes a row of the failures output with its error; the
+job goes on. Note text is never logged nor put in an error: only chartcoder's own messages are kept,
+any other exception on a note's path becomes `internal error (<its type>)`.
 """
 
 from __future__ import annotations
@@ -29,13 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from chartcoder.bulk.io import (
+    CORRUPT_COLUMN,
     FAILURE_COLUMNS,
+    MALFORMED_CSV,
     OUTPUT_COLUMNS,
     BulkInputError,
     LocalParquetWriter,
     RawNote,
     arrow_schemas,
+    check_apart,
     check_input,
+    check_summary,
     detect_format,
     failures_path_for,
     iter_local,
@@ -46,17 +52,10 @@ from chartcoder.bulk.io import (
 )
 from chartcoder.errors import ChartcoderError, InvalidInputError
 from chartcoder.models.pack import MANIFEST, PackError, active_pack_path, verify_pack
+from chartcoder.spark import OUTPUT_SETTINGS, executor_env
 
-# Settings that change what a note gets; the driver hands its values to Spark executors so that a
-# cluster codes like the machine the job was started from.
-OUTPUT_SETTINGS = (
-    "CHARTCODER_MIN_SCORE",
-    "CHARTCODER_MAX_NOTE_CHARS",
-    "CHARTCODER_MAX_TOP_K",
-    "CHARTCODER_DEFAULT_TOP_K",
-    "CHARTCODER_CPT_FILE",
-    "CHARTCODER_HCPCS_FILE",
-)
+__all__ = ["OUTPUT_SETTINGS", "BulkError", "BulkJob", "executor_env", "run_local", "run_spark"]
+
 KNOWLEDGE = "knowledge"
 MIN_NOTES_PER_TASK = 25
 
@@ -79,21 +78,36 @@ class BulkJob:
     overwrite: bool = False
     partitions: int | None = None
     ship_pack: bool = False
+    summary: str | None = None  # the --summary file the caller will write; checked by `prepare`
     # resolved by `prepare`
     pack_path: str | None = field(default=None, init=False)
     pack_digest: str = field(default="", init=False)
     model_name: str = field(default="", init=False)
+    prepared: bool = field(default=False, init=False)
 
     def prepare(self) -> BulkJob:
-        """Check the paths and the format, find and verify the pack; raise BulkInputError/PackError."""
+        """Check the paths, the format and top-k, find and verify the pack; raise BulkInputError or
+        PackError before anything is written or deleted. Once per job: later calls return at once."""
+        from chartcoder.config import get_settings
+
+        if self.prepared:
+            return self
         check_input(self.input)
         self.format = detect_format(self.input, self.format)
+        max_top_k = get_settings().max_top_k
+        if not 1 <= self.top_k <= max_top_k:
+            raise BulkInputError(f"--top-k must be between 1 and {max_top_k} (CHARTCODER_MAX_TOP_K); got {self.top_k}")
         self.failures = self.failures or failures_path_for(self.output)
-        if self.failures.rstrip("/") == self.output.rstrip("/"):
-            raise BulkInputError("--failures must differ from --output")
+        self.pack_path = resolve_pack(self.model)
+        keep = {"the input": self.input, **({"the model pack": self.pack_path} if self.pack_path else {})}
+        outputs = {"--output": self.output, "--failures": self.failures}
+        # --overwrite deletes an output before the input is read: it must not be, hold or sit in them
+        check_apart(outputs, keep)
+        if self.summary is not None:
+            check_apart({"--summary": self.summary}, {**keep, **outputs})
+            check_summary(self.summary)
         for path in (self.output, self.failures):
             prepare_output(path, self.overwrite)
-        self.pack_path = resolve_pack(self.model)
         if self.pack_path is None:
             from chartcoder.models.knowledge import KnowledgeSuggester
 
@@ -102,6 +116,7 @@ class BulkJob:
             card = verify_pack(self.pack_path)
             self.model_name = f"{card['name']}@{card['version']}"
             self.pack_digest = manifest_digest(self.pack_path)
+        self.prepared = True
         return self
 
 
@@ -138,6 +153,8 @@ def code_note(service: Any, note: RawNote, fmt: str, top_k: int) -> tuple[dict[s
 
     note_id: Any = None
     try:
+        if note.error is not None:  # the reader could not make a row of it (a malformed CSV row)
+            raise InvalidInputError(note.error)
         if fmt == "jsonl":
             if note.line is None or not note.line.strip():
                 return None, None
@@ -157,27 +174,54 @@ def code_note(service: Any, note: RawNote, fmt: str, top_k: int) -> tuple[dict[s
                 note_id = None
             if fmt == "csv" and text is None:
                 text = ""  # CSV has no null: an empty field is empty text
+        if note_id is not None and not _is_utf8(str(note_id)):
+            note_id = None  # it cannot be written either
+            raise InvalidInputError("'id' is not valid Unicode text (it holds a lone surrogate, e.g. \\ud800)")
         if isinstance(encounter, str):
             encounter = _encounter_json(encounter)
-        enc = EncounterContext.model_validate(encounter or {}).to_domain()
+        try:
+            enc = EncounterContext.model_validate(encounter or {}).to_domain()
+        except ValidationError as exc:
+            raise InvalidInputError(
+                "; ".join(
+                    f"{'.'.join(['encounter', *map(str, e['loc'])])}: {e['msg']}"
+                    for e in exc.errors(include_input=False)
+                )
+            ) from None
         result = service.suggest(text, enc, top_k)
         out_id = str(note_id) if note_id is not None else str(note.position)
-        return result.to_dict(out_id), None
-    except ValidationError as exc:
-        error = "; ".join(
-            f"{'.'.join(['encounter', *map(str, e['loc'])])}: {e['msg']}" for e in exc.errors(include_input=False)
-        )
-    except (ChartcoderError, ValueError, TypeError, UnicodeError) as exc:
+        row: dict[str, Any] = result.to_dict(out_id)
+        # Arrow (and Spark's Arrow batches) refuse a string that is not UTF-8: one such note must fail,
+        # not the whole write. A lone surrogate in the text reaches the output through evidence spans.
+        if not _is_utf8(json.dumps(row, ensure_ascii=False)):
+            raise InvalidInputError(
+                "the note's suggestions hold text that is not valid Unicode (a lone surrogate in the note text)"
+            )
+        return row, None
+    except ChartcoderError as exc:  # chartcoder's own messages (and this module's): never the note text
         error = str(exc)
-    except Exception as exc:  # a bug must not stop the job; its message could quote the note, so not kept
+    except Exception as exc:  # a library's message could quote the note (PHI), so only its type is kept
         error = f"internal error ({type(exc).__name__}); this note was not coded"
     failure = {
         "id": str(note_id) if note_id is not None else None,
         "position": note.position,
-        "source": note.source,
-        "error": error,
+        "source": _utf8(note.source),
+        "error": _utf8(error),
     }
     return None, failure
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _utf8(text: str | None) -> str | None:
+    """`text` with anything UTF-8 cannot hold (lone surrogates) replaced, for a failure row."""
+    return None if text is None else text.encode("utf-8", errors="replace").decode("utf-8")
 
 
 def _encounter_json(raw: str) -> Any:
@@ -227,11 +271,19 @@ def cached_service(pack_path: str | None, digest: str) -> tuple[Any, bool]:
 
 
 def _summary(job: BulkJob, engine: str, counts: dict[str, int], seconds: float, **extra: Any) -> dict[str, Any]:
+    """The job's figures. On Spark, `pack_loads`, `pack_load_seconds`, `coding_seconds` and `pack_paths`
+    are gathered with accumulators updated inside the tasks: a task that Spark retries or recomputes
+    (a lost executor, an evicted cache block) adds its time again, so on a cluster that lost tasks
+    the seconds include work done twice. A retried task on a worker that already holds the pack does
+    not load it again, so `pack_loads` counts real loads. The note counts come from the written
+    results and are exact."""
     notes = counts["notes"]
     return {
         "engine": engine,
         **extra,
         "model": job.model_name,
+        "pack": job.pack_path,
+        "pack_shipped": job.ship_pack,
         "input": job.input,
         "format": job.format,
         "output": job.output,
@@ -249,7 +301,9 @@ def _summary(job: BulkJob, engine: str, counts: dict[str, int], seconds: float, 
 
 
 def run_local(job: BulkJob, progress: Any = None) -> dict[str, Any]:
-    """Code every note in this process and write the outputs; `progress(n)` is called per note."""
+    """Code every note in this process and write the outputs; `progress(n)` is called per note. If the
+    run stops (an unreadable file, a file without a `text` column), the outputs keep what was written
+    but are not marked complete (no `_SUCCESS`) and a BulkError says so."""
     job.prepare()
     assert job.failures is not None and job.format is not None
     try:
@@ -264,6 +318,7 @@ def run_local(job: BulkJob, progress: Any = None) -> dict[str, Any]:
     out = LocalParquetWriter(job.output, out_schema)
     failed = LocalParquetWriter(job.failures, fail_schema)
     coding_seconds = 0.0
+    ok = False
     try:
         for note in iter_local(job.input, job.format):
             t0 = time.perf_counter()
@@ -280,9 +335,19 @@ def run_local(job: BulkJob, progress: Any = None) -> dict[str, Any]:
             counts["notes"] += 1
             if progress is not None:
                 progress(counts["notes"])
-    finally:
-        out.close()
-        failed.close()
+        out.flush()
+        failed.flush()
+        ok = True
+    except Exception as exc:
+        # chartcoder's and the OS's messages name a file, never note text; anything else could quote it
+        why = str(exc) if isinstance(exc, (ChartcoderError, OSError)) else f"internal error ({type(exc).__name__})"
+        raise BulkError(
+            f"{why}; stopped after {counts['notes']} notes: {job.output} and {job.failures} hold partial "
+            "output, not marked complete (no _SUCCESS); run again with --overwrite"
+        ) from exc
+    finally:  # unmarked unless every note was read and written
+        for writer in (out, failed):
+            writer.close(ok)
     seconds = time.perf_counter() - started
     return _summary(
         job,
@@ -295,6 +360,7 @@ def run_local(job: BulkJob, progress: Any = None) -> dict[str, Any]:
         pack_loads=int(loaded),
         pack_load_seconds=round(load_seconds, 3),
         coding_seconds=round(coding_seconds, 3),
+        pack_paths=[job.pack_path] if job.pack_path else [],
     )
 
 
@@ -312,6 +378,7 @@ def _code_batches(
     loads: Any,
     load_seconds: Any,
     code_seconds: Any,
+    pack_paths: Any,
 ) -> Iterator[Any]:
     """mapInPandas body, on an executor: note batches in, result batches out."""
     import pandas as pd
@@ -326,6 +393,8 @@ def _code_batches(
     if loaded:
         loads.add(1)
         load_seconds.add(time.perf_counter() - t0)
+    if path is not None:
+        pack_paths.add({str(path)})
     columns = [*OUTPUT_COLUMNS, *[c for c in FAILURE_COLUMNS if c != "id"]]
     for batch in batches:
         t0 = time.perf_counter()
@@ -338,6 +407,7 @@ def _code_batches(
                 id=rec["id"],
                 text=rec["text"],
                 encounter=rec["encounter"],
+                error=rec["error"],
             )
             row, failure = code_note(service, note, fmt, top_k)
             if row is not None:
@@ -349,21 +419,38 @@ def _code_batches(
 
 
 def _read_spark(spark: Any, job: BulkJob) -> Any:
-    """The input as (line, id, text, encounter, source) with every column a string."""
+    """The input as (line, id, text, encounter, source, error) with every column a string; `error` is
+    set for a CSV row that does not split into the header's fields (then the other columns are null)."""
     from pyspark.sql import functions as F
+    from pyspark.sql import types as T
 
     source = F.col("_metadata.file_path").alias("source")
     null = F.lit(None).cast("string")
     if job.format == "jsonl":
         df = spark.read.text(job.input)
         return df.select(
-            F.col("value").alias("line"), null.alias("id"), null.alias("text"), null.alias("encounter"), source
+            F.col("value").alias("line"),
+            null.alias("id"),
+            null.alias("text"),
+            null.alias("encounter"),
+            source,
+            null.alias("error"),
         )
+    bad = F.lit(False)
+    error = null
     if job.format == "csv":
-        df = spark.read.options(header=True, multiLine=True, escape='"', mode="PERMISSIVE").csv(job.input)
+        options = {"header": True, "multiLine": True, "escape": '"', "mode": "PERMISSIVE"}
+        header = spark.read.options(**options).csv(job.input).schema  # the header's columns, as strings
+        require_columns(header.names, job.input)
+        # Read again with a column for the raw text of a row that does not fit the header, instead of
+        # PERMISSIVE's silent padding or dropping of fields; such a row becomes a failure.
+        schema = T.StructType([*header.fields, T.StructField(CORRUPT_COLUMN, T.StringType())])
+        df = spark.read.schema(schema).options(**options, columnNameOfCorruptRecord=CORRUPT_COLUMN).csv(job.input)
+        bad = F.col(CORRUPT_COLUMN).isNotNull()
+        error = F.when(bad, F.lit(MALFORMED_CSV))
     else:
         df = spark.read.parquet(job.input)
-    types = dict(df.dtypes)
+    types = {name: kind for name, kind in df.dtypes if name != CORRUPT_COLUMN}
     require_columns(list(types), job.input)
     require_text_type(types["text"], job.input)
     enc = types.get("encounter")
@@ -376,7 +463,18 @@ def _read_spark(spark: Any, job: BulkJob) -> Any:
     else:
         raise BulkInputError(f"{job.input}: the 'encounter' column must hold JSON text or a struct; got {enc}")
     note_id = F.col("id").cast("string") if "id" in types else null
-    return df.select(null.alias("line"), note_id.alias("id"), F.col("text"), encounter.alias("encounter"), source)
+
+    def good(column: Any) -> Any:  # a malformed row's partial fields are not used
+        return F.when(~bad, column)
+
+    return df.select(
+        null.alias("line"),
+        good(note_id).alias("id"),
+        good(F.col("text")).alias("text"),
+        good(encounter).alias("encounter"),
+        source,
+        error.alias("error"),
+    )
 
 
 def _with_positions(spark: Any, df: Any) -> tuple[Any, int]:
@@ -395,7 +493,8 @@ def _with_positions(spark: Any, df: Any) -> tuple[Any, int]:
     tagged = df.withColumn("_mid", mid).withColumn("p", F.shiftright(F.col("_mid"), 33).cast("int"))
     joined = tagged.join(F.broadcast(offset_df), on="p")
     position = F.col("offset") + F.col("_mid").bitwiseAND(F.lit((1 << 33) - 1)) + F.lit(1)
-    return joined.select(position.alias("position"), "line", "id", "text", "encounter", "source"), running
+    columns = ("line", "id", "text", "encounter", "source", "error")
+    return joined.select(position.alias("position"), *columns), running
 
 
 def default_partitions(rows: int, cores: int, input_partitions: int) -> int:
@@ -404,11 +503,15 @@ def default_partitions(rows: int, cores: int, input_partitions: int) -> int:
     return max(1, min(max(cores * 4, input_partitions), -(-rows // MIN_NOTES_PER_TASK)))
 
 
-def executor_env() -> dict[str, str]:
-    """`spark.executorEnv.*` settings carrying the driver's output-changing CHARTCODER_* values."""
-    import os
+class _SetParam:
+    """An accumulator of a set of strings (union; a retried task adds nothing new)."""
 
-    return {f"spark.executorEnv.{k}": os.environ[k] for k in OUTPUT_SETTINGS if k in os.environ}
+    def zero(self, value: set[str]) -> set[str]:
+        return set()
+
+    def addInPlace(self, value1: set[str], value2: set[str]) -> set[str]:  # noqa: N802 (Spark's name)
+        value1 |= value2
+        return value1
 
 
 def run_spark(spark: Any, job: BulkJob) -> dict[str, Any]:
@@ -427,6 +530,7 @@ def run_spark(spark: Any, job: BulkJob) -> dict[str, Any]:
         sc.addFile(pack, recursive=True)
     out_schema, fail_schema, result_schema = spark_schemas()
     loads, load_seconds, code_seconds = sc.accumulator(0), sc.accumulator(0.0), sc.accumulator(0.0)
+    pack_paths = sc.accumulator(set(), _SetParam())
     body = functools.partial(
         _code_batches,
         pack=pack,
@@ -437,6 +541,7 @@ def run_spark(spark: Any, job: BulkJob) -> dict[str, Any]:
         loads=loads,
         load_seconds=load_seconds,
         code_seconds=code_seconds,
+        pack_paths=pack_paths,
     )
     mode = "overwrite" if job.overwrite else "errorifexists"
     try:
@@ -473,6 +578,7 @@ def run_spark(spark: Any, job: BulkJob) -> dict[str, Any]:
         pack_loads=int(loads.value),
         pack_load_seconds=round(float(load_seconds.value), 3),
         coding_seconds=round(float(code_seconds.value), 3),
+        pack_paths=sorted(pack_paths.value),
     )
 
 

@@ -1,12 +1,18 @@
 """`chartcoder bulk predict` on real files, a real trained pack and a real Spark session (local[2]):
-the suggestions equal `chartcoder predict`'s note for note, bad rows land in the failures output with
-their error and position while the others are written, a tampered pack is refused, and the inputs
-come as JSONL, CSV and Parquet."""
+the suggestions equal `chartcoder predict`'s note for note, bad rows (malformed CSV, ids that are not
+Unicode) land in the failures output with their error and position while the others are written, a
+tampered pack is refused, outputs that would overwrite the input or the pack are refused, and the
+inputs come as JSONL, CSV and Parquet."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +31,9 @@ needs_spark = [
     pytest.mark.spark,
     pytest.mark.skipif(not SPARK_OK, reason=f"Spark cannot run here: {SPARK_WHY}"),
 ]
-TOO_LONG = "Hypertension. " * 15_000  # 210,000 characters: over the 200,000 default limit
+# In every note: no error, log line or summary may ever show it (note text is PHI).
+SENTINEL = "Zqxvorbeth"
+TOO_LONG = f"Hypertension {SENTINEL}. " * 10_000  # 240,000 characters: over the 200,000 default limit
 
 
 def cli(*args: Any) -> Any:
@@ -47,12 +55,12 @@ def pack(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def notes() -> list[dict[str, Any]]:
-    """200 synthetic notes the pack has not seen; every fifth without an encounter."""
+    """200 synthetic notes the pack has not seen, each with the sentinel; every fifth without an encounter."""
     from chartcoder.training.readers import read_synthetic
 
     out = []
     for i, r in enumerate(read_synthetic("200:21")):
-        note: dict[str, Any] = {"id": r.id, "text": r.text}
+        note: dict[str, Any] = {"id": r.id, "text": f"{r.text}\nRef {SENTINEL}.\n"}
         if i % 5:
             note["encounter"] = {k: v for k, v in r.encounter.items() if k != "kind"}
         out.append(note)
@@ -144,6 +152,7 @@ def test_spark_codes_200_notes_exactly_as_predict(spark, tmp_path, notes, expect
     assert summary["notes_per_second"] > 0 and summary["partitions"] >= 2
     # once per Python worker (local[2] runs at most two at a time), never per batch or row
     assert 1 <= summary["pack_loads"] <= 2
+    assert summary["pack"] == str(pack) and summary["pack_shipped"] is False and summary["pack_paths"] == [str(pack)]
     # the explicit Spark schema is the documented one, nested evidence included
     from chartcoder.bulk.io import arrow_schemas
 
@@ -204,7 +213,8 @@ def check_failures(out: Path, rows: list[Any], errors: dict[str, str]) -> dict[A
         assert fragment in failure["error"], failure
         assert failure["position"] == line_of[note_id], failure
         assert failure["source"].startswith("file:") and failure["source"].endswith((".parquet", ".csv", ".jsonl"))
-        assert "Hypertension" not in failure["error"]  # never the note text
+    for failure in failures:
+        assert SENTINEL not in failure["error"]  # never the note text
     return by_id
 
 
@@ -219,10 +229,14 @@ def test_bad_rows_go_to_failures_and_the_rest_is_written(request, tmp_path, note
     extra = ("--ship-pack",) if (engine, fmt) == ("spark", "parquet") else ()
     result, summary = bulk(engine, src, out, pack, *extra)
     assert result.exit_code == 0, result.output  # the job does not die on bad rows
-    assert "5 of 26 notes failed" in result.stderr
+    assert "5 of 26 notes failed" in result.stderr and SENTINEL not in result.output
     assert summary["notes"] == len(rows) == 26 and summary["failures"] == 5 and summary["coded"] == 21
-    if extra:  # the shipped copy (SparkFiles) is another path: each worker verified and loaded it
-        assert summary["pack_loads"] >= 1
+    if extra:  # the workers coded with the shipped copies (SparkFiles), not the driver's folder
+        assert summary["pack_shipped"] is True and summary["pack_loads"] >= 1
+        assert summary["pack_paths"] and all(p != str(pack) for p in summary["pack_paths"])
+        assert all(Path(p).name == pack.name and Path(p).is_dir() for p in summary["pack_paths"])
+    else:
+        assert summary["pack_paths"] == [str(pack)]
     check_written(out, rows, errors, expected, notes)
     assert set(check_failures(out, rows, errors)) == set(errors)
 
@@ -312,7 +326,206 @@ def test_clear_errors_for_what_cannot_run(tmp_path, notes, pack, monkeypatch):
     (tmp_path / "taken").mkdir()
     result = cli("bulk", "predict", "--engine", "local", "--input", src, "--output", tmp_path / "taken")
     assert result.exit_code == 2 and "already exists" in result.stderr
-    # no Java: a plain message, not a py4j traceback
+    # no Java (or, where it is not installed, no pyspark): a plain message, not a py4j traceback
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))
     result = cli("bulk", "predict", "--engine", "spark", "--input", src, "--output", tmp_path / "o2", "--model", pack)
-    assert result.exit_code == 2 and "Java" in result.stderr
+    message = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "error: --engine spark: " in message, result.output
+    assert "no Java runtime found" in message or "pyspark is not installed" in message, message
+    assert "Traceback" not in result.output and not (tmp_path / "o2").exists()
+
+
+def test_top_k_over_the_limit_and_an_unwritable_summary_are_refused_up_front(tmp_path, notes, pack, monkeypatch):
+    from chartcoder.config import get_settings
+
+    src = write_jsonl(tmp_path / "notes.jsonl", notes[:2])
+    base = ["bulk", "predict", "--engine", "local", "--input", src, "--output", tmp_path / "out", "--model", pack]
+    result = cli(*base, "--summary", tmp_path / "no-such-folder" / "summary.json")
+    assert result.exit_code == 2 and "its folder" in result.stderr and "does not exist" in result.stderr
+    assert not (tmp_path / "out").exists()  # refused before the job, not after it
+    monkeypatch.setenv("CHARTCODER_MAX_TOP_K", "5")
+    get_settings.cache_clear()
+    try:
+        result = cli(*base, "--top-k", "10")
+    finally:
+        monkeypatch.delenv("CHARTCODER_MAX_TOP_K")
+        get_settings.cache_clear()
+    assert result.exit_code == 2 and "--top-k must be between 1 and 5" in " ".join(result.stderr.split())
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- outputs that would destroy what is read
+
+
+@pytest.mark.parametrize("engine", ["local", "spark"])
+def test_outputs_over_the_input_or_the_pack_are_refused_and_nothing_is_deleted(tmp_path, notes, pack, engine):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    src = write_jsonl(folder / "notes.jsonl", notes[:2])
+    before = src.read_bytes()
+    pack_copy = tmp_path / "pack"
+    shutil.copytree(pack, pack_copy)
+    pack_files = sorted(p.name for p in pack_copy.iterdir())
+    cases = [
+        (src, ["--output", src], "--output"),  # the input itself
+        (src, ["--output", folder], "--output"),  # the folder holding the input
+        (src, ["--output", tmp_path / "out", "--failures", folder], "--failures"),
+        (folder, ["--output", folder / "coded"], "--output"),  # inside a folder input
+        (src, ["--output", pack_copy], "--output"),  # the pack
+        (src, ["--output", tmp_path / "out", "--failures", pack_copy / "failures"], "--failures"),
+        (src, ["--output", tmp_path / "out", "--failures", tmp_path / "out" / "f"], "--output"),
+        (src, ["--output", tmp_path / "out", "--summary", src], "--summary"),
+    ]
+    for given, args, option in cases:
+        result = cli(
+            "bulk", "predict", "--engine", engine, "--input", given, "--model", pack_copy, "--overwrite", *args
+        )
+        message = " ".join(result.stderr.split())
+        assert result.exit_code == 2, (args, result.output)
+        assert f"error: {option} " in message and "must be apart from the input" in message, (args, message)
+        assert src.read_bytes() == before and sorted(p.name for p in pack_copy.iterdir()) == pack_files
+    assert not (tmp_path / "out").exists()
+
+
+def test_remote_folder_without_extension_says_to_give_the_format():
+    from chartcoder.bulk.io import BulkInputError, detect_format
+
+    with pytest.raises(BulkInputError, match=r"remote folder.*give --format parquet\|csv\|jsonl"):
+        detect_format("s3a://lake/notes/2019-2024/")
+    assert detect_format("s3a://lake/notes/2019-2024/", "parquet") == "parquet"
+
+
+def test_executor_env_is_spark_s_and_carries_output_settings(monkeypatch):
+    from chartcoder.bulk import predict
+    from chartcoder.spark import executor_env
+
+    monkeypatch.setenv("CHARTCODER_MIN_SCORE", "0.3")
+    monkeypatch.delenv("CHARTCODER_CPT_FILE", raising=False)
+    env = executor_env()
+    assert env["spark.executorEnv.CHARTCODER_MIN_SCORE"] == "0.3" and not any("CPT" in k for k in env)
+    assert predict.executor_env is executor_env
+
+
+# ---------------------------------------------------------------- rows that cannot be written or parsed
+
+
+@pytest.mark.parametrize("engine", ["local", pytest.param("spark", marks=needs_spark)])
+def test_ids_that_are_not_unicode_fail_their_row_not_the_job(request, tmp_path, notes, expected, pack, engine):
+    if engine == "spark":
+        request.getfixturevalue("spark")
+    good = [n for n in notes if "encounter" not in n][:3]
+    lines = [
+        good[0],
+        {"id": "\ud800", "text": good[1]["text"]},  # json.dumps writes the lone surrogate as \ud800
+        {"id": "enc-key", "text": good[1]["text"], "encounter": {"\udfff": 1}},  # not an id: no matter
+        good[1],
+        good[2],
+    ]
+    src = write_jsonl(tmp_path / "notes.jsonl", lines)
+    assert "\\ud800" in src.read_text(encoding="utf-8")
+    out = tmp_path / "out"
+    result, summary = bulk(engine, src, out, pack)
+    assert result.exit_code == 0, result.output
+    assert summary["notes"] == 5 and summary["failures"] == 2
+    assert {r["id"]: r for r in read_rows(out)} == {n["id"]: expected[n["id"]] for n in good}
+    failures = sorted(read_rows(Path(f"{out}_failures")), key=lambda f: f["position"])
+    assert [(f["id"], f["position"]) for f in failures] == [(None, 2), ("enc-key", 3)]
+    assert "'id' is not valid Unicode text" in failures[0]["error"]
+    assert failures[1]["error"].startswith("encounter")
+
+
+def write_bad_csv(path: Path, good: list[dict[str, Any]]) -> Path:
+    """Three good rows with three malformed ones between them: a field too many, a field too few, and
+    last a quote never closed, which takes in the good row after it."""
+
+    def line(*fields: str) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow(fields)
+        return buf.getvalue()
+
+    rows = [
+        "id,text,encounter,extra\n",
+        line(good[0]["id"], good[0]["text"], "", "x"),
+        line("too-many", good[1]["text"], "", "x", "SURPLUS"),
+        line(good[1]["id"], good[1]["text"], "", "x"),
+        line("too-few", good[1]["text"]),
+        line(good[2]["id"], good[2]["text"], "", "x"),
+        '"never-closed","' + good[0]["text"].replace('"', '""') + ',"",""\n',
+        line(good[0]["id"] + "-after", good[0]["text"], "", "x"),
+    ]
+    path.write_text("".join(rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("engine", ["local", pytest.param("spark", marks=needs_spark)])
+def test_malformed_csv_rows_go_to_failures_alike_on_both_engines(request, tmp_path, notes, expected, pack, engine):
+    from chartcoder.bulk.io import MALFORMED_CSV
+
+    if engine == "spark":
+        request.getfixturevalue("spark")
+    good = [n for n in notes if "encounter" not in n][:3]
+    src = write_bad_csv(tmp_path / "notes.csv", good)
+    out = tmp_path / "out"
+    result, summary = bulk(engine, src, out, pack)
+    assert result.exit_code == 0, result.output  # no ParserError traceback, no silently merged rows
+    assert summary["notes"] == 6 and summary["failures"] == 3 and summary["coded"] == 3
+    assert {r["id"]: r for r in read_rows(out)} == {n["id"]: expected[n["id"]] for n in good}
+    failures = sorted(read_rows(Path(f"{out}_failures")), key=lambda f: f["position"])
+    assert [(f["id"], f["position"], f["error"]) for f in failures] == [(None, p, MALFORMED_CSV) for p in (2, 4, 6)]
+    assert all(f["source"] == f"file:{src}" for f in failures)
+
+
+# ---------------------------------------------------------------- a run that stops, PHI, Spark that will not start
+
+
+def test_a_local_run_that_stops_is_not_marked_complete(tmp_path, notes, pack):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(folder / "a.csv", notes[:3])
+    (folder / "b.csv").write_text("id,body\n1,no text column here\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result, summary = bulk("local", folder, out, pack)
+    message = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and summary == {}, result.output
+    assert "no 'text' column" in message and "stopped after 3 notes" in message, message
+    assert "not marked complete (no _SUCCESS)" in message and "Traceback" not in result.output
+    assert len(read_rows(out)) == 3  # what was coded is kept, but unmarked
+    assert not (out / "_SUCCESS").exists() and not (tmp_path / "out_failures" / "_SUCCESS").exists()
+
+
+def test_library_errors_never_put_note_text_in_any_output(tmp_path, notes, pack, monkeypatch, caplog):
+    from chartcoder.models.service import SuggestionService
+
+    def broken(self: Any, text: Any, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError(f"could not parse {text[-40:]!r}")  # a library quoting the note, as some do
+
+    monkeypatch.setattr(SuggestionService, "suggest", broken)
+    src = write_jsonl(tmp_path / "notes.jsonl", notes[:3])
+    out = tmp_path / "out"
+    result, summary = bulk("local", src, out, pack)
+    assert result.exit_code == 0 and summary["failures"] == 3, result.output
+    failures = read_rows(Path(f"{out}_failures"))
+    assert [f["error"] for f in failures] == ["internal error (ValueError); this note was not coded"] * 3
+    written = [(tmp_path / "out.summary.json").read_text(), result.output, caplog.text, json.dumps(failures)]
+    assert all(SENTINEL not in text for text in written)
+    # `chartcoder predict` too
+    predicted = cli("predict", "--input", src, "--output", tmp_path / "preds.jsonl", "--model", pack)
+    assert predicted.exit_code == 1 and "internal error (ValueError)" in predicted.stderr
+    assert SENTINEL not in predicted.output and SENTINEL not in caplog.text
+
+
+@pytest.mark.skipif(not SPARK_OK, reason=f"Spark cannot run here: {SPARK_WHY}")
+def test_a_spark_master_that_does_not_start_is_one_line_not_a_traceback(tmp_path, notes, pack):
+    # In a fresh process: in this one, an open session would be reused whatever the master.
+    src = write_jsonl(tmp_path / "notes.jsonl", notes[:2])
+    args = ["--input", src, "--output", tmp_path / "out", "--model", pack, "--master", "bogus-master"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "chartcoder.cli", "bulk", "predict", "--engine", "spark", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "500"},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "error: --engine spark: could not start Spark (master 'bogus-master'): [JAVA_GATEWAY_EXITED]" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
