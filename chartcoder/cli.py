@@ -135,7 +135,7 @@ def predict(
             try:
                 record = json.loads(raw.decode("utf-8"))
                 if not isinstance(record, dict) or "text" not in record:
-                    raise ValueError("expected an object with 'id' and 'text'")
+                    raise ChartcoderError("expected an object with 'id' and 'text'")
                 enc = EncounterContext.model_validate(record.get("encounter") or {}).to_domain()
                 result = service.suggest(record["text"], enc, top_k)
                 out.write(json.dumps(result.to_dict(str(record.get("id", lineno))), ensure_ascii=False) + "\n")
@@ -145,7 +145,8 @@ def predict(
                 err.print(f"[yellow]line {lineno}:[/] {escape(where)}")
             except (ValueError, UnicodeDecodeError, ChartcoderError) as exc:
                 failures += 1
-                err.print(f"[yellow]line {lineno}:[/] {escape(str(exc))}")
+                why = str(exc) if isinstance(exc, (ChartcoderError, json.JSONDecodeError, UnicodeDecodeError)) else None
+                err.print(f"[yellow]line {lineno}:[/] {escape(why or f'internal error ({type(exc).__name__})')}")
     if failures:
         err.print(f"{failures} of {len(lines)} lines failed; the others were written to {output}")
         raise typer.Exit(1)
@@ -248,13 +249,14 @@ def train(
         _fail("--master is for --engine spark")
     spark_training: Any = None
     if engine == "spark":
-        from chartcoder.spark import spark_available
+        from chartcoder.spark import executor_env, spark_available
         from chartcoder.training.spark_engine import SparkTraining
 
         ok, why = spark_available()
         if not ok:
             _fail(f"--engine spark: {why}")
-        spark_training = SparkTraining(master)
+        # The executors analyse notes with the driver's output-changing settings (code files, limits).
+        spark_training = SparkTraining(master, conf=executor_env())
     specs = [(format, str(data), 1.0)] if data is not None else []
     records: list[Any] = []
     weights: list[float] = []
@@ -302,6 +304,11 @@ def train(
                 )
         except ChartcoderError as exc:
             _fail(str(exc))
+        except Exception as exc:  # a Spark job that failed (Py4JJavaError, PythonException, a lost executor)
+            if spark_training is None:
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            _fail(f"--engine spark: the Spark job failed ({type(exc).__name__}: {first}); the driver log has the rest")
         finally:
             if spark_training is not None:
                 spark_training.stop()
@@ -945,6 +952,7 @@ def bulk_predict(
         overwrite=overwrite,
         partitions=partitions,
         ship_pack=ship_pack,
+        summary=str(summary) if summary is not None else None,
     )
     try:
         if engine == "local":
@@ -955,19 +963,26 @@ def bulk_predict(
                 task = bar.add_task("notes", total=None)
                 result = run_local(job, progress=lambda n: bar.update(task, completed=n))
         else:
-            from chartcoder.bulk.predict import executor_env
-            from chartcoder.spark import get_session
+            from chartcoder.spark import SparkUnavailable, executor_env, get_session
 
+            job.prepare()  # refuse bad paths, options and packs before starting a JVM
             conf = {**executor_env(), "spark.ui.showConsoleProgress": str(sys.stderr.isatty()).lower()}
-            result = run_spark(get_session(master, "chartcoder bulk predict", conf), job)
+            try:
+                session = get_session(master, "chartcoder bulk predict", conf)
+            except SparkUnavailable as exc:
+                _fail(f"--engine spark: {exc}")
+            result = run_spark(session, job)
     except ChartcoderError as exc:
         _fail(str(exc))
     text = json.dumps(result, indent=2)
-    if summary is not None:
-        summary.write_text(text + "\n", encoding="utf-8")
     sys.stdout.write(text + "\n")
     if result["failures"]:
         err.print(f"{result['failures']} of {result['notes']} notes failed; see {escape(str(job.failures))}")
+    if summary is not None:
+        try:
+            summary.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:  # checked before the job ran: the disk or the folder changed since
+            _fail(f"could not write --summary {summary}: {exc.strerror or exc}; the summary is on standard output")
 
 
 def _first_admin(settings: Any, host: str, port: int) -> None:

@@ -36,6 +36,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.preprocessing import MultiLabelBinarizer
+from threadpoolctl import threadpool_limits
 
 FEATURES = [
     "clf_score",
@@ -60,6 +61,9 @@ FEATURES = [
     "raw_via_parent",
     "first_mention_pos",
     "mention_words",
+    "mined_terms",
+    "mined_precision",
+    "mined_support",
     "prior_log",
     "unseen",
     "cat_lr_max",
@@ -732,9 +736,13 @@ def _cross_fit_fold(
     notes; and the codes' counts over the training notes. `Y_tr` may come as a sparse matrix."""
     ranker = CodeRanker(**params)
     Y = Y_tr.toarray() if hasattr(Y_tr, "toarray") else Y_tr
-    lr = ranker._fit_generators(K_tr, Y).predict(K_te)
-    knn = ranker._knn_scores(None, Y, None, sims=K_te)
-    lr2 = ranker._fit_generators(Kc_tr, Y).predict(Kc_te) if Kc_tr is not None and Kc_te is not None else None
+    # One BLAS thread for the solves, wherever the fold runs: a solve's last bits depend on how many
+    # threads sum it (Spark's Python workers get OMP_NUM_THREADS=1, a local process all cores), and
+    # those bits can move a tree split downstream. Pinned, local and Spark training make the same pack.
+    with threadpool_limits(limits=1, user_api="blas"):
+        lr = ranker._fit_generators(K_tr, Y).predict(K_te)
+        knn = ranker._knn_scores(None, Y, None, sims=K_te)
+        lr2 = ranker._fit_generators(Kc_tr, Y).predict(Kc_te) if Kc_tr is not None and Kc_te is not None else None
     index = EvidenceIndex().fit(texts_tr, evidence_tr, grams=grams_tr)
     mined = [index.view(t) for t in texts_te]
     prior = dict(Counter(c for g in gold_tr for c in set(g)))

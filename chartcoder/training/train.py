@@ -177,12 +177,22 @@ def train_pack(
         evidence=[r.evidence for r in usable],
         progress=progress,
     )
-    model: Any = ranker if base_pack is None else StackedRanker(ranker, base_pack.ranker, base_pack.card)
+    model: Any = ranker
+    base_card: dict[str, Any] = {}
+    if base_pack is not None:
+        # Over a stacked pack, stack over its base: the charts given here take the place of the
+        # charts that pack learned from (an export holds every finalized chart), rather than nesting
+        # one pack in the next at every retraining.
+        inner = base_pack.ranker.base if isinstance(base_pack.ranker, StackedRanker) else base_pack.ranker
+        base_card = base_pack.ranker.base_card if isinstance(base_pack.ranker, StackedRanker) else base_pack.card
+        model = StackedRanker(ranker, inner, base_card)
     seconds = time.perf_counter() - started
     digest = records_digest(usable)
+    # The version names what the pack learned: its records, and for a stacked pack also its base.
+    version = digest if base_pack is None else _stacked_version(digest, base_card, model.fallback_weight)
     card = {
         "name": name or f"{task}-ranker",
-        "version": digest[:12],
+        "version": version[:12],
         "ranker": RANKER_NAME,
         "ranker_params": model.get_params(),
         "task": task,
@@ -198,8 +208,8 @@ def train_pack(
         },
         "base": (
             {
-                "name": base_pack.card.get("name"),
-                "version": base_pack.card.get("version"),
+                "name": base_card.get("name"),
+                "version": base_card.get("version"),
                 "fallback_weight": model.fallback_weight,
             }
             if base_pack is not None
@@ -231,6 +241,14 @@ def _engine_card() -> dict[str, Any]:
     from chartcoder.training.spark_engine import engine_card
 
     return engine_card()
+
+
+def _stacked_version(records_sha256: str, base_card: dict[str, Any], fallback_weight: float) -> str:
+    """A stacked pack's version: its records' digest with the base pack's name and version and the
+    weight, so the same charts alone, over another base or at another weight are other versions."""
+    h = hashlib.sha256(records_sha256.encode())
+    h.update(f"\0base:{base_card.get('name')}@{base_card.get('version')}\0weight:{fallback_weight!r}".encode())
+    return h.hexdigest()
 
 
 def _engine_name() -> str:

@@ -30,12 +30,12 @@ def session() -> Any:
 
 @pytest.fixture(scope="module")
 def records() -> list[Any]:
-    return read_synthetic("200:3")
+    return read_synthetic("120:3")
 
 
 @pytest.fixture(scope="module")
 def held_out() -> list[Any]:
-    return read_synthetic("30:71")
+    return read_synthetic("20:71")
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +131,7 @@ def test_cli_trains_on_spark_end_to_end(session, tmp_path):
 @pytest.mark.spark
 def test_cli_says_plainly_when_spark_cannot_start(tmp_path, monkeypatch):
     """No Java runtime (JAVA_HOME names a folder without one): exit 2 and one message, no traceback."""
+    pytest.importorskip("pyspark")  # without pyspark the message names pyspark, not Java
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))
     result = _train("--format", "synthetic", "--data", "20:5", "--out", str(tmp_path / "p"), "--engine", "spark")
     assert result.exit_code == 2, result.output

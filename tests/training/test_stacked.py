@@ -18,9 +18,9 @@ from chartcoder.training.train import canonical_order, knowledge_analyses, train
 @pytest.fixture(scope="module")
 def packs(tmp_path_factory):
     root = tmp_path_factory.mktemp("stacked")
-    base = train_pack(read_synthetic("80:21"), root / "base", name="base")
+    base = train_pack(read_synthetic("60:21"), root / "base", name="base")
     # The "practice's charts": fewer notes from another seed, so the label spaces differ.
-    charts = read_synthetic("40:22")
+    charts = read_synthetic("30:22")
     stacked = train_pack(charts, root / "stacked", name="practice", base=base)
     return {"root": root, "base": base, "stacked": stacked, "charts": charts}
 
@@ -40,7 +40,7 @@ def test_stacked_pack_records_its_base_and_verifies(packs):
 
 def test_primary_ranks_its_codes_and_the_base_adds_only_codes_the_charts_do_not_hold(packs):
     stacked = load_pack(packs["stacked"]).ranker
-    notes = read_synthetic("25:23")
+    notes = read_synthetic("20:23")
     knowledge = knowledge_analyses(notes, "ICD-10-CM")
     texts = [r.text for r in notes]
     merged = stacked.rank(texts, knowledge)
@@ -108,12 +108,48 @@ def test_train_cli_base_option(packs, tmp_path):
 
     runner = CliRunner()
     out = tmp_path / "cli-stacked"
-    done = runner.invoke(app, ["train", "--source", "synthetic:30:27", "--base", str(packs["base"]), "--out", str(out)])
+    done = runner.invoke(app, ["train", "--source", "synthetic:20:27", "--base", str(packs["base"]), "--out", str(out)])
     assert done.exit_code == 0, done.output
     card = load_pack(out).card
     assert card["base"]["name"] == "base" and card["base"]["fallback_weight"] == FALLBACK_WEIGHT
     missing = runner.invoke(
-        app, ["train", "--source", "synthetic:30:27", "--base", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]
+        app, ["train", "--source", "synthetic:20:27", "--base", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]
     )
     assert missing.exit_code == 2 and "nope" in missing.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_stacked_pack_has_a_version_of_its_own_and_does_not_nest(packs, tmp_path):
+    stacked = load_pack(packs["stacked"])
+    # The same charts alone would carry the records' digest as version; stacked, the base counts too.
+    assert stacked.card["version"] != stacked.card["training"]["sha256"][:12]
+    # Retraining over the stacked pack stacks over its base: no pack inside a pack inside a pack.
+    again = load_pack(train_pack(read_synthetic("20:28"), tmp_path / "next", name="next", base=packs["stacked"]))
+    base = load_pack(packs["base"])
+    assert again.card["base"]["name"] == "base" and again.card["base"]["version"] == base.card["version"]
+    assert type(again.ranker.base).__name__ == "CodeRanker"
+    assert again.ranker.base.labels_ == base.ranker.labels_
+
+
+def test_every_feature_column_has_its_name(packs):
+    """The re-rankers read columns by name (the terminology re-ranker picks KNOWLEDGE_FEATURES out of
+    FEATURES): a row one column wider than the names would shift every column after the gap."""
+    from chartcoder.models.ranker import FEATURES, KNOWLEDGE_FEATURES
+
+    ranker = load_pack(packs["base"]).ranker
+    assert ranker.reranker_.n_features_in_ == len(FEATURES)
+    assert [FEATURES[i] for i in ranker.kn_columns_] == KNOWLEDGE_FEATURES
+    notes = read_synthetic("3:29")
+    knowledge = knowledge_analyses(notes, "ICD-10-CM")
+    from chartcoder.models.ranker import knowledge_view
+
+    kv = knowledge_view(knowledge[0], set(ranker.labels_))
+    text = notes[0].text
+    X = ranker._tfidf("vectorizer_").transform([text])
+    K = (X @ ranker.X_train_.T).toarray()
+    lr = (K @ ranker.generators_.dual_coef_).reshape(-1)
+    knn = ranker._knn_scores(ranker.X_train_, ranker.Y_train_, X, sims=K)[0]
+    mined = ranker.evidence_index_.view(text)
+    cands = ranker._candidates(lr, knn, kv, mined, lr * 0)
+    rows = ranker._features(set(text.lower().split()), lr, knn, kv, cands, mined, lr * 0)
+    assert rows.shape == (len(cands), len(FEATURES))
