@@ -30,7 +30,7 @@ def session() -> Any:
 
 @pytest.fixture(scope="module")
 def records() -> list[Any]:
-    return read_synthetic("120:3")
+    return read_synthetic("80:3")
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def _train(*args: str) -> Any:
 def test_cli_trains_on_spark_end_to_end(session, tmp_path):
     out = tmp_path / "pack"
     result = _train(
-        "--format", "synthetic", "--data", "40:5", "--out", str(out), "--engine", "spark", "--master", MASTER
+        "--format", "synthetic", "--data", "20:5", "--out", str(out), "--engine", "spark", "--master", MASTER
     )
     assert result.exit_code == 0, result.output
     assert f"training on Spark: {MASTER}" in result.output
