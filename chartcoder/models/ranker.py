@@ -516,22 +516,7 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         # Out-of-fold re-ranker scores (folds by note) are what calibration and the threshold see;
         # the final re-ranker on every row is fitted beside the three folds.
         groups_arr = np.asarray([v for p in parts for v in p[3]])
-        raw_oof = np.zeros(len(y))
-        tree_splits = list(GroupKFold(n_splits=3).split(F, y, groups_arr))
-        tree_tasks = [*((tr, te) for tr, te in tree_splits), (None, None)]
-        *oof_parts, final = list(
-            _map_tasks(
-                _fit_trees,
-                (
-                    (self._reranker(), F[tr], y[tr], wts[tr], F[te])
-                    if tr is not None
-                    else (self._reranker(), F, y, wts, None)
-                    for tr, te in tree_tasks
-                ),
-            )
-        )
-        for (_, te), part in zip(tree_splits, oof_parts, strict=True):
-            raw_oof[te] = part
+        raw_oof, final = _oof_and_final(self._reranker, F, y, wts, groups_arr)
         self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw_oof, y)
         calibrated_oof = self.calibrator_.predict(raw_oof)
         self.threshold_ = _best_threshold(calibrated_oof, y, groups_arr)
@@ -564,22 +549,7 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         if mask.sum() < 50 or len(set(y[mask])) < 2 or len(np.unique(groups[mask])) < 3:
             return
         Fk, yk, wk, gk = F[mask][:, self.kn_columns_], y[mask], wts[mask], groups[mask]
-        raw = np.zeros(len(yk))
-        tree_splits = list(GroupKFold(n_splits=3).split(Fk, yk, gk))
-        tasks = [*((tr, te) for tr, te in tree_splits), (None, None)]
-        *oof_parts, final = list(
-            _map_tasks(
-                _fit_trees,
-                (
-                    (self._knowledge_model(), Fk[tr], yk[tr], wk[tr], Fk[te])
-                    if tr is not None
-                    else (self._knowledge_model(), Fk, yk, wk, None)
-                    for tr, te in tasks
-                ),
-            )
-        )
-        for (_, te), part in zip(tree_splits, oof_parts, strict=True):
-            raw[te] = part
+        raw, final = _oof_and_final(self._knowledge_model, Fk, yk, wk, gk)
         self.kn_calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, yk)
         self.kn_reranker_ = final
 
@@ -715,6 +685,34 @@ def _note_chunks(n: int, jobs: int | None) -> list[tuple[int, int]]:
     workers = jobs if jobs > 0 else 8
     size = max(100, min(500, math.ceil(n / (4 * workers))))
     return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
+def _oof_and_final(
+    make_model: Callable[[], HistGradientBoostingClassifier],
+    F: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    groups: np.ndarray,
+) -> tuple[np.ndarray, HistGradientBoostingClassifier]:
+    """Out-of-fold scores of a tree model (three folds by note) and the model fitted on every row,
+    the four fits as tasks (`_map_tasks`): what calibration sees, and what ranks."""
+    raw = np.zeros(len(y))
+    splits = list(GroupKFold(n_splits=3).split(F, y, groups))
+    tasks = [*((tr, te) for tr, te in splits), (None, None)]
+    *oof_parts, final = list(
+        _map_tasks(
+            _fit_trees,
+            (
+                (make_model(), F[tr], y[tr], weights[tr], F[te])
+                if tr is not None
+                else (make_model(), F, y, weights, None)
+                for tr, te in tasks
+            ),
+        )
+    )
+    for (_, te), part in zip(splits, oof_parts, strict=True):
+        raw[te] = part
+    return raw, final
 
 
 def _cross_fit_fold(
