@@ -19,6 +19,7 @@ x0.05 / 0.1 / 0.3 / 1.0 0.5503 / 0.5504 / 0.5503 / 0.5488; 50 charts alone 0.431
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 FALLBACK_WEIGHT = 0.1
@@ -44,10 +45,10 @@ class StackedRanker:
     def system_(self) -> str:
         return str(self.primary.system_)
 
-    @property
+    @cached_property
     def labels_(self) -> list[str]:
         """Every code either ranker can propose (the service maps the knowledge engine's evidence onto
-        these)."""
+        these on every request, so the union is made once)."""
         return sorted(set(self.primary.labels_) | set(self.base.labels_))
 
     @property
