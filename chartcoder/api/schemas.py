@@ -66,6 +66,11 @@ class SuggestionOut(BaseModel):
     score: float = Field(..., ge=0, le=1)
     evidence: list[EvidenceOut]
     warnings: list[str]
+    group: Literal["suggested", "consider"] = Field(
+        "suggested",
+        description="suggested: the proposal, above the shown threshold with evidence in the note; "
+        "consider: ranked below as a separate group (weak or no supporting words)",
+    )
 
 
 class SuggestionResponse(BaseModel):

@@ -42,7 +42,7 @@ _EXTENSIONS = {
 ID, TEXT, ENCOUNTER = "id", "text", "encounter"
 # Fields of the suggestion structs, in `SuggestionSet.to_dict` order.
 EVIDENCE_FIELDS = ("start", "end", "text", "assertion", "section")
-SUGGESTION_FIELDS = ("code", "system", "description", "score", "evidence", "warnings")
+SUGGESTION_FIELDS = ("code", "system", "description", "score", "evidence", "warnings", "group")
 OUTPUT_COLUMNS = ("id", "model", "suggestions")
 FAILURE_COLUMNS = ("id", "position", "source", "error")
 PART_FILE = "part-00000.parquet"
@@ -327,6 +327,7 @@ def arrow_schemas() -> tuple[Any, Any]:
             ("score", pa.float64()),
             ("evidence", pa.list_(evidence)),
             ("warnings", pa.list_(pa.string())),
+            ("group", pa.string()),
         ]
     )
     output = pa.schema([("id", pa.string()), ("model", pa.string()), ("suggestions", pa.list_(suggestion))])

@@ -26,7 +26,7 @@ from chartcoder.models.em import (
     patient_status,
     preventive_visit_code,
 )
-from chartcoder.models.schema import Encounter, Evidence, Suggestion, SuggestionSet
+from chartcoder.models.schema import Encounter, Evidence, Group, Suggestion, SuggestionSet
 from chartcoder.nlp.concepts import Mention, TermTarget, words_of
 from chartcoder.nlp.resources import load_yaml_resource
 
@@ -51,7 +51,45 @@ SECTION_FACTOR = {
     "allergies": 0.6,
     "social_history": 0.92,
     "family_history": 0.9,
+    # Documents (operative reports, discharge summaries, consults): the final diagnostic statement
+    # drives the code; what it replaced or what only led up to it counts for less.
+    "postop_diagnosis": 1.15,
+    "preop_diagnosis": 0.95,
+    "admission_diagnosis": 0.95,
+    "indications": 0.95,
+    "findings": 0.92,
+    "procedure_detail": 0.85,
+    "complications": 0.9,
+    "other": 0.9,
 }
+# Final diagnostic statements: assessment, impression, discharge / final diagnoses, postoperative
+# diagnosis. When a document has one, it decides what is shown and what goes first (OCG IV.G, II).
+FINAL_SECTIONS = frozenset({"assessment_plan", "postop_diagnosis"})
+# Replaced by the postoperative diagnosis when the report has one ("Same" is resolved upstream).
+SUPERSEDED_SECTIONS = frozenset({"preop_diagnosis"})
+# Parts of a procedure report that never hold a diagnosis or a separately reported service: the
+# blood loss, anesthesia, fluids, drains, specimens and implants of the operation, its staff and dates.
+NOT_CODED_SECTIONS = frozenset({"ebl", "anesthesia", "fluids", "drains", "specimens", "implants", "admin"})
+PROCEDURE_DOCUMENTS = frozenset({"operative_report", "procedure_report"})
+# Where the professional services a CPT code reports are not this provider's (the facility codes the
+# stay's labs and imaging; a consultant reviews results others produced), lab and imaging CPT need
+# words saying they were performed here.
+_PERFORMED_HERE = re.compile(
+    r"(in (?:the )?(?:clinic|office)|point[- ]of[- ]care|poc|performed (?:here|today|in)|done (?:here|today|in)|"
+    r"interpreted by me|my (?:own )?interpretation|i (?:personally )?(?:interpreted|reviewed the (?:images|tracing)))",
+    re.I,
+)
+_RESULT_CATEGORIES = frozenset({"Laboratory", "Imaging", "Cardiology"})
+# Steps integral to an operation (closure of the incision, a catheter or line for it, anesthesia by
+# the surgeon) are not reported separately (NCCI policy manual ch. I; CPT surgical package).
+_INTEGRAL_CATEGORIES = frozenset({"Wound repair", "Injection/infusion"})
+_INTEGRAL_CODES = frozenset({"51701", "51702", "36415", "36416", "96360", "96361", "96365", "96366", "96374", "96375"})
+_BLOOD_LOSS = re.compile(r"(?:estimated\s+)?blood\s+loss|EBL", re.I)
+_BLOOD_LOSS_CODES = "D62|R58|D50.0|I97.4*|I97.6*|K91.84*|N99.8*|R04*|K92.2|K92.1|K92.0"
+DIABETES_FAMILIES = ("E08", "E09", "E10", "E11", "E13")
+# Shown threshold of the knowledge engine (codes below it form the "consider" group); chosen on the
+# tune part of the U.S. development set (benchmarks/us_notes.py --split tune).
+SHOW_THRESHOLD = 0.7
 CUE_WORDS = frozenset(
     {"left", "right", "bilateral", "initial", "subsequent", "sequela", "acute", "chronic", "dominant", "nondominant"}
 )
@@ -206,8 +244,10 @@ class KnowledgeSuggester:
         encounter: Encounter,
         top_k: int = 20,
         note_words: frozenset[str] | None = None,
+        document: str | None = None,
     ) -> SuggestionSet:
-        """Ranked suggestions. `note_words` (the note's normalized words) is recomputed when not given."""
+        """Ranked suggestions. `note_words` (the note's normalized words) is recomputed when not given;
+        `document` is the document type (chartcoder.nlp.documents), which decides what is reportable."""
         if note_words is None:
             note_words = frozenset(w.norm for w in words_of(text)[0])
         # refine() needs only these few note-level words; a small set keeps its cache keys cheap.
@@ -217,7 +257,10 @@ class KnowledgeSuggester:
         found: dict[tuple[str, str], Candidate] = {}
         visit_is_subsequent = bool(_VISIT_SUBSEQUENT.search(text))  # once per note, not per mention
         for m in mentions:
-            encounter_cue = self._encounter_cue(text[m.sentence[0] : m.sentence[1]], visit_is_subsequent)
+            sentence = text[m.sentence[0] : m.sentence[1]]
+            if not self._reportable(m, sentence, document):
+                continue
+            encounter_cue = self._encounter_cue(sentence, visit_is_subsequent)
             for cand in self._from_mention(m, encounter, encounter_cue, note_words):
                 key = (cand.system, cand.code)
                 if key in found:
@@ -225,15 +268,45 @@ class KnowledgeSuggester:
                 else:
                     found[key] = cand
         self._restore_treated_cancers(found)
+        self._current_over_history(found)
         self._apply_combinations(found)
         self._apply_suppression(found)
         self._drop_unspecified_siblings(found)
+        self._resolve_contradictions(found)
+        self._weigh_by_document(found)
         self._apply_adds(found)
         self._add_em(found, text, encounter)
         self._add_bmi(found, text, encounter)
         suggestions = [self._finish(c, found, encounter) for c in found.values()]
         suggestions.sort(key=lambda s: (-s.score, s.evidence[0].start if s.evidence else 0, s.code))
         return SuggestionSet(model=self.name, suggestions=suggestions[:top_k])
+
+    # ------------------------------------------------------------------------------------------
+    # What is reportable at all
+    def _reportable(self, m: Mention, sentence: str, document: str | None) -> bool:
+        """False for a mention that names nothing this patient's claim reports: someone else's
+        condition, a part of an operation that is not a diagnosis or a separate service (blood loss,
+        anesthesia, the closure, a catheter placed for it), or a lab or imaging service this provider
+        did not perform."""
+        if m.section in NOT_CODED_SECTIONS or getattr(m, "other_person", False):
+            return False
+        target = m.targets[0]
+        if target.system == "ICD-10-CM":
+            # Estimated blood loss is a measure of the operation, not a hemorrhage (only a documented
+            # acute blood loss anemia is coded).
+            blood_loss = _matches(target.code, _BLOOD_LOSS_CODES) and "anemia" not in m.text.lower()
+            return not (blood_loss and (_BLOOD_LOSS.search(sentence) or document in PROCEDURE_DOCUMENTS))
+        pc = self._procedure_set(target.system).get(target.code)
+        if pc is None:
+            return True  # _from_mention drops codes outside the code set
+        integral = pc.category in _INTEGRAL_CATEGORIES or target.code in _INTEGRAL_CODES
+        if document in PROCEDURE_DOCUMENTS and m.section != "procedures" and integral:
+            return False
+        if document in ("discharge_summary", "history_physical", "consult", "ed_note") and (
+            pc.category in _RESULT_CATEGORIES
+        ):
+            return bool(_PERFORMED_HERE.search(sentence))
+        return True
 
     # ------------------------------------------------------------------------------------------
     # One mention -> at most one candidate
@@ -446,6 +519,119 @@ class KnowledgeSuggester:
                 cand.warnings = ["cancer under current treatment is coded as current (guideline I.C.2.d)"]
                 found[("ICD-10-CM", cand.code)] = cand
 
+    def _current_over_history(self, found: dict[tuple[str, str], Candidate]) -> None:
+        """A neoplasm (or other condition) that the same note documents as current is not also its own
+        personal history: a tumour being resected is current (guideline I.C.2.d, I.C.21.c.4)."""
+        current = {c.code[:3] for c in found.values() if c.system == "ICD-10-CM" and not c.code.startswith("Z")}
+        for key, cand in list(found.items()):
+            if cand.origin and cand.code.startswith(("Z85", "Z86", "Z87")) and cand.origin[:3] in current:
+                gone = found.pop(key)
+                for other in found.values():
+                    if other.system == "ICD-10-CM" and other.code[:3] == cand.origin[:3]:
+                        other.add_evidence(gone.evidence)
+                        break
+
+    def _resolve_contradictions(self, found: dict[tuple[str, str], Candidate]) -> None:
+        """Siblings that cannot both be true of one patient are resolved to the one the note supports:
+        one diabetes type (OCG I.C.4.a: type 2 when the type is not documented), one side of an injury or
+        condition unless each side is documented, a condition with its complication rather than without."""
+        icd = [c for c in found.values() if c.system == "ICD-10-CM"]
+        families = {c.code[:3] for c in icd if c.code[:3] in DIABETES_FAMILIES}
+        if len(families) > 1:
+
+            def support(fam: str) -> tuple[int, float]:
+                cands = [c for c in icd if c.code[:3] == fam]
+                words = " ".join(e.text.lower() for c in cands for e in c.evidence)
+                explicit = {"E10": ("type 1", "type i ", "iddm", "juvenile"), "E11": ("type 2", "type ii", "niddm")}
+                said = any(w in words for w in explicit.get(fam, ()))
+                return (1 if said else 0, max(c.score for c in cands))
+
+            keep = max(sorted(families), key=support)
+            for c in icd:
+                if c.code[:3] in families and c.code[:3] != keep:
+                    found.pop(("ICD-10-CM", c.code), None)
+        # One side: codes that differ only in their side words.
+        by_key: dict[tuple[str, frozenset[str]], list[Candidate]] = {}
+        for c in [c for c in found.values() if c.system == "ICD-10-CM" and self.icd.is_valid(c.code)]:
+            words = self._desc_words(c.code)
+            sides = words & {"left", "right"}
+            if len(sides) == 1:
+                by_key.setdefault((c.code[:3], words - sides), []).append(c)
+        for group in by_key.values():
+            if len(group) < 2:
+                continue
+            own = [c for c in group if self._side_documented(c)]
+            keep_all = own if len(own) >= 2 else [max(group, key=lambda c: (self._side_documented(c), c.score))]
+            for c in group:
+                if c not in keep_all:
+                    found.pop(("ICD-10-CM", c.code), None)
+        # With rather than without its complication: the classification's default beside a specified
+        # sibling under the same subcategory.
+        codes = [c.code for c in found.values() if c.system == "ICD-10-CM" and self.icd.is_valid(c.code)]
+        for code in codes:
+            if not self._description_words(self.icd.description(code))[1] or len(code) < 5:
+                continue
+            sub = code[:5]
+            specified = [
+                o
+                for o in codes
+                if o != code and o.startswith(sub) and not self._description_words(self.icd.description(o))[1]
+            ]
+            if specified and ("ICD-10-CM", code) in found and ("ICD-10-CM", specified[0]) in found:
+                gone = found.pop(("ICD-10-CM", code))
+                found[("ICD-10-CM", specified[0])].add_evidence(gone.evidence)
+
+    def _side_documented(self, c: Candidate) -> bool:
+        """The code's own side word is among its evidence (not only a side the matcher guessed)."""
+        if any("bilateral" in m.laterality for m in c.mentions):
+            return True  # "bilateral" documents both sides (OCG I.B.13)
+        side = self._desc_words(c.code) & {"left", "right"}
+        for e in c.evidence:
+            words = set(re.findall(r"[a-z]+", e.text.lower()))
+            if side & words:
+                return True
+        return False
+
+    def _weigh_by_document(self, found: dict[tuple[str, str], Candidate]) -> None:
+        """Code from where a coder codes. With a final diagnostic statement in the note, a diagnosis it
+        does not name is weaker evidence (narrative mentions, history, exam); a preoperative diagnosis
+        the postoperative one replaced weaker still; symptoms beside a definitive final diagnosis are
+        usually integral to it (OCG I.B.5, IV.D). The first diagnosis of the final statement goes first
+        (the postoperative diagnosis over the rest)."""
+        icd = [c for c in found.values() if c.system == "ICD-10-CM"]
+
+        def sections(c: Candidate) -> set[str]:
+            return {e.section or "" for e in c.evidence}
+
+        final = [c for c in icd if sections(c) & FINAL_SECTIONS]
+        if not final:
+            return
+        has_postop = any("postop_diagnosis" in sections(c) for c in icd)
+        definitive = any(not c.code.startswith("R") for c in final)
+        for c in icd:
+            where = sections(c)
+            if where & FINAL_SECTIONS:
+                continue
+            if has_postop and where & SUPERSEDED_SECTIONS:
+                c.score *= 0.6
+                c.warnings.append("preoperative diagnosis; the postoperative diagnosis replaces it")
+            elif c.code.startswith("R") and definitive:
+                c.score *= 0.7
+            else:
+                c.score *= 0.82
+        # First-listed: the first diagnosis named in the strongest final statement.
+        order = ("postop_diagnosis", "assessment_plan")
+        for label in order:
+            firsts = [
+                (min(e.start for e in c.evidence if e.section == label), c)
+                for c in final
+                if any(e.section == label for e in c.evidence)
+            ]
+            firsts = [(start, c) for start, c in firsts if not (c.code.startswith("R") and definitive)]
+            if firsts:
+                min(firsts, key=lambda x: x[0])[1].score += 0.1
+                break
+
     def _apply_combinations(self, found: dict[tuple[str, str], Candidate]) -> None:
         for rule in self.rules.combinations:
             codes = self._icd_codes(found)
@@ -646,4 +832,6 @@ class KnowledgeSuggester:
             pc = self._procedure_set(c.system).get(c.code)
             description = pc.description if pc else "unknown code"
         evidence = sorted(c.evidence, key=lambda e: (e.start, e.end))
-        return Suggestion(c.code, c.system, description, round(min(0.99, max(0.01, score)), 4), evidence, warnings)
+        score = round(min(0.99, max(0.01, score)), 4)
+        group: Group = "suggested" if score >= SHOW_THRESHOLD and evidence else "consider"
+        return Suggestion(c.code, c.system, description, score, evidence, warnings, group)

@@ -43,14 +43,22 @@ class Evidence:
     section: str | None
 
 
+Group = Literal["suggested", "consider"]
+
+
 @dataclass
 class Suggestion:
+    """One code. `group` says how the coder should meet it: "suggested" codes are shown as the
+    proposal (above the shown threshold, with evidence in the note); "consider" codes are ranked
+    below them as a separate group a coder may look through, never as the proposal."""
+
     code: str
     system: str
     description: str
     score: float
     evidence: list[Evidence] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    group: Group = "suggested"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

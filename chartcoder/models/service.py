@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from spacy.tokens import Doc
+
 from chartcoder import metrics
 from chartcoder.config import Settings, get_settings
 from chartcoder.errors import InvalidInputError, NoteTooLongError
 from chartcoder.models.knowledge import KnowledgeSuggester
 from chartcoder.models.pack import ModelPack
 from chartcoder.models.ranker import map_to_labels
-from chartcoder.models.schema import Encounter, Evidence, Suggestion, SuggestionSet
+from chartcoder.models.schema import Encounter, Evidence, Group, Suggestion, SuggestionSet
 from chartcoder.nlp.pipeline import ClinicalPipeline
 
 
@@ -74,6 +76,7 @@ class SuggestionService:
         for m in mentions:
             code = map_to_labels(m.targets[0].code, labels)[0]
             raw.setdefault(code, []).append(Evidence(m.start, m.end, m.text, m.assertion, m.section))
+        threshold = float(self.pack.card.get("threshold", getattr(self.pack.ranker, "threshold_", 0.5)))
         out: list[Suggestion] = []
         for code, score in ranked[:k]:
             if score < self.settings.min_score:
@@ -81,12 +84,15 @@ class SuggestionService:
             known = by_code.get(code)
             evidence = known.evidence if known else raw.get(code, []) or _header_evidence(code, raw)
             warnings = list(known.warnings) if known else []
+            # Shown only when the guideline engine codes it from this note's words too: a code the
+            # engine set aside (negated, someone else's, only narrative) or never found is a "consider".
+            shown = known is not None and known.group == "suggested" and score >= threshold
+            group: Group = "suggested" if shown else "consider"
             if not evidence:
                 warnings.append("suggested from similar coded charts; no phrase in this note names it")
-            out.append(Suggestion(code, system, describe(code, system), round(score, 4), evidence, warnings))
+            out.append(Suggestion(code, system, describe(code, system), round(score, 4), evidence, warnings, group))
         out += [s for s in knowledge.suggestions if s.system != system]
-        out.sort(key=lambda s: -s.score)
-        return SuggestionSet(model=self.model_name, suggestions=out[:k])
+        return SuggestionSet(model=self.model_name, suggestions=order_suggestions(out)[:k])
 
     def suggest(
         self, text: object, encounter: Encounter | None = None, top_k: int | None = None, max_chars: int | None = None
@@ -101,6 +107,7 @@ class SuggestionService:
             result = self._ranked(note, encounter or Encounter(), k)
         else:
             result = self._analyze(note, encounter or Encounter(), k)[0]
+            result.suggestions = order_suggestions(result.suggestions)
         metrics.suggestions_served(result.model, len(result.suggestions))
         return result
 
@@ -110,8 +117,25 @@ class SuggestionService:
 
     def _analyze(self, note: str, encounter: Encounter, top_k: int) -> tuple[SuggestionSet, list]:
         doc, mentions = self.pipeline(note)
-        result = self.engine.suggest(note, mentions, encounter, top_k=top_k, note_words=doc._.note_words)
+        document = doc._.document if Doc.has_extension("document") else None
+        result = self.engine.suggest(
+            note, mentions, encounter, top_k=top_k, note_words=doc._.note_words, document=document
+        )
         return result, mentions
+
+
+def order_suggestions(suggestions: list[Suggestion]) -> list[Suggestion]:
+    """The served order: the suggested group by score, then the consider group. A code with no
+    supporting words never outranks or scores like one with evidence: it goes last, its score kept
+    below every evidenced code's."""
+    evidenced = [s.score for s in suggestions if s.evidence]
+    floor = min(evidenced, default=1.0)
+    for s in suggestions:
+        if not s.evidence:
+            s.group = "consider"
+            s.score = round(max(0.0, min(s.score, floor - 0.01, 0.3)), 4)
+    rank = {"suggested": 0, "consider": 1}
+    return sorted(suggestions, key=lambda s: (rank[s.group], not s.evidence, -s.score))
 
 
 def _header_evidence(code: str, raw: dict[str, list[Evidence]]) -> list[Evidence]:

@@ -402,12 +402,13 @@ class Mention:
     family: bool = False
     hypothetical: bool = False
     uncertain: bool = False
+    other_person: bool = False  # someone else's condition (a spouse, coworker, contact): never the patient's
     sentence_words: frozenset[str] = frozenset()
     near_words: frozenset[str] = frozenset()  # the mention's words and asserted ones within NEAR words
 
     @property
     def assertion(self) -> str:
-        for flag in ("negated", "family", "hypothetical", "uncertain", "historical"):
+        for flag in ("negated", "other_person", "family", "hypothetical", "uncertain", "historical"):
             if getattr(self, flag):
                 return flag
         return "present"

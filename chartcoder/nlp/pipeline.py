@@ -26,7 +26,15 @@ from chartcoder.nlp.resources import load_yaml_resource
 PIPELINE_VERSION = "chartcoder.clinical_pipeline.v1"
 
 _ALLOWED_RULE_KEYS = {"literal", "category", "direction", "pattern", "allowed_types", "max_scope"}
-_CATEGORIES = {"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HISTORICAL", "HYPOTHETICAL", "FAMILY", "TERMINATE"}
+_CATEGORIES = {
+    "NEGATED_EXISTENCE",
+    "POSSIBLE_EXISTENCE",
+    "HISTORICAL",
+    "HYPOTHETICAL",
+    "FAMILY",
+    "OTHER_PERSON",
+    "TERMINATE",
+}
 
 
 def _expand_pattern(pattern: list[dict[str, Any]], limit: int = 2000) -> list[str] | None:
@@ -132,6 +140,7 @@ _FLAG_OF = {
     "HISTORICAL": "historical",
     "HYPOTHETICAL": "hypothetical",
     "FAMILY": "family",
+    "OTHER_PERSON": "other_person",
 }
 
 
@@ -217,6 +226,7 @@ def apply_assertions(doc: Doc, flags_by_span: list[tuple[int, int, set[str]]]) -
         m.family = "family" in flags or m.section == "family_history"
         m.hypothetical = "hypothetical" in flags
         m.uncertain = "uncertain" in flags
+        m.other_person = "other_person" in flags
     return list(doc._.mentions or [])
 
 
