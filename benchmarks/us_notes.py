@@ -77,6 +77,8 @@ def load_gold(gold_dir: Path = GOLD_DIR, mtsamples: Path = MTSAMPLES) -> list[Go
             if not line.strip():
                 continue
             rec = json.loads(line)
+            if not rec.get("codes"):
+                continue  # a pool entry with no text to code (kept in the file with its reason)
             text = rec.get("text") or texts.get(rec["id"])
             if text is None:
                 raise SystemExit(f"{path.name}:{n}: no text for {rec['id']} (is {mtsamples} there?)")
