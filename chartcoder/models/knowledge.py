@@ -84,6 +84,8 @@ _RESULT_CATEGORIES = frozenset({"Laboratory", "Imaging", "Cardiology"})
 # the surgeon) are not reported separately (NCCI policy manual ch. I; CPT surgical package).
 _INTEGRAL_CATEGORIES = frozenset({"Wound repair", "Injection/infusion"})
 _INTEGRAL_CODES = frozenset({"51701", "51702", "36415", "36416", "96360", "96361", "96365", "96366", "96374", "96375"})
+# Measured as part of any visit (pulse oximetry with the vitals): bundled into the E/M (NCCI).
+_BUNDLED_WITH_VISIT = frozenset({"94760"})
 _BLOOD_LOSS = re.compile(r"(?:estimated\s+)?blood\s+loss|EBL", re.I)
 _BLOOD_LOSS_CODES = "D62|R58|D50.0|I97.4*|I97.6*|K91.84*|N99.8*|R04*|K92.2|K92.1|K92.0"
 DIABETES_FAMILIES = ("E08", "E09", "E10", "E11", "E13")
@@ -102,7 +104,8 @@ SEVENTH_WORDS = frozenset(
 _DEFAULT_PHRASES = re.compile(
     r"\b(not intractable|without status migrainosus|uncomplicated|without complications?|with routine healing|"
     r"not elsewhere classified|not specified as recurrent|without obstruction or gangrene|without perforation or "
-    r"abscess|without bleeding|without hematuria|for closed fracture|without (?:loss of consciousness))\b",
+    r"abscess|without bleeding|without hematuria|for closed fracture|without (?:loss of consciousness)|"
+    r"without spontaneous rupture of (?:the )?ear ?drum)\b",
     re.I,
 )
 _BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
@@ -125,6 +128,27 @@ CURRENT_CANCER_TREATMENT = "Z79.81*|Z79.63*|Z51.0|Z51.1*|Z92.21"
 PREVENTIVE_DX = {"Z00.00", "Z00.01", "Z00.121", "Z00.129", "Z00.110", "Z00.111"}
 BMI_ASSOCIATED = "E66*|R63.6|E44*|E43|E46|R63.5|E88.81"
 _PERSONAL_HISTORY_SECTIONS = {"past_medical_history", "past_surgical_history"}
+
+
+_DURATION = re.compile(
+    r"\b(?:for|x|times|over|past|last|since|of)\s+(?:the\s+)?(?:past\s+|last\s+)?(\d{1,3}|one|two|three|four|five|six|"
+    r"seven|eight|nine|ten|a|several|few)\s*(?:-\s*)?(day|week|month|year)s?\b|\b(\d{1,3})[- ](day|week|month|year)\b",
+    re.I,
+)
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+_NUMBER_WORDS |= {"ten": 10, "a": 1, "several": 3, "few": 3}
+_UNIT_WEEKS = {"day": 1 / 7, "week": 1.0, "month": 4.35, "year": 52.0}
+
+
+def _duration_weeks(sentence: str) -> float | None:
+    """The longest duration a sentence states, in weeks ("cough for 3 weeks", "2-month history")."""
+    best = None
+    for m in _DURATION.finditer(sentence):
+        raw, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        n = int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw.lower(), 0)
+        weeks = n * _UNIT_WEEKS[unit.lower()]
+        best = weeks if best is None else max(best, weeks)
+    return best
 
 
 def _clip(text: str, limit: int = 160) -> str:
@@ -273,6 +297,7 @@ class KnowledgeSuggester:
         self._apply_suppression(found)
         self._drop_unspecified_siblings(found)
         self._resolve_contradictions(found)
+        self._cough_by_duration(found, text)
         self._weigh_by_document(found)
         self._apply_adds(found)
         self._add_em(found, text, encounter)
@@ -299,8 +324,15 @@ class KnowledgeSuggester:
         pc = self._procedure_set(target.system).get(target.code)
         if pc is None:
             return True  # _from_mention drops codes outside the code set
+        if document in PROCEDURE_DOCUMENTS and m.section not in ("procedures", None):
+            # An operative report reports the operations its procedure list names; the services its
+            # narrative mentions (closure, a catheter, drugs and lines for anesthesia, a splint, a
+            # dressing) are part of the surgical package.
+            return False
         integral = pc.category in _INTEGRAL_CATEGORIES or target.code in _INTEGRAL_CODES
-        if document in PROCEDURE_DOCUMENTS and m.section != "procedures" and integral:
+        if integral and document in PROCEDURE_DOCUMENTS:
+            return False
+        if target.code in _BUNDLED_WITH_VISIT and m.section in ("physical_exam", "hpi", "results", None):
             return False
         if document in ("discharge_summary", "history_physical", "consult", "ed_note") and (
             pc.category in _RESULT_CATEGORIES
@@ -569,17 +601,36 @@ class KnowledgeSuggester:
         # sibling under the same subcategory.
         codes = [c.code for c in found.values() if c.system == "ICD-10-CM" and self.icd.is_valid(c.code)]
         for code in codes:
-            if not self._description_words(self.icd.description(code))[1] or len(code) < 5:
+            if not self._description_words(self.icd.description(code))[1]:
                 continue
-            sub = code[:5]
             specified = [
                 o
                 for o in codes
-                if o != code and o.startswith(sub) and not self._description_words(self.icd.description(o))[1]
+                if o != code and o[:3] == code[:3] and not self._description_words(self.icd.description(o))[1]
             ]
             if specified and ("ICD-10-CM", code) in found and ("ICD-10-CM", specified[0]) in found:
                 gone = found.pop(("ICD-10-CM", code))
                 found[("ICD-10-CM", specified[0])].add_evidence(gone.evidence)
+
+    def _cough_by_duration(self, found: dict[tuple[str, str], Candidate], text: str) -> None:
+        """Cough is classified by how long it has lasted (FY2022 R05.1-R05.3: acute under 3 weeks,
+        subacute 3 to 8 weeks, chronic over 8 weeks): the duration in the cough's own sentence decides."""
+        cand = found.get(("ICD-10-CM", "R05.9"))
+        if cand is None:
+            return
+        for m in cand.mentions:
+            weeks = _duration_weeks(text[m.sentence[0] : m.sentence[1]])
+            if weeks is None:
+                continue
+            code = "R05.1" if weeks < 3 else "R05.2" if weeks <= 8 else "R05.3"
+            found.pop(("ICD-10-CM", "R05.9"))
+            key = ("ICD-10-CM", code)
+            if key in found:
+                found[key].merge(cand)
+            else:
+                cand.code = code
+                found[key] = cand
+            return
 
     def _side_documented(self, c: Candidate) -> bool:
         """The code's own side word is among its evidence (not only a side the matcher guessed)."""
@@ -616,7 +667,9 @@ class KnowledgeSuggester:
                 c.score *= 0.6
                 c.warnings.append("preoperative diagnosis; the postoperative diagnosis replaces it")
             elif c.code.startswith("R") and definitive:
-                c.score *= 0.7
+                # A sign the final statement does not name, beside a definitive diagnosis it does:
+                # integral to it or superseded by it (OCG I.B.5, IV.D).
+                found.pop((c.system, c.code), None)
             else:
                 c.score *= 0.82
         # First-listed: the first diagnosis named in the strongest final statement.

@@ -195,7 +195,10 @@ def _variants(text: str) -> set[str]:
     out: set[str] = set()
     base = _TABULAR_NOISE.sub("", text).strip(" ,")
     bare = _PARENS.sub("", base).strip(" ,")
-    for form in {base.replace("(", "").replace(")", ""), bare}:
+    # The tabular title as written, too: a diagnosis line that quotes it word for word ("Laceration
+    # without foreign body of left forearm") must match it.
+    verbatim = text.replace("(", "").replace(")", "").strip(" ,")
+    for form in {base.replace("(", "").replace(")", ""), bare, verbatim, _PARENS.sub("", text).strip(" ,")}:
         out.add(form)
     for mod in re.findall(r"\(([^)]*)\)", base):
         if "," not in mod and len(mod.split()) <= 3:
