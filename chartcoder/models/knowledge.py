@@ -269,9 +269,11 @@ class KnowledgeSuggester:
         top_k: int = 20,
         note_words: frozenset[str] | None = None,
         document: str | None = None,
+        section_labels: frozenset[str] = frozenset(),
     ) -> SuggestionSet:
         """Ranked suggestions. `note_words` (the note's normalized words) is recomputed when not given;
-        `document` is the document type (chartcoder.nlp.documents), which decides what is reportable."""
+        `document` is the document type (chartcoder.nlp.documents), which decides what is reportable;
+        `section_labels` the sections the note has (a final diagnostic statement decides what is shown)."""
         if note_words is None:
             note_words = frozenset(w.norm for w in words_of(text)[0])
         # refine() needs only these few note-level words; a small set keeps its cache keys cheap.
@@ -298,7 +300,7 @@ class KnowledgeSuggester:
         self._drop_unspecified_siblings(found)
         self._resolve_contradictions(found)
         self._cough_by_duration(found, text)
-        self._weigh_by_document(found)
+        self._weigh_by_document(found, bool(section_labels & FINAL_SECTIONS))
         self._apply_adds(found)
         self._add_em(found, text, encounter)
         self._add_bmi(found, text, encounter)
@@ -317,6 +319,10 @@ class KnowledgeSuggester:
             return False
         target = m.targets[0]
         if target.system == "ICD-10-CM":
+            if document in PROCEDURE_DOCUMENTS and m.section == "procedure_detail":
+                # The narrative of the operation (its steps, the tissue it met) names no diagnosis the
+                # report's diagnosis lines do not; its words are the surgeon's, not findings to code.
+                return False
             # Estimated blood loss is a measure of the operation, not a hemorrhage (only a documented
             # acute blood loss anemia is coded).
             blood_loss = _matches(target.code, _BLOOD_LOSS_CODES) and "anemia" not in m.text.lower()
@@ -643,7 +649,7 @@ class KnowledgeSuggester:
                 return True
         return False
 
-    def _weigh_by_document(self, found: dict[tuple[str, str], Candidate]) -> None:
+    def _weigh_by_document(self, found: dict[tuple[str, str], Candidate], has_final: bool = False) -> None:
         """Code from where a coder codes. With a final diagnostic statement in the note, a diagnosis it
         does not name is weaker evidence (narrative mentions, history, exam); a preoperative diagnosis
         the postoperative one replaced weaker still; symptoms beside a definitive final diagnosis are
@@ -655,7 +661,7 @@ class KnowledgeSuggester:
             return {e.section or "" for e in c.evidence}
 
         final = [c for c in icd if sections(c) & FINAL_SECTIONS]
-        if not final:
+        if not final and not has_final:
             return
         has_postop = any("postop_diagnosis" in sections(c) for c in icd)
         definitive = any(not c.code.startswith("R") for c in final)

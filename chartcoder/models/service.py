@@ -118,8 +118,15 @@ class SuggestionService:
     def _analyze(self, note: str, encounter: Encounter, top_k: int) -> tuple[SuggestionSet, list]:
         doc, mentions = self.pipeline(note)
         document = doc._.document if Doc.has_extension("document") else None
+        labels = frozenset(s.label for s in doc._.sections.sections) if doc._.sections is not None else frozenset()
         result = self.engine.suggest(
-            note, mentions, encounter, top_k=top_k, note_words=doc._.note_words, document=document
+            note,
+            mentions,
+            encounter,
+            top_k=top_k,
+            note_words=doc._.note_words,
+            document=document,
+            section_labels=labels,
         )
         return result, mentions
 
