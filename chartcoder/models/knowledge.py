@@ -22,9 +22,10 @@ from chartcoder.errors import ResourceError
 from chartcoder.models.em import (
     adult_bmi_code,
     documented_bmi,
-    em_level_from_time,
+    is_procedure,
     patient_status,
     preventive_visit_code,
+    suggest_em,
 )
 from chartcoder.models.schema import Encounter, Evidence, Group, Suggestion, SuggestionSet
 from chartcoder.nlp.concepts import Mention, TermTarget, words_of
@@ -84,6 +85,10 @@ _RESULT_CATEGORIES = frozenset({"Laboratory", "Imaging", "Cardiology"})
 # the surgeon) are not reported separately (NCCI policy manual ch. I; CPT surgical package).
 _INTEGRAL_CATEGORIES = frozenset({"Wound repair", "Injection/infusion"})
 _INTEGRAL_CODES = frozenset({"51701", "51702", "36415", "36416", "96360", "96361", "96365", "96366", "96374", "96375"})
+_SENT_OUT = re.compile(
+    r"\b(?:sent|send)(?: out| to)\b|\bsend-?out\b|\b(?:outside|reference|commercial) lab\b|\b(?:Quest|LabCorp)\b", re.I
+)
+_SPECIMEN_CODES = frozenset({"36415", "36416", "99000"})
 # Measured as part of any visit (pulse oximetry with the vitals): bundled into the E/M (NCCI).
 _BUNDLED_WITH_VISIT = frozenset({"94760"})
 _BLOOD_LOSS = re.compile(r"(?:estimated\s+)?blood\s+loss|EBL", re.I)
@@ -302,6 +307,7 @@ class KnowledgeSuggester:
         self._cough_by_duration(found, text)
         self._weigh_by_document(found, bool(section_labels & FINAL_SECTIONS))
         self._apply_adds(found)
+        self._add_table_codes(found, text, mentions, encounter)
         self._add_em(found, text, encounter)
         self._add_bmi(found, text, encounter)
         suggestions = [self._finish(c, found, encounter) for c in found.values()]
@@ -340,6 +346,8 @@ class KnowledgeSuggester:
             return False
         if target.code in _BUNDLED_WITH_VISIT and m.section in ("physical_exam", "hpi", "results", None):
             return False
+        if pc.category == "Laboratory" and target.code not in _SPECIMEN_CODES and _SENT_OUT.search(sentence):
+            return False  # the reference lab reports the test; the office reports the draw
         if document in ("discharge_summary", "history_physical", "consult", "ed_note") and (
             pc.category in _RESULT_CATEGORIES
         ):
@@ -801,18 +809,17 @@ class KnowledgeSuggester:
                     [],
                 )
 
-    def _add_em(self, found: dict[tuple[str, str], Candidate], text: str, encounter: Encounter) -> None:
-        if encounter.is_inpatient:
-            return  # hospital visit codes are not chosen by office rules
-        level = em_level_from_time(text, encounter.patient_status)
-        if level is not None:
-            ev = Evidence(level.start, level.end, text[level.start : level.end], "present", None)
-            warnings = [f"E/M by total time: {level.minutes} min, {level.status} patient"]
-            if not level.status_documented:
-                warnings.append("new/established status not documented; assumed established")
-            found[("CPT", level.code)] = Candidate(
-                level.code, "CPT", 0.9 if level.status_documented else 0.75, [ev], warnings, []
-            )
+    def _add_em(
+        self,
+        found: dict[tuple[str, str], Candidate],
+        text: str,
+        encounter: Encounter,
+        document: str | None = None,
+    ) -> None:
+        """The E/M level (chartcoder.models.em): office, emergency department or hospital care, by total time
+        or by MDM, with the reasoning as warnings and evidence; modifier 25 beside a same-day procedure;
+        preventive visits by age. `document` is the document type (ed_note, history_physical,
+        progress_note, discharge_summary, ...) when known; otherwise the note's words decide."""
         preventive = [
             c
             for c in found.values()
@@ -820,6 +827,36 @@ class KnowledgeSuggester:
             and c.code in PREVENTIVE_DX
             and not any("wellness" in e.text.lower() for e in c.evidence)
         ]
+        preventive = [] if encounter.is_inpatient else preventive
+        diagnoses = [(c.code, e.start, e.end) for c in found.values() if c.system == "ICD-10-CM" for e in c.evidence]
+        level = suggest_em(
+            text,
+            setting=encounter.setting,
+            patient_status=encounter.patient_status,
+            doc_type=document,
+            diagnoses=diagnoses,
+            use_mdm=not preventive,  # a problem-oriented visit beside a preventive one only by its time
+        )
+        if level is not None and self.cpt.get(level.code) is not None:
+            spans = sorted(set(level.spans))
+            evidence = [Evidence(a, b, text[a:b], "present", None) for a, b in spans]
+            warnings = list(level.warnings)
+            procedures = sorted(
+                c.code
+                for c in found.values()
+                if c.system == "CPT" and is_procedure(c.code, getattr(self.cpt.get(c.code), "category", None))
+            )
+            if procedures:
+                warnings.append(
+                    "modifier 25: significant, separately identifiable E/M on the day of a procedure "
+                    f"({', '.join(procedures)})"
+                )
+            score = 0.9 if level.basis == "time" else 0.82
+            if not level.status_documented:
+                score -= 0.12
+            found[("CPT", level.code)] = Candidate(level.code, "CPT", score, evidence, warnings, [])
+        if level is not None and level.family != "office":
+            level = None  # preventive visits sit beside office visits only
         if preventive and encounter.age is not None:
             status, documented = patient_status(text, encounter.patient_status)
             code = preventive_visit_code(encounter.age, status)
@@ -894,3 +931,16 @@ class KnowledgeSuggester:
         score = round(min(0.99, max(0.01, score)), 4)
         group: Group = "suggested" if score >= SHOW_THRESHOLD and evidence else "consider"
         return Suggestion(c.code, c.system, description, score, evidence, warnings, group)
+
+    # ------------------------------------------------------------------------------------------
+    def _add_table_codes(
+        self, found: dict[tuple[str, str], Candidate], text: str, mentions: list[Mention], encounter: Encounter
+    ) -> None:
+        """External causes of injuries (I.C.20), neoplasm site and behavior (I.C.2) and drug poisoning,
+        adverse effect and underdosing (I.C.19.e) from the CMS index files (chartcoder.models.tables);
+        nothing when the files are not configured."""
+        from chartcoder.models.tables import table_coder  # it imports this module
+
+        coder = table_coder(self.icd)
+        if coder is not None:
+            coder.apply(self, found, text, mentions, encounter)

@@ -157,6 +157,8 @@ export function buildRows(enc) {
       score: typeof s.score === "number" ? s.score : typeof c.score === "number" ? c.score : null,
       state: c.state || "pending",
       suggested: true,
+      // "consider": ranked below the proposal (weak or no supporting words); shown as its own group.
+      group: s.group === "consider" ? "consider" : "suggested",
       warnings: s.warnings || [],
       evidence: s.evidence || [],
       ...decided(c),
@@ -174,6 +176,7 @@ export function buildRows(enc) {
       score: typeof c.score === "number" ? c.score : null,
       state: c.state || "added",
       suggested: Boolean(c.suggested),
+      group: "added",
       warnings: [],
       evidence: [],
       ...decided(c),
@@ -1166,16 +1169,24 @@ function renderCodes() {
 }
 
 function codeRow(r, i) {
+  // The first "consider" row opens that group: a coder sees where the proposal ends.
+  const opensConsider = r.group === "consider" && (i === 0 || state.rows[i - 1].group !== "consider");
   return h(
     "li",
     {
-      id: `code-opt-${i}`, role: "option", class: `code-row state-${r.state}`, "aria-selected": "false",
+      id: `code-opt-${i}`, role: "option",
+      class: `code-row state-${r.state} group-${r.group}${opensConsider ? " group-start" : ""}`, "aria-selected": "false",
       "data-testid": "code-row", "data-code": r.code, "data-system": r.system, "data-state": r.state, "data-key": r.key,
+      "data-group": r.group,
     },
+    opensConsider
+      ? h("div", { class: "group-label", "data-testid": "consider-label" }, "Consider: weak or no supporting words in this note")
+      : null,
     h("div", { class: "code-line" },
       h("span", { class: "code" }, r.code),
       h("span", { class: "system" }, r.system),
       h("span", { class: "score", title: "Model score" }, r.suggested && r.score !== null ? pct(r.score) : ""),
+      r.group === "consider" ? h("span", { class: "chip chip-consider" }, "consider") : null,
       h("span", { class: `chip chip-${r.state}` }, STATE_LABELS[r.state] || r.state)),
     h("div", { class: "desc" }, r.description),
     r.warnings.length
