@@ -27,9 +27,11 @@ from chartcoder.models.em import (
     preventive_visit_code,
     suggest_em,
 )
+from chartcoder.models.retrieval import DiagnosisRetriever, diagnosis_lines
 from chartcoder.models.schema import Encounter, Evidence, Group, Suggestion, SuggestionSet
 from chartcoder.nlp.concepts import Mention, TermTarget, words_of
 from chartcoder.nlp.resources import load_yaml_resource
+from chartcoder.nlp.sections import SectionIndex
 
 ENGINE_NAME = "chartcoder-knowledge"
 ENGINE_VERSION = f"{ENGINE_NAME}-v1 ({__version__})"
@@ -94,6 +96,14 @@ _BUNDLED_WITH_VISIT = frozenset({"94760"})
 _BLOOD_LOSS = re.compile(r"(?:estimated\s+)?blood\s+loss|EBL", re.I)
 _BLOOD_LOSS_CODES = "D62|R58|D50.0|I97.4*|I97.6*|K91.84*|N99.8*|R04*|K92.2|K92.1|K92.0"
 DIABETES_FAMILIES = ("E08", "E09", "E10", "E11", "E13")
+# A diagnosis line matched by wording alone is proposed only at this similarity (chartcoder.models.retrieval).
+RETRIEVED_CLOSE = 0.75
+_LINE_HEDGE = re.compile(
+    r"\b(possible|possibly|probable|probably|likely|suspected|suspicious for|rule out|r/o|versus|vs\.?|questionable|"
+    r"cannot (?:be )?exclude[d]?|consistent with|concern for)\b",
+    re.I,
+)
+_LINE_NEGATED = re.compile(r"\s*(?:no|none|negative|normal|unremarkable|not)\b", re.I)
 # Shown threshold of the knowledge engine (codes below it form the "consider" group); chosen on the
 # tune part of the U.S. development set (benchmarks/us_notes.py --split tune).
 SHOW_THRESHOLD = 0.7
@@ -258,11 +268,14 @@ class KnowledgeSuggester:
         icd: ICD10CM | None = None,
         cpt_set: ProcedureCodeSet | None = None,
         hcpcs_set: ProcedureCodeSet | None = None,
+        retriever: DiagnosisRetriever | None = None,
     ) -> None:
         self.icd = icd or icd10cm()
         self.cpt = cpt_set or cpt()
         self.hcpcs = hcpcs_set or hcpcs()
         self.rules = Rules.load()
+        # Codes for the diagnosis lines of a final statement the phrase matcher could not name.
+        self.retriever = retriever
         self._refined: dict[tuple[Any, ...], str] = {}
 
     # ------------------------------------------------------------------------------------------
@@ -274,11 +287,13 @@ class KnowledgeSuggester:
         top_k: int = 20,
         note_words: frozenset[str] | None = None,
         document: str | None = None,
-        section_labels: frozenset[str] = frozenset(),
+        sections: SectionIndex | None = None,
     ) -> SuggestionSet:
         """Ranked suggestions. `note_words` (the note's normalized words) is recomputed when not given;
         `document` is the document type (chartcoder.nlp.documents), which decides what is reportable;
-        `section_labels` the sections the note has (a final diagnostic statement decides what is shown)."""
+        `sections` the note's sections (a final diagnostic statement decides what is shown and goes
+        first; its diagnosis lines are coded even when the phrase matcher names nothing in them)."""
+        section_labels = frozenset(s.label for s in sections.sections) if sections is not None else frozenset()
         if note_words is None:
             note_words = frozenset(w.norm for w in words_of(text)[0])
         # refine() needs only these few note-level words; a small set keeps its cache keys cheap.
@@ -298,6 +313,8 @@ class KnowledgeSuggester:
                     found[key].merge(cand)
                 else:
                     found[key] = cand
+        if sections is not None and self.retriever is not None:
+            self._add_retrieved(found, text, sections, encounter, visit_is_subsequent, note_words)
         self._restore_treated_cancers(found)
         self._current_over_history(found)
         self._apply_combinations(found)
@@ -308,11 +325,64 @@ class KnowledgeSuggester:
         self._weigh_by_document(found, bool(section_labels & FINAL_SECTIONS))
         self._apply_adds(found)
         self._add_table_codes(found, text, mentions, encounter)
-        self._add_em(found, text, encounter)
+        self._add_em(found, text, encounter, document)
         self._add_bmi(found, text, encounter)
         suggestions = [self._finish(c, found, encounter) for c in found.values()]
         suggestions.sort(key=lambda s: (-s.score, s.evidence[0].start if s.evidence else 0, s.code))
         return SuggestionSet(model=self.name, suggestions=suggestions[:top_k])
+
+    # ------------------------------------------------------------------------------------------
+    # Diagnosis lines the phrase matcher could not name
+    def _add_retrieved(
+        self,
+        found: dict[tuple[str, str], Candidate],
+        text: str,
+        sections: SectionIndex,
+        encounter: Encounter,
+        visit_is_subsequent: bool,
+        note_words: frozenset[str],
+    ) -> None:
+        """Each diagnosis line of a final diagnostic statement is a diagnosis the coder codes (OCG IV.G,
+        II). A line the phrase matcher left (mostly) unnamed gets the codes whose tabular wording best
+        matches it (chartcoder.models.retrieval); a close match is proposed, a looser one ranked in the
+        consider group. The line itself is the evidence; side and 7th character come from its words."""
+        assert self.retriever is not None
+        spans = [(s.header_end, s.end) for s in sections.sections if s.label in FINAL_SECTIONS]
+        if not spans:
+            return
+        named = sorted(
+            (e.start, e.end) for c in found.values() if c.system == "ICD-10-CM" for e in c.evidence if e.section
+        )
+        for start, end in diagnosis_lines(text, spans):
+            line = text[start:end]
+            if _LINE_HEDGE.search(line) and not encounter.is_inpatient:
+                continue  # an uncertain diagnosis is not coded outside the hospital (OCG IV.H)
+            if _LINE_NEGATED.match(line):
+                continue
+            covered = sum(min(end, b) - max(start, a) for a, b in named if a < end and b > start)
+            if covered >= 0.6 * len(line.strip()):
+                continue  # the matcher named this line
+            section = sections.at(start)
+            words, cues = words_of(line)
+            line_words = frozenset(w.norm for w in words)
+            laterality = {c[0] for c in cues if c[0] in ("left", "right", "bilateral")}
+            cue = self._encounter_cue(line, visit_is_subsequent)
+            have = {c.code[:3] for c in found.values() if c.system == "ICD-10-CM"}
+            for rank, hit in enumerate(self.retriever.search(line, k=3)):
+                if hit.code[:3] in have:
+                    break  # the line's condition is coded already; a sibling would contradict it
+                code = self.refine(hit.code, laterality, cue, line_words, note_words) if hit.refine else hit.code
+                if not self.icd.is_valid(code) or code.startswith(("V", "W", "X", "Y")):
+                    continue
+                close = hit.similarity >= RETRIEVED_CLOSE and rank == 0
+                score = (0.8 if close else 0.55 - 0.05 * rank) * SECTION_FACTOR.get(section or "", 1.0)
+                ev = Evidence(start, end, line, "uncertain" if _LINE_HEDGE.search(line) else "present", section)
+                cand = Candidate(code, "ICD-10-CM", score, [ev], [f"matched by wording: {hit.matched}"], [])
+                key = ("ICD-10-CM", code)
+                if key in found:
+                    found[key].merge(cand)
+                else:
+                    found[key] = cand
 
     # ------------------------------------------------------------------------------------------
     # What is reportable at all
@@ -851,7 +921,9 @@ class KnowledgeSuggester:
                     "modifier 25: significant, separately identifiable E/M on the day of a procedure "
                     f"({', '.join(procedures)})"
                 )
-            score = 0.9 if level.basis == "time" else 0.82
+            # Time is a number the note states; MDM is read from words; a discharge without its time
+            # documented is 99238 by default, offered below the shown threshold for the coder to confirm.
+            score = {"time": 0.9, "mdm": 0.82}.get(level.basis, 0.62)
             if not level.status_documented:
                 score -= 0.12
             found[("CPT", level.code)] = Candidate(level.code, "CPT", score, evidence, warnings, [])

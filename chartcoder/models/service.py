@@ -13,6 +13,7 @@ from chartcoder.errors import InvalidInputError, NoteTooLongError
 from chartcoder.models.knowledge import KnowledgeSuggester
 from chartcoder.models.pack import ModelPack
 from chartcoder.models.ranker import map_to_labels
+from chartcoder.models.retrieval import load_retriever
 from chartcoder.models.schema import Encounter, Evidence, Group, Suggestion, SuggestionSet
 from chartcoder.nlp.pipeline import ClinicalPipeline
 
@@ -45,7 +46,7 @@ class SuggestionService:
         self.settings = settings or get_settings()
         cache = Path(self.settings.data_dir) / "cache"
         self.pipeline = ClinicalPipeline(cache)
-        self.engine = KnowledgeSuggester()
+        self.engine = KnowledgeSuggester(retriever=load_retriever(cache))
         self.pack = pack
 
     def with_pack(self, pack: ModelPack | None) -> SuggestionService:
@@ -118,7 +119,6 @@ class SuggestionService:
     def _analyze(self, note: str, encounter: Encounter, top_k: int) -> tuple[SuggestionSet, list]:
         doc, mentions = self.pipeline(note)
         document = doc._.document if Doc.has_extension("document") else None
-        labels = frozenset(s.label for s in doc._.sections.sections) if doc._.sections is not None else frozenset()
         result = self.engine.suggest(
             note,
             mentions,
@@ -126,7 +126,7 @@ class SuggestionService:
             top_k=top_k,
             note_words=doc._.note_words,
             document=document,
-            section_labels=labels,
+            sections=doc._.sections,
         )
         return result, mentions
 
