@@ -60,8 +60,13 @@ def builtin_hcpcs() -> ProcedureCodeSet:
 def test_builtin_cpt_set_size_and_key_codes(builtin_cpt: ProcedureCodeSet) -> None:
     assert builtin_cpt.system == "CPT"
     assert len(builtin_cpt) >= 140
-    for code in ["99202", "99203", "99204", "99205", "99212", "99213", "99214", "99215", "93000", "90471"]:
+    office = ["99202", "99203", "99204", "99205", "99212", "99213", "99214", "99215"]
+    hospital = ["99221", "99222", "99223", "99231", "99232", "99233", "99238", "99239"]
+    emergency = ["99281", "99282", "99283", "99284", "99285"]
+    for code in [*office, *hospital, *emergency, "93000", "90471"]:
         assert code in builtin_cpt, code
+    assert {builtin_cpt.lookup(c).category for c in hospital} == {"E/M hospital"}
+    assert {builtin_cpt.lookup(c).category for c in emergency} == {"E/M emergency"}
     assert all(CPT_CODE.match(c.code) for c in builtin_cpt)
     assert all(c.system == "CPT" for c in builtin_cpt)
 
