@@ -12,7 +12,8 @@ Scored per note, through `SuggestionService.suggest` exactly as the API serves i
 - shown precision: of the suggestions the served path shows (those in the "suggested" group, above
   the shown threshold; the "consider" group is not counted as shown), the share that are gold codes,
   alternatives or accepted optional codes;
-- forbidden shown: notes where a code the policy marks as a guideline error on that note is shown.
+- forbidden shown: notes where a code the policy marks as a guideline error on that note is shown;
+- shown recall (reported beside precision, no target): gold codes that are in the shown group.
 
     .venv/bin/python benchmarks/us_notes.py [--model PACK | --knowledge] [--split measure|tune|all]
         [--json benchmarks/results/us_notes.json] [--errors] [--ids ID,...]
@@ -111,6 +112,7 @@ class NoteScore:
     first_top3: bool
     shown: list[str]
     shown_right: int
+    gold_shown: int  # gold codes (or an alternative) in the shown group
     forbidden_shown: list[str]
     missed: list[str] = field(default_factory=list)
     wrong_shown: list[str] = field(default_factory=list)
@@ -132,6 +134,7 @@ def score_note(note: GoldNote, suggestions: list[Any]) -> NoteScore:
         first_top3=bool(note.first_listed & set(ranked[:FIRST_K])),
         shown=shown,
         shown_right=sum(1 for c in shown if c in right),
+        gold_shown=sum(1 for c in note.codes if c.codes & set(shown)),
         forbidden_shown=[c for c in shown if c in note.forbidden],
         missed=missed,
         wrong_shown=[c for c in shown if c not in right],
@@ -150,6 +153,7 @@ def summarize(scores: list[NoteScore]) -> dict[str, Any]:
         "first_listed_top3": round(sum(s.first_top3 for s in scores) / n, 4) if n else None,
         "shown_precision": round(sum(s.shown_right for s in scores) / shown, 4) if shown else None,
         "shown_per_note": round(shown / n, 2) if n else None,
+        "shown_recall": round(sum(s.gold_shown for s in scores) / gold, 4) if gold else None,
         "forbidden_shown_notes": round(sum(bool(s.forbidden_shown) for s in scores) / n, 4) if n else None,
     }
 

@@ -106,7 +106,7 @@ _LINE_HEDGE = re.compile(
 _LINE_NEGATED = re.compile(r"\s*(?:no|none|negative|normal|unremarkable|not)\b", re.I)
 # Shown threshold of the knowledge engine (codes below it form the "consider" group); chosen on the
 # tune part of the U.S. development set (benchmarks/us_notes.py --split tune).
-SHOW_THRESHOLD = 0.7
+SHOW_THRESHOLD = 0.8
 CUE_WORDS = frozenset(
     {"left", "right", "bilateral", "initial", "subsequent", "sequela", "acute", "chronic", "dominant", "nondominant"}
 )

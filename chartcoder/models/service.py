@@ -14,8 +14,12 @@ from chartcoder.models.knowledge import KnowledgeSuggester
 from chartcoder.models.pack import ModelPack
 from chartcoder.models.ranker import map_to_labels
 from chartcoder.models.retrieval import load_retriever
-from chartcoder.models.schema import Encounter, Evidence, Group, Suggestion, SuggestionSet
+from chartcoder.models.schema import Encounter, Evidence, Suggestion, SuggestionSet
 from chartcoder.nlp.pipeline import ClinicalPipeline
+
+# How much of a code's served score comes from a learned pack (the rest is the guideline engine's);
+# chosen on the tune part of the U.S. development set (benchmarks/us_notes.py --split tune).
+PACK_WEIGHT = 0.3
 
 
 def validate_note(text: object, max_chars: int) -> str:
@@ -61,38 +65,46 @@ class SuggestionService:
         return self.pack.name if self.pack is not None else self.engine.name
 
     def _ranked(self, note: str, encounter: Encounter, k: int) -> SuggestionSet:
-        """The pack ranks codes of its system; the knowledge engine's evidence and warnings travel with
-        them, and its suggestions of other systems (CPT/HCPCS) are kept beside them."""
+        """The knowledge engine decides what the note supports (its guideline rules: reportable,
+        which document section, contradictions) and so what is shown; the pack's calibrated score,
+        learned from coded charts, re-ranks within that and adds codes of similar charts below, in the
+        consider group. Suggestions of other systems (CPT/HCPCS) are kept beside them."""
         assert self.pack is not None
         analysis = self._analyze(note, encounter, 100)
         knowledge, mentions = analysis
         system = self.pack.card["system"]
         ranked = self.pack.ranker.rank([note], [analysis] if self.pack.ranker.use_knowledge_ else None)[0]
         labels = set(self.pack.ranker.labels_)
-        by_code: dict[str, Suggestion] = {}
+        pack_score: dict[str, float] = {}
+        for code, score in ranked:
+            pack_score.setdefault(code, score)
+        out: list[Suggestion] = []
+        seen: set[str] = set()
         for s in knowledge.suggestions:
-            if s.system == system:
-                by_code.setdefault(map_to_labels(s.code, labels)[0], s)
+            if s.system != system:
+                out.append(s)
+                continue
+            label = s.code if s.code in pack_score else map_to_labels(s.code, labels)[0]
+            learned = pack_score.get(label, 0.0)
+            seen.update({s.code, label})
+            score = round(min(0.99, (1 - PACK_WEIGHT) * s.score + PACK_WEIGHT * learned), 4)
+            out.append(Suggestion(s.code, s.system, s.description, score, s.evidence, s.warnings, s.group))
         raw: dict[str, list[Evidence]] = {}
         for m in mentions:
             code = map_to_labels(m.targets[0].code, labels)[0]
             raw.setdefault(code, []).append(Evidence(m.start, m.end, m.text, m.assertion, m.section))
-        threshold = float(self.pack.card.get("threshold", getattr(self.pack.ranker, "threshold_", 0.5)))
-        out: list[Suggestion] = []
         for code, score in ranked[:k]:
             if score < self.settings.min_score:
                 break  # ranked best first: the rest score lower still
-            known = by_code.get(code)
-            evidence = known.evidence if known else raw.get(code, []) or _header_evidence(code, raw)
-            warnings = list(known.warnings) if known else []
-            # Shown only when the guideline engine codes it from this note's words too: a code the
-            # engine set aside (negated, someone else's, only narrative) or never found is a "consider".
-            shown = known is not None and known.group == "suggested" and score >= threshold
-            group: Group = "suggested" if shown else "consider"
-            if not evidence:
-                warnings.append("suggested from similar coded charts; no phrase in this note names it")
-            out.append(Suggestion(code, system, describe(code, system), round(score, 4), evidence, warnings, group))
-        out += [s for s in knowledge.suggestions if s.system != system]
+            if code in seen:
+                continue
+            # A code the guideline engine did not code from this note's words (it set the mention
+            # aside as negated, someone else's or narrative, or never found one) is a "consider".
+            evidence = raw.get(code, []) or _header_evidence(code, raw)
+            warnings = [] if evidence else ["suggested from similar coded charts; no phrase in this note names it"]
+            out.append(
+                Suggestion(code, system, describe(code, system), round(score * 0.5, 4), evidence, warnings, "consider")
+            )
         return SuggestionSet(model=self.model_name, suggestions=order_suggestions(out)[:k])
 
     def suggest(
