@@ -99,7 +99,8 @@ DIABETES_FAMILIES = ("E08", "E09", "E10", "E11", "E13")
 # A diagnosis line matched by wording alone is proposed only at this similarity (chartcoder.models.retrieval).
 RETRIEVED_CLOSE = 0.75
 _LINE_HEDGE = re.compile(
-    r"\b(possible|possibly|probable|probably|likely|suspected|suspicious for|rule out|r/o|versus|vs\.?|questionable|"
+    r"\b(possible|possibly|probable|probably|likely|suspected|suspicious for|rule out|r/o|versus|vs\.?|"
+    r"questionable|working|"
     r"cannot (?:be )?exclude[d]?|consistent with|concern for)\b",
     re.I,
 )
@@ -314,7 +315,7 @@ class KnowledgeSuggester:
                 else:
                     found[key] = cand
         if sections is not None and self.retriever is not None:
-            self._add_retrieved(found, text, sections, encounter, visit_is_subsequent, note_words)
+            self._add_retrieved(found, text, sections, encounter, visit_is_subsequent, note_words, mentions)
         self._restore_treated_cancers(found)
         self._current_over_history(found)
         self._apply_combinations(found)
@@ -341,6 +342,7 @@ class KnowledgeSuggester:
         encounter: Encounter,
         visit_is_subsequent: bool,
         note_words: frozenset[str],
+        mentions: list[Mention],
     ) -> None:
         """Each diagnosis line of a final diagnostic statement is a diagnosis the coder codes (OCG IV.G,
         II). A line the phrase matcher left (mostly) unnamed gets the codes whose tabular wording best
@@ -350,8 +352,11 @@ class KnowledgeSuggester:
         spans = [(s.header_end, s.end) for s in sections.sections if s.label in FINAL_SECTIONS]
         if not spans:
             return
+        # Every phrase the matcher named counts, coded or set aside (negated, uncertain, someone
+        # else's): the rules have decided about it already.
         named = sorted(
-            (e.start, e.end) for c in found.values() if c.system == "ICD-10-CM" for e in c.evidence if e.section
+            [(m.start, m.end) for m in mentions if m.targets[0].system == "ICD-10-CM"]
+            + [(e.start, e.end) for c in found.values() if c.system == "ICD-10-CM" for e in c.evidence]
         )
         for start, end in diagnosis_lines(text, spans):
             line = text[start:end]
@@ -412,7 +417,7 @@ class KnowledgeSuggester:
             # dressing) are part of the surgical package.
             return False
         integral = pc.category in _INTEGRAL_CATEGORIES or target.code in _INTEGRAL_CODES
-        if integral and document in PROCEDURE_DOCUMENTS:
+        if integral and document in PROCEDURE_DOCUMENTS and m.section != "procedures":
             return False
         if target.code in _BUNDLED_WITH_VISIT and m.section in ("physical_exam", "hpi", "results", None):
             return False
