@@ -372,13 +372,12 @@ class KnowledgeSuggester:
             line_words = frozenset(w.norm for w in words)
             laterality = {c[0] for c in cues if c[0] in ("left", "right", "bilateral")}
             cue = self._encounter_cue(line, visit_is_subsequent)
-            have = {c.code[:3] for c in found.values() if c.system == "ICD-10-CM"}
             for rank, hit in enumerate(self.retriever.search(line, k=3)):
-                if hit.code[:3] in have:
-                    break  # the line's condition is coded already; a sibling would contradict it
                 code = self.refine(hit.code, laterality, cue, line_words, note_words) if hit.refine else hit.code
                 if not self.icd.is_valid(code) or code.startswith(("V", "W", "X", "Y")):
                     continue
+                if ("ICD-10-CM", code) in found:
+                    continue  # coded already from other words; siblings are resolved with the others
                 close = hit.similarity >= RETRIEVED_CLOSE and rank == 0
                 score = (0.8 if close else 0.55 - 0.05 * rank) * SECTION_FACTOR.get(section or "", 1.0)
                 ev = Evidence(start, end, line, "uncertain" if _LINE_HEDGE.search(line) else "present", section)
