@@ -95,6 +95,7 @@ _SPECIMEN_CODES = frozenset({"36415", "36416", "99000"})
 _BUNDLED_WITH_VISIT = frozenset({"94760"})
 _BLOOD_LOSS = re.compile(r"(?:estimated\s+)?blood\s+loss|EBL", re.I)
 _BLOOD_LOSS_CODES = "D62|R58|D50.0|I97.4*|I97.6*|K91.84*|N99.8*|R04*|K92.2|K92.1|K92.0"
+_ENCOUNTER_WORDS = frozenset({"encounter", "fracture", "closed", "current", "injury", "routine", "healing"})
 DIABETES_FAMILIES = ("E08", "E09", "E10", "E11", "E13")
 # A diagnosis line matched by wording alone is proposed only at this similarity (chartcoder.models.retrieval).
 RETRIEVED_CLOSE = 0.75
@@ -689,12 +690,19 @@ class KnowledgeSuggester:
         # sibling under the same subcategory.
         codes = [c.code for c in found.values() if c.system == "ICD-10-CM" and self.icd.is_valid(c.code)]
         for code in codes:
-            if not self._description_words(self.icd.description(code))[1]:
+            words, default = self._description_words(self.icd.description(code))
+            if not default:
                 continue
+            # The same condition: the default code's words all recur in the specified one ("asthma" in
+            # "moderate persistent asthma with exacerbation"); a cystocele is not a rectocele.
+            core = words - CUE_WORDS - ENCOUNTER_CUES - _ENCOUNTER_WORDS
             specified = [
                 o
                 for o in codes
-                if o != code and o[:3] == code[:3] and not self._description_words(self.icd.description(o))[1]
+                if o != code
+                and o[:3] == code[:3]
+                and not self._description_words(self.icd.description(o))[1]
+                and core <= self._desc_words(o)
             ]
             if specified and ("ICD-10-CM", code) in found and ("ICD-10-CM", specified[0]) in found:
                 gone = found.pop(("ICD-10-CM", code))
