@@ -8,6 +8,16 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def _default_cms_dir() -> Path | None:
+    """The CMS index files beside the checkout (`../shared/data/cms`) when they are there."""
+    for candidate in (_REPO.parent / "shared" / "data" / "cms",):
+        if candidate.is_dir():
+            return candidate
+    return None
+
 
 class Settings(BaseSettings):
     """Every knob of chartcoder, read from `CHARTCODER_*` environment variables."""
@@ -51,6 +61,12 @@ class Settings(BaseSettings):
     )
     mue_file: Path | None = Field(
         None, description="The CMS practitioner MUE file; without it the MUE edit finds nothing."
+    )
+    cms_dir: Path | None = Field(
+        default_factory=_default_cms_dir,
+        description="Folder of the CMS ICD-10-CM External Cause Index, Neoplasm Table and Table of Drugs and "
+        "Chemicals (icd10cm_{eindex,neoplasm,drug}_YYYY.xml, there or one folder below); without them external "
+        "cause, neoplasm-table and drug-table suggestions are off.",
     )
     registry_poll_seconds: float = Field(
         5.0,
