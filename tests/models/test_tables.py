@@ -1,0 +1,88 @@
+"""The CMS-table part of the engine (chartcoder/models/tables.py): its rules files resolve to index
+entries, bad rules are refused, and without the CMS files the engine suggests what it did before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chartcoder.codes.cms_tables import KINDS, CmsTables, find_files
+from chartcoder.config import get_settings
+from chartcoder.errors import ResourceError
+from chartcoder.models import tables as T
+
+CMS_DIR = get_settings().cms_dir
+HAVE_FILES = CMS_DIR is not None and set(find_files(Path(CMS_DIR))) == set(KINDS)
+needs_files = pytest.mark.skipif(
+    not HAVE_FILES, reason=f"CMS ICD-10-CM index files not found in {CMS_DIR} (set CHARTCODER_CMS_DIR)"
+)
+
+
+@pytest.fixture(scope="module")
+def coder(service):
+    c = T.table_coder(service.engine.icd)
+    if c is None:
+        pytest.skip("no CMS index files configured")
+    return c
+
+
+@needs_files
+def test_every_rule_names_an_index_entry(coder):
+    assert coder.external_causes is not None and coder.external_causes.unresolved == []
+    assert coder.drugs is not None and coder.drugs.unresolved == []
+    assert coder.neoplasms is not None and coder.neoplasms.rows
+    assert {m.id for m in coder.external_causes.mechanisms} >= {"fall", "slip", "bite", "struck", "contact", "assault"}
+
+
+@needs_files
+def test_rules_give_only_external_cause_codes_valid_in_fy2026(coder, service):
+    icd = service.engine.icd
+    causes = coder.external_causes
+    for mech in causes.mechanisms:
+        for t in mech.targets:
+            assert t.code[0] in "VWXY" and icd.is_valid(t.code), (mech.id, t.code)
+    for targets in causes.places.values():
+        assert all(t.code.startswith("Y92") and t.code != "Y92.9" for t in targets)
+    assert all(t.code.startswith("Y93") and t.code != "Y93.9" for t in causes.activities)
+
+
+def test_unknown_keys_and_unquoted_booleans_are_refused():
+    with pytest.raises(ResourceError, match="unknown key"):
+        T._check_keys({"index": "Fall", "cue": ["fell"]}, ("index", "cues"), "mechanisms[0]")
+    with pytest.raises(ResourceError, match="missing key"):
+        T._check_keys({"cues": ["fell"]}, ("index", "cues"), "mechanisms[0]", ("index",))
+    with pytest.raises(ResourceError, match="quote on, off"):
+        T._strings(["from", False, "of"], "stop_words")  # YAML reads a bare `off` as False
+
+
+def test_phrases_are_leftmost_longest():
+    phrases = T.Phrases([(("adverse", "reaction"), "after"), (("adverse", "reaction", "to"), "before")])
+    words = ["urticaria", "adverse", "reaction", "to", "amoxicillin"]
+    assert list(phrases.find(words)) == [(1, 3, "before")]
+
+
+def test_without_the_files_the_engine_adds_nothing(service, monkeypatch):
+    from chartcoder.models.schema import Encounter
+
+    text = "HPI: fell from a ladder at home. Assessment: closed fracture of right patella."
+    monkeypatch.setitem(T._CODERS, id(service.engine.icd), None)
+    codes = [s.code for s in service.suggest(text, Encounter(setting="outpatient"), 20).suggestions]
+    assert "S82.001A" in codes
+    assert not any(c.startswith(("W", "Y9")) for c in codes)
+
+
+def test_a_folder_without_files_gives_no_coder(tmp_path, monkeypatch, service):
+    monkeypatch.setattr(T, "cms_tables", lambda: CmsTables(tmp_path))
+    monkeypatch.setattr(T, "_CODERS", {})
+    assert T.table_coder(service.engine.icd) is None
+
+
+@needs_files
+def test_a_note_without_injury_neoplasm_or_drug_words_reads_no_table(service, monkeypatch):
+    from chartcoder.models.schema import Encounter
+
+    fresh = T.TableCoder(CmsTables(Path(CMS_DIR)), service.engine.icd)
+    monkeypatch.setitem(T._CODERS, id(service.engine.icd), fresh)
+    service.suggest("Assessment: essential hypertension. Continue lisinopril.", Encounter(), 20)
+    assert fresh.tables._books == {}  # nothing parsed
