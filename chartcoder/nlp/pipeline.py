@@ -116,6 +116,21 @@ def _phrase_key(literal: str) -> str:
     return "".join(literal.lower().split())
 
 
+# Transcriptions in the MTSamples "CSV form" write a line break as a comma: "bleeding.,2.  Uterine",
+# "PLAN:,1.  She will", "DIAGNOSES,1.  Xxx". spaCy keeps ".,2" or "PLAN:,1" as one token, so a header or
+# list item could not start a sentence there; these infixes split such commas (and the colon before one)
+# off. A comma between digits ("10,000") stays.
+TRANSCRIPTION_INFIXES = (r"(?<=[.:;!?)\]]),", r"(?<=[A-Za-z]),(?=[0-9])", r"(?<=[A-Za-z]):(?=,)")
+
+
+def _split_transcription_commas(nlp: Language) -> None:
+    from spacy.util import compile_infix_regex
+
+    infixes = list(nlp.Defaults.infixes or []) + list(TRANSCRIPTION_INFIXES)
+    tokenizer: Any = nlp.tokenizer
+    tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+
+
 def build_pipeline(cache_dir: Path | None = None) -> Language:
     """A blank English spaCy pipeline with our components; no model download needed."""
     from loguru import logger
@@ -126,6 +141,7 @@ def build_pipeline(cache_dir: Path | None = None) -> Language:
     import medspacy  # noqa: F401  (registers medspacy_context)
 
     nlp = spacy.blank("en")
+    _split_transcription_commas(nlp)
     nlp.add_pipe("chartcoder_sections")
     nlp.add_pipe("chartcoder_sentences")
     nlp.add_pipe("chartcoder_concepts", config={"cache_dir": str(cache_dir) if cache_dir else None})
