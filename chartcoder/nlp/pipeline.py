@@ -18,6 +18,7 @@ from chartcoder.errors import ResourceError
 
 # Importing the component modules registers their factories.
 from chartcoder.nlp import concepts as _concepts  # noqa: F401
+from chartcoder.nlp import documents as _documents  # noqa: F401
 from chartcoder.nlp import sections as _sections  # noqa: F401
 from chartcoder.nlp import sentences as _sentences  # noqa: F401
 from chartcoder.nlp.concepts import Mention
@@ -143,6 +144,7 @@ def build_pipeline(cache_dir: Path | None = None) -> Language:
     nlp = spacy.blank("en")
     _split_transcription_commas(nlp)
     nlp.add_pipe("chartcoder_sections")
+    nlp.add_pipe("chartcoder_document")
     nlp.add_pipe("chartcoder_sentences")
     nlp.add_pipe("chartcoder_concepts", config={"cache_dir": str(cache_dir) if cache_dir else None})
     context: Any = nlp.add_pipe("medspacy_context", config={"rules": None})

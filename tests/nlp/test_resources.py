@@ -107,3 +107,38 @@ def test_resources_are_plain_yaml_without_booleans():
 
     for rule in yaml.safe_load(text)["rules"]:
         walk(rule.get("pattern", []))
+
+
+def test_section_rules_have_known_keys_and_one_label_per_header():
+    """sections.yaml: `sections` (label -> headers, labels from SECTION_LABELS) and `subheaders`; a header
+    (as matched: lower case, single spaces, no "(s)") names one section, and a subheader is no section."""
+    from chartcoder.nlp.sections import OTHER, SECTION_LABELS, normalize_header
+
+    raw = load_yaml_resource("sections.yaml")
+    assert set(raw) == {"sections", "subheaders"}
+    assert set(raw["sections"]) == SECTION_LABELS - {OTHER}
+    owner: dict[str, str] = {}
+    clashes = []
+    for label, headers in raw["sections"].items():
+        for h in headers:
+            key = normalize_header(str(h))
+            if key in owner and owner[key] != label:
+                clashes.append((key, owner[key], label))
+            owner[key] = label
+    assert clashes == []
+    assert [h for h in raw["subheaders"] if normalize_header(str(h)) in owner] == []
+
+
+def test_document_rules_have_known_keys_types_and_labels():
+    from chartcoder.nlp.documents import DOCUMENT_TYPES, RULE_KEYS, document_rules
+    from chartcoder.nlp.sections import SECTION_LABELS
+
+    raw = load_yaml_resource("documents.yaml")
+    assert set(raw) == {"rules"}
+    for rule in raw["rules"]:
+        assert set(rule) <= RULE_KEYS, rule
+        assert rule["type"] in DOCUMENT_TYPES and rule.get("why"), rule
+        for key in ("labels_any", "labels_all", "labels_none", "labels_only"):
+            assert set(rule.get(key) or []) <= SECTION_LABELS, (key, rule)
+    assert len(document_rules()) == len(raw["rules"])  # every rule compiles
+    assert {r["type"] for r in raw["rules"]} == set(DOCUMENT_TYPES)  # every type can be reached
