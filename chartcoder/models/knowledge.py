@@ -644,7 +644,15 @@ class KnowledgeSuggester:
         """A neoplasm (or other condition) that the same note documents as current is not also its own
         personal history: a tumour being resected is current (guideline I.C.2.d, I.C.21.c.4)."""
         current = {c.code[:3] for c in found.values() if c.system == "ICD-10-CM" and not c.code.startswith("Z")}
+        codes = [c.code for c in found.values() if c.system == "ICD-10-CM"]
         for key, cand in list(found.items()):
+            # A history code whose Excludes1 names a current code the note also supports ("advised to
+            # quit smoking" beside a current smoker): the current condition is coded, not its history.
+            if cand.code.startswith(("Z85", "Z86", "Z87")) and self.icd.is_valid(cand.code):
+                excluded = [x.replace(".", "").rstrip("-") for x in self.icd.excludes1_codes(cand.code)]
+                if any(o.replace(".", "").startswith(x) for o in codes for x in excluded if x):
+                    found.pop(key)
+                    continue
             if cand.origin and cand.code.startswith(("Z85", "Z86", "Z87")) and cand.origin[:3] in current:
                 gone = found.pop(key)
                 for other in found.values():
