@@ -21,6 +21,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from chartcoder.codes.icd10cm import ICD10CM, icd10cm, normalize_code
@@ -82,7 +83,7 @@ class Entry:
             node = node.parent
         return tuple(reversed(out))
 
-    @property
+    @cached_property
     def alternatives(self) -> tuple[str, ...]:
         """The comma-separated forms of the title, lower case ("Fall, falling" -> fall, falling)."""
         return tuple(a.strip().lower() for a in self.title.split(",") if a.strip())
@@ -113,10 +114,24 @@ class Book:
     codes: int = 0  # codes read that are valid in FY2026
     dropped: list[str] = field(default_factory=list)  # codes given by the file that FY2026 does not have
     seconds: float = 0.0
+    _indexes: dict[int, dict[str, list[tuple[int, Entry]]]] = field(default_factory=dict, repr=False)
 
     def entries(self) -> Iterator[Entry]:
         for term in self.main_terms:
             yield from term.walk()
+
+    def _named(self, level: list[Entry], name: str) -> list[Entry]:
+        """Entries of a level that `name` is the title of, then those it is a form of (index per level)."""
+        index = self._indexes.get(id(level))
+        if index is None:
+            index = {}
+            for entry in level:
+                for key, how in [(entry.title.lower(), 2), *((a, 1) for a in entry.alternatives)]:
+                    index.setdefault(key, []).append((how, entry))
+            for hits in index.values():
+                hits.sort(key=lambda h: -h[0])  # stable: the file's order among equals
+            self._indexes[id(level)] = index
+        return [e for _, e in index.get(_clean(name).lower(), ())]
 
     def find(self, reference: str) -> Entry | None:
         """The entry a reference names: "Fall, falling > from, off, out of > ladder" (our paths), or a
@@ -128,9 +143,10 @@ class Book:
             level: list[Entry] = self.main_terms
             node: Entry | None = None
             for part in parts:
-                node = _best_named(level, part)
-                if node is None:
+                named = self._named(level, part)
+                if not named:
                     return None
+                node = named[0]
                 level = node.children
             return node
         pieces = [p.strip() for p in reference.split(",") if p.strip()]
@@ -141,7 +157,7 @@ class Book:
             return None
         for n in range(len(pieces), 0, -1):
             name = ", ".join(pieces[:n])
-            for entry in sorted((e for e in level if e.named(name)), key=lambda e: -e.named(name)):
+            for entry in self._named(level, name):
                 if n == len(pieces):
                     return entry
                 found = self._greedy(entry.children, pieces[n:])
@@ -150,23 +166,11 @@ class Book:
         # A reference may run two levels together in one piece: "Neoplasm, lymph gland" is lymph > gland.
         words = pieces[0].split()
         for k in range(len(words) - 1, 0, -1):
-            for entry in (e for e in level if e.named(" ".join(words[:k]))):
+            for entry in self._named(level, " ".join(words[:k])):
                 found = self._greedy(entry.children, [" ".join(words[k:]), *pieces[1:]])
                 if found is not None:
                     return found
         return None
-
-
-def _best_named(level: list[Entry], name: str) -> Entry | None:
-    """The entry a name is the title of, else the first it is a form of ("lung" is not "lingula, lung")."""
-    best: Entry | None = None
-    for entry in level:
-        how = entry.named(name)
-        if how == 2:
-            return entry
-        if how and best is None:
-            best = entry
-    return best
 
 
 class _Validator:
@@ -177,19 +181,22 @@ class _Validator:
         self.memo: dict[str, str | None] = {}
 
     def __call__(self, raw: str | None) -> str | None:
+        if raw in self.memo:  # the same cell text recurs thousands of times ("T39.1X1")
+            return self.memo[raw]
+        code = self._check(raw)
+        if raw is not None:
+            self.memo[raw] = code
+        return code
+
+    def _check(self, raw: str | None) -> str | None:
         text = (raw or "").strip().upper()
         if not text or text.strip("-") == "":
             return None
-        hit = self.memo.get(text, "")
-        if hit != "":
-            return hit
-        code: str | None = None
         stem = text.rstrip("-").rstrip(".")  # "C50.9-" and "C56.-": more characters needed
-        if _CODE.match(stem):
-            c = normalize_code(stem)
-            code = c if self.icd.is_valid(c) else None
-        self.memo[text] = code
-        return code
+        if not _CODE.match(stem):
+            return None
+        code = normalize_code(stem)
+        return code if self.icd.is_valid(code) else None
 
 
 def _title(el: ET.Element) -> tuple[str, str]:
