@@ -176,10 +176,7 @@ def _holds(rule: DocumentRule, f: _Facts) -> bool:
         return False
     if f.count < rule.min_sections:
         return False
-    for pattern, where, wanted in rule.checks:
-        if f.found(pattern, where) != wanted:
-            return False
-    return True
+    return all(f.found(pattern, where) == wanted for pattern, where, wanted in rule.checks)
 
 
 def classify_sections(text: str, index: SectionIndex) -> str:
