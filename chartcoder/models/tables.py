@@ -829,6 +829,7 @@ class NeoplasmTable:
         "site_stop",
         "site_words",
         "stop_words",
+        "ambiguous_before",
         "assertions",
         "skip_sections",
     )
@@ -848,6 +849,9 @@ class NeoplasmTable:
             ("negated", "hypothetical", "historical", "family", "uncertain"),
         )
         self.skip_sections = frozenset(_strings(data.get("skip_sections"), "skip_sections"))
+        self.ambiguous_before = frozenset(
+            words_of(" ".join(_strings(data.get("ambiguous_before"), "ambiguous_before")))
+        )
         phrases: list[tuple[str, _Morph | None]] = []
         for i, rule in enumerate(data.get("morphologies") or []):
             where = f"{self.FILE} morphologies[{i}]"
@@ -1006,6 +1010,8 @@ class NeoplasmTable:
         section = note.section(start)
         if section in self.skip_sections:
             return []
+        if morph.column == "primary" and first > 0 and s.words[first - 1] in self.ambiguous_before:
+            return []  # "metastatic carcinoma of the liver": primary or secondary, the coder decides
         assertion = note.mention_assertion(start, end) or self.assertions.blocked(s.words, first)
         uncertain = assertion == "uncertain"
         if uncertain and encounter.is_inpatient:
@@ -1373,10 +1379,10 @@ class TableCoder:
         for c in found.values():
             if (
                 c.system == SYSTEM
-                and _is_neoplasm(c.code)
+                and c.code[:3] == tc.code[:3]
                 and any(e.start < span.end and span.start < e.end for e in c.evidence)
             ):
-                return  # the concept matcher coded these words already (a morphology-specific code)
+                return  # these words are coded already in this category (a morphology-specific code: C22.0)
         self._add(found, tc)
 
     def _less_specific(self, old: str, new: str) -> bool:

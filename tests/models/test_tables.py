@@ -86,3 +86,41 @@ def test_a_note_without_injury_neoplasm_or_drug_words_reads_no_table(service, mo
     monkeypatch.setitem(T._CODERS, id(service.engine.icd), fresh)
     service.suggest("Assessment: essential hypertension. Continue lisinopril.", Encounter(), 20)
     assert fresh.tables._books == {}  # nothing parsed
+
+
+def _codes(service, text: str, **encounter) -> list[str]:
+    from chartcoder.models.schema import Encounter
+
+    return [s.code for s in service.suggest(text, Encounter(**encounter), 30).suggestions]
+
+
+@needs_files
+def test_metastatic_without_to_or_from_is_left_to_the_coder(service):
+    codes = _codes(service, "Assessment: Metastatic adenocarcinoma of the liver. Oncology referral.")
+    assert "C22.9" not in codes and "C22.8" not in codes  # not read as the liver's primary
+    codes = _codes(service, "Assessment: Adenocarcinoma of the sigmoid colon, metastatic to the liver.")
+    assert {"C18.7", "C78.7"} <= set(codes)
+
+
+@needs_files
+def test_words_that_only_look_like_causes_are_not_read(service):
+    # A surgical stab incision is not an assault; the "slip" of a tendon is anatomy, not a fall.
+    codes = _codes(
+        service,
+        "Postoperative diagnosis: Laceration of right ring finger with partial laceration of the ulnar slip "
+        "of the FDS. The pins were cut short; the stab wounds for the pins were dressed.",
+    )
+    assert not any(c.startswith(("X99", "Y09", "W01", "W26")) for c in codes)
+    # History between the event and the drug: an old treatment, not an adverse effect now.
+    codes = _codes(service, "Cystectomy was difficult due to previous chemotherapy. Assessment: bladder cancer.")
+    assert not any(c.startswith("T45.1") for c in codes)
+
+
+@needs_files
+def test_a_header_is_not_a_history_cue(service):
+    codes = _codes(
+        service,
+        "HISTORY OF PRESENT ILLNESS: 52-year-old who slipped on a patch of ice on the sidewalk and fell.\n"
+        "Assessment: Sprain of left ankle.",
+    )
+    assert "W00.0XXA" in codes
