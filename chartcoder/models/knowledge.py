@@ -95,6 +95,7 @@ _SPECIMEN_CODES = frozenset({"36415", "36416", "99000"})
 _BUNDLED_WITH_VISIT = frozenset({"94760"})
 _BLOOD_LOSS = re.compile(r"(?:estimated\s+)?blood\s+loss|EBL", re.I)
 _BLOOD_LOSS_CODES = "D62|R58|D50.0|I97.4*|I97.6*|K91.84*|N99.8*|R04*|K92.2|K92.1|K92.0"
+_SIDE_WORD = re.compile(r"\b(?:left|right|bilateral)\b", re.I)
 _ENCOUNTER_WORDS = frozenset({"encounter", "fracture", "closed", "current", "injury", "routine", "healing"})
 DIABETES_FAMILIES = ("E08", "E09", "E10", "E11", "E13")
 # A diagnosis line matched by wording alone is proposed only at this similarity (chartcoder.models.retrieval).
@@ -317,6 +318,8 @@ class KnowledgeSuggester:
                     found[key] = cand
         if sections is not None and self.retriever is not None:
             self._add_retrieved(found, text, sections, encounter, visit_is_subsequent, note_words, mentions)
+        if sections is not None:
+            self._side_from_document(found, text, sections, note_words)
         self._restore_treated_cancers(found)
         self._current_over_history(found)
         self._apply_combinations(found)
@@ -388,6 +391,41 @@ class KnowledgeSuggester:
                     found[key].merge(cand)
                 else:
                     found[key] = cand
+
+    def _side_from_document(
+        self, found: dict[tuple[str, str], Candidate], text: str, sections: SectionIndex, note_words: frozenset[str]
+    ) -> None:
+        """A code for an unspecified side takes the side the document names for its operation or its
+        diagnoses when it names only one ("Right knee arthroscopy" / "Complex tear of the posterior horn
+        lateral meniscus"): code to the side documented (OCG I.B.13), not to "unspecified"."""
+        bodies = [
+            text[s.header_start : s.end]
+            for s in sections.sections
+            if s.label in FINAL_SECTIONS | SUPERSEDED_SECTIONS | {"procedures", "indications", "chief_complaint"}
+        ]
+        sides = {m.group(0).lower() for body in bodies for m in _SIDE_WORD.finditer(body)}
+        if len(sides) != 1 or "bilateral" in sides:
+            return
+        side = sides.pop()
+        for key, cand in list(found.items()):
+            if cand.system != "ICD-10-CM" or not self.icd.is_valid(cand.code):
+                continue
+            if "unspecified" not in self.icd.description(cand.code).lower() or self._desc_words(cand.code) & {
+                "left",
+                "right",
+            }:
+                continue
+            seventh = cand.code[-1:] if self.icd.seventh_characters(cand.code) and len(cand.code) == 8 else "A"
+            cue = {"D": "subsequent", "S": "sequela"}.get(seventh, "initial")
+            sided = self.refine(cand.code, {side}, cue, frozenset(), note_words)
+            if sided != cand.code and side in self._desc_words(sided):
+                found.pop(key)
+                cand.code = sided
+                cand.warnings.append(f"side from the document: {side}")
+                if ("ICD-10-CM", sided) in found:
+                    found[("ICD-10-CM", sided)].merge(cand)
+                else:
+                    found[("ICD-10-CM", sided)] = cand
 
     # ------------------------------------------------------------------------------------------
     # What is reportable at all
