@@ -92,6 +92,7 @@ DOC_TYPES = {
     "progress_note": "progress",
     "discharge_summary": "discharge",
     "office_note": "office",
+    "clinic_letter": "office",
     "operative_report": "operative",
     "procedure_report": "operative",
     "radiology_report": "report",
@@ -2069,6 +2070,9 @@ def suggest_em(
     Office and hospital initial/subsequent care: by total time or by MDM, whichever supports the higher
     level. ED visits: by MDM only. Discharge day management: by the discharge time (99239 when more than
     30 minutes are documented, otherwise 99238)."""
+    # A carriage return reads as a space (same length, so evidence offsets stay true): CRLF and LF
+    # notes must level alike.
+    text = text.replace("\r", " ")
     kind = document_kind(text, doc_type, setting)
     family = {
         "office": "office",
