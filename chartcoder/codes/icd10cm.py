@@ -104,12 +104,19 @@ class ICD10CM:
 
     def __init__(self) -> None:
         self._cm = _lib()
+        self._valid: dict[str, bool] = {}  # the suggestion path asks about the same codes again and again
+        self._descriptions: dict[str, str] = {}
 
     # -- validity -----------------------------------------------------------------
     def is_valid(self, code: str) -> bool:
-        c = normalize_code(code)
-        # Some categories share their code with a one-category block (C50): ask for the category.
-        return bool(_CODE_SHAPE.match(c)) and bool(self._cm.is_category_or_subcategory(c))
+        hit = self._valid.get(code)
+        if hit is None:
+            c = normalize_code(code)
+            # Some categories share their code with a one-category block (C50): ask for the category.
+            hit = bool(_CODE_SHAPE.match(c)) and bool(self._cm.is_category_or_subcategory(c))
+            if len(self._valid) < 500_000:  # bounded by the code set plus what callers send
+                self._valid[code] = hit
+        return hit
 
     def _is_block(self, code: str) -> bool:
         return bool(self._cm.is_chapter_or_block(code)) and not self._cm.is_category_or_subcategory(code)
@@ -133,7 +140,11 @@ class ICD10CM:
 
     # -- hierarchy ----------------------------------------------------------------
     def description(self, code: str) -> str:
-        return str(self._cm.get_description(self.require(code)))
+        hit = self._descriptions.get(code)
+        if hit is None:
+            hit = str(self._cm.get_description(self.require(code)))
+            self._descriptions[code] = hit  # only valid codes get here (require raises otherwise)
+        return hit
 
     def parent(self, code: str) -> str | None:
         p = self._cm.get_parent(self.require(code))
