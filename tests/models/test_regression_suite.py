@@ -10,7 +10,9 @@ import yaml
 CASES_DIR = Path(__file__).resolve().parents[1] / "regression"
 # cases.yaml holds the first wave's cases; each further file a family of rules (documents, reportability,
 # E/M, external causes, ...). One suite: ids are unique across files.
-CASES = [case for path in sorted(CASES_DIR.glob("*.yaml")) for case in yaml.safe_load(path.read_text(encoding="utf-8")) or []]
+CASES = [
+    case for path in sorted(CASES_DIR.glob("*.yaml")) for case in yaml.safe_load(path.read_text(encoding="utf-8")) or []
+]
 REQUIRED_CATEGORIES = {
     "negation",
     "family_history",
