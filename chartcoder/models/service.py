@@ -18,8 +18,10 @@ from chartcoder.models.schema import Encounter, Evidence, Suggestion, Suggestion
 from chartcoder.nlp.pipeline import ClinicalPipeline
 
 # How much of a code's served score comes from a learned pack (the rest is the guideline engine's);
-# chosen on the tune part of the U.S. development set (benchmarks/us_notes.py --split tune).
-PACK_WEIGHT = 0.3
+# chosen on the tune part of the U.S. development set (benchmarks/us_notes.py --split tune): at 0.5 and
+# 0.3 the pack's re-ordering put the first-listed code in the top 3 less often (0.62 against 0.65) for
+# the same recall and precision.
+PACK_WEIGHT = 0.15
 
 
 def validate_note(text: object, max_chars: int) -> str:
