@@ -25,6 +25,18 @@ Guideline choices (see docs/DOMAIN.md and the ICD-10-CM Official Guidelines):
 * allergy lists, occasional substance use without a disorder, and BMI without a weight diagnosis are written
   but not coded.
 
+U.S. documents, coded as docs/coding-policy.md says (resources/synthetic/operations.yaml, radiology.yaml):
+* operative and endoscopy reports code the postoperative diagnosis first; "Same" means the preoperative list; a
+  postoperative diagnosis that refines or replaces a preoperative sign or working diagnosis withholds the
+  preoperative code; blood loss, anesthesia, "complications: none", drains, specimens, a Foley catheter, wound
+  closure and the risks named at consent are written and never coded; a tumour being operated on is current;
+* consults and H&Ps (admission or preoperative) follow the outpatient rules; conditions named only in their past
+  history (and in an operative report's indications) are written and not coded (a coder's optional codes);
+* imaging reports code a definitive impression, else the sign of the indication (OCG IV.K);
+* discharge summaries may name the admitting diagnosis (a working diagnosis, never coded) and a surgical stay;
+* about 30% of notes are written in the transcription form of U.S. dictation: capital headings inline followed by
+  ":," and sections joined by commas on one line, numbered lists inline (`Plan.layout`).
+
 Randomness: each record draws from its own `random.Random` seeded by (seed, index), so `generate(n, s)` is a
 prefix of `generate(m, s)` for n < m and byte-identical across runs; nothing reads the clock or iterates a set.
 """
@@ -47,16 +59,25 @@ from chartcoder.training.records import GoldCode, Record
 ICD = "ICD-10-CM"
 CPT = "CPT"
 HCPCS = "HCPCS"
-KINDS = ("office", "urgent", "ed", "discharge", "procedure")
+KINDS = ("office", "urgent", "ed", "discharge", "procedure", "operative", "consult", "hp", "radiology")
 KIND_NAMES = {
     "office": "office_progress_note",
     "urgent": "urgent_care_note",
     "ed": "emergency_department_note",
     "discharge": "discharge_summary",
     "procedure": "procedure_note",
+    "operative": "operative_report",
+    "consult": "consultation_note",
+    "hp": "history_and_physical",
+    "radiology": "radiology_report",
 }
-SETTING = {"office": "outpatient", "urgent": "outpatient", "ed": "outpatient", "discharge": "inpatient"}
-SETTING["procedure"] = "outpatient"
+# The coding policy codes every document from the professional claim's side (outpatient rules: an uncertain
+# diagnosis is coded as its sign) except the discharge summary, which is the facility's inpatient record.
+SETTING = {kind: "outpatient" for kind in KINDS}
+SETTING["discharge"] = "inpatient"
+# The `where` lists of conditions_*.yaml a kind draws from (a consult sees what an office sees, an admission
+# H&P what a discharge summary and an ED see).
+WHERE_ALIAS = {"consult": ("consult", "office"), "hp": ("hp", "discharge", "ed")}
 MAX_ICD = 7
 
 # 2021+ AMA office E/M time ranges (total time on the date of the encounter).
@@ -187,6 +208,8 @@ class Plan:
     subtype: str = ""
     typos: int = 0  # typos put into words that carry no code
     all_caps: bool = False
+    layout: str = "lines"  # lines | csv (transcription: "HEADER:,  text.,HEADER:, ...") | flat (one line, no commas)
+    sections: list[tuple[str, str]] = field(default_factory=list)  # (section, heading) as written, in order
 
 
 # ----------------------------------------------------------------------------------------------- loading
@@ -213,6 +236,7 @@ DEFAULT_WHERE = {
     "finding": ("office", "urgent", "ed"),
     "proc": ("procedure",),
     "encounter": ("office", "urgent"),
+    "surgical": ("operative", "consult", "hp"),
 }
 DEFAULT_AGE = {
     "chronic": (18, 95),
@@ -223,6 +247,7 @@ DEFAULT_AGE = {
     "finding": (2, 95),
     "proc": (2, 95),
     "encounter": (2, 95),
+    "surgical": (18, 90),
 }
 
 
@@ -284,6 +309,8 @@ class _Data:
     hist: dict[str, Any]
     combos: dict[str, Any]
     excludes1: dict[str, frozenset[str]]  # code -> codes it is never coded with (both directions)
+    ops: dict[str, Any]  # operations.yaml
+    rad: dict[str, Any]  # radiology.yaml
 
 
 @lru_cache(maxsize=1)
@@ -309,7 +336,40 @@ def _data() -> _Data:
             pairs.setdefault(str(a), set()).add(str(b))
             pairs.setdefault(str(b), set()).add(str(a))
     ex1 = {k: frozenset(v) for k, v in pairs.items()}
-    return _Data(conds, docs["phrasing"], docs["note_kinds"], docs["procedures"], docs["history"], docs["combos"], ex1)
+    data = _Data(
+        conds,
+        docs["phrasing"],
+        docs["note_kinds"],
+        docs["procedures"],
+        docs["history"],
+        docs["combos"],
+        ex1,
+        docs["operations"],
+        docs["radiology"],
+    )
+    _check_references(data)
+    return data
+
+
+def _check_references(d: _Data) -> None:
+    """Every condition an operation or an imaging study names exists (a typo fails at load, not mid-corpus)."""
+    names: list[tuple[str, str]] = []
+    for op in d.ops["operations"]:
+        for key in ("dx",):
+            names += [(op["id"], str(c)) for c in op[key]]
+        for key in ("dx2", "add"):
+            names += [(op["id"], str(e["cond"])) for e in op.get(key, [])]
+        for r in op.get("refine", []):
+            names.append((op["id"], str(r["post"])))
+            if isinstance(r["pre"], str) and r["pre"] != "unc":
+                names.append((op["id"], str(r["pre"])))
+        names += [(op["id"], str(c)) for c in op.get("findings_by", {})]
+    for ex in d.rad["exams"]:
+        names += [(ex["id"], str(e["cond"])) for e in ex["dx"] + ex["incidental"]]
+        names += [(ex["id"], str(i)) for i in ex["indications"] if isinstance(i, str) and i not in d.phr["symptoms"]]
+    missing = sorted({f"{owner}: {cid}" for owner, cid in names if cid not in d.conds})
+    if missing:
+        raise ValueError(f"unknown condition ids: {missing}")
 
 
 @lru_cache(maxsize=1)
@@ -452,6 +512,11 @@ class Ctx:
         self.medicare = age >= 65
         self.ckd_term = ""
         self.bp: tuple[int, int] | None = None
+        self.headings: dict[str, Sequence[str]] = {}  # heading choices of this note over the kind's
+        self.title_low = ""  # the operation a surgical note names, in lower case
+        self.letter = False  # a consultation written as a letter to the referring doctor
+        self.name = ""  # "Mr. Smith" (consult letters)
+        self.ref = ""  # the referring doctor
 
     # -- people words
     @property
@@ -475,7 +540,8 @@ class Ctx:
         return [c for p in self.problems for c in p.withheld]
 
     def fits(self, cond: Cond, where: str | None = None) -> bool:
-        if (where or self.kind) not in cond.where:
+        places = (where,) if where else WHERE_ALIAS.get(self.kind, (self.kind,))
+        if not any(place in cond.where for place in places):
             return False
         if not cond.age[0] <= self.age <= cond.age[1]:
             return False
@@ -676,7 +742,7 @@ def _main_details(ctx: Ctx, cond: Cond, p: Problem, side: str) -> None:
         )
     elif terms:
         p.lines.append(_hpi_symptoms(ctx, terms[:3]))
-    if ctx.kind in ("urgent", "ed", "office"):
+    if ctx.kind in ("urgent", "ed", "office", "consult", "hp"):
         ctx.cc.append(_cap(terms[0]) if terms else _cap(p.phrase))
     for test in cond.poc:
         _poc(ctx, p, test, positive=True)
@@ -1730,7 +1796,7 @@ def _main_problem(ctx: Ctx, weights: dict[str, float]) -> bool:
         how = _wpick(rng, list(weights), list(weights.values()))
         if how == "uncertain":
             pool = [c for c in ctx.candidates(("acute", "injury", "inpatient", "chronic")) if c.unc is not None]
-            if ctx.kind == "ed":
+            if ctx.kind in ("ed", "hp"):
                 pool += [c for c in ctx.candidates(("inpatient",), "discharge") if c.unc is not None and c.unc_in]
             if not pool:
                 continue
@@ -1906,6 +1972,12 @@ def _plan_discharge(ctx: Ctx) -> str:
         if pool:
             p = _uncertain(ctx, _wpick(rng, pool, [c.weight for c in pool]), rank=0)
             ok = p is not None and ctx.add(p)
+    elif sub == "surgical":
+        ok = _surgical_main(ctx, inpatient=True)
+        if ok:
+            ctx.extra.append(Line("procedures_done", _cap(ctx.title_low), (), True))
+            course = _fill(rng, _pick(rng, ctx.d.phr["surgical_course"]), pt=_cap(ctx.she), title_low=ctx.title_low)
+            ctx.extra.append(Line("course", _sentence(_cap(course)), (), False))
     if not ok:
         sub = "condition"
         pool = ctx.candidates(("inpatient", "acute", "injury"))
@@ -1930,7 +2002,26 @@ def _plan_discharge(ctx: Ctx) -> str:
         _extras(ctx, family=0.15, history=0.4, status=0.35)
     else:
         _extras(ctx, family=0.1, history=0.1, status=0.0, smoker=False)
+    _admitting_diagnosis(ctx)
     return sub
+
+
+def _admitting_diagnosis(ctx: Ctx) -> None:
+    """What the patient was admitted for: the principal diagnosis's sign (withheld: the final diagnosis explains
+    it) or the principal diagnosis itself; a working diagnosis, never the source of a code."""
+    principal = next((p for p in ctx.problems if p.rank == 0 and p.codes), None)
+    if principal is None:
+        return
+    cond = ctx.d.conds.get(principal.key)
+    rng = ctx.rng
+    if cond is not None and cond.unc is not None and rng.random() < 0.6:
+        unc = [c for c in _unc_codes(cond, principal.side) if c not in principal.codes]
+        if unc and all(c in principal.withheld for c in unc):
+            text = _side_text(rng, _pick(rng, cond.unc.terms), principal.side)
+            ctx.extra.append(Line("admit_dx", _cap(text), (), True))
+            return
+    if principal.phrase:
+        ctx.extra.append(Line("admit_dx", _cap(principal.phrase), (), True))
 
 
 def _associated(ctx: Ctx, cond: Cond, side: str) -> None:
@@ -1956,6 +2047,407 @@ def _plan_procedure(ctx: Ctx) -> str:
     return ctx.reason
 
 
+# ----------------------------------------------------------------------------------------------- surgery
+def _cond_ok(ctx: Ctx, cond: Cond) -> bool:
+    """Age and sex allow the condition (an operation names its conditions, so `where` does not apply)."""
+    return cond.age[0] <= ctx.age <= cond.age[1] and (not cond.sex or cond.sex == ctx.sex)
+
+
+def _op_ok(ctx: Ctx, op: dict[str, Any]) -> bool:
+    if not op["ages"][0] <= ctx.age <= op["ages"][1] or (op.get("sex") and op["sex"] != ctx.sex):
+        return False
+    return any(_cond_ok(ctx, ctx.d.conds[c]) for c in op["dx"])
+
+
+def _pick_op(ctx: Ctx, pool: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """An operation for this patient; when none fits, the patient is redrawn to fit one (as for prenatal visits)."""
+    rng = ctx.rng
+    fitting = [op for op in pool if _op_ok(ctx, op)]
+    if fitting:
+        return _wpick(rng, fitting, [float(op.get("w", 1)) for op in fitting])
+    op = _wpick(rng, list(pool), [float(op.get("w", 1)) for op in pool])
+    ctx.sex = str(op.get("sex") or ctx.sex)
+    for _ in range(20):
+        ctx.age = rng.randint(op["ages"][0], op["ages"][1])
+        if _op_ok(ctx, op):
+            break
+    ctx.medicare = ctx.age >= 65
+    return op
+
+
+def _op_side(ctx: Ctx, op: dict[str, Any], cond: Cond, prefer: str = "") -> str:
+    """The side of a condition an operation treats: one the operation allows, never 'unspecified'."""
+    if not cond.lateral:
+        return ""
+    allowed = [s for s in cond.codes if s != "unspecified" and s in op.get("sides", cond.codes)]
+    allowed = allowed or [s for s in cond.codes if s != "unspecified"] or list(cond.codes)
+    if prefer in allowed:
+        return prefer
+    return _side(ctx.rng, cond, allowed)
+
+
+def _title(ctx: Ctx, template: str, side: str, phrase: str) -> str:
+    return _cap(_side_text(ctx.rng, _fill(ctx.rng, template, P=_low(phrase)), side))
+
+
+def _comorbid(ctx: Ctx, k: int, section: str, *, sentence: bool) -> None:
+    """Conditions named only in the past history: written, not coded (optional for a coder), never contradicted
+    by a coded code of the same category."""
+    rng = ctx.rng
+    pool = [e for e in ctx.d.ops["comorbid"] if e["age"][0] <= ctx.age <= e["age"][1]]
+    terms: list[str] = []
+    for e in rng.sample(pool, len(pool))[: k * 2]:
+        if len(terms) >= k:
+            break
+        term = str(_pick(rng, e["terms"]))
+        p = Problem("comorbid", "optional", [], [str(e["code"])], term, rank=9)
+        if ctx.add(p):
+            terms.append(term)
+            if not sentence:
+                p.lines.append(Line(section, term, (), True))
+    if sentence and terms:
+        form = _pick(rng, ctx.d.ops["comorbid_forms"])
+        text = _fill(rng, form, list=_join_words(terms, "and"), Her=_cap(ctx.her), Pt=_cap(ctx.she))
+        ctx.extra.append(Line(section, _sentence(_cap(text)), (), True))
+
+
+def _ebl(ctx: Ctx, op: dict[str, Any]) -> str:
+    rng = ctx.rng
+    lo, hi = int(op["ebl"][0]), int(op["ebl"][1])
+    ops = ctx.d.ops
+    if hi == 0:
+        return str(_pick(rng, ("None", "Minimal", "None.")))
+    n = rng.randint(lo, hi)
+    n = n if n < 20 else int(round(n / 10.0) * 10)
+    if n <= 10 and rng.random() < 0.7:
+        return str(_pick(rng, ops["ebl_small"]))
+    return _fill(rng, _pick(rng, ops["ebl_forms"]), n=max(n, 5))
+
+
+def _plan_operative(ctx: Ctx) -> str:
+    """An operative (or endoscopy) report: the postoperative diagnosis is coded; "Same" means the preoperative
+    list; a refined postoperative diagnosis replaces the preoperative one, whose code is withheld."""
+    rng = ctx.rng
+    ops = ctx.d.ops
+    op = _pick_op(ctx, ops["operations"])
+    ctx.reason = str(op["id"])
+    if op.get("report") == "endoscopy":
+        ctx.headings = dict(ctx.d.phr["headings_endoscopy"])
+    conds = ctx.d.conds
+    refines = [
+        r
+        for r in op.get("refine", [])
+        if _cond_ok(ctx, conds[r["post"]])
+        and not (isinstance(r["pre"], str) and r["pre"] != "unc" and not _cond_ok(ctx, conds[r["pre"]]))
+        and not (r["pre"] == "unc" and conds[r["post"]].unc is None)
+    ]
+    mode = _wpick(rng, ("same", "repeat", "refine"), (45, 25, 30 if refines else 0))
+    pre_spec: Any = None
+    if mode == "refine":
+        r = _wpick(rng, refines, [float(x.get("p", 1)) for x in refines])
+        cond, pre_spec = conds[r["post"]], r["pre"]
+    else:
+        pool = [conds[c] for c in op["dx"] if _cond_ok(ctx, conds[c])]
+        cond = _wpick(rng, pool, [c.weight for c in pool])
+    side = _op_side(ctx, op, cond)
+    tside = side or (_pick(rng, ("right", "left")) if op.get("side_free") else "")
+    phrase = _term(rng, cond, side)
+    main = Problem(cond.id, "present", _cond_codes(ctx, cond, side), [], phrase, side, rank=0, clash=cond.clash)
+    # the preoperative diagnosis the report starts from
+    pre_phrase, pre_codes = phrase, list(main.codes)
+    if mode == "refine":
+        if pre_spec == "unc":
+            assert cond.unc is not None
+            pre_phrase = _side_text(rng, _pick(rng, cond.unc.terms), side)
+            pre_codes = list(_unc_codes(cond, side))
+        elif isinstance(pre_spec, str):
+            pre_cond = conds[pre_spec]
+            pre_side = _op_side(ctx, op, pre_cond, prefer=side)
+            pre_phrase = _term(rng, pre_cond, pre_side)
+            pre_codes = _cond_codes(ctx, pre_cond, pre_side)
+        else:
+            pre_codes = [str(pre_spec["sides"][side or "right"])] if "sides" in pre_spec else [str(pre_spec["code"])]
+            pre_phrase = _side_text(rng, _pick(rng, pre_spec["terms"]), side or tside)
+        main.withheld = [c for c in pre_codes if c not in main.codes]
+    pre_lines: list[Line] = [Line("preop", _cap(pre_phrase), tuple(main.codes) if mode != "refine" else ())]
+    post_lines: list[Line] = [] if mode == "same" else [Line("postop", _cap(phrase), tuple(main.codes))]
+    titles = [_title(ctx, str(_pick(rng, op["title"])), tside, phrase)]
+    if not ctx.add(main):
+        return "failed"
+    extra_probs: list[Problem] = []
+    for e in op.get("dx2", []):  # listed before and after the operation
+        other = conds[e["cond"]]
+        if rng.random() >= float(e.get("p", 0.5)) or not _cond_ok(ctx, other):
+            continue
+        oside = _op_side(ctx, op, other, prefer=side)
+        p2 = Problem(other.id, "present", _cond_codes(ctx, other, oside), [], _term(rng, other, oside), oside, rank=1)
+        p2.clash = other.clash
+        if ctx.add(p2):
+            extra_probs.append(p2)
+            pre_lines.append(Line("preop", _cap(p2.phrase), tuple(p2.codes)))
+            if mode != "same":
+                post_lines.append(Line("postop", _cap(p2.phrase), tuple(p2.codes)))
+            if e.get("title"):
+                titles.append(_title(ctx, str(e["title"]), oside or tside, p2.phrase))
+    for e in op.get("add", []):  # found at operation: only in the postoperative list
+        other = conds[e["cond"]]
+        if rng.random() >= float(e.get("p", 0.3)) or not _cond_ok(ctx, other):
+            continue
+        oside = _op_side(ctx, op, other, prefer=side)
+        p3 = Problem(other.id, "present", _cond_codes(ctx, other, oside), [], _term(rng, other, oside), oside, rank=2)
+        p3.clash = other.clash
+        if ctx.add(p3):
+            extra_probs.append(p3)
+            if mode == "same":  # the list now differs from the preoperative one: written out in full
+                mode = "repeat"
+                post_lines = [Line("postop", ln.text, ln.codes) for ln in pre_lines]
+            post_lines.append(Line("postop", _cap(p3.phrase), tuple(p3.codes)))
+            if e.get("title"):
+                titles.append(_title(ctx, str(e["title"]), oside or tside, p3.phrase))
+    if mode == "same":
+        post_lines = [Line("postop", _sentence(str(_pick(rng, ops["same"]))), (), True)]
+    main.lines.extend(pre_lines + post_lines)
+    ctx.title_low = _low(titles[0]).rstrip(".")
+    main.lines.extend(Line("proc_title", t) for t in titles)
+    # the story that led to the operation: the preoperative diagnosis and its signs, never coded from here
+    stories = ops["refine_story"] if mode == "refine" else op.get("story") or list(cond.hpi) or ["{P}"]
+    story = _fill(rng, _side_text(rng, _pick(rng, stories), tside), P=_low(pre_phrase), dur=_duration(ctx), pt=ctx.she)
+    words = {"age": _age_words(ctx), "sex": _sex_word(ctx), "Pt": _cap(ctx.she), "title_low": ctx.title_low}
+    opener = _fill(rng, _pick(rng, ops["indication_openers"]), story=_low(story), **words)
+    ctx.extra.append(Line("indications", _sentence(_cap(opener)), (), True))
+    if rng.random() < 0.45:
+        _comorbid(ctx, _wpick(rng, (1, 2, 3), (3, 3, 1)), "indications", sentence=True)
+    if rng.random() < 0.6:
+        ctx.extra.append(Line("indications", _sentence(_pick(rng, ops["risk_forms"])), (), False))
+    if rng.random() < 0.5:
+        tail = _fill(rng, _pick(rng, ops["indication_tails"]), **words)
+        ctx.extra.append(Line("indications", _sentence(tail), (), False))
+    # who, what anesthesia, blood loss, drains, specimens: written, never coded
+    anesthesia = _pick(rng, op["anesthesia"])
+    ctx.extra.append(Line("anesthesia", _sentence(_pick(rng, ops["anesthesia"][anesthesia])), (), True))
+    ctx.extra.append(Line("surgeon", str(_pick(rng, ops["surgeons"])), (), True))
+    ctx.extra.append(Line("assistant", str(_pick(rng, ops["assistants"])), (), True))
+    ctx.extra.append(Line("ebl", _sentence(_ebl(ctx, op)), (), True))
+    ctx.extra.append(Line("complications", _sentence(_pick(rng, ops["complications"])), (), True))
+    if op["ebl"][1]:
+        fluids = _fill(rng, _pick(rng, ops["fluids"]), n=rng.randint(3, 25) * 100)
+        ctx.extra.append(Line("fluids", _sentence(fluids), (), True))
+    drains = op.get("drains") or ops["drains_none"]
+    ctx.extra.append(Line("drains", _sentence(_pick(rng, drains)), (), True))
+    specimen = _side_text(rng, _pick(rng, op.get("specimens") or ["None"]), tside)
+    ctx.extra.append(Line("specimens", _sentence(_cap(specimen)), (), True))
+    if op.get("implants"):
+        ctx.extra.append(Line("implants", "See implant record", (), True))
+    if op.get("tourniquet"):
+        ctx.extra.append(Line("tourniquet", f"{rng.randint(12, 95)} minutes", (), True))
+    findings = list(op.get("findings_by", {}).get(cond.id, [])) or list(op.get("findings", []))
+    if findings:
+        ctx.extra.append(Line("findings", _sentence(_cap(_side_text(rng, _pick(rng, findings), tside))), (), True))
+    # the description: access, the operation's own steps, closure; integral steps are never coded
+    approach = ops["approaches"][op["approach"]]
+    steps: list[Any] = [*approach["open"], *op["steps"], *approach.get("close", [])]
+    for step in steps:
+        text = _side_text(rng, _pick(rng, step) if isinstance(step, list) else str(step), tside)
+        ctx.extra.append(Line("description", _sentence(_cap(text)), (), False))
+    if op["approach"] not in ("gi_endo",) and rng.random() < 0.5:
+        ctx.extra.append(Line("description", _sentence(_pick(rng, ops["counts"])), (), False))
+    ctx.extra.append(Line("description", _sentence(_pick(rng, ops["tolerated"])), (), False))
+    return f"{op['id']}:{mode}"
+
+
+def _surgical_main(ctx: Ctx, *, inpatient: bool = False) -> bool:
+    """A condition that an operation treats, as the reason for a consult, a preoperative H&P or a surgical
+    admission; the operation is named (planned or done), never coded."""
+    rng = ctx.rng
+    pool = [op for op in ctx.d.ops["operations"] if not inpatient or op.get("inpatient")]
+    op = _pick_op(ctx, pool)
+    conds = [ctx.d.conds[c] for c in op["dx"] if _cond_ok(ctx, ctx.d.conds[c])]
+    cond = _wpick(rng, conds, [c.weight for c in conds])
+    side = _op_side(ctx, op, cond)
+    ctx.title_low = _low(_title(ctx, str(_pick(rng, op["title"])), side, _term(rng, cond, side))).rstrip(".")
+    p = _present(ctx, cond, main=True, rank=0, side=side)
+    if ctx.kind != "discharge":  # a surgeon's assessment: the operation planned (not coded), not a referral
+        status = _pick(rng, ctx.d.phr["status"]["surgical"])
+        plan = _sentence(_fill(rng, _pick(rng, ctx.d.phr["plan_surgical"]), title_low=ctx.title_low))
+        for line in p.lines:
+            if line.section == "ap" and line.codes:
+                line.text = _ap_text(ctx, p.phrase, status, plan)
+    if not ctx.add(p):
+        return False
+    ctx.reason = str(op["id"])
+    return True
+
+
+def _plan_consult(ctx: Ctx) -> str:
+    rng = ctx.rng
+    ctx.letter = rng.random() < 0.4
+    ctx.ref = _pick(rng, ctx.d.phr["referring"])
+    title = ("Mr." if ctx.sex == "M" else "Ms.") if ctx.age >= 18 else ""
+    ctx.name = f"{title} {_pick(rng, ctx.d.phr['surnames'])}".strip()
+    sub = _wpick(rng, ("surgical", "medical"), (45, 55))
+    ok = sub == "surgical" and _surgical_main(ctx)
+    if sub == "surgical" and ok:
+        recs = _fill(rng, _pick(rng, ctx.d.phr["recs_surgical"]), title_low=ctx.title_low)
+        ctx.extra.append(Line("recs", _sentence(recs), (), False))
+    else:
+        sub = "medical"
+        ctx.reason = "consultation"
+        if rng.random() < 0.4:
+            _add_conditions(ctx, ("chronic",), 1, rank=0, main=True)
+        if not ctx.problems:
+            _main_problem(ctx, {"acute": 1.5, "uncertain": 3.0, "finding": 2.0, "injury": 0.5})
+    if not any(p.codes for p in ctx.problems):
+        _add_conditions(ctx, ("chronic", "acute"), 1, rank=1, main=True)
+    _add_conditions(ctx, ("chronic",), _wpick(rng, (0, 1, 2), (3, 3, 1)), rank=2)
+    _comorbid(ctx, _wpick(rng, (0, 1, 2, 3), (3, 3, 2, 1)), "pmh", sentence=False)
+    _random_negation(ctx, 0.2)
+    _extras(ctx, family=0.3, history=0.3, status=0.2)
+    _denials(ctx, _wpick(rng, (0, 1, 2), (1, 2, 2)))
+    _ros(ctx)
+    for _ in range(rng.randint(0, 2)):
+        pool = ctx.d.phr["recs_workup" if rng.random() < 0.5 else "recs_generic"]
+        ctx.extra.append(Line("recs", _sentence(_pick(rng, pool)), (), False))
+    if ctx.letter:
+        who = _fill(rng, _pick(rng, ctx.d.phr["letter_salutation"]), ref=ctx.ref, name=ctx.name)
+        ctx.extra.append(Line("letter_open", who, (), True))
+        close = _fill(rng, _pick(rng, ctx.d.phr["letter_close"]), her=ctx.her)
+        ctx.extra.append(Line("letter_close", _sentence(close), (), False))
+    return f"{sub}:{'letter' if ctx.letter else 'note'}"
+
+
+def _plan_hp(ctx: Ctx) -> str:
+    rng = ctx.rng
+    sub = _wpick(rng, ("admission", "preop"), (65, 35))
+    if sub == "preop" and _surgical_main(ctx):
+        line = _fill(rng, _pick(rng, ctx.d.phr["hp_plan_preop"]), title_low=ctx.title_low)
+        ctx.extra.append(Line("ap_extra", _sentence(line), (), False))
+    else:
+        sub = "admission"
+        ctx.reason = "admission"
+        _main_problem(ctx, {"inpatient": 4.0, "acute": 2.5, "uncertain": 2.5, "injury": 0.5})
+        for line in rng.sample(ctx.d.phr["hp_plan_admit"], 2):
+            ctx.extra.append(Line("ap_extra", _sentence(line), (), False))
+    if ctx.age >= 40 and rng.random() < 0.45:
+        _cardiometabolic(
+            ctx, dm=rng.random() < 0.45, htn=rng.random() < 0.8, ckd=rng.random() < 0.2, hf=rng.random() < 0.1, rank=2
+        )
+    if not any(p.codes for p in ctx.problems):
+        _add_conditions(ctx, ("chronic", "acute"), 1, rank=1, main=True)
+    _add_conditions(ctx, ("chronic",), _wpick(rng, (0, 1, 2, 3), (2, 3, 3, 1)), rank=2)
+    _comorbid(ctx, _wpick(rng, (0, 1, 2), (3, 3, 2)), "pmh", sentence=False)
+    _random_negation(ctx, 0.3)
+    _extras(ctx, family=0.35, history=0.35, status=0.3)
+    _denials(ctx, _wpick(rng, (0, 1, 2, 3), (1, 2, 3, 2)))
+    _ros(ctx)
+    return sub
+
+
+def _rad_indication(ctx: Ctx, spec: Any, side: str) -> tuple[list[str], str]:
+    """The sign of an imaging indication: a symptom id of phrasing.yaml or an inline {code | sides, terms}."""
+    rng = ctx.rng
+    if isinstance(spec, str):
+        code, term = _symptom(ctx, spec)
+        return [code], term
+    codes = [str(spec["sides"][side])] if "sides" in spec else [str(spec["code"])]
+    return codes, _side_text(rng, _pick(rng, spec["terms"]), side)
+
+
+def _plan_radiology(ctx: Ctx) -> str:
+    """An imaging report (OCG IV.K): a definitive impression is coded; a normal study, or an impression that
+    only raises a condition, codes the sign in the indication."""
+    rng = ctx.rng
+    rad = ctx.d.rad
+    exams = [e for e in rad["exams"] if e["ages"][0] <= ctx.age <= e["ages"][1]]
+    if not exams:
+        exams = list(rad["exams"])
+        ctx.age = rng.randint(30, 80)
+        ctx.medicare = ctx.age >= 65
+    ex = _wpick(rng, exams, [float(e.get("w", 1)) for e in exams])
+    ctx.reason = str(ex["id"])
+    side = _pick(rng, ("right", "left")) if ex.get("sided") else ""
+    name = _fill(rng, _pick(rng, ex["names"]), side=side, SIDE=side.upper())
+    usable = [
+        e
+        for e in ex["dx"]
+        if _cond_ok(ctx, ctx.d.conds[e["cond"]])
+        and (not ctx.d.conds[e["cond"]].lateral or side in ctx.d.conds[e["cond"]].codes)
+    ]
+    outcome = _wpick(rng, ("definitive", "uncertain", "normal"), (50 if usable else 0, 20 if usable else 0, 30))
+    ind_spec = _pick(rng, [i for i in ex["indications"] if not isinstance(i, str) or _sx_age_ok(ctx, i)])
+    sym_codes, sym = _rad_indication(ctx, ind_spec, side)
+    form = _pick(rng, rad["indication_forms"])
+    ind_text = _fill(rng, form, Sx=_cap(sym), sx=sym, dur=_duration(ctx), rule=_pick(rng, ex["rule"]))
+    ind_text = _fill(rng, ind_text, age=_age_words(ctx), sex=_sex_word(ctx))
+    study = Problem("imaging", "procedure", [], [], name, rank=10)
+    if ex.get("cpt"):
+        study.procedures.append((str(ex["cpt"]), CPT))
+    study.lines.append(Line("rad_exam", _sentence(_cap(name)), tuple(c for c, _ in study.procedures)))
+    ctx.add(study, force=True)
+    normal = [_side_text(rng, str(_pick(rng, slot)), side) for slot in ex["normal"]]
+    findings: list[str] = []
+    impression: list[Line] = []
+    if outcome == "definitive":
+        e = _pick(rng, usable)
+        cond = ctx.d.conds[e["cond"]]
+        cside = side if cond.lateral else ""
+        phrase = _term(rng, cond, cside)
+        p = Problem(cond.id, "present", _cond_codes(ctx, cond, cside), [], phrase, cside, rank=0, clash=cond.clash)
+        p.withheld = [c for c in sym_codes if c not in p.codes]
+        p.lines.append(Line("rad_indication", _sentence(_cap(ind_text)), ()))
+        p.lines.append(Line("impression", _sentence(_cap(phrase)), tuple(p.codes)))
+        if not ctx.add(p):
+            outcome = "normal"
+        else:
+            findings = [_sentence(_cap(_side_text(rng, e["finding"], cside)))] + normal[1:]
+    if outcome == "uncertain":
+        e = _pick(rng, usable)
+        cond = ctx.d.conds[e["cond"]]
+        cside = side if cond.lateral else ""
+        phrase = _term(rng, cond, cside)
+        p = Problem(cond.id, "uncertain", list(sym_codes), _cond_codes(ctx, cond, cside), phrase, cside, rank=0)
+        finding = _side_text(rng, _pick(rng, ex["uncertain_finding"]), side)
+        text = _fill(rng, _pick(rng, rad["uncertain_forms"]), finding=finding, P=_low(phrase))
+        p.lines.append(Line("rad_indication", _sentence(_cap(ind_text)), tuple(sym_codes)))
+        p.lines.append(Line("impression", _sentence(_cap(text)), tuple(sym_codes)))
+        if not ctx.add(p):
+            outcome = "normal"
+        else:
+            findings = [_sentence(_cap(finding))] + normal[1:]
+    if outcome == "normal":
+        p = Problem("indication", "present", list(sym_codes), [], sym, side, rank=0)
+        p.lines.append(Line("rad_indication", _sentence(_cap(ind_text)), tuple(sym_codes)))
+        ctx.add(p, force=True)
+        findings = normal
+        text = _side_text(rng, _pick(rng, ex["normal_impression"]), side)
+        impression.append(Line("impression", _sentence(text), ()))
+    incidental = [
+        e
+        for e in ex["incidental"]
+        if _cond_ok(ctx, ctx.d.conds[e["cond"]]) and not ctx.used(str(e["cond"])) and outcome != "uncertain"
+    ]
+    if incidental and rng.random() < 0.3:
+        e = _pick(rng, incidental)
+        cond = ctx.d.conds[e["cond"]]
+        cside = side if cond.lateral and side in cond.codes else ""
+        if not cond.lateral or cside:
+            phrase = _term(rng, cond, cside)
+            q = Problem(cond.id, "present", _cond_codes(ctx, cond, cside), [], phrase, cside, rank=2, clash=cond.clash)
+            q.lines.append(Line("impression", _sentence(_cap(phrase)), tuple(q.codes)))
+            if ctx.add(q):
+                findings.append(_sentence(_cap(_side_text(rng, e["finding"], cside))))
+    findings.append(_pick(rng, rad["closing"]))
+    for text in findings:
+        ctx.extra.append(Line("findings", _sentence(_cap(text)), (), True))
+    ctx.extra.extend(impression)
+    ctx.extra.append(Line("technique", _sentence(_side_text(rng, _pick(rng, ex["technique"]), side)), (), False))
+    ctx.extra.append(Line("comparison", _sentence(_pick(rng, rad["comparison"])), (), False))
+    return f"{ex['id']}:{outcome}"
+
+
+def _sx_age_ok(ctx: Ctx, sx_id: str) -> bool:
+    return ctx.age >= int(ctx.d.phr["symptoms"][sx_id].get("min_age", 0))
+
+
 # ----------------------------------------------------------------------------------------------- rendering
 @dataclass
 class _Style:
@@ -1967,24 +2459,45 @@ class _Style:
     caps: bool
     date_fmt: int
     caps_section: str  # one section dictated in capitals ("" for none)
+    layout: str = "lines"  # lines | csv | flat (see Plan.layout)
+    us: bool = False  # the headings of U.S. transcriptions (phrasing `headings_us`)
+    num_sep: str = ""  # "1.  " in transcriptions; "" picks ". " or ") " per list
 
 
 INLINE_SECTIONS = frozenset(("vaccines", "ap_extra", "time"))
 FALLBACK = {
     "psh": ("pmh", "sh", "hpi"),
     "fh": ("sh", "pmh", "hpi"),
-    "pmh": ("hpi", "indication"),
+    "pmh": ("hpi", "indication", "indications"),
     "sh": ("pmh", "hpi"),
     "results": ("mdm", "ap", "procedure"),
     "mdm": ("results", "ap", "course"),
     "ap": ("dx", "indication"),
     "meds": ("pmh",),
     "procedure": ("description", "ap"),
-    "hpi": ("course", "indication"),
+    "hpi": ("course", "indication", "indications"),
+    "recs": ("ap",),
 }
-PROSE = frozenset(("hpi", "course", "mdm", "description", "findings", "after"))
-LISTS = frozenset(("pmh", "psh", "meds", "fh", "results", "procedure", "vaccines", "dm_meds"))
+PROSE = frozenset(("hpi", "course", "mdm", "description", "findings", "after", "indications"))
+PROSE |= frozenset(("letter_open", "letter_close"))
+LISTS = frozenset(("pmh", "psh", "meds", "fh", "results", "procedure", "vaccines", "dm_meds", "recs"))
 LINES = frozenset(("ros", "exam", "sh", "header", "disposition", "followup", "condition"))
+# Diagnosis and procedure lists of operative, imaging and discharge documents: one item on the heading's line,
+# several numbered (the heading in its plural form when there is one).
+DX_LISTS = frozenset(("preop", "postop", "proc_title", "impression", "admit_dx", "procedures_done"))
+PLURAL = {"preop": "preop_pl", "postop": "postop_pl", "proc_title": "proc_title_pl"}
+HEAD_SEPS = (":,  ", ": , ", ":  ,", ":, ", ":,", ":,  ")
+
+
+@dataclass
+class _Blk:
+    """One section ready to be laid out: its heading, its body lines, and how they sit."""
+
+    head: str
+    body: list[str]
+    inline: bool = False  # line form: a one-line body goes on the heading's line
+    listed: bool = False  # the body is list items (numbered, dashed...)
+    then: _Blk | None = None  # a second heading of the same section (principal / secondary diagnoses)
 
 
 def _fmt_date(d: date, how: int) -> str:
@@ -2087,6 +2600,9 @@ def _opener(ctx: Ctx) -> Line:
             + " "
             + (cc or "the problems below")
         )
+    elif ctx.kind == "consult":
+        form = _pick(rng, ctx.d.phr["consult_opener"])
+        return Line("hpi", _sentence(_cap(_fill(rng, form, who=who, ref=ctx.ref, cc=cc or "evaluation"))), (), True)
     elif ctx.reason in ("preventive", "prenatal visit") and cc:
         why = _pick(rng, ("here for", "presenting for", "seen today for")) + " " + cc
     elif cc and ctx.reason != "follow-up":
@@ -2106,6 +2622,16 @@ def _opener(ctx: Ctx) -> Line:
     return Line("hpi", _sentence(_cap(text)), (), True)
 
 
+DATE_LABELS = {
+    "operative": ("Date of operation", "Date of surgery", "Date of procedure", "DOS"),
+    "radiology": ("Date of exam", "Exam date", "Date of study"),
+    "hp": ("Date of admission", "Date of service", "Date"),
+    "consult": ("Date of consultation", "Date of service", "Date"),
+}
+EXAM_SYSTEMS = {"office": (5, 9), "urgent": (3, 6), "ed": (5, 9), "discharge": (3, 5), "procedure": (1, 2)}
+EXAM_SYSTEMS |= {"operative": (1, 2), "consult": (4, 8), "hp": (6, 10), "radiology": (1, 2)}
+
+
 def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
     rng = ctx.rng
     phr = ctx.d.phr
@@ -2120,6 +2646,18 @@ def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
         date_fmt=rng.randrange(3),
         caps_section=_pick(rng, ("ap", "hpi", "dx", "course", "exam", "ros")) if rng.random() < 0.06 else "",
     )
+    spec = ctx.d.kinds[kind]
+    # the transcription form of U.S. dictation: headings in capitals inline, "HEADER:,  text.,NEXT:, ..." on one
+    # line (or, flattened, "HEADER: text. NEXT: ..."), numbered lists inline; its headings are the transcriptions'
+    if rng.random() < float(spec.get("csv", 0.0)):
+        style.layout = "csv" if rng.random() < 0.8 else "flat"
+        style.us, style.colon, style.upper_headings, style.caps_section = True, True, True, ""
+        style.ap = _wpick(rng, ("num", "plain"), (4, 1))
+        style.lists = _wpick(rng, ("num", "comma", "plain"), (2, 3, 1))
+        style.num_sep = _pick(rng, (".  ", ".  ", ". "))
+    else:
+        style.us = rng.random() < float(spec.get("us", 0.0))
+    plan.layout = style.layout
     by: dict[str, list[Line]] = {}
     for p in sorted(ctx.problems, key=lambda q: q.rank):
         for line in p.lines:
@@ -2135,8 +2673,7 @@ def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
             else:
                 twin.codes = twin.codes + tuple(c for c in line.codes if c not in twin.codes)
         by[key] = uniq
-    spec = ctx.d.kinds[kind]
-    title = _pick(rng, spec["titles"])
+    title = _pick(rng, spec.get(f"titles_{plan.subtype.split(':')[0]}") or spec["titles"])
     header = [Line("header", title.upper() if rng.random() < 0.5 else title)]
     when = _fmt_date(ctx.when, style.date_fmt)
     if kind == "discharge":
@@ -2144,26 +2681,39 @@ def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
         header.append(Line("header", f"Admission date: {_fmt_date(admitted, style.date_fmt)}"))
         header.append(Line("header", f"Discharge date: {when}"))
     else:
-        header.append(Line("header", f"{_pick(rng, ('Date of service', 'DOS', 'Visit date', 'Date'))}: {when}"))
+        labels = DATE_LABELS.get(kind, ("Date of service", "DOS", "Visit date", "Date"))
+        header.append(Line("header", f"{_pick(rng, labels)}: {when}"))
     age_text = f"{ctx.age} y/o" if ctx.age else "under 1 yr"
     header.append(Line("header", f"Patient: {age_text} {ctx.sex}"))
     em = list(by.get("time", []))
     if plan.patient_status:
         status_codes = em[0].codes if em else ()
         header.append(Line("header", f"Visit type: {plan.patient_status} patient", status_codes))
+    if kind == "consult" and ctx.letter:
+        header.append(Line("header", f"RE: {ctx.name}"))
     by["header"] = header + by.get("header", [])
-    if kind != "procedure":
+    if kind == "consult" and ctx.letter:
+        cc = _low(ctx.cc[0]) if ctx.cc else "evaluation"
+        slots = {"name": ctx.name, "age": _age_words(ctx), "sex": _sex_word(ctx), "cc": cc}
+        thanks = _fill(rng, _pick(rng, phr["letter_thanks"]), **slots)
+        by.setdefault("letter_open", []).append(Line("letter_open", _sentence(thanks), (), True))
+    elif kind not in ("procedure", "operative", "radiology"):
         by.setdefault("hpi", []).insert(0, _opener(ctx))
     if kind == "discharge":
         by.pop("cc", None)
     if ctx.cc:
         by["cc"] = [Line("cc", _cap(ctx.cc[0]))]
-    elif kind != "procedure":
+    elif kind in phr["cc_generic"]:
         by["cc"] = [Line("cc", _cap(_pick(rng, phr["cc_generic"][kind])))]
-    order = [key if isinstance(key, str) else key[0] for key in spec["sections"]]
+    sections = spec["sections"]
+    if "sections_alt" in spec and rng.random() < 0.35:
+        sections = spec["sections_alt"]
+    order = [key if isinstance(key, str) else key[0] for key in sections]
     chronic = any(p.role == "present" and ctx.d.conds.get(p.key, None) is not None for p in ctx.problems)
     if not by.get("pmh") and not chronic and "pmh" in order:
         by["pmh"] = [Line("pmh", _pick(rng, phr["pmh_none"]), (), False)]
+    elif not by.get("pmh") and kind in ("hp", "consult"):  # an H&P or a consult always has a past history
+        by["pmh"] = [Line("pmh", _pick(rng, phr["pmh_filler"]), (), False)]
     if "meds" in order:
         if not by.get("meds"):
             by["meds"] = [Line("meds", _pick(rng, phr["meds_none"]), (), False)]
@@ -2174,9 +2724,11 @@ def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
         by["fh"] = [Line("fh", _pick(rng, phr["fh_none"]), (), True)]
     if not by.get("psh") and "psh" in order:
         psh_pool = phr["psh_filler"] + (phr["psh_filler_f"] if ctx.sex == "F" else []) if ctx.age >= 18 else ["None"]
+        # not the operation this note plans or reports (no prior tonsillectomy before a tonsillectomy)
+        planned = set(re.findall(r"[a-z]{6,}", ctx.title_low))
+        psh_pool = [x for x in psh_pool if not planned & set(re.findall(r"[a-z]{6,}", x.lower()))] or ["None"]
         by["psh"] = [Line("psh", _pick(rng, psh_pool), (), False)]
-    exam_n = {"office": (5, 9), "urgent": (3, 6), "ed": (5, 9), "discharge": (3, 5), "procedure": (1, 2)}[kind]
-    by["exam"] = _exam_lines(ctx, exam_n)
+    by["exam"] = _exam_lines(ctx, EXAM_SYSTEMS[kind])
     if kind in ("urgent", "ed"):
         admit = kind == "ed" and any(
             p.rank == 0 and p.key in ctx.d.conds and ctx.d.conds[p.key].type == "inpatient" for p in ctx.problems
@@ -2222,18 +2774,29 @@ def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
             if target is not None:
                 by.setdefault(target, []).extend(by.pop(name))
     must = {id(ln) for p in ctx.problems if p.codes or p.withheld for ln in p.lines}
-    blocks: list[str] = []
-    for key in spec["sections"]:
+    blocks: list[_Blk] = []
+    for key in sections:
         name, p_show = (key, 1.0) if isinstance(key, str) else (key[0], float(key[1]))
         section = by.get(name) or []
         if not section:
             continue
         if rng.random() >= p_show and not any(ln.codes or id(ln) in must for ln in section):
             continue
+        if style.layout != "lines" and name in ("header", "signature"):
+            # a transcription keeps no letterhead or signature block; a line that carries a code stays
+            section = [ln for ln in section if ln.codes]
+            if not section:
+                continue
         block = _block(ctx, style, name, section, by)
-        if block:
-            blocks.append(block)
-    text = ("\n\n" if style.blank else "\n").join(blocks).strip() + "\n"
+        blocks.append(block)
+        plan.sections.append((name, block.head))
+        if block.then is not None:
+            plan.sections.append((name, block.then.head))
+    if style.layout == "lines":
+        text = ("\n\n" if style.blank else "\n").join(_line_form(style, b) for b in blocks).strip() + "\n"
+    else:
+        joiner = "," if style.layout == "csv" else " "
+        text = joiner.join(_transcribed(ctx, style, b) for b in blocks).strip() + "\n"
     evidence: dict[str, list[str]] = {}
     for lines in by.values():
         for ln in lines:
@@ -2244,13 +2807,18 @@ def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
 
 
 def _heading(ctx: Ctx, style: _Style, key: str) -> str:
-    h = _pick(ctx.rng, ctx.d.phr["headings"][key])
+    """A heading for a section: the note's own choices (an endoscopy report's), the kind's, the transcriptions'
+    when the note uses them, else the common ones."""
+    table = ctx.headings.get(key) or ctx.d.kinds[ctx.kind].get("headings", {}).get(key)
+    if not table and style.us:
+        table = ctx.d.phr["headings_us"].get(key)
+    h = _pick(ctx.rng, table or ctx.d.phr["headings"][key])
     return h.upper() if style.upper_headings or style.caps or key == style.caps_section else h
 
 
-def _items(ctx: Ctx, lines: list[Line], how: str) -> list[str]:
+def _items(ctx: Ctx, style: _Style, lines: list[Line], how: str) -> list[str]:
     if how == "num":
-        sep = _pick(ctx.rng, (". ", ") "))
+        sep = style.num_sep or _pick(ctx.rng, (". ", ") "))
         return [f"{i}{sep}{ln.text}" for i, ln in enumerate(lines, 1)]
     if how == "dash":
         return [f"- {ln.text}" for ln in lines]
@@ -2261,52 +2829,100 @@ def _items(ctx: Ctx, lines: list[Line], how: str) -> list[str]:
     return [ln.text for ln in lines]
 
 
-def _block(ctx: Ctx, style: _Style, name: str, lines: list[Line], by: dict[str, list[Line]]) -> str:
+def _paragraphs(ctx: Ctx, lines: list[Line]) -> list[str]:
+    """A long narrative (an operative description) in paragraphs of three to five sentences."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        n = ctx.rng.randint(3, 5)
+        out.append(" ".join(ln.text for ln in lines[i : i + n]))
+        i += n
+    return out
+
+
+def _block(ctx: Ctx, style: _Style, name: str, lines: list[Line], by: dict[str, list[Line]]) -> _Blk:
     rng = ctx.rng
     if name in ("header", "signature"):
-        return "\n".join(ln.text for ln in lines)
-    head = _heading(ctx, style, name) if name in ctx.d.phr["headings"] else ""
-    colon = ":" if style.colon else ""
-    body: list[str]
-    inline = False
+        return _Blk("", [ln.text for ln in lines])
+    head = ""
+    if name in ctx.d.phr["headings"]:
+        key = PLURAL[name] if name in PLURAL and len(lines) > 1 else name
+        head = _heading(ctx, style, key)
     if name in PROSE:
-        body = [" ".join(ln.text for ln in lines)]
-        inline = style.colon and rng.random() < 0.3
-    elif name == "ap":
-        body = _items(ctx, lines, style.ap)
+        if name == "description" and len(lines) > 6:
+            return _Blk(head, _paragraphs(ctx, lines))
+        return _Blk(head, [" ".join(ln.text for ln in lines)], inline=style.colon and rng.random() < 0.3)
+    if name in DX_LISTS:
+        if len(lines) == 1:
+            return _Blk(head, [lines[0].text], inline=style.colon and rng.random() < 0.7)
+        return _Blk(head, _items(ctx, style, lines, "num"), listed=True)
+    if name == "ap":
+        body = _items(ctx, style, lines, style.ap)
         body += [ln.text for ln in by.get("ap_extra", [])]
         body += [ln.text for ln in by.get("time", [])]
-    elif name == "dx":
+        return _Blk(head, body, listed=style.ap != "plain")
+    if name == "dx":
         if rng.random() < 0.5 and len(lines) > 1:
-            h1 = _heading(ctx, style, "principal")
-            h2 = _heading(ctx, style, "secondary")
-            rest = _items(ctx, lines[1:], style.lists if style.lists != "comma" else "dash")
-            return f"{h1}{colon} {lines[0].text}\n{h2}{colon}\n" + "\n".join(rest)
-        body = _items(ctx, lines, "num" if style.lists in ("num", "comma") else style.lists)
-    elif name in LISTS:
+            how = style.lists if style.lists != "comma" else "dash" if style.layout == "lines" else "num"
+            rest = _items(ctx, style, lines[1:], how)
+            second = _Blk(_heading(ctx, style, "secondary"), rest, listed=True)
+            return _Blk(_heading(ctx, style, "principal"), [lines[0].text], inline=True, then=second)
+        how = "num" if style.lists in ("num", "comma") else style.lists
+        return _Blk(head, _items(ctx, style, lines, how), listed=True)
+    if name in LISTS:
         texts = [ln.text for ln in lines]
         if (
             style.lists == "comma"
             and name in ("pmh", "psh", "meds")
             and all(len(t) < 60 and "." not in t for t in texts)
         ):
-            body = [", ".join(texts)]
-            inline = style.colon
-        else:
-            body = _items(ctx, lines, style.lists if style.lists != "comma" else "dash")
-    elif name in LINES:
+            return _Blk(head, [", ".join(texts)], inline=style.colon)
+        how = style.lists if style.lists != "comma" else "dash" if style.layout == "lines" else "num"
+        return _Blk(head, _items(ctx, style, lines, how), listed=True)
+    if name in LINES:
         body = [ln.text for ln in lines]
         if name == "sh" and rng.random() < 0.5:
-            body = [" ".join(body)]
-            inline = style.colon and rng.random() < 0.5
+            return _Blk(head, [" ".join(body)], inline=style.colon and rng.random() < 0.5)
+        return _Blk(head, body)
+    return _Blk(head, [" ".join(ln.text for ln in lines)], inline=style.colon)
+
+
+def _line_form(style: _Style, b: _Blk) -> str:
+    colon = ":" if style.colon else ""
+    if not b.head:
+        out = "\n".join(b.body)
+    elif b.inline and len(b.body) == 1:
+        out = f"{b.head}{colon} {b.body[0]}"
     else:
-        body = [" ".join(ln.text for ln in lines)]
-        inline = style.colon
-    if not head:
-        return "\n".join(body)
-    if inline and len(body) == 1:
-        return f"{head}{colon} {body[0]}"
-    return f"{head}{colon}\n" + "\n".join(body)
+        out = f"{b.head}{colon}\n" + "\n".join(b.body)
+    return out + ("\n" + _line_form(style, b.then) if b.then else "")
+
+
+def _end(text: str) -> str:
+    """A transcribed item ends with a period, as dictation does ("1.  Cholelithiasis.")."""
+    return text if text.endswith((".", "!", "?", ":")) else text + "."
+
+
+def _transcribed(ctx: Ctx, style: _Style, b: _Blk) -> str:
+    """A section in the transcription form: 'HEADER:,  text.' with list items and paragraphs joined by commas
+    (or all on one run, '1.  Xxx.  2.  Yyy.'); flattened: 'HEADER: text.' joined by spaces."""
+    rng = ctx.rng
+    csv = style.layout == "csv"
+    if b.listed:
+        joiner = "," if csv and rng.random() < 0.6 else "  "
+        body = joiner.join(_end(x) for x in b.body)
+    else:
+        body = ("," if csv else " ").join(_end(x) for x in b.body)
+    if not b.head:
+        out = body
+    elif csv:
+        sep = _pick(rng, HEAD_SEPS)
+        out = f"{b.head}{sep}{body}" if not (b.listed and sep.endswith(" ")) else f"{b.head}:,{body}"
+    else:
+        out = f"{b.head}: {body}"
+    if b.then is not None:
+        out += ("," if csv else " ") + _transcribed(ctx, style, b.then)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- public API
@@ -2316,12 +2932,16 @@ PLANNERS = {
     "ed": _plan_ed,
     "discharge": _plan_discharge,
     "procedure": _plan_procedure,
+    "operative": _plan_operative,
+    "consult": _plan_consult,
+    "hp": _plan_hp,
+    "radiology": _plan_radiology,
 }
 
 
 def _patient(rng: random.Random, kind: str) -> tuple[int, str]:
     sex = "F" if rng.random() < 0.53 else "M"
-    peds = {"office": 0.16, "urgent": 0.28, "ed": 0.14, "discharge": 0.0, "procedure": 0.12}[kind]
+    peds = {"office": 0.16, "urgent": 0.28, "ed": 0.14, "discharge": 0.0, "procedure": 0.12}.get(kind, 0.06)
     if rng.random() < peds:
         return (rng.randint(0, 17) if kind == "office" else rng.randint(1, 17)), sex
     band = _wpick(rng, ((18, 44), (45, 64), (65, 95)), (3, 3, 3) if kind != "discharge" else (2, 3, 5))
@@ -2482,6 +3102,15 @@ def _coverage() -> dict[str, tuple[str, ...]]:
         add(c, CPT)
     for c in ("Z00.00", "Z00.01", "Z00.121", "Z00.129", "Z23", "F17.210", "Z87.891"):
         add(c)
+    for exam in d.rad["exams"]:  # imaging: the study read, and the sign of a normal or uncertain study
+        if exam.get("cpt"):
+            add(str(exam["cpt"]), CPT)
+        for ind in exam["indications"]:
+            if isinstance(ind, str):
+                add(str(d.phr["symptoms"][ind]["code"]))
+            else:
+                for c in ind["sides"].values() if "sides" in ind else [ind["code"]]:
+                    add(str(c))
     h = d.hist
     for e in h["family"] + h["personal"] + h["sdoh"]:
         add(str(e["code"]))

@@ -38,12 +38,13 @@ EM_CODES = {code for rows in EM_TABLE.values() for _, _, code in rows}
 TIME_STATEMENT = re.compile(r"^.*\b(\d+) ?min(?:utes)?\b.*$", re.I | re.M)
 SIDE = {
     "right": re.compile(r"\b(right|rt|r|rlq|ruq)\b", re.I),
-    "left": re.compile(r"\b(left|lt|l|llq|luq)\b", re.I),
+    "left": re.compile(r"\b(left|lt|(?<!b/)l|llq|luq)\b", re.I),  # the L of "B/L" is bilateral
     "bilateral": re.compile(r"\b(bilateral|b/l|both)\b", re.I),
 }
 NEGATION = re.compile(r"\b(no|not|denies|deny|negative|never|non-smoker|without)\b|ruled out", re.I)
 UNCERTAIN = re.compile(
-    r"\b(likely|probable|suspect|suspected|concern|r/o|possible|questionable|differential|presumed|consistent with)\b",
+    r"\b(likely|probable|suspect|suspected|concern|r/o|possible|possibly|questionable|differential|presumed|"
+    r"consistent with|may represent|cannot be excluded|rule out)\b",
     re.I,
 )
 RELATIVE = re.compile(
@@ -137,14 +138,37 @@ def test_generate_zero_and_negative() -> None:
 
 
 # ----------------------------------------------------------------------------------------------- record shape
+SETTINGS = {
+    "office_progress_note": "outpatient",
+    "urgent_care_note": "outpatient",
+    "emergency_department_note": "outpatient",
+    "procedure_note": "outpatient",
+    "discharge_summary": "inpatient",
+    # coded from the professional claim's side, as docs/coding-policy.md says
+    "operative_report": "outpatient",
+    "consultation_note": "outpatient",
+    "history_and_physical": "outpatient",
+    "radiology_report": "outpatient",
+}
+# The share of each kind in note_kinds.yaml (weights out of 100).
+KIND_SHARE = {
+    "office_progress_note": 0.26,
+    "urgent_care_note": 0.10,
+    "emergency_department_note": 0.10,
+    "discharge_summary": 0.12,
+    "procedure_note": 0.09,
+    "operative_report": 0.18,
+    "consultation_note": 0.06,
+    "history_and_physical": 0.05,
+    "radiology_report": 0.04,
+}
+# Kinds whose notes have a physical exam with vital signs.
+EXAM_KINDS = ("office_progress_note", "urgent_care_note", "emergency_department_note", "history_and_physical")
+EXAM_KINDS += ("consultation_note",)
+
+
 def test_record_shape(records: list[Record]) -> None:
-    settings = {
-        "office_progress_note": "outpatient",
-        "urgent_care_note": "outpatient",
-        "emergency_department_note": "outpatient",
-        "procedure_note": "outpatient",
-        "discharge_summary": "inpatient",
-    }
+    settings = SETTINGS
     for i, r in enumerate(records):
         assert r.id == f"syn-0-{i:05d}"
         assert r.source == "synthetic"
@@ -166,16 +190,11 @@ def test_record_shape(records: list[Record]) -> None:
     assert 400 <= lengths[len(lengths) // 2] <= 4000
 
 
-def test_all_five_kinds_occur(records: list[Record]) -> None:
+def test_all_kinds_occur_in_their_share(records: list[Record]) -> None:
     kinds = Counter(r.encounter["kind"] for r in records)
-    assert set(kinds) == {
-        "office_progress_note",
-        "urgent_care_note",
-        "emergency_department_note",
-        "discharge_summary",
-        "procedure_note",
-    }
-    assert min(kinds.values()) >= 0.08 * N
+    assert set(kinds) == set(KIND_SHARE)
+    for kind, share in KIND_SHARE.items():
+        assert 0.7 * share * N <= kinds[kind] <= 1.3 * share * N, (kind, kinds[kind])
 
 
 def test_one_to_seven_diagnoses_per_note(records: list[Record]) -> None:
@@ -338,8 +357,10 @@ def test_em_code_follows_the_stated_total_time(corpus) -> None:  # type: ignore[
     with_em = without_em = 0
     for r, plan in corpus:
         em = [c.code for c in r.codes if c.code in EM_CODES]
+        # a transcription-form note is one line: look for the statement sentence by sentence
+        sentences = "\n".join(re.split(r"(?<=[.!?])[ ,]+|\n", r.text))
         statements = [
-            m for m in TIME_STATEMENT.finditer(r.text) if re.search(r"total|date of the encounter", m.group(0), re.I)
+            m for m in TIME_STATEMENT.finditer(sentences) if re.search(r"total|date of the encounter", m.group(0), re.I)
         ]
         if r.encounter["kind"] not in ("office_progress_note", "urgent_care_note"):
             assert not em and not statements, r.id
@@ -510,18 +531,19 @@ def test_typos_caps_and_list_styles_occur(corpus) -> None:  # type: ignore[no-un
     assert sum(1 for t in texts if re.search(r"^- ", t, re.M)) >= 300
     assert sum(1 for t in texts if re.search(r"^1[.)] ", t, re.M)) >= 300
     assert sum(1 for t in texts if re.search(r"^Dx: ", t, re.M | re.I)) >= 30
-    for heading in ("HPI", "ASSESSMENT AND PLAN", "HOSPITAL COURSE", "DISCHARGE DIAGNOSES", "FAMILY HISTORY"):
+    for heading in ("HPI", "ASSESSMENT AND PLAN", "HOSPITAL COURSE", "DISCHARGE DIAGNOS", "FAMILY HISTORY"):
         assert sum(1 for t in texts if heading.lower() in t.lower()) >= 100, heading
 
 
 def test_distractor_text_is_present(records: list[Record]) -> None:
+    examined = [r.text for r in records if r.encounter["kind"] in EXAM_KINDS]
     texts = [r.text for r in records]
-    assert sum(1 for t in texts if re.search(r"\bBP \d+/\d+", t)) >= 0.8 * N
+    assert sum(1 for t in examined if re.search(r"\bBP \d+/\d+", t)) >= 0.95 * len(examined)
     assert sum(1 for t in texts if re.search(r"\b\d+ (mg|mcg|units)\b", t)) >= 0.3 * N
     normal_exam = re.compile(
         r"clear to auscultation|CTAB|lungs clear|no acute distress|NAD|RRR|Regular r|Soft, n|no edema", re.I
     )
-    assert sum(1 for t in texts if normal_exam.search(t)) >= 0.6 * N
+    assert sum(1 for t in examined if normal_exam.search(t)) >= 0.8 * len(examined)
 
 
 # ----------------------------------------------------------------------------------------------- engineering
