@@ -2,8 +2,11 @@
 
 It learns from the synthetic corpus only (never CodiEsp or any real chart, so it builds anywhere),
 on top of the knowledge engine, which carries the ICD-10-CM terminology: every tabular description
-and inclusion term, our synonyms and the guideline rules. Its card records the generator's seeds and
-a held-out synthetic evaluation, so `chartcoder models list` shows how it scores.
+and inclusion term, our synonyms and the guideline rules. The corpus is shaped like U.S. documentation:
+office, urgent care, ED, discharge, procedure, operative, consult, H&P and imaging notes, about a third
+of them in the one-line transcription form ("PREOPERATIVE DIAGNOSIS:,  ...,POSTOPERATIVE DIAGNOSIS:,
+Same.,..."), coded by docs/coding-policy.md. Its card records the generator's seeds and a held-out
+synthetic evaluation, so `chartcoder models list` shows how it scores.
 """
 
 from __future__ import annotations
