@@ -38,7 +38,9 @@ def test_predict_contract(tmp_path):
         assert set(rec) == {"id", "model", "suggestions"}
         assert len(rec["suggestions"]) <= 5
         for s in rec["suggestions"]:
-            assert set(s) == {"code", "system", "description", "score", "evidence", "warnings"}
+            # The contract's fields, plus the group (suggested | consider) issue 15 added.
+            assert set(s) == {"code", "system", "description", "score", "evidence", "warnings", "group"}
+            assert s["group"] in ("suggested", "consider")
             for ev in s["evidence"]:
                 assert set(ev) == {"start", "end", "text", "assertion", "section"}
                 assert note["text"][ev["start"] : ev["end"]] == ev["text"]

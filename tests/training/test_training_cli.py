@@ -190,7 +190,9 @@ def _check_contract(path: Path) -> dict[str, dict]:
         scores = [s["score"] for s in rec["suggestions"]]
         assert scores == sorted(scores, reverse=True)
         for s in rec["suggestions"]:
-            assert set(s) == {"code", "system", "description", "score", "evidence", "warnings"}
+            # The contract's fields, plus the group (suggested | consider) issue 15 added.
+            assert set(s) == {"code", "system", "description", "score", "evidence", "warnings", "group"}
+            assert s["group"] in ("suggested", "consider")
             for ev in s["evidence"]:
                 assert set(ev) == {"start", "end", "text", "assertion", "section"}
                 assert note["text"][ev["start"] : ev["end"]] == ev["text"]
