@@ -808,7 +808,8 @@ class KnowledgeSuggester:
             if has_postop and where & SUPERSEDED_SECTIONS:
                 c.score *= 0.6
                 c.warnings.append("preoperative diagnosis; the postoperative diagnosis replaces it")
-            elif c.code.startswith("R") and definitive:
+            elif c.code.startswith("R") and definitive and "procedures" not in where:
+                # (A sign named as the reason for a service performed, "ECG for palpitations", stays.)
                 # A sign the final statement does not name, beside a definitive diagnosis it does:
                 # integral to it or superseded by it (OCG I.B.5, IV.D).
                 found.pop((c.system, c.code), None)
