@@ -526,7 +526,9 @@ _PLAN_HEADERS = frozenset(
         "management",
     }
 )
-_HISTORY_HEADERS = frozenset(
+# A history was taken (the visit's own history, review of systems or physical exam): the headers that
+# say so. `_HISTORY_HEADERS` adds the looser ones ("History", "Exam", "O", vitals) a visit may use too.
+_VISIT_HEADERS = frozenset(
     {
         "chief complaint",
         "cc",
@@ -539,20 +541,22 @@ _HISTORY_HEADERS = frozenset(
         "subjective",
         "s",
         "interval history",
-        "history",
         "review of systems",
         "ros",
         "physical exam",
         "physical examination",
-        "exam",
-        "examination",
-        "objective",
-        "o",
-        "vital signs",
-        "vitals",
-        "vs",
     }
 )
+_HISTORY_HEADERS = _VISIT_HEADERS | {
+    "history",
+    "exam",
+    "examination",
+    "objective",
+    "o",
+    "vital signs",
+    "vitals",
+    "vs",
+}
 _PAST_HEADERS = frozenset(
     {
         "past medical history",
@@ -730,26 +734,8 @@ _REPORT_MARKERS = _Gated(
     "conclusion",
     "report",
 )
-# A report has no history of its own: these say a clinician took one (an exam heading alone does not).
-_VISIT_HEADERS = frozenset(
-    {
-        "chief complaint",
-        "cc",
-        "reason for visit",
-        "reason for encounter",
-        "history of present illness",
-        "history of the present illness",
-        "hpi",
-        "present illness",
-        "subjective",
-        "s",
-        "interval history",
-        "review of systems",
-        "ros",
-        "physical exam",
-        "physical examination",
-    }
-)
+# A report has no history of its own: `_VISIT_HEADERS` (above) say a clinician took one (an exam
+# heading alone does not).
 _CONSULT = _Gated(
     _rx(
         r"\breason[ \t]for[ \t](?:the[ \t])?consult(?:ation)?\b|^[ \t]*consult(?:ation)?(?:[ \t]note)?[ \t]*:?[ \t]*$",
