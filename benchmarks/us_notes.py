@@ -15,7 +15,7 @@ Scored per note, through `SuggestionService.suggest` exactly as the API serves i
 - forbidden shown: notes where a code the policy marks as a guideline error on that note is shown;
 - shown recall (reported beside precision, no target): gold codes that are in the shown group.
 
-    .venv/bin/python benchmarks/us_notes.py [--model PACK | --knowledge] [--split measure|tune|all]
+    .venv/bin/python benchmarks/us_notes.py [--model PACK | --knowledge] [--split measure|tune|tune-a|tune-b|all]
         [--json benchmarks/results/us_notes.json] [--errors] [--ids ID,...] [--show-all]
 
 Without `--model` or `--knowledge` it scores the served default: the pack in models/default.
@@ -24,6 +24,7 @@ Without `--model` or `--knowledge` it scores the served default: the pack in mod
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -119,6 +120,11 @@ class NoteScore:
     ranked: list[str] = field(default_factory=list)
 
 
+def tune_half(note_id: str) -> str:
+    """'a' or 'b': a fixed half of the tune part, by a hash of the note id."""
+    return "a" if int(hashlib.sha256(f"half:{note_id}".encode()).hexdigest()[:8], 16) % 2 == 0 else "b"
+
+
 def score_note(note: GoldNote, suggestions: list[Any], show_all: bool = False) -> NoteScore:
     ranked = [s.code for s in suggestions]
     top = set(ranked[:TOP_K])
@@ -176,7 +182,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=None, help="A model pack (default: models/default).")
     ap.add_argument("--knowledge", action="store_true", help="Score the knowledge engine alone.")
-    ap.add_argument("--split", choices=["measure", "tune", "all"], default="measure")
+    ap.add_argument(
+        "--split",
+        choices=["measure", "tune", "tune-a", "tune-b", "all"],
+        default="measure",
+        help="tune-a / tune-b: two fixed halves of the tune part. Change the engine looking at tune-a only and "
+        "keep a change when tune-b (not looked at) improves too: the honest check, inside the tune part, that a "
+        "change generalizes before the measure part is run once.",
+    )
     ap.add_argument("--gold", type=Path, default=GOLD_DIR)
     ap.add_argument("--mtsamples", type=Path, default=MTSAMPLES)
     ap.add_argument("--ids", default="", help="Only these note ids (comma-separated).")
@@ -193,7 +206,9 @@ def main() -> int:
     from chartcoder.models.schema import Encounter
 
     notes = load_gold(args.gold, args.mtsamples)
-    if args.split != "all":
+    if args.split in ("tune-a", "tune-b"):
+        notes = [n for n in notes if n.split == "tune" and tune_half(n.id) == args.split[-1]]
+    elif args.split != "all":
         notes = [n for n in notes if n.split == args.split]
     if args.ids:
         wanted = set(args.ids.split(","))
