@@ -129,8 +129,37 @@ def is_procedure(code: str, category: str | None) -> bool:
 _MAX_QUANTITIES = 2000  # minute quantities looked at per note (a real note has a handful)
 _MAX_STATEMENTS = 200  # of those, quantities with time words around them that are read in full
 _MAX_ITEMS = 400  # assessment/plan lines and numbered entries read for problems (a real note has dozens)
+# Problem words read per item: each is checked against its item, so the cost grows with their product. Real
+# items name at most 8 (2,500 MTSamples notes); a line naming thousands ("sepsis sepsis ...") read them all
+# in 25 s at 80k characters.
+_MAX_ITEM_MENTIONS = 30
 _WINDOW = 240  # characters either side of a quantity that can hold its sentence
 _CUE_WORDS = ("time", "spent", "spend", "total", "face", "visit", "encounter", "appointment")
+
+
+class _Intervals:
+    """Disjoint or overlapping [start, end) spans with an overlap test by bisection, not a scan: a note
+    with thousands of matches stays linear."""
+
+    def __init__(self, spans: Iterator[Span] | Sequence[Span] = ()) -> None:
+        merged: list[list[int]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self.starts = [a for a, _ in merged]
+        self.ends = [b for _, b in merged]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect_left(self.starts, end) - 1  # the last span starting before `end`
+        return i >= 0 and self.ends[i] > start
+
+    def add(self, start: int, end: int) -> None:
+        """Add a span that overlaps none already held (the caller tested it)."""
+        i = bisect_left(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1439,17 +1468,19 @@ def find_problems(text: str, regions: list[Span], diagnoses: Sequence[tuple[str,
     seen: dict[str, int] = {}
     items = [item for region in regions for item in _items(text, region)][:_MAX_ITEMS]
     by_position = sorted(diagnoses, key=lambda d: (d[1], d[2]))
+    diagnosis_starts = [s for _, s, _ in by_position]
     for item in items:
         sents = _sentences(text, item)
-        words = _word_mentions(text, item)
+        words = _word_mentions(text, item)[:_MAX_ITEM_MENTIONS]
         codes: list[_Mention] = []
-        for code, s, e in by_position:
-            if not item[0] <= s < item[1] or code.startswith("Z"):
+        first = bisect_left(diagnosis_starts, item[0])
+        for code, s, e in by_position[first : bisect_left(diagnosis_starts, item[1])]:
+            if code.startswith("Z") or len(codes) >= _MAX_ITEM_MENTIONS:
                 continue
             if any(w.start < e and s < w.end for w in words) or any(c.start < e and s < c.end for c in codes):
                 continue  # words already read as a problem
             codes.append(_Mention(s, e, "chronic" if _CHRONIC_ICD.match(code) else "minor", code, True))
-        mentions = sorted(words + codes, key=lambda m: m.start)
+        mentions = sorted(words + codes, key=lambda m: m.start)[:_MAX_ITEM_MENTIONS]
         kept = [m for m in mentions if not _excluded(text, _sentence_of(sents, m.start, item), item, m)]
         for m in kept:
             status = _status_region(sents, kept, m.start, item)
@@ -1727,18 +1758,18 @@ _NOT_DATA_SECTIONS = frozenset(_PAST_HEADERS)
 
 def data_element(text: str, secs: Sequence[Section]) -> Element:
     """AMA table, amount and complexity of data to be reviewed and analyzed."""
-    skip = [(s.start, s.end) for s in secs if s.name in _NOT_DATA_SECTIONS]
+    skip = _Intervals((s.start, s.end) for s in secs if s.name in _NOT_DATA_SECTIONS)
 
     def usable(pos: int) -> bool:
-        return not any(a <= pos < b for a, b in skip)
+        return not skip.overlaps(pos, pos + 1)
 
     tests: dict[str, Span] = {}
-    taken: list[Span] = []  # "chest x-ray" is not also an "x-ray"
+    taken = _Intervals()  # "chest x-ray" is not also an "x-ray"
     for name, rx in _TESTS:
         for m in rx.finditer(text):
-            if any(a < m.end() and m.start() < b for a, b in taken):
+            if taken.overlaps(m.start(), m.end()):
                 continue
-            taken.append((m.start(), m.end()))
+            taken.add(m.start(), m.end())
             if name in tests or not usable(m.start()):
                 continue
             left, right = _sentence_bounds(text, m.start(), m.end())
@@ -1962,10 +1993,10 @@ def risk_element(text: str, regions: list[Span], hospital: bool = False) -> Elem
             if _SURGICAL_RISK_FACTORS.search(text, left, right):
                 return Element(3, "decision regarding elective major surgery with identified risk factors", span(m))
             return Element(2, "decision regarding elective major surgery", span(m))
-    otc_spans = [(m.start(), m.end()) for a, b in regions for m in _OTC_DRUG.finditer(text, a, b)]
+    otc_spans = _Intervals((m.start(), m.end()) for a, b in regions for m in _OTC_DRUG.finditer(text, a, b))
     for a, b in regions:
         for m in _RX_DRUG.finditer(text, a, b):
-            if any(s <= m.start() < e for s, e in otc_spans) or _drug_negated(text, (a, b), m):
+            if otc_spans.overlaps(m.start(), m.start() + 1) or _drug_negated(text, (a, b), m):
                 continue
             return Element(2, f"prescription drug management ({text[m.start() : m.end()]})", span(m))
     m = _first_unnegated(text, _SDOH, regions)
