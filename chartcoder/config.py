@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chartcoder.nlp.bounds import DEFAULT_MAX_LINE_BREAKS, DEFAULT_MAX_RUN_CHARS, DEFAULT_MAX_SYMBOL_RUN
+
 _REPO = Path(__file__).resolve().parents[1]
 
 
@@ -40,6 +42,25 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(None, description="SQLAlchemy URL; default a SQLite file in data_dir.")
     max_note_chars: int = Field(200_000, ge=1, description="Longest note text accepted, in characters.")
+    nlp_max_run_chars: int = Field(
+        DEFAULT_MAX_RUN_CHARS,
+        ge=16,
+        description="A run of non-space characters (a row of '=', a digit string, a pasted blob) longer than this "
+        "is read in pieces of this length: every (N+1)-th character of the run is read as a space. Offsets and "
+        "evidence stay those of the sent text. Bounds the tokenizer's work, which grows with the square of a run.",
+    )
+    nlp_max_symbol_run: int = Field(
+        DEFAULT_MAX_SYMBOL_RUN,
+        ge=3,
+        description="A run of symbols (not letters, digits or spaces: '=', '*', '-', '_') longer than this keeps "
+        "its first N characters; the rest are read as spaces. Each symbol is a token of its own.",
+    )
+    nlp_max_line_breaks: int = Field(
+        DEFAULT_MAX_LINE_BREAKS,
+        ge=2,
+        description="Line breaks kept in one run of whitespace (4: a blank line, also with CRLF); the first and "
+        "last are kept, those between are read as spaces. Offsets stay those of the sent text.",
+    )
     max_top_k: int = Field(100, ge=1)
     default_top_k: int = Field(20, ge=1)
     api_keys: str = Field(

@@ -305,11 +305,17 @@ class KnowledgeSuggester:
             note_words |= {"lefthanded"}
         found: dict[tuple[str, str], Candidate] = {}
         visit_is_subsequent = bool(_VISIT_SUBSEQUENT.search(text))  # once per note, not per mention
+        # A sentence is read once, not once per mention in it: a note naming a test 50,000 times read its
+        # sentence 50,000 times.
+        per_sentence: dict[tuple[int, int], tuple[str, str, dict[re.Pattern[str], bool]]] = {}
         for m in mentions:
-            sentence = text[m.sentence[0] : m.sentence[1]]
-            if not self._reportable(m, sentence, document):
+            read = per_sentence.get(m.sentence)
+            if read is None:
+                sentence = text[m.sentence[0] : m.sentence[1]]
+                read = per_sentence[m.sentence] = (sentence, self._encounter_cue(sentence, visit_is_subsequent), {})
+            sentence, encounter_cue, hits = read
+            if not self._reportable(m, sentence, document, hits):
                 continue
-            encounter_cue = self._encounter_cue(sentence, visit_is_subsequent)
             for cand in self._from_mention(m, encounter, encounter_cue, note_words):
                 key = (cand.system, cand.code)
                 if key in found:
@@ -429,11 +435,21 @@ class KnowledgeSuggester:
 
     # ------------------------------------------------------------------------------------------
     # What is reportable at all
-    def _reportable(self, m: Mention, sentence: str, document: str | None) -> bool:
+    def _reportable(
+        self, m: Mention, sentence: str, document: str | None, hits: dict[re.Pattern[str], bool] | None = None
+    ) -> bool:
         """False for a mention that names nothing this patient's claim reports: someone else's
         condition, a part of an operation that is not a diagnosis or a separate service (blood loss,
         anesthesia, the closure, a catheter placed for it), or a lab or imaging service this provider
-        did not perform."""
+        did not perform. `hits` keeps the sentence's pattern results for the next mention in it."""
+        memo: dict[re.Pattern[str], bool] = {} if hits is None else hits
+
+        def has(rx: re.Pattern[str]) -> bool:
+            found = memo.get(rx)
+            if found is None:
+                found = memo[rx] = bool(rx.search(sentence))
+            return found
+
         if m.section in NOT_CODED_SECTIONS or getattr(m, "other_person", False):
             return False
         target = m.targets[0]
@@ -445,7 +461,7 @@ class KnowledgeSuggester:
             # Estimated blood loss is a measure of the operation, not a hemorrhage (only a documented
             # acute blood loss anemia is coded).
             blood_loss = _matches(target.code, _BLOOD_LOSS_CODES) and "anemia" not in m.text.lower()
-            return not (blood_loss and (_BLOOD_LOSS.search(sentence) or document in PROCEDURE_DOCUMENTS))
+            return not (blood_loss and (has(_BLOOD_LOSS) or document in PROCEDURE_DOCUMENTS))
         pc = self._procedure_set(target.system).get(target.code)
         if pc is None:
             return True  # _from_mention drops codes outside the code set
@@ -459,12 +475,12 @@ class KnowledgeSuggester:
             return False
         if target.code in _BUNDLED_WITH_VISIT and m.section in ("physical_exam", "hpi", "results", None):
             return False
-        if pc.category == "Laboratory" and target.code not in _SPECIMEN_CODES and _SENT_OUT.search(sentence):
+        if pc.category == "Laboratory" and target.code not in _SPECIMEN_CODES and has(_SENT_OUT):
             return False  # the reference lab reports the test; the office reports the draw
         if document in ("discharge_summary", "history_physical", "consult", "ed_note") and (
             pc.category in _RESULT_CATEGORIES
         ):
-            return bool(_PERFORMED_HERE.search(sentence))
+            return has(_PERFORMED_HERE)
         return True
 
     # ------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from chartcoder.models.pack import ModelPack
 from chartcoder.models.ranker import map_to_labels
 from chartcoder.models.retrieval import load_retriever
 from chartcoder.models.schema import Encounter, Evidence, Suggestion, SuggestionSet
+from chartcoder.nlp.bounds import restore_evidence
 from chartcoder.nlp.pipeline import ClinicalPipeline
 
 # How much of a code's served score comes from a learned pack (the rest is the guideline engine's);
@@ -51,7 +52,8 @@ class SuggestionService:
     def __init__(self, settings: Settings | None = None, pack: ModelPack | None = None) -> None:
         self.settings = settings or get_settings()
         cache = Path(self.settings.data_dir) / "cache"
-        self.pipeline = ClinicalPipeline(cache)
+        s = self.settings
+        self.pipeline = ClinicalPipeline(cache, s.nlp_max_run_chars, s.nlp_max_line_breaks, s.nlp_max_symbol_run)
         self.engine = KnowledgeSuggester(retriever=load_retriever(cache))
         self.pack = pack
 
@@ -132,9 +134,10 @@ class SuggestionService:
 
     def _analyze(self, note: str, encounter: Encounter, top_k: int) -> tuple[SuggestionSet, list]:
         doc, mentions = self.pipeline(note)
+        bounded = doc.text  # what the pipeline read: the same length, long runs broken (chartcoder.nlp.bounds)
         document = doc._.document if Doc.has_extension("document") else None
         result = self.engine.suggest(
-            note,
+            bounded,
             mentions,
             encounter,
             top_k=top_k,
@@ -142,6 +145,7 @@ class SuggestionService:
             document=document,
             sections=doc._.sections,
         )
+        restore_evidence(result.suggestions, note, bounded)  # evidence quotes the words the client sent
         return result, mentions
 
 

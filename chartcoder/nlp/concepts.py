@@ -40,7 +40,8 @@ _HEDGE = re.compile(
 )
 NEAR = 4  # words either side of a mention that may make its code more specific (a site, a type)
 _COORDINATORS = frozenset({"and", "or", "but", "vs", "versus", "plus"})
-_SIZE_CM = re.compile(r"(\d+(?:\.\d+)?)\s*(?:cm\b|centimet)", re.I)
+# Starts only where a number starts: tried at every digit of a 15,000-digit run it took 10 s.
+_SIZE_CM = re.compile(r"(?<!\d)(\d+(?:\.\d+)?)\s*(?:cm\b|centimet)", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[sS])?")
 FILLERS = frozenset({"of", "the", "a", "an", "in", "mellitus", "unspecified", "nos", "nec"})
 LATERALITY = {

@@ -21,6 +21,7 @@ from chartcoder.nlp import concepts as _concepts  # noqa: F401
 from chartcoder.nlp import documents as _documents  # noqa: F401
 from chartcoder.nlp import sections as _sections  # noqa: F401
 from chartcoder.nlp import sentences as _sentences  # noqa: F401
+from chartcoder.nlp.bounds import DEFAULT_MAX_LINE_BREAKS, DEFAULT_MAX_RUN_CHARS, DEFAULT_MAX_SYMBOL_RUN, bound_note
 from chartcoder.nlp.concepts import Mention
 from chartcoder.nlp.resources import load_yaml_resource
 
@@ -249,17 +250,38 @@ def apply_assertions(doc: Doc, flags_by_span: list[tuple[int, int, set[str]]]) -
 
 
 class ClinicalPipeline:
-    """Thread-safe wrapper: spaCy components are not re-entrant, so calls are serialized."""
+    """Thread-safe wrapper: spaCy components are not re-entrant, so calls are serialized.
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    Every note is bounded first (chartcoder.nlp.bounds): long runs of non-space characters, of symbols and
+    of line breaks are broken up without moving a character, so the work is linear in the note's length and the
+    returned offsets index the text the caller passed. The Doc holds the bounded text; mentions carry the
+    caller's words."""
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        max_run_chars: int = DEFAULT_MAX_RUN_CHARS,
+        max_line_breaks: int = DEFAULT_MAX_LINE_BREAKS,
+        max_symbol_run: int = DEFAULT_MAX_SYMBOL_RUN,
+    ) -> None:
         self.nlp = build_pipeline(cache_dir)
         self.context = self.nlp.get_pipe("medspacy_context")
         self._steps = [proc for name, proc in self.nlp.pipeline if name != "medspacy_context"]
         self._lock = threading.Lock()
+        self.max_run_chars, self.max_line_breaks, self.max_symbol_run = max_run_chars, max_line_breaks, max_symbol_run
+
+    def bound(self, text: str) -> str:
+        """The note as this pipeline reads it (same length; `text` itself when nothing needed bounding)."""
+        return bound_note(text, self.max_run_chars, self.max_line_breaks, self.max_symbol_run)
 
     def __call__(self, text: str) -> tuple[Doc, list[Mention]]:
+        bounded = self.bound(text)
         with self._lock:
-            doc = self.nlp.make_doc(text)
+            doc = self.nlp.make_doc(bounded)
             for proc in self._steps:
                 doc = proc(doc)
-            return doc, apply_assertions(doc, context_flags(doc, self.context))
+            mentions = apply_assertions(doc, context_flags(doc, self.context))
+        if bounded is not text:
+            for m in mentions:
+                m.text = text[m.start : m.end]
+        return doc, mentions

@@ -27,6 +27,10 @@ _BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 # A list number inside a line: "1.  She will", ",2.  Samples", "hernia 2. Left".
 _ITEM = re.compile(r"(?<![^\s.,;:])(\d{1,2})[.)][ \t]++(?=[A-Za-z(\"'])")
 _ITEM_SPAN = 2000  # characters between two items of one list
+# No sentence is longer than this many tokens: what runs per mention reads its sentence, so an unbroken
+# 200,000-character line of problem words cost time with the square of its length. The longest sentence
+# of 600 MTSamples notes has 124 tokens; ConText reads sentences in windows of 120 anyway.
+MAX_SENTENCE_TOKENS = 200
 
 
 def inline_list_items(text: str) -> list[tuple[int, int]]:
@@ -102,6 +106,11 @@ class NoteSentenceSplitter:
                         i += 1
                 if 0 < i < n:
                     starts[i] = True
+        run = 0
+        for i in range(n):
+            run = 0 if starts[i] else run + 1
+            if run >= MAX_SENTENCE_TOKENS:
+                starts[i], run = True, 0
         # One array write: setting Token.is_sent_start one token at a time rescans the doc each time.
         values = numpy.array([1 if x else -1 for x in starts], dtype="int64").astype("uint64").reshape(-1, 1)
         doc.from_array([SENT_START], values)  # type: ignore[arg-type]  # spaCy's Ints2d is a thinc alias

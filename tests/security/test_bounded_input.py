@@ -61,3 +61,85 @@ def test_em_still_counts_the_problems_of_a_real_assessment() -> None:
         ("hyperlipidemia", "chronic"),
     ]
     assert mdm.problems.level == 2, mdm.problems.reason  # moderate: a chronic illness with progression
+
+
+# -- every note bounded before NLP ---------------------------------------------------------------------
+# spaCy's tokenizer strips a run's prefixes and suffixes one at a time: 8 KB of "=" took 14 s and the
+# 200,000-character limit hours; `_SIZE_CM` was tried at every digit of a run (15,000 digits: 10 s).
+FLOODS = {
+    "punctuation run": "=",
+    "mixed punctuation run": "'=(,",
+    "blank-line run": "\n",
+    "CRLF blank-line run": "\r\n",
+    "digit run": "7",
+    "HTML tag flood as text": "<a",
+    "letters and commas": "a,",
+    "problem words": "Hypertension ",
+    "a test named again and again": "CBC ",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOODS))
+def test_a_flooded_note_at_the_size_limit_is_coded_in_bounded_time(service, name: str) -> None:
+    text = _fill(FLOODS[name], head="Assessment: hypertension, 2 cm laceration.\n")
+    assert len(text) == LIMIT
+    service.suggest("Assessment: hypertension.")  # the tables load on first use; not the note's time
+    start = time.perf_counter()
+    result = service.suggest(text)
+    elapsed = time.perf_counter() - start
+    # A real 200,000-character note (MTSamples transcriptions run together) takes 1.8-6 s here; these
+    # took 0.6-9.5 s at a load of 10 on 2 cores.
+    assert elapsed < 30.0, f"{name}: {elapsed:.1f}s"
+    assert "I10" in {s.code for s in result.suggestions}  # the note was still read
+
+
+def test_bounding_keeps_every_offset_and_every_character_outside_the_long_runs() -> None:
+    from chartcoder.nlp.bounds import bound_note
+
+    note = "Plan:" + "=" * 30 + " x" * 3 + " " + "7" * 150 + "\r\n" * 9 + "  Hypertension\n" + "ab" * 100
+    bounded = bound_note(note, max_run_chars=64, max_line_breaks=4, max_symbol_run=8)
+    assert len(bounded) == len(note)
+    changed = [i for i, (a, b) in enumerate(zip(note, bounded, strict=True)) if a != b]
+    assert all(bounded[i] == " " for i in changed)  # only ever a character read as a space
+    assert bounded.startswith("Plan:=======" + " " * 23 + " x x x")  # a symbol run (":===...") keeps its first 8
+    digits = bounded[bounded.index("7") :].split()[0:3]
+    assert [len(d) for d in digits] == [64, 64, 20]  # 150 digits read as 64 + 64 + 20
+    # Of 18 line breaks (9 CRLF), the first two and the last two stay: a blank line, and the next line
+    # starts where it did, with its indentation.
+    crlf = bounded[bounded.index("\r") : bounded.index("Hypertension")]
+    assert crlf.startswith("\r\n") and crlf.endswith("\r\n  ") and crlf.count("\r") + crlf.count("\n") == 4
+    ordinary = "Ordinary note.\n\nPlan: follow up in 2 weeks -> call if worse."
+    assert bound_note(ordinary) is ordinary
+
+
+def test_evidence_quotes_the_text_the_client_sent_at_its_offsets(service) -> None:
+    """Runs before and inside the evidence are read bounded; the offsets and words returned are the
+    original's."""
+    note = (
+        "=" * 5000
+        + "\n" * 40
+        + "HPI: 58 year old with neck pain.\n"
+        + "7" * 300
+        + "\n" * 7
+        + "ASSESSMENT:\n1. Herniated nucleus pulposus, C5-C6\n"
+        + "2. Type 2 diabetes ************ mellitus with hyperglycemia.\n"
+    )
+    assert service.pipeline.bound(note) != note
+    result = service.suggest(note)
+    evidence = {s.code: s.evidence for s in result.suggestions}
+    for suggestion in result.suggestions:
+        for ev in suggestion.evidence:
+            assert note[ev.start : ev.end] == ev.text, (suggestion.code, ev)
+    diabetes = evidence["E11.65"][0]
+    assert diabetes.text == "Type 2 diabetes ************ mellitus with hyperglycemia"  # 12 stars, as sent
+    assert note.index("Type 2 diabetes") == diabetes.start
+    assert any(e.text == "Herniated nucleus pulposus, C5-C6" for e in evidence["M50.222"] + evidence.get("M50.223", []))
+
+
+def test_mentions_from_the_pipeline_carry_the_sent_words(service) -> None:
+    note = "Assessment: Type 2 diabetes ************ mellitus with hyperglycemia. " + "-" * 100
+    doc, mentions = service.pipeline(note)
+    assert doc.text != note and len(doc.text) == len(note)
+    for m in mentions:
+        assert m.text == note[m.start : m.end]
+    assert any("************" in m.text for m in mentions)
