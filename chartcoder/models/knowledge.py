@@ -27,7 +27,7 @@ from chartcoder.models.em import (
     preventive_visit_code,
     suggest_em,
 )
-from chartcoder.models.retrieval import DiagnosisRetriever, diagnosis_lines
+from chartcoder.models.retrieval import DiagnosisRetriever, diagnosis_head, diagnosis_lines, rename_digits
 from chartcoder.models.schema import Encounter, Evidence, Group, Suggestion, SuggestionSet
 from chartcoder.nlp.concepts import Mention, TermTarget, words_of
 from chartcoder.nlp.resources import load_yaml_resource
@@ -368,7 +368,9 @@ class KnowledgeSuggester:
             [(m.start, m.end) for m in mentions if m.targets[0].system == "ICD-10-CM"]
             + [(e.start, e.end) for c in found.values() if c.system == "ICD-10-CM" for e in c.evidence]
         )
-        for start, end in diagnosis_lines(text, spans):
+        for line_start, line_end in diagnosis_lines(text, spans):
+            # The words that name the diagnosis, not the plan or comment after them.
+            start, end = diagnosis_head(text, line_start, line_end)
             line = text[start:end]
             if _LINE_HEDGE.search(line) and not encounter.is_inpatient:
                 continue  # an uncertain diagnosis is not coded outside the hospital (OCG IV.H)
@@ -378,7 +380,7 @@ class KnowledgeSuggester:
             if covered >= 0.6 * len(line.strip()):
                 continue  # the matcher named this line
             section = sections.at(start)
-            words, cues = words_of(line)
+            words, cues = words_of(rename_digits(line))  # "fifth finger" is the little finger
             line_words = frozenset(w.norm for w in words)
             laterality = {c[0] for c in cues if c[0] in ("left", "right", "bilateral")}
             cue = self._encounter_cue(line, visit_is_subsequent)
@@ -388,7 +390,8 @@ class KnowledgeSuggester:
                     continue
                 if ("ICD-10-CM", code) in found:
                     continue  # coded already from other words; siblings are resolved with the others
-                close = hit.similarity >= RETRIEVED_CLOSE and rank == 0
+                # The best code of the line, or of one part of a line naming two diagnoses ("X with Y").
+                close = (hit.similarity >= RETRIEVED_CLOSE and rank == 0) or hit.part_similarity >= RETRIEVED_CLOSE
                 score = (0.8 if close else 0.55 - 0.05 * rank) * SECTION_FACTOR.get(section or "", 1.0)
                 ev = Evidence(start, end, line, "uncertain" if _LINE_HEDGE.search(line) else "present", section)
                 cand = Candidate(code, "ICD-10-CM", score, [ev], [f"matched by wording: {hit.matched}"], [])
@@ -652,7 +655,7 @@ class KnowledgeSuggester:
         else:
             spaces = [code]
         for space in spaces:
-            best: tuple[tuple[int, int, int, int, int, int, str], str] | None = None
+            best: tuple[tuple[int, int, int, int, int, int, int, str], str] | None = None
             for cand in self.icd.billable_descendants(space):
                 if cand == code:
                     continue
@@ -662,6 +665,9 @@ class KnowledgeSuggester:
                     continue  # names a side, acuity or encounter the note does not give
                 unexplained = len(words - explained)
                 site = len((words - base_words) & context)
+                # A billable code keeps its own words: "Complex tear of lateral meniscus, unspecified
+                # knee" becomes its right-knee code, not "Unspecified tear of unspecified meniscus, right".
+                lost = len(base_words - words - CUE_WORDS - {"unspecified"}) if billable else 0
                 if billable:
                     allowed = 1 if hits > base_hits else 0
                     if not (hits > base_hits or (vague and site > 0 and hits >= base_hits)):
@@ -670,7 +676,7 @@ class KnowledgeSuggester:
                     allowed = 1 if default else 0
                 if unexplained > allowed:
                     continue
-                key = (-hits, unexplained, -site, 0 if default else 1, len(words), len(cand), cand)
+                key = (-hits, unexplained, lost, -site, 0 if default else 1, len(words), len(cand), cand)
                 if best is None or key < best[0]:
                     best = (key, cand)
             if best is not None:

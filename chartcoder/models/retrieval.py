@@ -73,7 +73,8 @@ BETA2 = 1.5  # F-measure beta squared: recall of the line counts 1.5 times preci
 COSINE_WEIGHT = 0.03  # a tie-breaker: the code document as a whole
 HEADER_FACTOR = 0.97  # a non-billable code that is not a side/7th-character group
 SYNONYM_BONUS = 0.02  # the best term is one of our curated synonyms
-RELATED_WEIGHT = 0.3  # a broader site word the line implies (thumb -> hand)
+RELATED_WEIGHT = 0.3  # the site word itself, when the line is read with its broader site (thumb -> hand)
+RELATED_ALT_WEIGHT = 0.9  # the broader site words in that reading
 OTHER_PENALTY = 0.02  # "Other X" matched by its description when the line names no other type
 NEAR_DESCENDANT = 0.05  # a header within this of one of its codes in the list adds nothing
 PRECISION_SMOOTH = 2.0  # added to each word's IDF in the precision: frequent head nouns still count
@@ -86,6 +87,8 @@ PRUNE_SHARE = 0.35  # ...as long as their weight stays under this share of the l
 SPLIT_BELOW = 0.75  # a line no code matches this well is also read part by part
 PART_FACTOR = 0.85  # a code that explains one part of the line, not all of it
 CONTEXT_WEIGHT = 0.25  # the other parts' words when one part is read
+MODIFIER_WEIGHT = 0.3  # a word that grades or sizes the condition ("advanced", "mild"): retrieval.yaml
+PAREN_WEIGHT = 0.3  # words in parentheses: what the line adds about its diagnosis, not the diagnosis
 
 SOURCES = ("description", "inclusion", "includes", "synonym", "composite")
 
@@ -127,7 +130,13 @@ _DEFAULTS = re.compile(
     re.I,
 )
 # "without X" (up to a comma, a semicolon or a "with"): the words are negated, optional in a term.
-_WITHOUT = re.compile(r"\bwithout(?: mention of)?\s+([^,;]*?)(?=\s*(?:[,;]|\bwith\b|$))", re.I)
+# A few things are negated before the site the title names after them ("Laceration without foreign
+# body of thumb", "fracture without intracondylar extension of lower end of femur"): the clause ends there.
+_WITHOUT = re.compile(
+    r"\bwithout(?: mention of)?\s+((?:foreign bod(?:y|ies)|intra-?articular extension|intracondylar extension|"
+    r"intercondylar fracture)\b|[^,;]*?(?=\s*(?:[,;]|\bwith\b|$)))",
+    re.I,
+)
 
 
 def _resource() -> dict[str, Any]:
@@ -166,6 +175,57 @@ def _related() -> dict[str, list[str]]:
     for k, v in (_resource().get("related") or {}).items():
         out[stem(str(k))] = [stem(str(w)) for w in (v if isinstance(v, list) else [v])]
     return out
+
+
+@lru_cache(maxsize=1)
+def _modifiers() -> frozenset[str]:
+    words = _resource().get("modifiers") or []
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise ResourceError("retrieval.yaml: expected 'modifiers' to be a list of strings")
+    return frozenset(w.lower() for w in words)
+
+
+@lru_cache(maxsize=1)
+def _digit_names() -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    """Finger and toe names clinicians use ("second toe", "pinky") -> the classification's names."""
+    names = {str(k).lower(): str(v) for k, v in (_resource().get("digit_names") or {}).items()}
+    if not names:
+        return None, names
+    alternatives = "|".join(re.escape(k) for k in sorted(names, key=len, reverse=True))
+    return re.compile(rf"\b(?:{alternatives})\b", re.I), names
+
+
+def rename_digits(text: str) -> str:
+    """The text with fingers and toes named as the classification names them ("fifth finger" ->
+    "little finger"), so that the side and site words of a line meet the titles' words."""
+    pattern, names = _digit_names()
+    if pattern is None:
+        return text
+    ordinal = {"2nd": "second", "3rd": "third", "4th": "fourth", "5th": "fifth", "1st": "first"}
+    text = re.sub(r"\b([1-5](?:st|nd|rd|th))\b", lambda m: ordinal[m.group(1).lower()], text, flags=re.I)
+    return pattern.sub(lambda m: names[m.group(0).lower()], text)
+
+
+# A measurement (size, share, dose, count of units): how much, never which diagnosis.
+_MEASURE = re.compile(
+    r"(?<![A-Za-z0-9.])(?:\d+(?:\.\d+)?\s*(?:-|to|x)\s*)?\d+(?:\.\d+)?\s*"
+    r"(?:%|percent\b|cm\b|mm\b|ml\b|cc\b|mg\b|mcg\b|kg\b|g\b|lbs?\b|units?\b|mmhg\b|"
+    r"prism diopters?\b|diopters?\b|o'?clock\b)|(?<![A-Za-z0-9.])\d{1,2}:\d{2}\b",
+    re.I,
+)
+# Where the words naming a diagnosis end and the plan or the comment begins: a sentence end, a line
+# break, or a dash with spaces around it ("Hyperlipidemia - LDL 82, continue atorvastatin").
+_HEAD_END = re.compile(r"(?<=[A-Za-z0-9)\]])\.(?=\s+\S)|\n|\s(?:-{1,2}|\u2013|\u2014)\s")
+
+
+def diagnosis_head(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of a diagnosis line that names the diagnosis: up to its first sentence end, line
+    break or spaced dash ("Generalized anxiety disorder - improving on SSRI. Increase ..." -> the
+    disorder), the whole line when that would leave fewer than four characters."""
+    m = _HEAD_END.search(text, start, end)
+    if m is not None and len(text[start : m.start()].strip(_TRIM)) >= 4:
+        end = m.start()
+    return _trim(text, start, end)
 
 
 _ABBREVIATION_TOKEN = re.compile(r"\b[A-Z][A-Z0-9]{1,5}\b")
@@ -209,7 +269,8 @@ def stem(word: str) -> str:
     if w.endswith("'s"):
         w = w[:-2]
     w = w.strip("'")
-    w = _word_forms().get(w, w)
+    forms = _word_forms()
+    w = forms.get(w) or (forms[w[:-1]] if w.endswith("s") and w[:-1] in forms else w)
     w = _ROMAN.get(w, w)
     if len(w) <= 3 or not w.isalpha():
         return w
@@ -416,8 +477,18 @@ def analyze_line(
     abbreviation's curated token and its expansion (both are tried when both exist); `memo` caches
     each token's slots for that vocabulary."""
     vocab = vocabulary or {}
-    text = line[:MAX_LINE_CHARS]
+    text = _MEASURE.sub(" ", rename_digits(line[:MAX_LINE_CHARS]))
     slots: list[Slot] = []
+    # Words in parentheses qualify the diagnosis ("gastric ulcer (lesser curvature, Forrest IIa)"):
+    # they count at a low weight.
+    aside: list[str] = []
+    for m in _PARENS.finditer(text):
+        aside.append(m.group(1) or m.group(2) or "")
+    if aside and _PARENS.sub(" ", text).strip(_TRIM):
+        text = _PARENS.sub(" ", text)
+        for piece in aside:
+            for tok in _doc_tokens(piece):
+                slots.append([[(tok, PAREN_WEIGHT)]])
     for m in _WITHOUT.finditer(text):
         for tok in _doc_tokens(m.group(1)):
             slots.append([[("~" + tok, 1.0)]])
@@ -436,7 +507,11 @@ def analyze_line(
     tokens = [m.group(0) for piece in rest for m in _TOKEN.finditer(piece)]
     letters = [t for t in tokens if any(c.isalpha() for c in t)]
     shouting = bool(letters) and sum(t.isupper() for t in letters) > 0.6 * len(letters)
+    modifiers = _modifiers()
     for raw in tokens:
+        if raw.lower() in modifiers:
+            slots.append([[(stem(raw.lower()), MODIFIER_WEIGHT)]])
+            continue
         if memo is None:
             slots.extend(_query_word(raw, vocab, shouting))
             continue
@@ -446,10 +521,13 @@ def analyze_line(
             if len(memo) < 100_000:
                 memo[(raw, shouting)] = hit
         slots.extend(hit)
+    # A site the classification names only by a broader site ("forehead" -> "other part of head"):
+    # the line is also read with the broader words in its place, and the site word kept lightly.
     related = _related()
-    extra = {w for slot in slots if len(slot) == 1 for tok, _ in slot[0] for w in related.get(tok, ())}
-    if extra:
-        slots.append([[(w, RELATED_WEIGHT) for w in sorted(extra)]])
+    for i, slot in enumerate(slots):
+        if len(slot) == 1 and len(slot[0]) == 1 and slot[0][0][1] >= 1.0 and slot[0][0][0] in related:
+            tok = slot[0][0][0]
+            slots[i] = [slot[0], [(tok, RELATED_WEIGHT), *((w, RELATED_ALT_WEIGHT) for w in related[tok])]]
     sides = set()
     for m in _LINE_SIDES.finditer(line[:MAX_LINE_CHARS]):
         sides.add("both" if m.group(0).lower() in {"bilateral", "bilat", "both"} else "one")
@@ -511,6 +589,9 @@ class Hit:
     refine: bool
     matched: str  # the term that matched best (a composite reads "<title> [<synonym>]")
     source: str  # description | inclusion | includes | synonym | composite
+    # For the best code of one part of a line that names two diagnoses ("X with Y"), how well it
+    # matches that part (its `similarity` is lowered: it does not explain the whole line); else 0.
+    part_similarity: float = 0.0
 
 
 @dataclass
@@ -1018,7 +1099,7 @@ class DiagnosisRetriever:
                     best[ci] = (score, ti)
                 if score > top:
                     top, left_out = score, self._last_left_out.value
-        part_tops: set[int] = set()
+        part_tops: dict[int, float] = {}
         if top < SPLIT_BELOW or left_out >= 2:
             # No one code explains the whole line: it may name two diagnoses ("Herniated nucleus
             # pulposus, C5-C6, with spinal stenosis"). Each part is read with the rest as context, and
@@ -1026,7 +1107,8 @@ class DiagnosisRetriever:
             for variant in self._part_variants(line):
                 scores = self._score(variant)
                 if scores:
-                    part_tops.add(max(scores, key=lambda ci: scores[ci][0]))
+                    head = max(scores, key=lambda ci: scores[ci][0])
+                    part_tops[head] = max(part_tops.get(head, 0.0), scores[head][0])
                 for ci, (score, ti) in scores.items():
                     score *= PART_FACTOR
                     if ci not in best or score > best[ci][0]:
@@ -1053,7 +1135,7 @@ class DiagnosisRetriever:
         scored.sort()
         return scored
 
-    def _hits(self, scored: list[tuple[Any, ...]], k: int, part_tops: set[int]) -> list[Hit]:
+    def _hits(self, scored: list[tuple[Any, ...]], k: int, part_tops: dict[int, float]) -> list[Hit]:
         ix, all_flags = self._ix, self._flags
         chosen: list[tuple[Any, ...]] = []
         for entry in scored:
@@ -1087,6 +1169,7 @@ class DiagnosisRetriever:
                     refine=bool(flags & FLAG_GROUP) or not billable,
                     matched=ix.term_text[ti],
                     source=SOURCES[int(ix.term_source[ti])],
+                    part_similarity=round(min(1.0, part_tops.get(ci, 0.0)), 4),
                 )
             )
         return out

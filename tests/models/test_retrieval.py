@@ -331,7 +331,10 @@ def test_word_data_file_is_well_formed():
     from chartcoder.nlp.resources import load_yaml_resource
 
     data = load_yaml_resource("retrieval.yaml", "chartcoder.models.resources")
-    assert set(data) == {"abbreviations", "word_forms", "related", "stop_words"}
+    assert set(data) == {"abbreviations", "word_forms", "related", "stop_words", "modifiers", "digit_names"}
+    assert all(isinstance(w, str) and w == w.lower() for w in data["modifiers"])
+    for key, value in data["digit_names"].items():
+        assert key == key.lower() and value.split()[-1] in {"thumb", "finger", "toe"}, key
     for key, value in data["abbreviations"].items():
         assert isinstance(key, str) and key.isupper() and isinstance(value, str) and value.strip(), key
     for key, value in data["word_forms"].items():
@@ -340,3 +343,62 @@ def test_word_data_file_is_well_formed():
         assert isinstance(key, str) and isinstance(value, list) and all(isinstance(v, str) for v in value), key
     assert all(isinstance(w, str) for w in data["stop_words"])  # an unquoted yes/no/on/off is a bool
     assert not {"left", "right", "tear", "fracture"} & set(data["stop_words"])
+
+
+# -------------------------------------------------------------------------------------------------
+# General readings of a line (not tied to any note): each is a convention of the classification or of
+# how clinicians write, checked on lines written here.
+
+
+def test_without_foreign_body_negates_only_the_foreign_body_not_the_site():
+    # "Laceration without foreign body of thumb": the site stays a required word of the title.
+    tw = R.term_words("Laceration without foreign body of thumb without damage to nail")
+    assert "thumb" in tw.required and "~foreign" in tw.optional
+    # other "without" clauses still run to the end: the loss of consciousness is what is negated
+    assert "~consc" in R.term_words("Concussion without loss of consciousness").optional
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Laceration of right thumb", "S61.01"),  # the default: without foreign body
+        ("Laceration of left hand", "S61.41"),
+        ("Acute blood loss anemia, transfused 2 units PRBC", "D62"),  # measurements name no diagnosis
+        ("Advanced degenerative disc disease", "M51.9"),  # a grading word weighs little
+        ("Chronic gastric ulcer with bleeding", "K25.4"),  # bleeding = hemorrhage
+        ("Fracture of the second toe, left foot", "S92.5"),  # the classification's name: lesser toe
+        ("Renal calculus", "N20.0"),  # renal = kidney
+    ],
+)
+def test_general_line_readings(retriever, line, expected):
+    codes = [h.code for h in retriever.search(line, k=3, floor=0.0)]
+    assert any(c.startswith(expected) for c in codes[:1]), (line, codes)
+
+
+def test_a_broader_site_stands_in_for_a_site_the_classification_does_not_name(retriever):
+    codes = [h.code for h in retriever.search("Laceration of forehead", k=3, floor=0.0)]
+    assert codes[0] in {"S01.81", "S01.91"}, codes  # "other part of head"
+
+
+def test_part_of_a_two_diagnosis_line_carries_its_part_similarity(retriever):
+    hits = retriever.search("Nonpalpable right undescended testis with atrophic right testis", k=3)
+    by_code = {h.code: h for h in hits}
+    assert "N50.0" in by_code
+    assert any(h.code.startswith("Q53") and h.part_similarity > h.similarity for h in hits), hits
+
+
+@pytest.mark.parametrize(
+    ("line", "head"),
+    [
+        ("Generalized anxiety disorder - improving on SSRI. Increase escitalopram.", "Generalized anxiety disorder"),
+        ("Hyperlipidemia - LDL 82, continue atorvastatin", "Hyperlipidemia"),
+        ("Penile mass.  Referred to urology today.", "Penile mass"),
+        ("Type 2 diabetes with CKD stage 3a", "Type 2 diabetes with CKD stage 3a"),
+        ("Fracture, L1-L2 level", "Fracture, L1-L2 level"),
+        ("Gastric ulcer (lesser curvature, 1.5 cm) - NSAID-induced", "Gastric ulcer (lesser curvature, 1.5 cm)"),
+        ("Flu. Rest.", "Flu. Rest"),  # a head under four characters: the whole line
+    ],
+)
+def test_diagnosis_head(line, head):
+    a, b = R.diagnosis_head(line, 0, len(line))
+    assert line[a:b] == head
