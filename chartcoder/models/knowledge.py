@@ -98,6 +98,7 @@ _BLOOD_LOSS_CODES = "D62|R58|D50.0|I97.4*|I97.6*|K91.84*|N99.8*|R04*|K92.2|K92.1
 _SIDE_WORD = re.compile(r"\b(?:left|right|bilateral)\b", re.I)
 _ENCOUNTER_WORDS = frozenset({"encounter", "fracture", "closed", "current", "injury", "routine", "healing"})
 DIABETES_FAMILIES = ("E08", "E09", "E10", "E11", "E13")
+_NEOPLASM = re.compile(r"C|D[0-4]")
 # A diagnosis line matched by wording alone is proposed only at this similarity (chartcoder.models.retrieval).
 RETRIEVED_CLOSE = 0.75
 _LINE_HEDGE = re.compile(
@@ -389,9 +390,13 @@ class KnowledgeSuggester:
                 if not self.icd.is_valid(code) or code.startswith(("V", "W", "X", "Y")):
                     continue
                 if ("ICD-10-CM", code) in found:
+                    if rank == 0:
+                        break  # the line's best code is coded already from other words: the line is explained
                     continue  # coded already from other words; siblings are resolved with the others
                 # The best code of the line, or of one part of a line naming two diagnoses ("X with Y").
                 close = (hit.similarity >= RETRIEVED_CLOSE and rank == 0) or hit.part_similarity >= RETRIEVED_CLOSE
+                if not close and _NEOPLASM.match(code):
+                    continue  # a neoplasm's behavior and site come from the Neoplasm Table (OCG I.C.2), not a loose match
                 score = (0.8 if close else 0.55 - 0.05 * rank) * SECTION_FACTOR.get(section or "", 1.0)
                 ev = Evidence(start, end, line, "uncertain" if _LINE_HEDGE.search(line) else "present", section)
                 cand = Candidate(code, "ICD-10-CM", score, [ev], [f"matched by wording: {hit.matched}"], [])
