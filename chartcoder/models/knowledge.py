@@ -396,7 +396,7 @@ class KnowledgeSuggester:
                 # The best code of the line, or of one part of a line naming two diagnoses ("X with Y").
                 close = (hit.similarity >= RETRIEVED_CLOSE and rank == 0) or hit.part_similarity >= RETRIEVED_CLOSE
                 if not close and _NEOPLASM.match(code):
-                    continue  # a neoplasm's behavior and site come from the Neoplasm Table (OCG I.C.2), not a loose match
+                    continue  # a neoplasm's behavior and site come from the Neoplasm Table (OCG I.C.2)
                 score = (0.8 if close else 0.55 - 0.05 * rank) * SECTION_FACTOR.get(section or "", 1.0)
                 ev = Evidence(start, end, line, "uncertain" if _LINE_HEDGE.search(line) else "present", section)
                 cand = Candidate(code, "ICD-10-CM", score, [ev], [f"matched by wording: {hit.matched}"], [])
