@@ -615,7 +615,10 @@ def serve(
     from chartcoder.models.service import service_from_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ChartcoderError as exc:  # e.g. CHARTCODER_ENVIRONMENT=prod: name the variable and the allowed values
+        _fail(str(exc))
     err.print("Preparing the suggestion engine (first start builds the term index, ~15 s)...")
     if settings.model == "default":
         path = active_pack_path(settings.model, settings.model_dir)
@@ -640,13 +643,8 @@ def serve(
         )
     del service  # each worker loads its own; this one only checked that it loads
     key, created = ensure_local_key(settings)
-    # The key is shown once, when it is made; later starts name the file, so logs never hold it.
-    shown = key if created else f"$(cat {settings.api_key_file})"
-    where = (
-        f"New API key (kept in {settings.api_key_file}):\n  {key}"
-        if created
-        else f"API key: in {settings.api_key_file}"
-    )
+    where = _key_notice(key, created, settings.api_key_file, sys.stderr.isatty())
+    shown = f"$(cat {settings.api_key_file})"
     example = '{"text": "Assessment: type 2 diabetes with CKD stage 3b. HTN."}'
     err.print(
         f"\n[bold]chartcoder[/] on http://{host}:{port}  (OpenAPI at /docs)\n{where}\nTry:\n"
@@ -658,7 +656,22 @@ def serve(
     _first_admin(settings, host, port)
     if workers > 1:
         _share_metrics_between_workers()
-    uvicorn.run("chartcoder.api.main:app", host=host, port=port, workers=workers, log_level="info")
+    # uvicorn's own proxy-header handling (X-Forwarded-For believed from loopback) is off: the app
+    # believes forwarded addresses from CHARTCODER_TRUSTED_PROXIES only.
+    uvicorn.run(
+        "chartcoder.api.main:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False
+    )
+
+
+def _key_notice(key: str, created: bool, path: Path, terminal: bool) -> str:
+    """What `serve` says about the local API key. The key itself only once, when it is made, and
+    only to a terminal: standard error under systemd, Docker or a redirect is a log, and a log must
+    never hold a key (the operator reads the 0600 file instead)."""
+    if created and terminal:
+        return f"New API key (kept in {path}, readable only by you; shown this once):\n  {key}"
+    if created:
+        return f"New API key written to {path} (readable only by you); read it with: cat {path}"
+    return f"API key: in {path}"
 
 
 def _share_metrics_between_workers() -> None:
@@ -991,6 +1004,8 @@ def _first_admin(settings: Any, host: str, port: int) -> None:
     import os
     import secrets
 
+    from chartcoder.files import private_dir
+
     review = _review()
     if review.count_users():
         err.print(
@@ -1000,7 +1015,7 @@ def _first_admin(settings: Any, host: str, port: int) -> None:
         return
     password = secrets.token_urlsafe(15)
     path = settings.data_dir / "initial-admin-password"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:

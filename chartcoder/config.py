@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chartcoder.errors import ChartcoderError
 from chartcoder.nlp.bounds import DEFAULT_MAX_LINE_BREAKS, DEFAULT_MAX_RUN_CHARS, DEFAULT_MAX_SYMBOL_RUN
+
+ENVIRONMENTS = ("development", "production", "test")
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -26,7 +31,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CHARTCODER_", env_file=None, extra="ignore")
 
-    environment: str = Field("development", description="development | production")
+    environment: Literal["development", "production", "test"] = Field(
+        "development",
+        description="development | production | test; any other value is an error at start. production turns "
+        "the API docs (/docs) off unless docs_enabled says otherwise.",
+    )
     data_dir: Path = Field(Path("var"), description="Where the database, caches and keys live.")
     model_dir: Path = Field(Path("models"), description="Where trained model packs live.")
     model: str = Field(
@@ -131,8 +140,83 @@ class Settings(BaseSettings):
     cds_base_url: str | None = Field(
         None, description="Public base URL of this server, e.g. https://coding.example.org (the JWT audience)."
     )
+    # Sign-in, addresses, files and defaults (docs/integration.md, "Sign-in limits" and "Defaults").
+    # A failed sign-in is counted three ways: per (account, address) pair, per account, per address.
+    # Past its free failures a pair or account waits 1, 2, 4, ... s (capped) before the next password
+    # is even checked; the account and address limits spare an address that signed in to that account
+    # before, so a stranger elsewhere cannot keep a person out.
+    signin_pair_free_failures: int = Field(
+        5, ge=1, description="Failed sign-ins of one account from one address before that pair must wait."
+    )
+    signin_account_free_failures: int = Field(
+        20,
+        ge=1,
+        description="Failed sign-ins of one account from all addresses together before addresses that never "
+        "signed in to it must wait.",
+    )
+    signin_max_backoff_seconds: int = Field(
+        900, ge=1, le=86_400, description="The longest wait the exponential back-off asks for (1, 2, 4, ... s)."
+    )
+    signin_failure_memory_seconds: int = Field(
+        86_400, ge=60, description="How long failed sign-ins are remembered, from the first one counted."
+    )
+    signin_known_address_days: int = Field(
+        30,
+        ge=0,
+        description="An address that signed in to an account within this many days is spared that account's "
+        "and the address's own limits (0: no address is spared).",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For / "
+        "X-Forwarded-Proto are believed; empty: none, not even loopback.",
+    )
+    plain_http: bool = Field(
+        False,
+        description="Development only: the session cookie without Secure, for a browser on http:// that is not "
+        "localhost. Refused with environment=production.",
+    )
+    docs_enabled: bool | None = Field(
+        None,
+        description="Serve the OpenAPI docs (/docs, /openapi.json; Swagger UI from the app's own files); "
+        "default: on, except in production.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for item in (p.strip() for p in value.split(",") if p.strip()):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or CIDR network; list the addresses of your reverse "
+                    "proxies, e.g. 127.0.0.1,10.0.0.0/24"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _no_plain_http_in_production(self) -> Settings:
+        if self.plain_http and self.environment == "production":
+            raise ValueError(
+                "CHARTCODER_PLAIN_HTTP=true is for development only: production serves the session cookie "
+                "with Secure (put TLS in front, or set CHARTCODER_ENVIRONMENT=development)"
+            )
+        return self
+
+    @property
+    def docs_on(self) -> bool:
+        return self.docs_enabled if self.docs_enabled is not None else self.environment != "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return not self.plain_http
+
+    @property
+    def proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def api_key_file(self) -> Path:
@@ -143,6 +227,26 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'chartcoder.db'}"
 
 
+class SettingsError(ChartcoderError, ValueError):
+    """A CHARTCODER_* variable holds a value chartcoder does not accept; the message names it and
+    says what is allowed."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with a readable error naming the variable when one is wrong."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            name = "CHARTCODER_" + "_".join(str(p) for p in e.get("loc", ())).upper()
+            msg = str(e.get("msg", "invalid value")).removeprefix("Value error, ")
+            if e.get("type") == "literal_error" and e.get("loc") == ("environment",):
+                msg = f"{e.get('input')!r} is not one of {', '.join(ENVIRONMENTS)}"
+            problems.append(f"{name}: {msg}" if e.get("loc") else msg)
+        raise SettingsError("bad setting: " + "; ".join(problems)) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

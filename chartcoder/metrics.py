@@ -53,8 +53,14 @@ DECISIONS = Counter(
 )
 RATE_LIMITED = Counter(
     "chartcoder_rate_limited",
-    "Requests refused with 429, by budget (person, key, ehr, login).",
+    "Requests refused with 429, by budget (person, key, ehr, burst, login, signin_pair, signin_account).",
     ("budget",),
+)
+SIGN_IN_FAILURES = Counter(
+    "chartcoder_sign_in_failures",
+    "Sign-ins that did not sign anyone in, by reason: bad_credentials (wrong name or password, or an inactive "
+    "account) or throttled (refused before the password was checked).",
+    ("reason",),
 )
 MODEL_INFO = Gauge(
     "chartcoder_model_info",
@@ -87,6 +93,10 @@ def decisions_made(actions: Iterable[str]) -> None:
 
 def rate_limited(budget: str) -> None:
     RATE_LIMITED.labels(budget).inc()
+
+
+def sign_in_failed(reason: str) -> None:
+    SIGN_IN_FAILURES.labels(reason).inc()
 
 
 def serving_model(name: str) -> None:

@@ -22,11 +22,12 @@ from chartcoder import __version__, metrics
 from chartcoder.api import analytics as analytics_routes
 from chartcoder.api import billing as billing_routes
 from chartcoder.api import cds_hooks as cds_routes
+from chartcoder.api import docs, observability, schemas, security
 from chartcoder.api import fhir_in as fhir_routes
 from chartcoder.api import models as model_routes
-from chartcoder.api import observability, schemas, security
-from chartcoder.api.ratelimit import RateLimiter, Refusal
+from chartcoder.api.ratelimit import RateLimiter, Refusal, SignInThrottled
 from chartcoder.api.review import SESSION_COOKIE, build_router
+from chartcoder.api.signin import SignInThrottle
 from chartcoder.config import Settings, get_settings
 from chartcoder.errors import (
     AuthenticationError,
@@ -38,6 +39,7 @@ from chartcoder.errors import (
     PermissionDeniedError,
     UnknownCodeError,
 )
+from chartcoder.files import private_dir, warn_if_loose
 from chartcoder.models.registry import ModelRegistry
 from chartcoder.models.service import SuggestionService, service_from_settings
 from chartcoder.models.serving import ServingModel
@@ -119,7 +121,9 @@ def create_app(
     """Build the app. `service_factory` lets tests share one loaded service across apps; `store`,
     one review database (by default the one `CHARTCODER_DATABASE_URL` names, migrated here)."""
     settings = settings or get_settings()
+    private_dir(settings.data_dir)  # 0700 when it is made here; an existing one keeps its mode
     store = store or ReviewStore(settings.resolved_database_url)
+    warn_if_loose(settings.data_dir, settings.resolved_database_url)  # a warning, once per process
     serving = ServingModel(
         service_factory or (lambda: service_from_settings(settings)), ModelRegistry(store, settings.model_dir)
     )
@@ -147,7 +151,11 @@ def create_app(
         description="Ranked ICD-10-CM and CPT/HCPCS code suggestions with the evidence for each. "
         "Authenticate with `Authorization: Bearer <API key>` (or `X-API-Key`).",
         lifespan=lifespan,
+        docs_url=None,  # our own /docs with Swagger UI from the app's files (chartcoder/api/docs.py)
+        redoc_url=None,
     )
+    if settings.docs_on:
+        docs.install(app, "chartcoder")
     app.state.settings = settings
     app.state.review = review
     app.state.serving = serving
@@ -157,6 +165,7 @@ def create_app(
     max_body = settings.max_note_chars * 4 + 64 * 1024  # UTF-8 worst case plus the JSON around it
     app.add_middleware(BodyLimit, limit=max_body)
     limiter = app.state.rate_limiter = RateLimiter(settings)
+    app.state.signin_throttle = SignInThrottle(settings)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Any]) -> Any:
@@ -175,10 +184,6 @@ def create_app(
             response = _error(
                 422, "invalid_request", "the URL contains a NUL character (%00); send plain text", request
             )
-        elif request.url.path == "/v1/auth/login" and (
-            refusal := await limiter.check_login(request.client.host if request.client else "-")
-        ):
-            response = _rate_limited(refusal, request)
         elif _is_open(request.url.path):
             response = await _guarded(call_next, request)
         else:
@@ -221,6 +226,10 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _error(422, "invalid_request", _validation_detail(exc), request)
+
+    @app.exception_handler(SignInThrottled)
+    async def on_sign_in_throttled(request: Request, exc: SignInThrottled) -> JSONResponse:
+        return _rate_limited(exc.refusal, request)
 
     @app.exception_handler(NoteTooLongError)
     async def on_too_long(request: Request, exc: NoteTooLongError) -> JSONResponse:
@@ -346,6 +355,10 @@ def create_app(
             raise InvalidInputError(f"'system' must be ICD-10-CM, CPT or HCPCS; got {system!r}.")
         return show(code, system)
 
+    if settings.proxy_list:  # X-Forwarded-For / -Proto believed from these peers only (never by default)
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxy_list)
     security.install(app, settings)  # last: outermost, so every answer gets the headers
     return app
 

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from chartcoder.config import Settings
+from chartcoder.files import private_dir
 
 
 def ensure_local_key(settings: Settings) -> tuple[str, bool]:
@@ -15,7 +16,7 @@ def ensure_local_key(settings: Settings) -> tuple[str, bool]:
     path: Path = settings.api_key_file
     if path.exists():
         return path.read_text().strip(), False
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = "cc_" + secrets.token_urlsafe(32)
     tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, not even briefly

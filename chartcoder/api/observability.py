@@ -51,7 +51,7 @@ def _templates(app: FastAPI) -> list[tuple[str, re.Pattern[str]]]:
         except Exception as exc:  # a broken schema must not break the requests that are logged
             log.warning("route templates unavailable (%s); unrouted requests log %s", type(exc).__name__, UNMATCHED)
             paths = set()
-        paths |= {"/", "/metrics", "/docs", "/redoc", "/openapi.json"}
+        paths |= {"/", "/metrics", "/docs", "/docs/{name}", "/openapi.json"}
         ordered = sorted(paths, key=lambda t: (t.count("{"), t))
         found = [(t, re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(t)))) for t in ordered]
         app.state.route_templates = found

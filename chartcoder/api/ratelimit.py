@@ -1,5 +1,5 @@
 """Per-caller rate limits: a budget per minute and a cap per second for each person, API key and
-static key, and a budget of sign-in attempts per client address.
+static key (sign-in attempts have their own budgets: chartcoder/api/signin.py).
 
 Counting is the `limits` library's moving window (exact: "at most N in any 60 s"), so a refusal can
 say exactly when the next request will be accepted (`Retry-After`). Counts live where
@@ -22,6 +22,7 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from chartcoder.config import Settings
+from chartcoder.errors import ChartcoderError
 from chartcoder.review import auth
 from chartcoder.review.auth import Principal
 
@@ -35,9 +36,12 @@ class Refusal:
     budget: str
     limit: str
     retry_after: int
+    detail: str | None = None  # the sign-in budgets say which of them it is in their own words
 
     @property
     def message(self) -> str:
+        if self.detail:
+            return self.detail
         who = "from this address" if self.budget == "login" else "for this caller"
         return (
             f"rate limit reached: at most {self.limit} {who}; retry in {self.retry_after} s "
@@ -45,9 +49,17 @@ class Refusal:
         )
 
 
+class SignInThrottled(ChartcoderError):
+    """A sign-in refused before its password was checked (chartcoder/api/signin.py): answered 429."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        self.refusal = refusal
+        super().__init__(refusal.message)
+
+
 class RateLimiter:
-    """Checks a request against its caller's budgets. `check` and `check_login` count the request and
-    answer None when it may go ahead, else a Refusal."""
+    """Checks a request against its caller's budgets. `check` counts the request and
+    answers None when it may go ahead, else a Refusal."""
 
     def __init__(self, settings: Settings) -> None:
         storage = storage_from_string(settings.rate_limit_storage)
@@ -56,7 +68,6 @@ class RateLimiter:
         self._person = _per_minute(settings.rate_limit_per_minute)
         self._ehr = _per_minute(settings.rate_limit_ehr_per_minute)
         self._burst = RateLimitItemPerSecond(settings.rate_limit_burst) if settings.rate_limit_burst else None
-        self._login = _per_minute(settings.rate_limit_login_per_minute)
 
     async def check(self, who: Principal, token: str | None) -> Refusal | None:
         budget = "ehr" if who.role == "ehr" else ("person" if who.user_id is not None else "key")
@@ -71,14 +82,6 @@ class RateLimiter:
         if self._blocking:
             return await run_in_threadpool(self._hit, items, key)
         return self._hit(items, key)
-
-    async def check_login(self, client: str) -> Refusal | None:
-        if self._login is None:
-            return None
-        items = [(self._login, "login")]
-        if self._blocking:
-            return await run_in_threadpool(self._hit, items, f"addr:{client}")
-        return self._hit(items, f"addr:{client}")
 
     def _hit(self, items: list[tuple[RateLimitItem, str]], key: str) -> Refusal | None:
         try:

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from chartcoder.api.ratelimit import SignInThrottled
 from chartcoder.api.schemas import IsoDate
+from chartcoder.api.signin import client_address
 from chartcoder.errors import AuthenticationError, InvalidInputError
 from chartcoder.review.auth import SESSION_HOURS, Principal
 from chartcoder.review.service import REASONS, DecisionIn, ReviewService
@@ -190,14 +192,24 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
     def login(body: LoginIn, response: Response, review: Review, request: Request) -> Any:
         """Sign in with a password. Answers a session token (also usable as a bearer token) and
         sets it as an HttpOnly, SameSite=Strict cookie for the review page."""
-        user, token, expires = review.sign_in(body.username, body.password)
+        throttle = request.app.state.signin_throttle  # chartcoder/api/signin.py: pair, account, address
+        address = client_address(request)
+        refusal = throttle.begin(body.username, address)
+        if refusal is not None:
+            raise SignInThrottled(refusal)
+        try:
+            user, token, expires = review.sign_in(body.username, body.password)
+        except AuthenticationError:
+            throttle.failed()
+            raise
+        throttle.succeeded(body.username, address)
         response.set_cookie(
             SESSION_COOKIE,
             token,
             max_age=SESSION_HOURS * 3600,
             httponly=True,
             samesite="strict",
-            secure=request.app.state.settings.environment == "production",
+            secure=request.app.state.settings.secure_cookies,  # off only with CHARTCODER_PLAIN_HTTP (development)
             path="/",
         )
         return {"user": user, "token": token, "expires_at": expires.isoformat()}

@@ -11,6 +11,7 @@ reason mapped to our reject reasons. Choices are explained in docs/integration.m
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -509,15 +510,21 @@ def _card(
     else:
         verb = f"Record the billable service {system} {code} {description}."
     resource = _resource(system, code, description, score, snippets, patient_id, encounter_id)
-    detail = [f"**{code}** ({system}) {description}", "", f"Score {score:.2f}" + (f" (model {model})" if model else "")]
+    # `detail` is GitHub-flavoured markdown the EHR renders: every text in it is escaped, and note
+    # text is quoted as a code span, where no link, image, autolink or HTML is ever recognized.
+    detail = [
+        f"**{md_text(code)}** ({md_text(system)}) {md_text(description)}",
+        "",
+        f"Score {score:.2f}" + (f" (model {md_text(model)})" if model else ""),
+    ]
     if snippets:
         detail += ["", "Evidence in the note:"]
         for e, snip in zip(evidence, snippets, strict=False):
             where = ", ".join(str(x) for x in (e.get("section"), e.get("assertion")) if x)
-            detail.append(f"> {snip}" + (f" ({where})" if where else ""))
+            detail.append(f"> {md_code(snip)}" + (f" ({md_text(where)})" if where else ""))
             detail.append("")
     if warnings:
-        detail += ["Warnings:"] + [f"- {w}" for w in warnings]
+        detail += ["Warnings:"] + [f"- {md_text(w)}" for w in warnings]
     return {
         "uuid": card_uuid,
         "summary": _summary(code, description, score),
@@ -552,6 +559,28 @@ def _card(
         "overrideReasons": override_reasons(),
         "links": [{"label": "Open in chartcoder", "url": link, "type": "absolute"}],
     }
+
+
+_MD_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character (CommonMark escapes them all)
+_MD_URLISH = re.compile(r"(?i)(www|https?|ftp|mailto)(?=[.:])")
+
+
+def md_text(text: str) -> str:
+    """Text that renders as itself in CommonMark/GFM: punctuation backslash-escaped, line breaks
+    made spaces, and the starts of GFM's bare autolinks (`www.`, `http:`) broken with a word joiner
+    (U+2060) so that no link is made of them."""
+    flat = " ".join(str(text).split())
+    return _MD_PUNCT.sub(r"\\\1", _MD_URLISH.sub("\\1\u2060", flat))
+
+
+def md_code(text: str) -> str:
+    """`text` as an inline code span: its content is shown literally (no link, image or HTML), the
+    fence longer than any run of backticks inside it."""
+    flat = " ".join(str(text).split()) or " "
+    longest = max((len(m) for m in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""  # one space each side is then dropped
+    return f"{fence}{pad}{flat}{pad}{fence}"
 
 
 def _summary(code: str, description: str, score: float) -> str:

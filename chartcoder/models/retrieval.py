@@ -61,6 +61,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from chartcoder.errors import ResourceError
+from chartcoder.files import private_dir
 
 FORMAT = "chartcoder.DiagnosisRetriever.v1"
 DEFAULT_FLOOR = 0.5  # lines that name no diagnosis mostly score below this (benchmarks/retrieval.py)
@@ -945,7 +946,7 @@ def save_index(index: _Index, cache_dir: Path) -> None:
     }
     tmp_files: list[str] = []
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(cache_dir)  # 0700; mkstemp makes the files 0600
         fd, tmp_npz = tempfile.mkstemp(prefix=npz_path.name, suffix=".tmp", dir=cache_dir)
         tmp_files.append(tmp_npz)
         with os.fdopen(fd, "wb") as fh:

@@ -27,6 +27,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from chartcoder.errors import ResourceError
+from chartcoder.files import private_dir
 from chartcoder.nlp.resources import load_yaml_resource
 
 INDEX_FORMAT = "chartcoder.TermIndex.v1"
@@ -372,7 +373,7 @@ def load_term_index(cache_dir: Path | None = None) -> TermIndex:
 
 def _write_cache(path: Path, index: TermIndex) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)  # 0700; mkstemp makes the file 0600
         fd, tmp_name = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as raw, gzip.open(raw, "wt", encoding="utf-8", compresslevel=3) as fh:
             json.dump(_index_to_json(index), fh, separators=(",", ":"))

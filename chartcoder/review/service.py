@@ -42,6 +42,7 @@ from chartcoder.review.models import (
     UTCDateTime,
     utcnow,
 )
+from chartcoder.review.names import normalize_username, skeleton
 from chartcoder.review.uncertainty import uncertainty
 
 # Why a suggested code was turned down. Kept short and stable: the retraining export and the
@@ -107,7 +108,7 @@ class ReviewService:
     def create_user(
         self, username: str, password: str, role: str, display_name: str | None = None, actor: Principal | None = None
     ) -> dict[str, Any]:
-        username = username.strip()
+        username = normalize_username(username)  # NFKC, case-folded: 'Admin' and 'ａｄｍｉｎ' are 'admin'
         if (
             not username
             or len(username) > 64
@@ -116,9 +117,17 @@ class ReviewService:
             raise InvalidInputError("'username' must be 1-64 letters, digits, '.', '_' or '-'.")
         _check_role(role)
         _check_password(password)
+        looks = skeleton(username)
         with self.store.session() as s:
-            if s.scalar(select(User.id).where(User.username == username)) is not None:
-                raise ConflictError(f"a user named {username!r} already exists", "user_exists")
+            for (existing,) in s.execute(select(User.username)):
+                if normalize_username(existing) == username:
+                    raise ConflictError(f"a user named {existing!r} already exists", "user_exists")
+                if skeleton(existing) == looks:
+                    raise ConflictError(
+                        f"{username!r} looks like the existing user {existing!r} (letters from another "
+                        "alphabet or look-alike characters); choose a name that reads differently",
+                        "username_confusable",
+                    )
             user = User(
                 username=username,
                 display_name=(display_name or username).strip()[:128],
@@ -157,6 +166,18 @@ class ReviewService:
                 _check_role(changes["role"])
                 user.role = detail["role"] = changes["role"]
                 sign_out = True  # sessions carry what the old role allowed
+            if user.role == "admin" and user.active:
+                demoted = changes.get("role") is not None and changes["role"] != "admin"
+                if demoted or changes.get("active") is False:
+                    others = s.scalar(
+                        select(func.count(User.id)).where(User.role == "admin", User.active, User.id != user.id)
+                    )
+                    if not others:
+                        raise ConflictError(
+                            f"{user.username!r} is the last active admin: make another person admin first, "
+                            "then deactivate or change this one",
+                            "last_admin",
+                        )
             if changes.get("active") is not None:
                 user.active = detail["active"] = bool(changes["active"])
                 sign_out |= not user.active
@@ -209,7 +230,10 @@ class ReviewService:
     def sign_in(self, username: str, password: str) -> tuple[dict[str, Any], str, datetime]:
         failed: str | None = None
         with self.store.session() as s:
-            user = s.scalar(select(User).where(User.username == username.strip()))
+            wanted = normalize_username(username)
+            user = s.scalar(select(User).where(User.username == wanted))
+            if user is None and wanted != username.strip():  # a name stored before names were normalized
+                user = s.scalar(select(User).where(User.username == username.strip()))
             ok = auth.verify_password(user.password_hash if user else None, password)
             if user is None or not ok or not user.active:
                 failed = user.username if user is not None else None

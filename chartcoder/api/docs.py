@@ -1,0 +1,73 @@
+"""The OpenAPI page (`/docs`) with Swagger UI from the app's own files (the `swagger-ui-bundle`
+package), not a CDN: a script from another origin on the origin that serves patient data could read
+it. The page has no inline script, so its policy allows scripts from this origin only. On by default,
+off in production (`CHARTCODER_DOCS_ENABLED` decides); `/openapi.json` stays, behind sign-in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+ASSETS = {  # the files the page loads, by the name it loads them under
+    "swagger-ui.css": ("swagger-ui.css", "text/css"),
+    "swagger-ui-bundle.js": ("swagger-ui-bundle.js", "text/javascript"),
+    "favicon.png": ("favicon-32x32.png", "image/png"),
+}
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title} - API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/favicon.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/start.js"></script>
+</body>
+</html>
+"""
+
+# Changes made from this page use the signed-in session cookie, which needs the same header the
+# review page sends (chartcoder/api/app.py refuses a cookie change without it).
+START = """window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({
+    url: "/openapi.json",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout",
+    requestInterceptor: function (req) { req.headers["X-Chartcoder-Client"] = "web"; return req; }
+  });
+});
+"""
+
+
+def swagger_dir() -> Path:
+    from swagger_ui_bundle import swagger_ui_path
+
+    return Path(str(swagger_ui_path))
+
+
+def install(app: FastAPI, title: str) -> None:
+    folder = swagger_dir()
+
+    @app.get("/docs", include_in_schema=False)
+    def docs_page() -> HTMLResponse:
+        return HTMLResponse(PAGE.format(title=title))
+
+    @app.get("/docs/start.js", include_in_schema=False)
+    def docs_start() -> Response:
+        return Response(START, media_type="text/javascript")
+
+    @app.get("/docs/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> Response:
+        found = ASSETS.get(name)
+        if found is None:
+            return Response(status_code=404)
+        file, media = found
+        return FileResponse(folder / file, media_type=media)
