@@ -200,7 +200,7 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         try:
             user, token, expires = review.sign_in(body.username, body.password)
         except AuthenticationError:
-            throttle.failed()
+            throttle.failed(body.username, address)
             raise
         throttle.succeeded(body.username, address)
         response.set_cookie(

@@ -125,10 +125,16 @@ class SignInThrottle:
         except Exception as exc:
             log.warning("sign-in throttle storage unavailable (%s)", type(exc).__name__)
 
-    def failed(self, reason: str = "bad_credentials") -> None:
-        """A checked password that was wrong (or an unknown or inactive account): already counted
-        by `begin`; this counts it in the metrics."""
-        metrics.sign_in_failed(reason)
+    def failed(self, username: str, address: str) -> None:
+        """A checked password that was wrong (or an unknown or inactive account): counted by `begin`
+        already; the waits it earned start again now, after the (slow) check, and the metrics count it."""
+        metrics.sign_in_failed("bad_credentials")
+        s, k = self.settings, self._keys(username, address)
+        try:
+            self._wait_after(self.storage.get(k["pair"]), k["pair_wait"], s.signin_pair_free_failures)
+            self._wait_after(self.storage.get(k["account"]), k["account_wait"], s.signin_account_free_failures)
+        except Exception as exc:
+            log.warning("sign-in throttle storage unavailable (%s)", type(exc).__name__)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _waiting(self, key: str) -> int:
@@ -137,9 +143,12 @@ class SignInThrottle:
         return max(1, math.ceil(self.storage.get_expiry(key) - time.time()))
 
     def _count(self, counter: str, wait_key: str, free: int, memory: int) -> None:
-        n = self.storage.incr(counter, memory)
-        if n >= free:
-            wait = min(2 ** (n - free), self.settings.signin_max_backoff_seconds)
+        self._wait_after(self.storage.incr(counter, memory), wait_key, free)
+
+    def _wait_after(self, failures: int, wait_key: str, free: int) -> None:
+        """From the `free`-th failure on: wait 1 s, then 2, 4, ... up to the cap, starting now."""
+        if failures >= free:
+            wait = min(2 ** min(failures - free, 30), self.settings.signin_max_backoff_seconds)
             self.storage.clear(wait_key)
             self.storage.incr(wait_key, wait)
 

@@ -162,10 +162,6 @@ class ReviewService:
                 raise NotFoundError(f"no user with id {user_id}")
             detail: dict[str, Any] = {"user": user.username}
             sign_out = False
-            if changes.get("role") is not None and changes["role"] != user.role:
-                _check_role(changes["role"])
-                user.role = detail["role"] = changes["role"]
-                sign_out = True  # sessions carry what the old role allowed
             if user.role == "admin" and user.active:
                 demoted = changes.get("role") is not None and changes["role"] != "admin"
                 if demoted or changes.get("active") is False:
@@ -178,6 +174,10 @@ class ReviewService:
                             "then deactivate or change this one",
                             "last_admin",
                         )
+            if changes.get("role") is not None and changes["role"] != user.role:
+                _check_role(changes["role"])
+                user.role = detail["role"] = changes["role"]
+                sign_out = True  # sessions carry what the old role allowed
             if changes.get("active") is not None:
                 user.active = detail["active"] = bool(changes["active"])
                 sign_out |= not user.active
