@@ -34,7 +34,8 @@ def api(db_url, settings, service):
     app = create_app(s, service_factory=lambda: service, store=store)
     review = app.state.review
     tokens: dict[str, str] = {}
-    with TestClient(app, raise_server_exceptions=False) as client:
+    # https: the session cookie is Secure, and a client sends it over https only
+    with TestClient(app, raise_server_exceptions=False, base_url="https://testserver") as client:
         for role in ROLES:
             if role == "ehr":
                 tokens[role] = review.create_key("test EHR", "ehr")["key"]
@@ -411,7 +412,7 @@ def test_sign_in_sessions_and_cookies(api):
     r = c.post("/v1/auth/login", json={"username": "coder1", "password": PASSWORD})
     assert r.status_code == 200
     cookie = r.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert "httponly" in cookie and "samesite=strict" in cookie and "; secure" in cookie  # sent over https only
     assert c.get("/v1/auth/me").json()["username"] == "coder1"  # the cookie signs the page in
     assert c.post("/v1/encounters", json={"text": NOTE}).status_code == 403  # no CSRF header
     assert c.post("/v1/encounters", json={"text": NOTE}, headers={"X-Chartcoder-Client": "web"}).status_code == 201
