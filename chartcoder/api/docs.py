@@ -1,7 +1,8 @@
-"""The OpenAPI page (`/docs`) with Swagger UI from the app's own files (the `swagger-ui-bundle`
-package), not a CDN: a script from another origin on the origin that serves patient data could read
-it. The page has no inline script, so its policy allows scripts from this origin only. On by default,
-off in production (`CHARTCODER_DOCS_ENABLED` decides); `/openapi.json` stays, behind sign-in."""
+"""The OpenAPI page (`/docs`) with Swagger UI from the app's own files (the Swagger UI 5 build that
+the `fastapi-offline` package ships; 4.x cannot read the OpenAPI 3.1 FastAPI writes), not a CDN: a
+script from another origin on the origin that serves patient data could read it. The page has no
+inline script, so its policy allows scripts from this origin only. On by default, off in production
+(`CHARTCODER_DOCS_ENABLED` decides); `/openapi.json` stays, behind sign-in."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 ASSETS = {  # the files the page loads, by the name it loads them under
     "swagger-ui.css": ("swagger-ui.css", "text/css"),
     "swagger-ui-bundle.js": ("swagger-ui-bundle.js", "text/javascript"),
-    "favicon.png": ("favicon-32x32.png", "image/png"),
+    "favicon.png": ("favicon.png", "image/png"),
 }
 
 PAGE = """<!doctype html>
@@ -48,9 +49,13 @@ START = """window.addEventListener("load", function () {
 
 
 def swagger_dir() -> Path:
-    from swagger_ui_bundle import swagger_ui_path
+    """The package's static folder (found without importing it: its module builds a FastAPI app)."""
+    from importlib.util import find_spec
 
-    return Path(str(swagger_ui_path))
+    spec = find_spec("fastapi_offline")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the fastapi-offline package (Swagger UI's files for /docs) is not installed")
+    return Path(spec.origin).parent / "static"
 
 
 def install(app: FastAPI, title: str) -> None:
