@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.preprocessing import MultiLabelBinarizer
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 FEATURES = [
     "clf_score",
@@ -596,11 +597,13 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
         if getattr(self, "_train_t", None) is None:
             self._train_t = self.X_train_.T.tocsr()
         K = (X @ self._train_t).toarray()
-        lr = np.asarray(K @ self.generators_.dual_coef_).reshape(X.shape[0], len(self.labels_))
+        with one_blas_thread():
+            lr = np.asarray(K @ self.generators_.dual_coef_).reshape(X.shape[0], len(self.labels_))
         knn = self._knn_scores(self.X_train_, self.Y_train_, X, sims=K)
         if self.char_vectorizer_ is not None and self.char_generators_ is not None:
             K2 = (self._tfidf("char_vectorizer_").transform(texts) @ self.X2_train_t_).toarray()
-            lr2 = np.asarray(K2 @ self.char_generators_.dual_coef_).reshape(X.shape[0], len(self.labels_))
+            with one_blas_thread():
+                lr2 = np.asarray(K2 @ self.char_generators_.dual_coef_).reshape(X.shape[0], len(self.labels_))
         else:
             lr2 = np.zeros_like(lr)
         label_set = set(self.labels_)
@@ -635,6 +638,46 @@ class CodeRanker(BaseEstimator):  # type: ignore[misc]
             order = np.lexsort((np.arange(len(cands)), -raw, -probs))
             out.append([(cands[j], float(probs[j])) for j in order])
         return out
+
+
+class _OneBlasThread:
+    """Within the block, BLAS runs on one thread: the classifiers' products (one note's kernel row
+    times the dual coefficients, 2,000 x 965) as the cross-fitting folds computed them in training
+    (`_cross_fit_fold` pins one thread too). One note's product is too small to gain from a second
+    thread: waking it cost 1.9 ms where one thread takes 0.75 ms, and 6 ms on a loaded machine where
+    the second thread waits for a core. Re-entrant and shared by threads: the first to enter sets one
+    thread, the last to leave restores the count, so concurrent requests all rank on one thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._libs: list[Any] | None = None
+        self._saved: list[int] = []
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                if self._libs is None:
+                    self._libs = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+                self._saved = [lib.get_num_threads() for lib in self._libs]
+                for lib in self._libs:
+                    lib.set_num_threads(1)
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                for lib, n in zip(self._libs or [], self._saved, strict=True):
+                    lib.set_num_threads(n)
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
+
+
+def one_blas_thread() -> _OneBlasThread:
+    """The process-wide one-BLAS-thread block (`_OneBlasThread`)."""
+    return _ONE_BLAS_THREAD
 
 
 # -- the loops of `fit` as tasks ----------------------------------------------------------------------
