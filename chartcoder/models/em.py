@@ -36,25 +36,132 @@ def _lower(text: str) -> str:
     return text.lower()
 
 
+@lru_cache(maxsize=8)
+def _ascii(text: str) -> bool:
+    return text.isascii()
+
+
+def _top_branches(pattern: str) -> list[str] | None:
+    """The top-level alternatives of a pattern, as source text ("a|(b|c)|d" -> ["a", "(b|c)", "d"]);
+    None for a pattern whose source this reading does not follow (global inline flags)."""
+    if pattern.startswith("(?") and re.match(r"\(\?[a-zA-Z]+\)", pattern):
+        return None
+    out, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":  # a class: "]" first (or after "^") is a member, escapes are skipped
+            j = i + 1
+            if j < len(pattern) and pattern[j] == "^":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    out.append(pattern[start:])
+    return out
+
+
+def _needed(items: list[tuple[object, object]]) -> frozenset[str] | None:
+    """Lower-case strings of which any match of the parsed sequence holds at least one (the longest
+    such run of literal characters, or a choice of runs across the branches of a group); None when
+    the sequence has none of two or more characters."""
+    from re import _constants as sre  # type: ignore[attr-defined]
+
+    candidates: list[frozenset[str]] = []
+    run = ""
+    for op, av in items:
+        if op is sre.LITERAL:
+            run += chr(av).lower()  # type: ignore[arg-type]
+            continue
+        if run:
+            candidates.append(frozenset({run}))
+            run = ""
+        sub: frozenset[str] | None = None
+        if op is sre.SUBPATTERN:
+            sub = _needed(list(av[-1]))  # type: ignore[index]
+        elif op is sre.BRANCH:
+            parts = [_needed(list(b)) for b in av[1]]  # type: ignore[index]
+            sub = None if any(p is None for p in parts) else frozenset().union(*parts)  # type: ignore[arg-type]
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)):
+            repeat: tuple[int, int, list[tuple[object, object]]] = av  # type: ignore[assignment]
+            sub = _needed(list(repeat[2])) if repeat[0] >= 1 else None
+        if sub:
+            candidates.append(sub)
+    if run:
+        candidates.append(frozenset({run}))
+    candidates = [c for c in candidates if min(map(len, c)) >= 2]
+    return max(candidates, key=lambda c: (min(map(len, c)), -len(c))) if candidates else None
+
+
 class _Gated:
     """A whole-note pattern searched only when the note holds one of the words it cannot match without
-    (a substring test in C first): a note of blanks, digits or punctuation costs almost nothing."""
+    (a substring test in C first): a note of blanks, digits or punctuation costs almost nothing.
+
+    Each top-level alternative of the pattern has its own such words too (the longest run of literal
+    characters it cannot match without, or one per branch of a group), read from the pattern itself:
+    an ASCII note is searched with only the alternatives whose words it holds. An alternative whose
+    words are absent matches nowhere, so the matches are the same, and a note pays for the few
+    alternatives it could match rather than for every one at every position (each costs about as
+    much as a plain scan of the note). A note with other characters gets the whole pattern (case
+    folding beyond ASCII can match what lower-casing does not show)."""
 
     def __init__(self, rx: re.Pattern[str], *words: str) -> None:
         self.rx, self.words = rx, words
+        self._branches: list[tuple[str, frozenset[str] | None]] = []
+        self._subsets: dict[tuple[int, ...], re.Pattern[str]] = {}
+        branches = _top_branches(rx.pattern) if not rx.flags & re.X else None
+        if branches and len(branches) > 1:
+            from re import _parser as sre_parse  # type: ignore[attr-defined]
 
-    def _open(self, text: str) -> bool:
+            try:
+                needs = [_needed(list(sre_parse.parse(b, rx.flags).data)) for b in branches]
+            except (re.error, ValueError, TypeError):
+                needs = []
+            if any(n is not None for n in needs):
+                self._branches = list(zip(branches, needs, strict=True))
+
+    def _pattern(self, text: str) -> re.Pattern[str] | None:
         low = _lower(text)
-        return any(w in low for w in self.words)
+        if not any(w in low for w in self.words):
+            return None
+        if not self._branches or not _ascii(text):
+            return self.rx
+        key = tuple(i for i, (_, need) in enumerate(self._branches) if need is None or any(w in low for w in need))
+        if not key:
+            return None
+        if len(key) == len(self._branches):
+            return self.rx
+        hit = self._subsets.get(key)
+        if hit is None:
+            hit = re.compile("|".join(self._branches[i][0] for i in key), self.rx.flags)
+            if len(self._subsets) < 256:
+                self._subsets[key] = hit
+        return hit
 
     def search(self, text: str) -> re.Match[str] | None:
-        return self.rx.search(text) if self._open(text) else None
+        rx = self._pattern(text)
+        return rx.search(text) if rx is not None else None
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        return self.rx.finditer(text) if self._open(text) else iter(())
+        rx = self._pattern(text)
+        return rx.finditer(text) if rx is not None else iter(())
 
     def findall(self, text: str) -> list[str]:
-        return self.rx.findall(text) if self._open(text) else []
+        rx = self._pattern(text)
+        return rx.findall(text) if rx is not None else []
 
 
 # --------------------------------------------------------------------------------------------------

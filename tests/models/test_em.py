@@ -538,3 +538,79 @@ def test_em_codes_are_in_the_demo_set() -> None:
         pc = codes.get(code)
         assert pc is not None and pc.source == "chartcoder/codes/data/cpt_demo.csv", code
         assert pc.category in ("E/M hospital", "E/M emergency")
+
+
+# -- whole-note patterns searched by their alternatives ---------------------------------------------
+
+
+def _gated_patterns() -> list[tuple[str, em._Gated]]:
+    return [(name, value) for name, value in vars(em).items() if isinstance(value, em._Gated)]
+
+
+def _written_notes() -> list[str]:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "us_notes" / "written_notes.jsonl"
+    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+GATE_TEXTS = [
+    "ED COURSE: The patient was given fluids.",
+    "Patient brought in by EMS after a fall. Triage vitals stable.",
+    "Emergency Department Note\nChief complaint: chest pain.",
+    "PREOPERATIVE DIAGNOSIS:, Right inguinal hernia.,POSTOPERATIVE DIAGNOSIS:, Same.",
+    "Established patient here today for follow-up of hypertension. Last seen here in March.",
+    "New patient establishing care. First visit to this clinic.",
+    "She presents to the ER today with cough and was seen in the ER yesterday, in the ED, today.",
+    "REASON FOR CONSULTATION: Chest pain.",
+    "Name of procedure: Colonoscopy. Indications for the procedure: screening. Specimens: none.",
+    "retriage of the patient; emergencies; noted; coursework; arrivals",  # near misses
+    "ED note\n",
+    "",
+]
+
+
+def test_each_alternative_gated_pattern_finds_what_the_whole_pattern_finds() -> None:
+    """A note is searched with only the alternatives whose literal words it holds: the matches (spans
+    and groups, first, all, and all as strings) are those of the whole pattern, on the written U.S.
+    notes and on notes built to open one alternative or to nearly match one."""
+    texts = GATE_TEXTS + _written_notes()
+    assert len(texts) > 40
+    patterns = _gated_patterns()
+    assert len(patterns) >= 15
+    narrowed = 0
+    for name, gated in patterns:
+        for text in texts:
+            opened = any(w in text.lower() for w in gated.words)
+            whole = [(m.span(), m.groups()) for m in gated.rx.finditer(text)] if opened else []
+            assert [(m.span(), m.groups()) for m in gated.finditer(text)] == whole, (name, text[:60])
+            first = gated.search(text)
+            assert (first.span() if first else None) == (whole[0][0] if whole else None), (name, text[:60])
+            assert gated.findall(text) == (gated.rx.findall(text) if opened else []), (name, text[:60])
+            used = gated._pattern(text)
+            narrowed += used is not None and used is not gated.rx
+    assert narrowed > 50  # the narrowing is real: many searches ran on fewer alternatives
+
+
+def test_alternative_words_are_read_from_the_pattern() -> None:
+    """Each alternative's words are a run of literal characters it cannot match without, or one per
+    branch of a group; a pattern with global inline flags is not split."""
+    gated = em._Gated(em._rx(r"\bat[ \t]triage\b|\b(?:mode[ \t]of[ \t]arrival|BIBA)\b|^[ \t]*x$"), "triage", "a")
+    assert [need for _, need in gated._branches] == [frozenset({"triage"}), frozenset({"arrival", "biba"}), None]
+    assert gated._pattern("Seen at triage.") is not gated.rx
+    assert gated.search("Seen at triage.") is not None
+    assert gated._pattern("no words") is None  # the pattern's own words gate first, as before
+    used = gated._pattern("a thing")
+    assert used is not None and used.pattern == r"^[ \t]*x$"  # an alternative without words is always searched
+    assert em._top_branches(r"(?i)a|b") is None
+    assert em._top_branches(r"[|\]]a|(b|c)|\|d") == [r"[|\]]a", "(b|c)", r"\|d"]
+
+
+def test_a_note_beyond_ascii_is_searched_with_the_whole_pattern() -> None:
+    """Case folding beyond ASCII can match what lower-casing does not show (re.I matches the long s
+    'ſ' to 's'), so such a note gets the whole pattern, as before."""
+    gated = em._ED_STRONG
+    text = "Brought in by EMS. Caf\u00e9 worker."
+    assert gated._pattern(text) is gated.rx
+    assert gated.search(text) is not None
