@@ -81,7 +81,8 @@ class LiveServer:
             if not (cache / f.name).exists():
                 (cache / f.name).symlink_to(f)
         cmd = [str(BIN / "python"), "-m", "uvicorn", "chartcoder.api.main:app"]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+        # as `chartcoder serve` runs it: uvicorn believes no X-Forwarded-For (CHARTCODER_TRUSTED_PROXIES decides)
+        cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--no-proxy-headers"]
         with open(self.log_path, "ab") as log:  # appended to across restarts
             log.write(f"--- starting: {' '.join(cmd)}\n".encode())
             log.flush()
