@@ -99,6 +99,8 @@ _SIDE_WORD = re.compile(r"\b(?:left|right|bilateral)\b", re.I)
 _ENCOUNTER_WORDS = frozenset({"encounter", "fracture", "closed", "current", "injury", "routine", "healing"})
 DIABETES_FAMILIES = ("E08", "E09", "E10", "E11", "E13")
 _NEOPLASM = re.compile(r"C|D[0-4]")
+# A code coded from the body of the note that matches a diagnosis line at least this well names it.
+BODY_SPECIFIC_MIN = 0.6
 # A diagnosis line matched by wording alone is proposed only at this similarity (chartcoder.models.retrieval).
 RETRIEVED_CLOSE = 0.75
 _LINE_HEDGE = re.compile(
@@ -377,14 +379,20 @@ class KnowledgeSuggester:
                 continue  # an uncertain diagnosis is not coded outside the hospital (OCG IV.H)
             if _LINE_NEGATED.match(line):
                 continue
-            covered = sum(min(end, b) - max(start, a) for a, b in named if a < end and b > start)
-            if covered >= 0.6 * len(line.strip()):
-                continue  # the matcher named this line
             section = sections.at(start)
             words, cues = words_of(rename_digits(line))  # "fifth finger" is the little finger
             line_words = frozenset(w.norm for w in words)
             laterality = {c[0] for c in cues if c[0] in ("left", "right", "bilateral")}
             cue = self._encounter_cue(line, visit_is_subsequent)
+            wide = self.retriever.search(line, k=5)
+            refined = [
+                self.refine(h.code, laterality, cue, line_words, note_words) if h.refine else h.code for h in wide
+            ]
+            if self._specific_from_body(found, wide, refined, start, end, line, section):
+                continue
+            covered = sum(min(end, b) - max(start, a) for a, b in named if a < end and b > start)
+            if covered >= 0.6 * len(line.strip()):
+                continue  # the matcher named this line
             for rank, hit in enumerate(self.retriever.search(line, k=3)):
                 code = self.refine(hit.code, laterality, cue, line_words, note_words) if hit.refine else hit.code
                 if not self.icd.is_valid(code) or code.startswith(("V", "W", "X", "Y")):
@@ -405,6 +413,36 @@ class KnowledgeSuggester:
                     found[key].merge(cand)
                 else:
                     found[key] = cand
+
+    def _specific_from_body(
+        self,
+        found: dict[tuple[str, str], Candidate],
+        hits: list[Any],
+        refined: list[str],
+        start: int,
+        end: int,
+        line: str,
+        section: str | None,
+    ) -> bool:
+        """The body of the note gives the specificity of a diagnosis line (site, type, cause): when a
+        code the line's words also match, below its best match, is coded from the body ("Thyroid goiter"
+        in the diagnosis, "Graves disease" in the history: E05.00 over E04.9), that code is the line's
+        diagnosis. History, status and encounter codes (Z) are left to their own rules, and an
+        unspecified code adds no specificity."""
+        for rank, (hit, code) in enumerate(zip(hits, refined, strict=True)):
+            if rank == 0 or hit.similarity < BODY_SPECIFIC_MIN or code.startswith("Z"):
+                continue
+            if "unspecified" in self.icd.description(code).lower():
+                continue  # no more specific than the line
+            cand = found.get(("ICD-10-CM", code))
+            if cand is None or any(e.section in FINAL_SECTIONS for e in cand.evidence):
+                continue
+            ev = Evidence(start, end, line, "uncertain" if _LINE_HEDGE.search(line) else "present", section)
+            cand.add_evidence([ev])
+            cand.score = max(cand.score, 0.8 * SECTION_FACTOR.get(section or "", 1.0) + 0.01)
+            cand.warnings.append(f"the diagnosis line, made specific by the note: {hit.matched}")
+            return True
+        return False
 
     def _side_from_document(
         self, found: dict[tuple[str, str], Candidate], text: str, sections: SectionIndex, note_words: frozenset[str]
