@@ -90,7 +90,8 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
             )
         settings = request.app.state.settings
         try:
-            chart = await run_in_threadpool(lambda: chart_from_resources(check_top_level(raw)))
+            limit = settings.max_note_chars
+            chart = await run_in_threadpool(lambda: chart_from_resources(check_top_level(raw), limit))
             from chartcoder.models.service import validate_note
 
             validate_note(chart.text, settings.max_note_chars)

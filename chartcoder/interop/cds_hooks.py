@@ -224,7 +224,7 @@ class CdsHooksService:
         items += [(f"prefetch.{k}", v) for k, v in prefetch.items()]
         resources = checked(items)
         try:
-            return chart_from_resources(resources)
+            return chart_from_resources(resources, self._max_note_chars())
         except FhirInputError as exc:
             if exc.kind != "no_note":
                 raise

@@ -5,6 +5,7 @@ Each case here reproduces a finding: before the fix it ran for tens of seconds t
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -143,3 +144,110 @@ def test_mentions_from_the_pipeline_carry_the_sent_words(service) -> None:
     for m in mentions:
         assert m.text == note[m.start : m.end]
     assert any("************" in m.text for m in mentions)
+
+
+# -- HTML notes: sized before they are parsed, and parsed in linear time ----------------------------------
+# Python's html.parser took 49 s for 210,000 characters of "<a" (33 s for 40,000 of "<a "), and the note's
+# length was checked only after it.
+HTML_FLOODS = ["<a", "<a ", "<a b='", "<a\n", "<!--", "</", "x<", "<p>", "<br/>"]
+
+
+@pytest.mark.parametrize("unit", HTML_FLOODS)
+def test_an_html_flood_of_the_largest_body_the_api_accepts_is_read_in_linear_time(unit: str) -> None:
+    from chartcoder.interop.fhir_in import html_to_text
+
+    html = _fill(unit, size=4 * LIMIT)  # the API refuses bodies over 4 bytes a note character
+    start = time.perf_counter()
+    html_to_text(html)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 3.0, f"{unit!r}: {elapsed:.1f}s"  # 0.002-0.4 s measured
+
+
+def test_html_notes_still_read_as_text_with_their_line_breaks() -> None:
+    from chartcoder.interop.fhir_in import html_to_text
+
+    html = (
+        "<html><head><title>t</title><style>p {color: red}</style></head><body>"
+        "<h1>Assessment</h1><p>Hypertension &amp; type 2 diabetes,&nbsp;stable.<br>Plan: f/u 3 months</p>"
+        "<script>alert(1)</script><ul><li>a &lt; b</li><li>5 > 3</li></ul><!-- note --></body></html>"
+    )
+    assert html_to_text(html) == (
+        "Assessment\n\nHypertension & type 2 diabetes, stable.\nPlan: f/u 3 months\n\na < b\n\n5 > 3"
+    )
+
+
+@pytest.fixture(scope="module")
+def fhir_client(settings, service, tmp_path_factory):
+    from app_support import signed_in_client
+
+    from chartcoder.config import Settings
+    from chartcoder.review.service import ReviewStore
+
+    db = tmp_path_factory.mktemp("bounded-fhir") / "review.db"
+    store = ReviewStore(f"sqlite:///{db}")
+    cfg = Settings(data_dir=settings.data_dir, database_url=f"sqlite:///{db}", api_keys=KEY)
+    with signed_in_client(cfg, service, store, ("coder",)) as c:
+        yield c
+    store.dispose()
+
+
+KEY = "bounded-input-test-key-0123456789"
+
+
+def _post_document(client, html: str, content_type: str = "text/html; charset=utf-8"):
+    from fhir_samples import document_reference
+
+    body = json.dumps(document_reference(data=_b64(html), content_type=content_type)).encode()
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/fhir+json"}
+    start = time.perf_counter()
+    r = client.post("/v1/fhir/encounters", content=body, headers=headers)
+    return r, time.perf_counter() - start
+
+
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_an_html_tag_flood_posted_as_fhir_is_answered_quickly(fhir_client) -> None:
+    """The largest HTML note the body limit lets through: markup only, so it holds no note (a 4xx)."""
+    r, elapsed = _post_document(fhir_client, _fill("<a ", size=600_000))
+    assert elapsed < 10.0, f"{elapsed:.1f}s"
+    assert r.status_code in (400, 422), r.text
+    assert r.json()["resourceType"] == "OperationOutcome"
+
+
+def test_an_html_note_over_the_limit_is_a_413_before_it_is_parsed(fhir_client) -> None:
+    r, elapsed = _post_document(fhir_client, "<p>" + "a " * (LIMIT // 2) + "</p>", "text/plain")
+    assert r.status_code == 413, r.text
+    assert "200,000" in r.json()["issue"][0]["diagnostics"]
+    html = "<p>" + _fill("<a", size=4 * LIMIT - 100)[: 4 * LIMIT - 100] + "</p>"
+    assert len(html) <= 4 * LIMIT  # within the HTML allowance: parsed (quickly), then the text is sized
+    r, elapsed = _post_document(fhir_client, html + "x" * 200)  # over the allowance: refused unparsed
+    assert r.status_code == 413, r.text[:300]
+    assert elapsed < 10.0
+
+
+def test_cds_hooks_prefetch_notes_are_sized_before_they_are_parsed(monkeypatch) -> None:
+    """The CDS Hooks path reads prefetched DocumentReferences with the same limit, before html_to_text."""
+    from fhir_samples import document_reference
+
+    from chartcoder.errors import NoteTooLongError
+    from chartcoder.interop import cds_hooks, fhir_in
+
+    parsed: list[int] = []
+    real = fhir_in.html_to_text
+    monkeypatch.setattr(fhir_in, "html_to_text", lambda h: parsed.append(len(h)) or real(h))
+
+    class Review:  # CdsHooksService reads only .store from it in _chart's path
+        store = None
+
+    cds = cds_hooks.CdsHooksService(Review(), lambda: 1_000)  # type: ignore[arg-type]
+    big = document_reference(data=_b64("<p>" + "x" * 5_000 + "</p>"), content_type="text/html")
+    with pytest.raises(NoteTooLongError, match="limit is 4,000 characters"):
+        cds._chart({}, {"notes": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": big}]}})
+    assert parsed == []  # refused before any parsing
+    small = document_reference(data=_b64("<p>Hypertension.</p>"), content_type="text/html")
+    chart = cds._chart({}, {"notes": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": small}]}})
+    assert chart.text == "Hypertension." and parsed == [len("<p>Hypertension.</p>")]
