@@ -104,6 +104,43 @@ class Settings(BaseSettings):
         le=3600,
         description="How often each API process checks the model registry for a newly promoted pack (0: never).",
     )
+    # Suggestion work (chartcoder/models/pool.py): a pool of worker processes in each API process,
+    # queued fairly per caller, each note under a time budget. The defaults suit a 2-core machine.
+    suggest_workers: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="Worker processes that code notes for each API process (about one per core; each adds "
+        "~100-600 MB beside the API process's ~600 MB, less when forks share memory). 0: code in the API "
+        "process itself, without the budget, fair queuing or stopping work when a client goes away.",
+    )
+    suggest_budget_seconds: float = Field(
+        20.0,
+        gt=0,
+        le=3600,
+        description="Longest a note may be coded on a worker; a note over it is stopped and answered 503 "
+        "(error suggestion_budget_exceeded). A 200,000-character note of ordinary prose takes ~3 s here.",
+    )
+    suggest_queue_per_caller: int = Field(
+        8,
+        ge=1,
+        le=10_000,
+        description="Notes one caller (person, API key, CDS client) may have queued or being coded at once; "
+        "more answer 429 (error suggestion_queue_full).",
+    )
+    suggest_queue_wait_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Longest a note may wait for a free worker before it is answered 503 "
+        "(error suggestion_queue_timeout).",
+    )
+    suggest_heavy_note_chars: int = Field(
+        20_000,
+        ge=1,
+        description="Notes this long or longer are heavy: they run on at most one fewer worker than "
+        "CHARTCODER_SUGGEST_WORKERS (at least one), so a worker stays free for ordinary notes.",
+    )
     # Hardening (docs/integration.md, "Limits, logs and metrics"). Rate limits count per caller: a
     # person, a stored API key, or a static key; with memory:// each API process counts on its own.
     rate_limit_per_minute: int = Field(

@@ -62,6 +62,18 @@ SIGN_IN_FAILURES = Counter(
     "account) or throttled (refused before the password was checked).",
     ("reason",),
 )
+SUGGESTION_WORK = Counter(
+    "chartcoder_suggestion_work",
+    "Suggestion jobs of the worker pool by outcome: done, failed, over_budget (stopped at the time "
+    "budget), cancelled (the client went away), queue_full (429), queue_timeout.",
+    ("outcome",),
+)
+SUGGESTION_WORKERS = Gauge(
+    "chartcoder_suggestion_workers",
+    "The worker pool now: workers alive, busy (coding a note) and notes queued.",
+    ("state",),
+    multiprocess_mode="livesum",
+)
 MODEL_INFO = Gauge(
     "chartcoder_model_info",
     "1 for the model (pack name@version, or the knowledge engine) this process serves; 0 for one it served before.",
@@ -84,6 +96,16 @@ def suggestions_served(model: str, count: int) -> None:
     SUGGESTION_SETS.labels(model).inc()
     if count:
         SUGGESTIONS.labels(model).inc(count)
+
+
+def suggestion_work(outcome: str) -> None:
+    SUGGESTION_WORK.labels(outcome).inc()
+
+
+def suggestion_workers(workers: int, busy: int, queued: int) -> None:
+    SUGGESTION_WORKERS.labels("alive").set(workers)
+    SUGGESTION_WORKERS.labels("busy").set(busy)
+    SUGGESTION_WORKERS.labels("queued").set(queued)
 
 
 def decisions_made(actions: Iterable[str]) -> None:

@@ -22,7 +22,7 @@ from chartcoder import __version__, metrics
 from chartcoder.api import analytics as analytics_routes
 from chartcoder.api import billing as billing_routes
 from chartcoder.api import cds_hooks as cds_routes
-from chartcoder.api import docs, observability, schemas, security
+from chartcoder.api import docs, observability, schemas, security, work
 from chartcoder.api import fhir_in as fhir_routes
 from chartcoder.api import models as model_routes
 from chartcoder.api.ratelimit import RateLimiter, Refusal, SignInThrottled
@@ -40,6 +40,7 @@ from chartcoder.errors import (
     UnknownCodeError,
 )
 from chartcoder.files import private_dir, warn_if_loose
+from chartcoder.models.pool import PooledService, SuggestionPool, pack_key
 from chartcoder.models.registry import ModelRegistry
 from chartcoder.models.service import SuggestionService, service_from_settings
 from chartcoder.models.serving import ServingModel
@@ -128,13 +129,25 @@ def create_app(
         service_factory or (lambda: service_from_settings(settings)), ModelRegistry(store, settings.model_dir)
     )
 
+    # Suggestion work runs in worker processes (chartcoder/models/pool.py) unless it is off, or a
+    # service was handed in (tests share one loaded service in-process).
+    pool = SuggestionPool(settings) if settings.suggest_workers > 0 and service_factory is None else None
+
     def load_service() -> SuggestionService:
-        return serving.get()
+        service = serving.get()
+        if pool is None:
+            return service
+        pool.serve_pack(pack_key(service))
+        return PooledService(pool, service)  # type: ignore[return-value]  # same suggest(), run in the pool
 
     review = ReviewService(store, settings, load_service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if pool is not None:  # the workers load while this process does
+            from chartcoder.models.pack import active_pack_path
+
+            pool.start(pack=str(p) if (p := active_pack_path(settings.model, settings.model_dir)) else None)
         await run_in_threadpool(serving.sync)  # the promoted pack, or the configured one
         from chartcoder.codes.icd10cm import icd10cm
 
@@ -144,6 +157,8 @@ def create_app(
             yield
         finally:
             serving.stop_polling()
+            if pool is not None:
+                await run_in_threadpool(pool.stop)
 
     app = FastAPI(
         title="chartcoder",
@@ -159,9 +174,11 @@ def create_app(
     app.state.settings = settings
     app.state.review = review
     app.state.serving = serving
+    app.state.pool = pool
     from chartcoder.billing.service import BillingService
 
     app.state.billing = BillingService(review, settings)
+    work.install(app)  # first: the innermost middleware
     max_body = settings.max_note_chars * 4 + 64 * 1024  # UTF-8 worst case plus the JSON around it
     app.add_middleware(BodyLimit, limit=max_body)
     limiter = app.state.rate_limiter = RateLimiter(settings)
@@ -280,12 +297,14 @@ def create_app(
         return _error(exc.status_code, "http_error", exc.detail, request)
 
     @app.get("/healthz", response_model=schemas.Health, response_model_exclude_none=True, tags=["health"])
-    def healthz() -> schemas.Health:
+    async def healthz() -> schemas.Health:  # on the event loop: answers while every worker thread is busy
         return schemas.Health(status="ok")
 
     @app.get("/readyz", response_model=schemas.Health, tags=["health"], responses={503: {"model": schemas.ErrorOut}})
     def readyz(request: Request) -> Any:
         ready, model, why = observability.readiness(serving, settings)
+        if ready and pool is not None and not pool.ready:
+            ready, why = False, "the suggestion workers are still starting"
         if not ready:
             return _error(503, "not_ready", why, request, model=model)
         return schemas.Health(status="ok", model=model)
@@ -324,12 +343,23 @@ def create_app(
             return FileResponse(UI_DIR / "index.html")
 
     @app.post(
-        "/v1/suggestions", response_model=schemas.SuggestionResponse, tags=["suggestions"], responses=error_responses
+        "/v1/suggestions",
+        response_model=schemas.SuggestionResponse,
+        tags=["suggestions"],
+        responses={**error_responses, 503: {"model": schemas.ErrorOut}},
     )
-    def create_suggestions(body: schemas.SuggestionRequest, service: SuggestionService = Depends(load_service)) -> Any:
+    async def create_suggestions(
+        body: schemas.SuggestionRequest, service: SuggestionService = Depends(load_service)
+    ) -> Any:
         """Rank ICD-10-CM and CPT/HCPCS codes for a note; every suggestion carries its evidence spans,
-        whose offsets slice `text` to exactly the evidence text."""
-        result = service.suggest(body.text, body.encounter.to_domain(), body.top_k, settings.max_note_chars)
+        whose offsets slice `text` to exactly the evidence text. The note is coded by a worker
+        process under a time budget (503 `suggestion_budget_exceeded` past it), queued fairly among
+        callers (429 `suggestion_queue_full` past CHARTCODER_SUGGEST_QUEUE_PER_CALLER)."""
+        args = (body.text, body.encounter.to_domain(), body.top_k, settings.max_note_chars)
+        if isinstance(service, PooledService):
+            result = await service.asuggest(*args)
+        else:
+            result = await run_in_threadpool(service.suggest, *args)
         return result.to_dict(body.id)
 
     @app.get("/v1/codes/search", response_model=list[schemas.CodeOut], tags=["codes"], responses=error_responses)

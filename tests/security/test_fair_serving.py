@@ -1,0 +1,209 @@
+"""Bounded, fair suggestion work on the real server process (issue 16, "Bounded work per request").
+
+A caller's long notes must not hold the service: while four notes at the size limit (ordinary
+clinical prose, and lines of punctuation-heavy vitals and dividers: slow, but legitimate notes) are
+coded for one caller, `GET /healthz` and another caller's one-line note each answer within 1 s; a
+note over the time budget is stopped and answered with an error that names the budget and its
+setting; and a client that goes away stops the work it started.
+
+Each server runs `uvicorn chartcoder.api.main:app` as a subprocess (tests/server_support.py), with
+its default worker pool (CHARTCODER_SUGGEST_WORKERS=2).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from server_support import LiveServer
+
+LIMIT = 200_000  # CHARTCODER_MAX_NOTE_CHARS's default: the notes below are at the limit
+
+PROSE = (
+    "HISTORY OF PRESENT ILLNESS: The patient is a 67-year-old man with type 2 diabetes mellitus, "
+    "hypertension and chronic kidney disease stage 3 who presents with two days of chest pain and "
+    "shortness of breath. He denies fever. Mother had coronary artery disease.\n"
+    "ASSESSMENT AND PLAN: Type 2 diabetes with hyperglycemia; continue metformin. Essential "
+    "hypertension, controlled. Chronic obstructive pulmonary disease with acute exacerbation.\n\n"
+)
+PUNCTUATION = (
+    "Vitals: BP 142/91 -- HR 88 -- RR 18 -- SpO2 96% (RA); Wt 92.4 kg / BMI 31.2 ...\n"
+    "Labs: Na 138 | K 4.1 | Cl 101 | CO2 24 | BUN 22 | Cr 1.4 | Glu 212 | A1c 8.9% ;;; (see flowsheet) ***\n"
+    "==================== PLAN ==================== -> f/u 2 wk; recheck BMP/CBC/UA.\n"
+)
+ONE_LINE = "Assessment: type 2 diabetes with CKD stage 3b. HTN."
+
+
+def at_limit(unit: str) -> str:
+    return (unit * (LIMIT // len(unit) + 1))[:LIMIT]
+
+
+def start_server(tmp: Path, **env: str) -> LiveServer:
+    server = LiveServer(data_dir=tmp / "data", log_path=tmp / "server.log", extra_env=env)
+    return server.start()
+
+
+def api_key(server: LiveServer, name: str) -> str:
+    """A stored API key of its own (`chartcoder keys create`): a caller of its own."""
+    done = server.chartcoder("keys", "create", "--name", name, "--role", "ehr")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def suggest(server: LiveServer, key: str, text: str, timeout: float = 120) -> httpx.Response:
+    return httpx.post(
+        server.base_url + "/v1/suggestions",
+        json={"text": text},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=timeout,
+    )
+
+
+def metric(server: LiveServer, name: str, **labels: str) -> float:
+    text = httpx.get(server.base_url + "/metrics", timeout=10).text
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    found = re.search(rf"^{re.escape(name)}\{{{re.escape(want)}\}} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and every process below it."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        stats[int(entry.name)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            total += (int(stats[p][11]) + int(stats[p][12])) / ticks
+        todo += children.get(p, [])
+    return total
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    srv = start_server(tmp_path_factory.mktemp("fair"))
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_long_notes_of_one_caller_do_not_hold_healthz_or_another_callers_note(server: LiveServer) -> None:
+    heavy_key, light_key = api_key(server, "batch-ehr"), api_key(server, "clinic-ehr")
+    # warm: the workers are up and have coded a note once
+    assert suggest(server, light_key, ONE_LINE).status_code == 200
+
+    answers: list[httpx.Response | Exception] = []
+
+    def send(text: str) -> None:
+        try:
+            answers.append(suggest(server, heavy_key, text))
+        except Exception as exc:  # kept and reported below
+            answers.append(exc)
+
+    notes = [at_limit(PROSE), at_limit(PUNCTUATION), at_limit(PROSE), at_limit(PUNCTUATION)]
+    senders = [threading.Thread(target=send, args=(n,)) for n in notes]
+    for t in senders:
+        t.start()
+    time.sleep(0.5)  # the notes are in: one is being coded, the others queued behind it
+
+    health_s, light_s = [], []
+    for _ in range(3):
+        if not any(t.is_alive() for t in senders):
+            break
+        started = time.monotonic()
+        assert httpx.get(server.base_url + "/healthz", timeout=30).status_code == 200
+        health_s.append(time.monotonic() - started)
+        started = time.monotonic()
+        r = suggest(server, light_key, ONE_LINE, timeout=30)
+        light_s.append(time.monotonic() - started)
+        assert r.status_code == 200, r.text[:500]
+        assert any(s["code"].startswith("E11") for s in r.json()["suggestions"])
+        time.sleep(0.3)
+    still_running = any(t.is_alive() for t in senders)
+    for t in senders:
+        t.join(180)
+
+    assert health_s and still_running, "the long notes finished before the other caller's requests were timed"
+    assert max(health_s) < 1.0, f"GET /healthz took {max(health_s):.2f} s while long notes were coded"
+    assert max(light_s) < 1.0, f"another caller's one-line note took {max(light_s):.2f} s while long notes were coded"
+    assert len(answers) == 4
+    for a in answers:
+        assert isinstance(a, httpx.Response), f"a long note's request failed: {a!r}"
+        assert a.status_code == 200, f"a long note at the size limit answered {a.status_code}: {a.text[:300]}"
+
+
+def test_a_client_that_goes_away_stops_its_work(server: LiveServer) -> None:
+    key = api_key(server, "impatient-ehr")
+    assert server.proc is not None
+    note = at_limit(PROSE)
+    deadline = time.monotonic() + 60
+    while metric(server, "chartcoder_suggestion_workers", state="busy") > 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    # The same note with a client that waits: how much CPU the server spends per second coding it.
+    cpu0, t0 = tree_cpu_seconds(server.proc.pid), time.monotonic()
+    assert suggest(server, key, note).status_code == 200
+    working_rate = (tree_cpu_seconds(server.proc.pid) - cpu0) / (time.monotonic() - t0)
+
+    cancelled = metric(server, "chartcoder_suggestion_work_total", outcome="cancelled")
+    with pytest.raises(httpx.ReadTimeout):
+        suggest(server, key, note, timeout=0.5)  # the client gives up and closes the connection
+    time.sleep(0.5)
+    cpu0, t0 = tree_cpu_seconds(server.proc.pid), time.monotonic()
+    time.sleep(1.5)
+    idle_rate = (tree_cpu_seconds(server.proc.pid) - cpu0) / (time.monotonic() - t0)
+
+    assert idle_rate < 0.25 * working_rate, (
+        f"after the client went away the server kept using {idle_rate:.2f} CPU-s per second "
+        f"(coding the note used {working_rate:.2f})"
+    )
+    assert metric(server, "chartcoder_suggestion_work_total", outcome="cancelled") == cancelled + 1
+    assert metric(server, "chartcoder_suggestion_workers", state="busy") == 0
+    started = time.monotonic()
+    assert suggest(server, key, ONE_LINE).status_code == 200  # a fresh worker took the stopped one's place
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_note_over_the_time_budget_is_stopped_with_an_error_naming_the_budget(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    srv = start_server(tmp_path_factory.mktemp("budget"), CHARTCODER_SUGGEST_BUDGET_SECONDS="1")
+    try:
+        key = api_key(srv, "budget-ehr")
+        assert suggest(srv, key, ONE_LINE).status_code == 200  # within the budget: answered
+        started = time.monotonic()
+        r = suggest(srv, key, at_limit(PROSE))
+        took = time.monotonic() - started
+        assert r.status_code == 503, f"a note over the 1 s budget answered {r.status_code} after {took:.1f} s"
+        body: dict[str, Any] = r.json()
+        assert body["error"] == "suggestion_budget_exceeded"
+        assert "CHARTCODER_SUGGEST_BUDGET_SECONDS" in body["detail"] and "1 s" in body["detail"]
+        assert body["request_id"]
+        assert took < 4.0, f"the over-budget note was answered after {took:.1f} s; the budget is 1 s"
+        assert metric(srv, "chartcoder_suggestion_work_total", outcome="over_budget") == 1
+        # the worker that was stopped is replaced: the next note is coded at once
+        started = time.monotonic()
+        assert suggest(srv, key, ONE_LINE).status_code == 200
+        assert time.monotonic() - started < 2.0
+        assert "Traceback" not in srv.log_text()
+    finally:
+        srv.stop()
