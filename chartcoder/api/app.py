@@ -40,7 +40,7 @@ from chartcoder.errors import (
     UnknownCodeError,
 )
 from chartcoder.files import private_dir, warn_if_loose
-from chartcoder.models.pool import PooledService, SuggestionPool, pack_key
+from chartcoder.models.pool import PooledService, SuggestionPool, front_service, pack_key
 from chartcoder.models.registry import ModelRegistry
 from chartcoder.models.service import SuggestionService, service_from_settings
 from chartcoder.models.serving import ServingModel
@@ -125,13 +125,14 @@ def create_app(
     private_dir(settings.data_dir)  # 0700 when it is made here; an existing one keeps its mode
     store = store or ReviewStore(settings.resolved_database_url)
     warn_if_loose(settings.data_dir, settings.resolved_database_url)  # a warning, once per process
-    serving = ServingModel(
-        service_factory or (lambda: service_from_settings(settings)), ModelRegistry(store, settings.model_dir)
-    )
-
     # Suggestion work runs in worker processes (chartcoder/models/pool.py) unless it is off, or a
-    # service was handed in (tests share one loaded service in-process).
+    # service was handed in (tests share one loaded service in-process); this process then only
+    # names the serving pack and loads no NLP of its own.
     pool = SuggestionPool(settings) if settings.suggest_workers > 0 and service_factory is None else None
+    serving = ServingModel(
+        service_factory or (lambda: front_service(settings) if pool is not None else service_from_settings(settings)),
+        ModelRegistry(store, settings.model_dir),
+    )
 
     def load_service() -> SuggestionService:
         service = serving.get()

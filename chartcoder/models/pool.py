@@ -60,6 +60,7 @@ from chartcoder.errors import ChartcoderError, InvalidInputError, NoteTooLongErr
 
 if TYPE_CHECKING:
     from chartcoder.config import Settings
+    from chartcoder.models.pack import ModelPack
     from chartcoder.models.schema import Encounter, SuggestionSet
     from chartcoder.models.service import SuggestionService
 
@@ -245,6 +246,10 @@ class SuggestionPool:
             self._listener.close()
         if self._thread is not None:
             self._thread.join(5)
+        with self._lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for w in workers:
+            w.conn.close()
         if self._folder:
             for f in Path(self._folder).glob("*"):
                 f.unlink(missing_ok=True)
@@ -562,6 +567,41 @@ def _fail(job: Job, error: Exception) -> None:
 def pack_key(service: SuggestionService) -> str | None:
     """What a job names as its pack: the served pack's folder (None: the knowledge engine alone)."""
     return str(service.pack.path) if service.pack is not None else None
+
+
+def _front_base() -> type[SuggestionService]:
+    from chartcoder.models.knowledge import ENGINE_VERSION
+    from chartcoder.models.service import SuggestionService
+
+    class FrontService(SuggestionService):
+        """The API process's service when the pool codes the notes: it names the serving pack (loaded
+        and verified, as the registry's hot swap needs) but loads no NLP pipeline or knowledge engine,
+        which only the workers use: the API process starts faster and stays smaller."""
+
+        def __init__(self, settings: Settings | None = None, pack: ModelPack | None = None) -> None:
+            from chartcoder.config import get_settings
+
+            self.settings = settings or get_settings()
+            self.pack = pack
+
+        def with_pack(self, pack: ModelPack | None) -> SuggestionService:
+            return FrontService(self.settings, pack)
+
+        @property
+        def model_name(self) -> str:
+            return self.pack.name if self.pack is not None else ENGINE_VERSION
+
+        def suggest(self, *args: Any, **kwargs: Any) -> SuggestionSet:
+            raise WorkerFailed("notes are coded by the worker pool, not the API process")
+
+    return FrontService
+
+
+def front_service(settings: Settings) -> SuggestionService:
+    """The configured pack in the API process's stand-in service (see `_front_base`)."""
+    from chartcoder.models.service import service_from_settings
+
+    return service_from_settings(settings, kind=_front_base())
 
 
 class PooledService:

@@ -169,10 +169,12 @@ def _header_evidence(code: str, raw: dict[str, list[Evidence]]) -> list[Evidence
     return raw[ancestor] if found else []
 
 
-def service_from_settings(settings: Settings | None = None) -> SuggestionService:
+def service_from_settings(
+    settings: Settings | None = None, kind: type[SuggestionService] | None = None
+) -> SuggestionService:
     """A service with the configured pack when it is built (verified before loading), else the knowledge
     engine alone. A named pack that is not there is an error, except the default one before it is
-    built."""
+    built. `kind` is another class to build (the API process's stand-in when a worker pool codes)."""
     from chartcoder.models.pack import PackError, active_pack_path, load_pack
 
     settings = settings or get_settings()
@@ -182,7 +184,7 @@ def service_from_settings(settings: Settings | None = None) -> SuggestionService
             f"CHARTCODER_MODEL={settings.model!r}: no model pack there or under {settings.model_dir}; "
             "name a pack folder, a pack under the model folder, or 'knowledge'"
         )
-    return SuggestionService(settings, pack=load_pack(path) if path is not None else None)
+    return (kind or SuggestionService)(settings, pack=load_pack(path) if path is not None else None)
 
 
 def describe(code: str, system: str) -> str:

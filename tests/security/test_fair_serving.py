@@ -207,3 +207,49 @@ def test_a_note_over_the_time_budget_is_stopped_with_an_error_naming_the_budget(
         assert "Traceback" not in srv.log_text()
     finally:
         srv.stop()
+
+
+def test_a_promoted_pack_reaches_the_workers(tmp_path: Path) -> None:
+    """The registry's hot swap: after a promotion (and a rollback) the notes coded by the worker
+    processes come from the pack the API process serves, without a restart."""
+    from fastapi.testclient import TestClient
+
+    from chartcoder.api.app import create_app
+    from chartcoder.config import Settings
+    from chartcoder.models.pack import load_pack, save_pack
+    from chartcoder.training.readers import read_synthetic
+    from chartcoder.training.train import train_pack
+
+    base = load_pack(train_pack(read_synthetic("60:11"), tmp_path / "base", task="diagnosis", name="base"))
+    card = {k: v for k, v in base.card.items() if k not in ("format", "ranker", "chartcoder_version", "created")}
+    save_pack(base.ranker, tmp_path / "models" / "hot", {**card, "name": "hot", "version": "v1"})
+    settings = Settings(
+        data_dir=Path(__file__).resolve().parents[2] / "var",  # the checkout's term-index cache
+        database_url=f"sqlite:///{tmp_path / 'review.db'}",
+        model_dir=tmp_path / "models",
+        model="knowledge",
+        registry_poll_seconds=0,
+        suggest_workers=1,
+    )
+    app = create_app(settings)
+    assert app.state.pool is not None
+    review = app.state.review
+    review.create_user("admin1", "correct horse battery", "admin")
+    token = review.sign_in("admin1", "correct horse battery")[1]
+    h = {"Authorization": f"Bearer {token}"}
+    with TestClient(app, raise_server_exceptions=False) as c:
+        deadline = time.monotonic() + 120
+        while c.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, c.get("/readyz").text
+            time.sleep(0.5)
+        knowledge = c.post("/v1/suggestions", json={"text": ONE_LINE}, headers=h).json()["model"]
+        assert "knowledge" in knowledge
+        assert c.post("/v1/models/register", json={"path": "hot"}, headers=h).status_code == 201
+        assert c.post("/v1/models/promote", json={"ref": "hot@v1"}, headers=h).status_code == 200
+        assert c.post("/v1/suggestions", json={"text": ONE_LINE}, headers=h).json()["model"] == "hot@v1"
+        enc = c.post("/v1/encounters", json={"text": ONE_LINE}, headers=h)
+        assert enc.status_code == 201, enc.text
+        assert enc.json()["suggestion_set"]["model"] == "hot@v1"
+        assert c.post("/v1/models/rollback", json={}, headers=h).status_code == 200
+        assert c.post("/v1/suggestions", json={"text": ONE_LINE}, headers=h).json()["model"] == knowledge
+    assert app.state.pool.status()["workers"] == 0  # stopped with the app
