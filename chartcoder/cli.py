@@ -22,7 +22,9 @@ app = typer.Typer(
 )
 codes_app = typer.Typer(help="Look up and search code sets.", no_args_is_help=True)
 app.add_typer(codes_app, name="codes")
-models_app = typer.Typer(help="Model packs: list and inspect.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Model packs: list, compare, sign, register, promote, roll back.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 users_app = typer.Typer(help="People who sign in to the review page: create, list.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -235,14 +237,20 @@ def train(
         typer.Option("--master", help="Spark master URL for --engine spark (local[2], spark://HOST:7077, yarn, ...)."),
     ] = None,
 ) -> None:
-    """Train a learned ranker and write a verified model pack."""
+    """Train a learned ranker and write a model pack, signed with your key (CHARTCODER_PACK_SIGNING_KEY)."""
     from contextlib import nullcontext
 
+    from chartcoder.config import get_settings
+    from chartcoder.models.signing import key_id, trainer_key, trainer_key_path
     from chartcoder.training.readers import ReadReport
     from chartcoder.training.train import load_records, parse_source, records_digest, train_pack
 
     if (data is None) == (not source):
         _fail("give either --data (with --format) or one or more --source FORMAT:PATH[:WEIGHT]")
+    try:  # before training: a key that cannot be read or made should not cost a training run
+        signing_key = trainer_key(get_settings())
+    except (ChartcoderError, OSError) as exc:
+        _fail(f"the pack signing key {trainer_key_path(get_settings())}: {exc}")
     if engine not in ("local", "spark"):
         _fail(f"--engine must be local or spark; got {engine!r}")
     if master is not None and engine != "spark":
@@ -301,6 +309,7 @@ def train(
                     progress=step,
                     weights=weights if len(specs) > 1 or any(w != 1.0 for w in weights) else None,
                     base=base,
+                    signing_key=signing_key,
                 )
         except ChartcoderError as exc:
             _fail(str(exc))
@@ -312,7 +321,7 @@ def train(
         finally:
             if spark_training is not None:
                 spark_training.stop()
-    err.print(f"wrote {path}")
+    err.print(f"wrote {path}, signed with key {key_id(signing_key.public_key())}")
 
 
 @app.command()
@@ -443,7 +452,7 @@ def _registry() -> Any:
     from chartcoder.review.service import ReviewStore
 
     settings = get_settings()
-    return ModelRegistry(ReviewStore(settings.resolved_database_url), settings.model_dir)
+    return ModelRegistry(ReviewStore(settings.resolved_database_url), settings.model_dir, settings)
 
 
 def _actor() -> str:
@@ -479,13 +488,52 @@ def models_promote(
     ref: Annotated[str, typer.Argument(help="The registered pack's name@version.")],
     reason: Annotated[str | None, typer.Option(help="Why, for the history.")] = None,
 ) -> None:
-    """Make a registered pack the one the API serves (verified and loaded here first)."""
+    """Make a registered pack the one the API serves (verified, and smoke-tested in a child process first:
+    loaded, it must rank known notes; a pack that fails is refused and the current one keeps serving)."""
     from chartcoder.models.registry import validate_ref
 
     try:
         _print_promotion(_registry().promote(validate_ref(ref), _actor(), reason))
     except ChartcoderError as exc:
         _fail(str(exc))
+
+
+@models_app.command("sign")
+def models_sign(
+    pack: Annotated[Path, typer.Argument(help="A pack folder you trust (e.g. one made before packs were signed).")],
+) -> None:
+    """Sign a pack you trust with your key (CHARTCODER_PACK_SIGNING_KEY, made on first use). The pack's
+    files are checked against its manifest, and its ranker loaded with the allow-list and ranked, first.
+    A server loads it once it trusts your key (`chartcoder models key` prints it)."""
+    from chartcoder.config import get_settings
+    from chartcoder.models.pack import sign_pack
+    from chartcoder.models.signing import trainer_key, trainer_key_path
+
+    settings = get_settings()
+    try:
+        kid = sign_pack(pack, trainer_key(settings))
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{pack}: could not sign it ({exc.strerror or exc})")
+    err.print(f"signed {pack} with key {kid} ({trainer_key_path(settings)})", soft_wrap=True)
+
+
+@models_app.command("key")
+def models_key() -> None:
+    """Print the public half of your pack signing key (made on first use), for a server's
+    CHARTCODER_TRUSTED_PACK_KEYS."""
+    from chartcoder.config import get_settings
+    from chartcoder.models.signing import key_id, public_text, trainer_key, trainer_key_path
+
+    settings = get_settings()
+    try:
+        public = trainer_key(settings).public_key()
+    except ChartcoderError as exc:
+        _fail(str(exc))
+    err.print(f"key {key_id(public)} ({trainer_key_path(settings)}); trust it on a server with", soft_wrap=True)
+    err.print("  CHARTCODER_TRUSTED_PACK_KEYS='<the line below>' (or a file holding it):", soft_wrap=True)
+    print(public_text(public))
 
 
 @models_app.command("rollback")
@@ -613,6 +661,7 @@ def serve(
     from chartcoder.config import get_settings
     from chartcoder.models.pack import PackError, active_pack_path, verify_pack
     from chartcoder.models.service import service_from_settings
+    from chartcoder.models.signing import trusted_keys
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -624,12 +673,12 @@ def serve(
         path = active_pack_path(settings.model, settings.model_dir)
         try:
             if path is not None:
-                verify_pack(path)
-        except PackError as exc:  # e.g. made by an older chartcoder: build a current one
-            err.print(f"The default pack is refused ({exc}); rebuilding it.")
+                verify_pack(path, trusted_keys(settings))
+        except PackError as exc:  # made by an older chartcoder, or not signed by a trusted key: build one
+            err.print(f"The default pack is refused ({exc}); rebuilding it.", soft_wrap=True)
             path = None
         if path is None:
-            _build_default_pack(settings.model_dir / "default", settings.default_pack_notes)
+            _build_default_pack(settings.model_dir / "default", settings.default_pack_notes, settings)
     try:
         service = service_from_settings(settings)  # verifies the pack; builds the term index cache
     except ChartcoderError as exc:
@@ -1030,7 +1079,7 @@ def _first_admin(settings: Any, host: str, port: int) -> None:
     )
 
 
-def _build_default_pack(out: Path, notes: int) -> None:
+def _build_default_pack(out: Path, notes: int, settings: Any) -> None:
     from chartcoder.training.default_pack import build_default_pack
 
     err.print(
@@ -1040,10 +1089,12 @@ def _build_default_pack(out: Path, notes: int) -> None:
     with _progress() as progress:
         bar = progress.add_task("default pack", total=1.0)
         try:
-            build_default_pack(out, notes, lambda s, f: progress.update(bar, description=s, completed=f))
+            build_default_pack(
+                out, notes, lambda s, f: progress.update(bar, description=s, completed=f), settings=settings
+            )
         except ChartcoderError as exc:
             _fail(f"could not build the default pack: {exc}")
-    err.print(f"wrote {out}")
+    err.print(f"wrote {out}, signed with the server's own key ({settings.data_dir / 'pack-signing.key'})")
 
 
 def main() -> None:

@@ -218,6 +218,31 @@ class Settings(BaseSettings):
         description="Serve the OpenAPI docs (/docs, /openapi.json; Swagger UI from the app's own files); "
         "default: on, except in production.",
     )
+    # Model pack trust (docs/models.md, "Signed packs"). A pack holds pickled objects: it is loaded only
+    # when its manifest is signed by a trusted Ed25519 key, and a promotion is smoke-tested first.
+    pack_signing_key: Path | None = Field(
+        None,
+        description="The Ed25519 private key (PEM) `chartcoder train` and `chartcoder models sign` sign packs "
+        "with; made on first use, readable only by its owner. Default ~/.config/chartcoder/pack-signing.key.",
+    )
+    trusted_pack_keys: str = Field(
+        "",
+        description="Public keys whose packs are loaded, comma-separated: 'ssh-ed25519 AAAA...' lines (`chartcoder "
+        "models key` prints one) or files of them. The server's own key (data_dir/pack-signing.key, which signs "
+        "the default pack it builds) is always trusted.",
+    )
+    trust_local_signing_key: bool = Field(
+        True,
+        description="Also trust this user's own signing key (pack_signing_key), so packs trained on this machine "
+        "by the user the server runs as load without configuration; false: only the server's key and "
+        "trusted_pack_keys.",
+    )
+    promotion_smoke_seconds: float = Field(
+        180.0,
+        gt=0,
+        le=3600,
+        description="Time a promotion's smoke test (load the pack in a child process, rank known notes) may take.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

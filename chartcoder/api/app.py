@@ -131,7 +131,7 @@ def create_app(
     pool = SuggestionPool(settings) if settings.suggest_workers > 0 and service_factory is None else None
     serving = ServingModel(
         service_factory or (lambda: front_service(settings) if pool is not None else service_from_settings(settings)),
-        ModelRegistry(store, settings.model_dir),
+        ModelRegistry(store, settings.model_dir, settings),
     )
 
     def load_service() -> SuggestionService:

@@ -7,6 +7,11 @@ loaded. The database holds the promotion history, append-only; its newest row na
 which every API process serving from this database switches to (see `chartcoder.models.serving`).
 A rollback returns to the pack that was active before the current one; when that was the configured
 pack (CHARTCODER_MODEL, before any promotion), the configured pack serves again.
+
+Only packs signed by a trusted key are registered or loaded (chartcoder.models.signing), and before a
+promotion is recorded the pack is smoke-tested in a child process (chartcoder.models.smoke): loaded
+with the allow-list unpickler, it must rank known notes. A pack that fails is refused with a PackError
+(a 400 from the API, an error from the CLI) and the current pack keeps serving.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -25,6 +30,10 @@ from chartcoder.errors import ConflictError, InvalidInputError, NotFoundError
 from chartcoder.models.pack import MANIFEST, ModelPack, PackError, load_pack, sha256_file, verify_pack
 from chartcoder.review.models import Promotion, RegisteredPack, utcnow
 from chartcoder.review.service import ReviewStore
+
+if TYPE_CHECKING:
+    from chartcoder.config import Settings
+    from chartcoder.models.signing import TrustedKey
 
 REGISTRY_FOLDER = "registry"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -41,9 +50,17 @@ class ActivePack:
 
 
 class ModelRegistry:
-    def __init__(self, store: ReviewStore, model_dir: str | Path) -> None:
+    def __init__(self, store: ReviewStore, model_dir: str | Path, settings: Settings | None = None) -> None:
+        """`settings` name the trusted pack keys and the smoke test's time limit (default: the
+        process's settings, read at each use, so a key file made later is trusted without a restart)."""
         self.store = store
         self.root = Path(model_dir) / REGISTRY_FOLDER
+        self.settings = settings
+
+    def trusted(self) -> list[TrustedKey]:
+        from chartcoder.models.signing import trusted_keys
+
+        return trusted_keys(self.settings)
 
     # -- reading ---------------------------------------------------------------------------------
     def active(self) -> ActivePack | None:
@@ -85,14 +102,37 @@ class ModelRegistry:
             raise PackError(f"{active.ref}: its registered copy {path} is missing")
         if sha256_file(path / MANIFEST) != active.manifest_sha256:
             raise PackError(f"{active.ref}: {path} changed after it was registered; refusing to load it")
-        return load_pack(path)
+        return load_pack(path, self.trusted())
+
+    def verify(self, active: ActivePack) -> dict[str, Any]:
+        """What `load` checks before it unpickles anything (the registration digest, the signature and
+        the manifest); the card."""
+        path = self.path_of(active)
+        if not (path / MANIFEST).is_file():
+            raise PackError(f"{active.ref}: its registered copy {path} is missing")
+        if sha256_file(path / MANIFEST) != active.manifest_sha256:
+            raise PackError(f"{active.ref}: {path} changed after it was registered; refusing to load it")
+        return verify_pack(path, self.trusted())
+
+    def smoke_test(self, active: ActivePack) -> dict[str, Any]:
+        """Load the registered copy in a child process and rank known notes there (chartcoder.models.smoke)."""
+        from chartcoder.config import get_settings
+        from chartcoder.models.smoke import smoke_test
+
+        self.verify(active)  # cheap refusals first, in this process: nothing is unpickled here
+        limit = (self.settings or get_settings()).promotion_smoke_seconds
+        try:
+            return smoke_test(self.path_of(active), self.trusted(), limit)
+        except PackError as exc:
+            raise PackError(f"{active.ref} was not promoted: {exc}") from exc
 
     # -- changing --------------------------------------------------------------------------------
     def register(self, source: str | Path, actor: str, note: str | None = None) -> dict[str, Any]:
         """Verify the pack at `source` and copy it into the registry. Registering the same pack again
         is a no-op; a different pack with the same name and version is refused."""
         source = Path(source)
-        card = verify_pack(source)
+        trusted = self.trusted()
+        card = verify_pack(source, trusted)
         name, version = str(card.get("name") or ""), str(card.get("version") or "")
         if not name or not version:
             raise PackError(f"{source}: its model card has no name or version")
@@ -116,7 +156,7 @@ class ModelRegistry:
             try:
                 shutil.copytree(source, tmp, dirs_exist_ok=True)
                 tmp.chmod(0o755)
-                verify_pack(tmp)
+                verify_pack(tmp, trusted)
                 tmp.rename(target)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -153,10 +193,14 @@ class ModelRegistry:
             return ActivePack(row.ref, row.folder, row.manifest_sha256, row.id)
 
     def promote(self, ref: str, actor: str, reason: str | None = None) -> dict[str, Any]:
-        """Make `ref` the active pack. The pack is verified first; an API process switches once it has
-        loaded it, and keeps serving the old one until then. Promoting the active pack is refused."""
+        """Make `ref` the active pack. The pack is verified and smoke-tested first (in a child process:
+        loaded, it must rank known notes), and refused with a PackError when it fails; an API process
+        switches once it has loaded it, and keeps serving the old one until then. Promoting the active
+        pack is refused."""
         target = self.check(ref)
-        self.load(target)  # refused here, not in the API processes, when it does not verify or load
+        if self.active() == target:
+            raise ConflictError(f"{target.ref} is already the active pack", "already_active")
+        self.smoke_test(target)  # refused here, not in the API processes, when it does not verify, load or rank
         return self._switch("promote", target.id, actor, reason)
 
     def rollback(self, actor: str, reason: str | None = None) -> dict[str, Any]:
@@ -174,7 +218,9 @@ class ModelRegistry:
             row = s.get(RegisteredPack, target) if target is not None else None
             back = ActivePack(row.ref, row.folder, row.manifest_sha256, row.id) if row is not None else None
         if back is not None:
-            self.load(back)  # verified before the switch is recorded, as for a promotion
+            # It served before, so it passed a promotion's smoke test; its files and signature are
+            # checked again (a rollback should be quick: no child process)
+            self.verify(back)
         return self._switch("rollback", target, actor, reason, expect=stack)
 
     def _switch(

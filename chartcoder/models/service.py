@@ -172,7 +172,8 @@ def _header_evidence(code: str, raw: dict[str, list[Evidence]]) -> list[Evidence
 def service_from_settings(
     settings: Settings | None = None, kind: type[SuggestionService] | None = None
 ) -> SuggestionService:
-    """A service with the configured pack when it is built (verified before loading), else the knowledge
+    """A service with the configured pack when it is built (its signature and manifest verified before
+    loading, with the keys these settings trust), else the knowledge
     engine alone. A named pack that is not there is an error, except the default one before it is
     built. `kind` is another class to build (the API process's stand-in when a worker pool codes)."""
     from chartcoder.models.pack import PackError, active_pack_path, load_pack
@@ -184,7 +185,10 @@ def service_from_settings(
             f"CHARTCODER_MODEL={settings.model!r}: no model pack there or under {settings.model_dir}; "
             "name a pack folder, a pack under the model folder, or 'knowledge'"
         )
-    return (kind or SuggestionService)(settings, pack=load_pack(path) if path is not None else None)
+    from chartcoder.models.signing import trusted_keys
+
+    pack = load_pack(path, trusted_keys(settings)) if path is not None else None
+    return (kind or SuggestionService)(settings, pack=pack)
 
 
 def describe(code: str, system: str) -> str:

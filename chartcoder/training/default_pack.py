@@ -6,7 +6,8 @@ and inclusion term, our synonyms and the guideline rules. The corpus is shaped l
 office, urgent care, ED, discharge, procedure, operative, consult, H&P and imaging notes, about a third
 of them in the one-line transcription form ("PREOPERATIVE DIAGNOSIS:,  ...,POSTOPERATIVE DIAGNOSIS:,
 Same.,..."), coded by docs/coding-policy.md. Its card records the generator's seeds and a held-out
-synthetic evaluation, so `chartcoder models list` shows how it scores.
+synthetic evaluation, so `chartcoder models list` shows how it scores. It is signed with the server's
+own key (kept in the data folder), which the server trusts without configuration.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from chartcoder.codes.icd10cm import RELEASE
+from chartcoder.config import Settings
+from chartcoder.models.signing import server_key
 from chartcoder.training.readers import ReadReport, read_synthetic
 from chartcoder.training.train import records_digest, train_pack
 
@@ -32,10 +35,14 @@ RANKER_PARAMS = {"top_lr": 40, "top_knn": 20, "char_ngrams": False, "knowledge_s
 
 
 def build_default_pack(
-    out: str | Path, notes: int = 2000, progress: Callable[[str, float], None] | None = None
+    out: str | Path,
+    notes: int = 2000,
+    progress: Callable[[str, float], None] | None = None,
+    settings: Settings | None = None,
 ) -> Path:
     """Generate the synthetic corpus, train the diagnosis ranker on it, score it on notes from
-    another seed, and write the pack to `out`."""
+    another seed, and write the pack to `out`, signed with the server's own key (data_dir/
+    pack-signing.key, made on first use), which the server always trusts."""
     report = ReadReport()
     records = read_synthetic(f"{notes}:{TRAIN_SEED}", report)
     holdout = read_synthetic(f"{HOLDOUT_NOTES}:{HOLDOUT_SEED}")
@@ -58,4 +65,5 @@ def build_default_pack(
         holdout=holdout,
         ranker_params=RANKER_PARAMS,
         holdout_name=f"synthetic notes, seed {HOLDOUT_SEED}",
+        signing_key=server_key(settings),
     )

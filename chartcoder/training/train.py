@@ -136,13 +136,15 @@ def train_pack(
     holdout_name: str = "",
     weights: list[float] | None = None,
     base: str | Path | None = None,
+    signing_key: Any = None,
 ) -> Path:
     """Fit a CodeRanker on the records' positive codes (rejected codes weigh as negatives) and write
     a verified pack. `weights` weighs each record (one per record, e.g. per training source). With
     `base` (a pack folder), the pack stacks the ranker fitted here over the base pack's ranker, which
     only adds codes these records do not hold (chartcoder.models.stacked). The card's metrics hold
     the out-of-fold MAP on the training notes and, when `holdout` records are given, every
-    evaluation metric on them.
+    evaluation metric on them. The pack is signed with `signing_key` (an Ed25519 private key; default
+    the trainer's key, CHARTCODER_PACK_SIGNING_KEY).
 
     The records are read in an order of their content (`canonical_order`), so the same charts make
     the same pack whatever order the files list them in."""
@@ -224,7 +226,7 @@ def train_pack(
         result = score_records(pack, holdout, progress)
         card["metrics"].update({k: round(v, 4) for k, v in result.items() if isinstance(v, float)})
         card["metrics"]["evaluated_on"] = f"{holdout_name or 'held-out records'} ({len(holdout)} records)"
-    return save_pack(model, out, card)
+    return save_pack(model, out, card, signing_key)
 
 
 def _training_engine() -> Any:

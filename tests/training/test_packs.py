@@ -1,5 +1,5 @@
-"""Model packs: a manifest-verified folder; anything tampered, unlisted, missing or of another format
-is refused before joblib (pickle) runs."""
+"""Model packs: a signed, manifest-verified folder; anything tampered, unlisted, missing or of another
+format is refused before joblib (pickle) runs. Signatures and the allow-list unpickler: tests/security."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from chartcoder.models.pack import (
     MANIFEST,
     PACK_FORMAT,
     RANKER_FILE,
+    SIGNATURE,
     PackError,
     list_packs,
     load_pack,
@@ -25,6 +26,7 @@ from chartcoder.models.pack import (
     verify_pack,
 )
 from chartcoder.models.ranker import CodeRanker
+from chartcoder.models.signing import sign_manifest, trainer_key
 from chartcoder.training.readers import read_codiesp
 
 CARD_IN = {"name": "pcs-test", "version": "0.0.1", "system": "ICD-10-PCS", "label_count": 4, "metrics": {}}
@@ -53,12 +55,12 @@ def sha256(path: Path) -> str:
 
 def rewrite_manifest(pack: Path) -> None:
     """What someone who knows the layout would do after editing a file: re-hash everything."""
-    names = sorted(p.name for p in pack.iterdir() if p.is_file() and p.name != MANIFEST)
+    names = sorted(p.name for p in pack.iterdir() if p.is_file() and p.name not in (MANIFEST, SIGNATURE))
     (pack / MANIFEST).write_text("".join(f"{sha256(pack / n)}  {n}\n" for n in names), encoding="utf-8")
 
 
 def test_good_pack_layout_card_and_manifest(pack, ranker):
-    assert sorted(p.name for p in pack.iterdir()) == sorted([CARD, MANIFEST, RANKER_FILE])
+    assert sorted(p.name for p in pack.iterdir()) == sorted([CARD, MANIFEST, RANKER_FILE, SIGNATURE])
     card = json.loads((pack / CARD).read_text(encoding="utf-8"))
     assert card["format"] == PACK_FORMAT and card["chartcoder_version"] == __version__
     assert card["created"]
@@ -150,6 +152,9 @@ def test_listed_but_missing_file_is_refused(pack):
 def test_malformed_manifest_line_is_refused(pack):
     text = (pack / MANIFEST).read_text(encoding="utf-8")
     (pack / MANIFEST).write_text(text + "deadbeef  ranker.joblib\n", encoding="utf-8")
+    with pytest.raises(PackError, match="does not match its manifest"):
+        load_pack(pack)
+    sign_manifest(pack, (pack / MANIFEST).read_bytes(), trainer_key())  # even when a trusted key signed it
     with pytest.raises(PackError, match=rf"{MANIFEST}, line 3"):
         load_pack(pack)
 
