@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from chartcoder.errors import ConflictError, NotFoundError
-from chartcoder.models.pack import MANIFEST, PackError, load_pack, save_pack, sha256_file
+from chartcoder.models.pack import MANIFEST, SIGNATURE, PackError, load_pack, save_pack, sha256_file
 from chartcoder.models.registry import ModelRegistry
 from chartcoder.models.serving import ServingModel
+from chartcoder.models.signing import sign_manifest, trainer_key
 from chartcoder.training.readers import read_synthetic
 from chartcoder.training.train import train_pack
 
@@ -35,9 +36,11 @@ def make_pack(base: Path, folder: Path, name: str, version: str) -> Path:
 
 
 def rehash(pack: Path) -> None:
-    """What someone who knows the layout would do after editing a file: re-hash everything."""
-    names = sorted(p.name for p in pack.iterdir() if p.is_file() and p.name != MANIFEST)
+    """What someone who knows the layout and holds a trusted key would do after editing a file:
+    re-hash everything and sign the new manifest (without a trusted key: tests/security/test_packs.py)."""
+    names = sorted(p.name for p in pack.iterdir() if p.is_file() and p.name not in (MANIFEST, SIGNATURE))
     (pack / MANIFEST).write_text("".join(f"{sha256_file(pack / n)}  {n}\n" for n in names), encoding="utf-8")
+    sign_manifest(pack, (pack / MANIFEST).read_bytes(), trainer_key())
 
 
 @pytest.fixture
