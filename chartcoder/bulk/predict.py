@@ -5,10 +5,11 @@ checked by the API's `EncounterContext`, then `SuggestionService.suggest(text, e
 `SuggestionSet.to_dict(id)`. So a note gets the same suggestions from `chartcoder predict`, the API,
 `bulk predict --engine local` and `bulk predict --engine spark`.
 
-The model pack is verified on the driver (every file against its manifest) before anything runs. Each
-Python worker process then loads it once, keyed by its path and the SHA-256 of its manifest: the
-worker checks that the manifest is the one the driver verified and `load_pack` checks every file
-against it again before unpickling. Spark reuses its Python workers between tasks
+The model pack is verified on the driver (its signature by a key the driver trusts, every file against
+its manifest) before anything runs. Each Python worker process then loads it once, keyed by its path
+and the SHA-256 of its manifest: the worker checks that the manifest is the one the driver verified and
+`load_pack` checks the signature (by the key the driver trusted it by) and every file against it again
+before unpickling with the allow-list. Spark reuses its Python workers between tasks
 (`spark.python.worker.reuse`, on by default), so a pack is loaded once per worker process (one per
 executor core), not once per batch or row; the `pack_loads` figure of the summary counts them.
 
@@ -82,6 +83,7 @@ class BulkJob:
     # resolved by `prepare`
     pack_path: str | None = field(default=None, init=False)
     pack_digest: str = field(default="", init=False)
+    pack_signer: str = field(default="", init=False)  # the trusted key the driver verified it with
     model_name: str = field(default="", init=False)
     prepared: bool = field(default=False, init=False)
 
@@ -113,9 +115,12 @@ class BulkJob:
 
             self.model_name, self.pack_digest = KnowledgeSuggester.name, KNOWLEDGE
         else:
+            from chartcoder.models.signing import signer_line
+
             card = verify_pack(self.pack_path)
             self.model_name = f"{card['name']}@{card['version']}"
             self.pack_digest = manifest_digest(self.pack_path)
+            self.pack_signer = signer_line(self.pack_path)
         self.prepared = True
         return self
 
@@ -242,13 +247,15 @@ _SERVICES: dict[tuple[str, str], Any] = {}
 _SERVICES_LOCK = threading.Lock()
 
 
-def cached_service(pack_path: str | None, digest: str) -> tuple[Any, bool]:
+def cached_service(pack_path: str | None, digest: str, signer: str = "") -> tuple[Any, bool]:
     """(service, loaded_now): this process's SuggestionService for the pack whose manifest has
-    `digest`, built on first use. A pack whose manifest is not the one the driver verified, or whose
-    files do not match its manifest, is refused with a PackError before anything is unpickled."""
+    `digest`, built on first use. A pack whose manifest is not the one the driver verified, whose
+    signature is not by `signer` (the key the driver trusted it by; empty: this process's trusted keys)
+    or whose files do not match its manifest, is refused with a PackError before anything is unpickled."""
     from chartcoder.config import get_settings
     from chartcoder.models.pack import load_pack
     from chartcoder.models.service import SuggestionService
+    from chartcoder.models.signing import parse_public_keys
 
     key = (pack_path or KNOWLEDGE, digest)
     with _SERVICES_LOCK:
@@ -262,7 +269,8 @@ def cached_service(pack_path: str | None, digest: str) -> tuple[Any, bool]:
                     f"{pack_path}: its manifest is not the one the driver verified (the pack changed, or "
                     "this executor sees another copy); refusing to load it"
                 )
-            service = SuggestionService(get_settings(), pack=load_pack(pack_path))
+            trusted = parse_public_keys(signer, "the driver's verified signer") if signer else None
+            service = SuggestionService(get_settings(), pack=load_pack(pack_path, trusted))
         _SERVICES[key] = service
         return service, True
 
@@ -311,7 +319,7 @@ def run_local(job: BulkJob, progress: Any = None) -> dict[str, Any]:
     except ImportError as exc:
         raise BulkError("writing Parquet needs pyarrow: pip install 'chartcoder[spark]'") from exc
     started = time.perf_counter()
-    service, loaded = cached_service(job.pack_path, job.pack_digest)
+    service, loaded = cached_service(job.pack_path, job.pack_digest, job.pack_signer)
     load_seconds = time.perf_counter() - started if loaded else 0.0
     out_schema, fail_schema = arrow_schemas()
     counts = {"notes": 0, "failures": 0, "suggestions": 0}
@@ -372,6 +380,7 @@ def _code_batches(
     *,
     pack: str | None,
     digest: str,
+    signer: str,
     shipped: bool,
     fmt: str,
     top_k: int,
@@ -389,7 +398,7 @@ def _code_batches(
 
         path = SparkFiles.get(Path(pack).name)
     t0 = time.perf_counter()
-    service, loaded = cached_service(path, digest)
+    service, loaded = cached_service(path, digest, signer)
     if loaded:
         loads.add(1)
         load_seconds.add(time.perf_counter() - t0)
@@ -535,6 +544,7 @@ def run_spark(spark: Any, job: BulkJob) -> dict[str, Any]:
         _code_batches,
         pack=pack,
         digest=job.pack_digest,
+        signer=job.pack_signer,
         shipped=job.ship_pack,
         fmt=job.format,
         top_k=job.top_k,

@@ -271,3 +271,13 @@ def check_signature(pack: Path, manifest: bytes, trusted: list[TrustedKey]) -> s
             "after it was signed"
         ) from None
     return key_id(raw_key)
+
+
+def signer_line(pack: str | Path) -> str:
+    """The public key (OpenSSH line) that signed `pack`, as its MANIFEST.sig names it: for a caller that
+    has just verified the pack with its own trusted keys and hands that one key to another process
+    (bulk coding's executors) so it verifies the same pack the same way."""
+    doc = read_signature(Path(pack))
+    if doc is None:
+        raise SignatureError(f"{pack}: not signed")
+    return f"ssh-ed25519 {doc.get('key', '')}"
