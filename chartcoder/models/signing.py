@@ -24,6 +24,7 @@ import binascii
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ SIGNATURE_FORMAT = "chartcoder.pack-signature.v1"
 # replayed as a signature of anything else made with the same key (and the other way round).
 _CONTEXT = b"chartcoder model pack manifest v1\n"
 SERVER_KEY_FILE = "pack-signing.key"
+log = logging.getLogger("chartcoder.packs")
 DEFAULT_TRAINER_KEY = Path("~/.config/chartcoder/pack-signing.key")
 
 
@@ -203,7 +205,14 @@ def trusted_keys(settings: Settings | None = None) -> list[TrustedKey]:
     own = [server_key_path(settings)]
     if settings.trust_local_signing_key:
         own.append(trainer_key_path(settings))
-    keys = [TrustedKey(read_private_key(p).public_key(), str(p)) for p in own if p.is_file()]
+    keys = []
+    for p in own:
+        if not p.is_file():
+            continue
+        try:
+            keys.append(TrustedKey(read_private_key(p).public_key(), str(p)))
+        except SignatureError as exc:  # e.g. another user's key file: not trusted, and said once per load
+            log.warning("pack signing key not trusted: %s", exc)
     return keys + configured_keys(settings.trusted_pack_keys)
 
 

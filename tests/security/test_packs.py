@@ -271,3 +271,23 @@ def test_the_shipped_default_pack_loads_through_the_allow_list_once_signed(tmp_p
     assert pack.name.startswith("default@")
     codes = [code for code, _ in pack.ranker.rank([NOTE])[0][:5]]
     assert "E11.22" in codes
+
+
+# -- keys ----------------------------------------------------------------------------------------------------
+def test_signing_keys_are_made_once_readable_only_by_their_owner(tmp_path):
+    from chartcoder.models.signing import load_or_create_key, public_bytes, server_key
+
+    path = tmp_path / "keys" / "trainer.key"
+    first, again = load_or_create_key(path), load_or_create_key(path)
+    assert public_bytes(first.public_key()) == public_bytes(again.public_key())
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.with_name("trainer.key.pub").read_text().startswith("ssh-ed25519 ")
+    assert "PRIVATE KEY" not in path.with_name("trainer.key.pub").read_text()
+    # the server's own key lives in its data folder and is trusted there without configuration
+    cfg = Settings(data_dir=tmp_path / "data", pack_signing_key=path, trust_local_signing_key=False)
+    own = server_key(cfg)
+    assert (tmp_path / "data" / "pack-signing.key").stat().st_mode & 0o777 == 0o600
+    assert [public_bytes(k.key) for k in trusted_keys(cfg)] == [public_bytes(own.public_key())]
+    # a trusted-keys entry that is neither a key nor a readable file is an error that says so
+    with pytest.raises(PackError, match="neither an 'ssh-ed25519 AAAA...' key nor a readable key file"):
+        trusted_keys(Settings(data_dir=tmp_path / "data", trusted_pack_keys=str(tmp_path / "nope.pub")))
