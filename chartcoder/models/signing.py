@@ -80,12 +80,14 @@ def public_text(key: Ed25519PublicKey, comment: str = "chartcoder-pack-key") -> 
 
 # -- private keys ---------------------------------------------------------------------------------
 def load_or_create_key(path: str | Path) -> Ed25519PrivateKey:
-    """The Ed25519 private key in `path` (PEM, PKCS#8); made on first use, 0600, with a `.pub` beside
-    it. Two processes making it at once end up with the same key: it is written to a private
+    """The Ed25519 private key in `path` (PEM, PKCS#8); made on first use, 0600 in a 0700 folder if
+    it makes the folder, with a `.pub` beside it. Two processes making it at once end up with the same key: it is written to a private
     temporary file and linked into place, and the loser reads the winner's."""
+    from chartcoder.files import private_dir, write_private
+
     path = Path(path).expanduser()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -103,8 +105,8 @@ def load_or_create_key(path: str | Path) -> Ed25519PrivateKey:
     key = read_private_key(path)
     pub = path.with_name(path.name + ".pub")
     if not pub.exists():
-        with contextlib.suppress(OSError):
-            pub.write_text(public_text(key.public_key()) + "\n", encoding="utf-8")
+        with contextlib.suppress(OSError):  # 0600 too: the data folder holds nothing others may read
+            write_private(pub, public_text(key.public_key()) + "\n")
     return key
 
 
