@@ -80,9 +80,10 @@ def public_text(key: Ed25519PublicKey, comment: str = "chartcoder-pack-key") -> 
 
 # -- private keys ---------------------------------------------------------------------------------
 def load_or_create_key(path: str | Path) -> Ed25519PrivateKey:
-    """The Ed25519 private key in `path` (PEM, PKCS#8); made on first use, 0600 in a 0700 folder if
-    it makes the folder, with a `.pub` beside it. Two processes making it at once end up with the same key: it is written to a private
-    temporary file and linked into place, and the loser reads the winner's."""
+    """The Ed25519 private key in `path` (PEM, PKCS#8); made on first use, 0600 (in a 0700 folder if
+    it makes the folder), with a `.pub` beside it. Two processes making it at once end up with the
+    same key: it is written to a private temporary file and linked into place, and the loser reads
+    the winner's."""
     from chartcoder.files import private_dir, write_private
 
     path = Path(path).expanduser()
