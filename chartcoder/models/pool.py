@@ -675,8 +675,10 @@ class _Engine:
     def serving(self, pack: str | None) -> SuggestionService:
         if pack != self.pack:
             from chartcoder.models.pack import load_pack
+            from chartcoder.models.signing import trusted_keys
 
-            self.service = self.base if pack is None else self.base.with_pack(load_pack(pack))
+            trusted = trusted_keys(self.base.settings)  # the keys the server's settings trust, not the env's
+            self.service = self.base if pack is None else self.base.with_pack(load_pack(pack, trusted))
             self.pack = pack
         return self.service
 
