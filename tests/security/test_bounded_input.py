@@ -94,6 +94,17 @@ def test_a_flooded_note_at_the_size_limit_is_coded_in_bounded_time(service, name
     assert "I10" in {s.code for s in result.suggestions}  # the note was still read
 
 
+def test_the_wound_size_pattern_is_linear_on_a_digit_run() -> None:
+    """`_SIZE_CM` on its own (the pipeline also breaks long runs): 15,000 digits took 10 s."""
+    from chartcoder.nlp.concepts import _SIZE_CM
+
+    text = "7" * LIMIT + " mm; laceration 2.5 cm, 12345678901234567890 3 centimeters"
+    start = time.process_time()
+    sizes = _SIZE_CM.findall(text)
+    assert time.process_time() - start < 1.0
+    assert sizes == ["2.5", "3"]
+
+
 def test_bounding_keeps_every_offset_and_every_character_outside_the_long_runs() -> None:
     from chartcoder.nlp.bounds import bound_note
 
