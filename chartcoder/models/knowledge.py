@@ -99,6 +99,14 @@ _SIDE_WORD = re.compile(r"\b(?:left|right|bilateral)\b", re.I)
 _ENCOUNTER_WORDS = frozenset({"encounter", "fracture", "closed", "current", "injury", "routine", "healing"})
 DIABETES_FAMILIES = ("E08", "E09", "E10", "E11", "E13")
 _NEOPLASM = re.compile(r"C|D[0-4]")
+# "Other X" / "X, unspecified": a kind of X the body of the note may name (_kind_from_body).
+_VAGUE_KIND = re.compile(
+    r"^other (?!and unspecified)|\bunspecified\b(?! (?:knee|side|ear|eye|hand|foot|arm|leg|lung|kidney))", re.I
+)
+_KIND_FILLER = frozenset({"other", "unspecified", "current", "injury", "initial", "subsequent", "sequela", "encounter"})
+_KIND_FILLER |= frozenset({"left", "right", "bilateral", "of", "the", "and", "with", "without"})
+_BODY_SENTENCE = re.compile(r"[^.;\n]{10,400}")
+_BODY_NEGATION = re.compile(r"\b(?:no|not|without|negative|denies|rule out|r/o|intact|normal)\b", re.I)
 # A code coded from the body of the note that matches a diagnosis line at least this well names it.
 BODY_SPECIFIC_MIN = 0.6
 # A diagnosis line matched by wording alone is proposed only at this similarity (chartcoder.models.retrieval).
@@ -329,6 +337,7 @@ class KnowledgeSuggester:
             self._add_retrieved(found, text, sections, encounter, visit_is_subsequent, note_words, mentions)
         if sections is not None:
             self._side_from_document(found, text, sections, note_words)
+            self._kind_from_body(found, text, sections, note_words)
         self._restore_treated_cancers(found)
         self._current_over_history(found)
         self._apply_combinations(found)
@@ -443,6 +452,63 @@ class KnowledgeSuggester:
             cand.warnings.append(f"the diagnosis line, made specific by the note: {hit.matched}")
             return True
         return False
+
+    def _kind_from_body(
+        self, found: dict[tuple[str, str], Candidate], text: str, sections: SectionIndex, note_words: frozenset[str]
+    ) -> None:
+        """A diagnosis of the final statement coded to "Other X" or "X, unspecified" takes the kind the
+        body of the note describes when one sentence there names all the words of a sibling's title
+        ("Torn lateral meniscus" in the diagnosis, "A complex tear ... of the lateral meniscus" in the
+        findings: S83.27-, not S83.28-). The body gives specificity (coding policy; OCG I.B.13-I.B.14)."""
+        vague = [
+            c
+            for c in found.values()
+            if c.system == "ICD-10-CM"
+            and self.icd.is_valid(c.code)
+            and any(e.section in FINAL_SECTIONS for e in c.evidence)
+            and _VAGUE_KIND.search(self.icd.description(c.code))
+        ]
+        if not vague:
+            return
+        final = [(s.header_start, s.end) for s in sections.sections if s.label in FINAL_SECTIONS | SUPERSEDED_SECTIONS]
+        body: list[frozenset[str]] = []
+        for m in _BODY_SENTENCE.finditer(text):
+            if any(a <= m.start() < b for a, b in final) or _BODY_NEGATION.search(m.group(0)):
+                continue
+            body.append(frozenset(w.norm for w in words_of(m.group(0))[0]))
+        for cand in vague:
+            node = None  # the broadest vague code above this one: where the kinds branch off
+            for a in [cand.code, *self.icd.ancestors(cand.code)]:
+                if not _VAGUE_KIND.search(self.icd.description(a)):
+                    break
+                node = a
+            parent = self.icd.parent(node) if node else None
+            if node is None or parent is None:
+                continue
+            own = self._desc_words(node) - _KIND_FILLER
+            for sibling in self.icd.children(parent):
+                if sibling == node:
+                    continue
+                words = self._desc_words(sibling) - _KIND_FILLER
+                kind = words - own
+                if not kind or not any(len(w) >= 4 for w in kind) or not own <= words:
+                    continue  # a kind of the same thing: every word of the vague title, and more
+                if not any(words <= sentence for sentence in body):
+                    continue
+                sides = self._desc_words(cand.code) & {"left", "right", "bilateral"}
+                seventh = cand.code[-1:] if len(cand.code) == 8 and self.icd.seventh_characters(cand.code) else "A"
+                cue = {"D": "subsequent", "S": "sequela"}.get(seventh, "initial")
+                code = self.refine(sibling, sides, cue, self._desc_words(cand.code), note_words)
+                if not self.icd.is_billable(code):
+                    break
+                found.pop(("ICD-10-CM", cand.code), None)
+                cand.code = code
+                cand.warnings.append(f"kind from the body of the note: {self.icd.description(sibling)}")
+                if ("ICD-10-CM", code) in found:
+                    found[("ICD-10-CM", code)].merge(cand)  # the body's own mention of that kind
+                else:
+                    found[("ICD-10-CM", code)] = cand
+                break
 
     def _side_from_document(
         self, found: dict[tuple[str, str], Candidate], text: str, sections: SectionIndex, note_words: frozenset[str]
