@@ -97,10 +97,15 @@ class SuggestionService:
         for m in mentions:
             code = map_to_labels(m.targets[0].code, labels)[0]
             raw.setdefault(code, []).append(Evidence(m.start, m.end, m.text, m.assertion, m.section))
+        # A condition the note names only as absent or as someone else's ("Denies chest pain.", "wife
+        # has diabetes", "mother had breast cancer") is not offered even as a consider: the note says the
+        # patient does not have it (a family history code, when reportable, comes from the engine).
+        not_the_patients = ("negated", "other_person", "family")
+        denied = {code for code, ev in raw.items() if all(e.assertion in not_the_patients for e in ev)}
         for code, score in ranked[:k]:
             if score < self.settings.min_score:
                 break  # ranked best first: the rest score lower still
-            if code in seen:
+            if code in seen or code in denied:
                 continue
             # A code the guideline engine did not code from this note's words (it set the mention
             # aside as negated, someone else's or narrative, or never found one) is a "consider".
