@@ -74,6 +74,48 @@ SUPERSEDED_SECTIONS = frozenset({"preop_diagnosis"})
 # blood loss, anesthesia, fluids, drains, specimens and implants of the operation, its staff and dates.
 NOT_CODED_SECTIONS = frozenset({"ebl", "anesthesia", "fluids", "drains", "specimens", "implants", "admin"})
 PROCEDURE_DOCUMENTS = frozenset({"operative_report", "procedure_report"})
+# What the patient had before and what was reviewed and examined on the way: never a diagnostic statement.
+BACKGROUND_SECTIONS = frozenset(
+    {
+        "review_of_systems",
+        "physical_exam",
+        "past_medical_history",
+        "past_surgical_history",
+        "problem_list",
+        "family_history",
+        "social_history",
+        "medications",
+        "allergies",
+    }
+)
+INTERPRETING_DOCUMENTS = frozenset({"radiology_report", "pathology_report"})
+_INTERPRETATION = frozenset({"findings", "results", "pathology", "other"})
+# The narrative of a document: what led up to the encounter (the story, the course), what was found on
+# the way, and the background (BACKGROUND_SECTIONS: what the patient had before, the systems reviewed,
+# the exam). A coder reads it for specificity and for the signs to code when no diagnosis is made, not as
+# a diagnostic statement (OCG IV.G, IV.D; II for the principal diagnosis). A radiology or pathology
+# report's findings are its interpretation (INTERPRETING_DOCUMENTS, OCG IV.K), not narrative.
+NARRATIVE_SECTIONS = frozenset(
+    {
+        "hpi",
+        "review_of_systems",
+        "physical_exam",
+        "results",
+        "findings",
+        "hospital_course",
+        "ed_course",
+        "past_medical_history",
+        "past_surgical_history",
+        "problem_list",
+        "family_history",
+        "social_history",
+        "medications",
+        "allergies",
+        "pathology",
+        "procedure_detail",
+        "other",
+    }
+)
 # Where the professional services a CPT code reports are not this provider's (the facility codes the
 # stay's labs and imaging; a consultant reviews results others produced), lab and imaging CPT need
 # words saying they were performed here.
@@ -180,6 +222,50 @@ def _duration_weeks(sentence: str) -> float | None:
     return best
 
 
+_CODE = r"[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?"
+_CODE_RANGE = re.compile(rf"\b({_CODE})\s*-\s*({_CODE})\b")
+_CODE_CITED = re.compile(rf"\b({_CODE})")
+
+
+def _names_code(note: str, code: str) -> bool:
+    """Whether a tabular note cites `code`: a code and its children ("M54.5-") or a range ("I10-I1A")."""
+    flat = code.replace(".", "")
+    for m in _CODE_RANGE.finditer(note):
+        first, last = m.group(1).replace(".", ""), m.group(2).replace(".", "")
+        if first <= flat[: len(first)] and flat[: len(last)] <= last:
+            return True
+    return any(flat.startswith(m.group(1).replace(".", "")) for m in _CODE_CITED.finditer(_CODE_RANGE.sub(" ", note)))
+
+
+# Words before a condition that do not make it another condition: degree, course, certainty, side,
+# and the small words of a sentence. Any other word right before a one-word mention ("marrow edema",
+# "facet arthropathy", "macular edema") qualifies it.
+_NEUTRAL_BEFORE = frozenset(
+    """a an the and or of with without from for to in on at by as is was are were be been has have had having
+    his her their its this that these those no not any some all also new known likely possible probable
+    presumed suspected history mild moderate severe significant marked minimal minor slight trace small
+    large extensive diffuse acute chronic subacute recurrent persistent intermittent progressive worsening
+    worsened improving improved stable resolved resolving early late advanced underlying ongoing continued
+    left right bilateral both multiple several secondary associated due primary initial subsequent
+    developed developing noted showed shows revealed reveals demonstrates consistent compatible
+    possibly probably episode episodes symptoms symptomatic asymptomatic""".split()  # noqa: SIM905
+)
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z-]{2,})[ \t]+$")
+
+
+def _qualifier_before(text: str, m: Mention) -> str | None:
+    """The word right before a one-word mention, in its sentence, when it qualifies the condition."""
+    if " " in m.text.strip() or m.start <= m.sentence[0]:
+        return None
+    hit = _WORD_BEFORE.search(text[max(m.sentence[0], m.start - 40) : m.start])
+    if hit is None:
+        return None
+    word = hit.group(1)
+    if word.lower() in _NEUTRAL_BEFORE or word.isupper() and len(word) <= 4:
+        return None
+    return word
+
+
 def _clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
@@ -250,6 +336,9 @@ class Candidate:
     mentions: list[Mention] = field(default_factory=list)
     origin: str | None = None  # the disease code a history code was derived from
     repeats: int = 0
+    # Why the code is held below the shown threshold whatever its score ("consider": the coder decides);
+    # None when its words support showing it.
+    held: str | None = None
     _seen: set[tuple[int, int]] = field(default_factory=set, repr=False)
 
     def add_evidence(self, evidence: list[Evidence]) -> None:
@@ -265,9 +354,14 @@ class Candidate:
         bonus = 0.04 if self.repeats < 3 else 0.0
         self.repeats += 1 + other.repeats
         self.score = max(self.score, other.score) + bonus
+        doubts = {self.held, other.held} - {None}
+        if self.held is None or other.held is None:
+            # Another mention supports it without the doubt.
+            self.held = None
+            self.warnings = [w for w in self.warnings if w not in doubts]
         self.add_evidence(other.evidence)
         for w in other.warnings:
-            if w not in self.warnings:
+            if w not in self.warnings and (self.held is not None or w not in doubts):
                 self.warnings.append(w)
         self.mentions.extend(other.mentions)
 
@@ -327,7 +421,18 @@ class KnowledgeSuggester:
             sentence, encounter_cue, hits = read
             if not self._reportable(m, sentence, document, hits):
                 continue
+            qualifier = _qualifier_before(text, m)
             for cand in self._from_mention(m, encounter, encounter_cue, note_words):
+                if (
+                    qualifier
+                    and cand.system == "ICD-10-CM"
+                    and self._unnamed_qualifier(cand.code, qualifier, f"{qualifier} {m.text}")
+                ):
+                    # "bone marrow edema", "facet arthropathy": the note names a kind or a site of the
+                    # condition that this unspecified code does not (OCG I.B.18: unspecified codes only
+                    # when the record says no more). A coder finds the code for the whole phrase.
+                    cand.held = f"the note says '{qualifier} {m.text}'; this code does not name '{qualifier}'"
+                    cand.warnings.append(cand.held)
                 key = (cand.system, cand.code)
                 if key in found:
                     found[key].merge(cand)
@@ -345,9 +450,10 @@ class KnowledgeSuggester:
         self._drop_unspecified_siblings(found)
         self._resolve_contradictions(found)
         self._cough_by_duration(found, text)
-        self._weigh_by_document(found, bool(section_labels & FINAL_SECTIONS))
+        self._weigh_by_document(found, bool(section_labels & FINAL_SECTIONS), document)
         self._apply_adds(found)
         self._add_table_codes(found, text, mentions, encounter)
+        self._one_of_excludes1(found)
         self._add_em(found, text, encounter, document)
         self._add_bmi(found, text, encounter)
         suggestions = [self._finish(c, found, encounter) for c in found.values()]
@@ -544,6 +650,27 @@ class KnowledgeSuggester:
                     found[("ICD-10-CM", sided)].merge(cand)
                 else:
                     found[("ICD-10-CM", sided)] = cand
+
+    def _unnamed_qualifier(self, code: str, qualifier: str, phrase: str) -> bool:
+        """An unspecified (or default) code whose words do not include the word that qualifies its
+        mention in the note."""
+        if not self.icd.is_valid(code):
+            return False
+        words, default = self._description_words(self.icd.description(code))
+        if not default:
+            return False
+        qwords = {w.norm for w in words_of(qualifier)[0]}
+        if not qwords or qwords & words:
+            return False
+        if self.retriever is not None:
+            # The whole phrase may still be this code ("degenerative arthritis" is osteoarthritis NOS):
+            # the codes whose wording best matches the phrase say.
+            flat = code.replace(".", "")
+            for hit in self.retriever.search(phrase, k=5):
+                other = hit.code.replace(".", "")
+                if flat.startswith(other) or other.startswith(flat):
+                    return False
+        return True
 
     # ------------------------------------------------------------------------------------------
     # What is reportable at all
@@ -916,7 +1043,9 @@ class KnowledgeSuggester:
                 return True
         return False
 
-    def _weigh_by_document(self, found: dict[tuple[str, str], Candidate], has_final: bool = False) -> None:
+    def _weigh_by_document(
+        self, found: dict[tuple[str, str], Candidate], has_final: bool = False, document: str | None = None
+    ) -> None:
         """Code from where a coder codes. With a final diagnostic statement in the note, a diagnosis it
         does not name is weaker evidence (narrative mentions, history, exam); a preoperative diagnosis
         the postoperative one replaced weaker still; symptoms beside a definitive final diagnosis are
@@ -929,6 +1058,18 @@ class KnowledgeSuggester:
 
         final = [c for c in icd if sections(c) & FINAL_SECTIONS]
         if not final and not has_final:
+            # No final diagnostic statement: the reason for the visit and the story of the present
+            # illness stand for it. What only the background names (past history, review of systems,
+            # exam, medication lists) is weaker, and so is a sign or symptom the story names beside a
+            # definitive diagnosis (OCG IV.D, I.B.5).
+            story = NARRATIVE_SECTIONS - _INTERPRETATION if document in INTERPRETING_DOCUMENTS else NARRATIVE_SECTIONS
+            definitive = any(not c.code.startswith("R") and not sections(c) <= BACKGROUND_SECTIONS for c in icd)
+            for c in icd:
+                where = sections(c)
+                if not where:
+                    continue
+                if where <= BACKGROUND_SECTIONS or (where <= story and c.code.startswith("R") and definitive):
+                    c.score *= 0.82
             return
         has_postop = any("postop_diagnosis" in sections(c) for c in icd)
         definitive = any(not c.code.startswith("R") for c in final)
@@ -958,6 +1099,37 @@ class KnowledgeSuggester:
             if firsts:
                 min(firsts, key=lambda x: x[0])[1].score += 0.1
                 break
+
+    def _one_of_excludes1(self, found: dict[tuple[str, str], Candidate]) -> None:
+        """Two codes an Excludes1 note says are never coded together (OCG I.A.12.a) are not both shown:
+        the better supported one is (a definitive diagnosis over a sign, then the final diagnostic
+        statement, then the score); the other is ranked below the shown threshold, with the conflict as
+        its warning, for the coder to decide (the exceptions are for conditions unrelated to each other)."""
+        shown = [c for c in found.values() if c.system == "ICD-10-CM" and c.score >= SHOW_THRESHOLD]
+        if len(shown) < 2:
+            return
+
+        def strength(c: Candidate) -> tuple[bool, bool, float]:
+            final = any(e.section in FINAL_SECTIONS for e in c.evidence)
+            return (not c.code.startswith("R"), final, c.score)
+
+        for c in sorted(shown, key=strength):
+            if c.score < SHOW_THRESHOLD or not self.icd.is_valid(c.code):
+                continue
+            for o in shown:
+                if o is c or o.score < SHOW_THRESHOLD or strength(o) < strength(c):
+                    continue
+                if self._excludes(c.code, o.code) or self._excludes(o.code, c.code):
+                    c.score = min(c.score, SHOW_THRESHOLD - 0.01)
+                    c.warnings.append(f"Excludes1 with {o.code}, which the note supports better: not coded together")
+                    break
+
+    def _excludes(self, code: str, other: str) -> bool:
+        """Whether `code`'s Excludes1 notes (its own and its ancestors') name `other`: a code, a code
+        with its children ("C50.-") or a range of categories ("Q65-Q66")."""
+        if not self.icd.is_valid(code):
+            return False
+        return any(_names_code(note, other) for note in self.icd.excludes1(code))
 
     def _apply_combinations(self, found: dict[tuple[str, str], Candidate]) -> None:
         for rule in self.rules.combinations:
@@ -1190,6 +1362,8 @@ class KnowledgeSuggester:
             pc = self._procedure_set(c.system).get(c.code)
             description = pc.description if pc else "unknown code"
         evidence = sorted(c.evidence, key=lambda e: (e.start, e.end))
+        if c.held is not None:
+            score = min(score, SHOW_THRESHOLD - 0.01)
         score = round(min(0.99, max(0.01, score)), 4)
         group: Group = "suggested" if score >= SHOW_THRESHOLD and evidence else "consider"
         return Suggestion(c.code, c.system, description, score, evidence, warnings, group)

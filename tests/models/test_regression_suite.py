@@ -59,7 +59,12 @@ def test_case(case, suggest):
     top = ranked[:top_k]
     missing = [c for c in case.get("must", []) if str(c) not in top]
     unwanted = [c for c in case.get("must_not", []) if str(c) in ranked]
-    assert not missing and not unwanted, (
+    # `shown` / `not_shown`: the "suggested" group (what the coder is shown as the proposal).
+    shown = [s.code for s in result.suggestions if s.group == "suggested"]
+    not_shown = [c for c in case.get("shown", []) if str(c) not in shown]
+    wrongly_shown = [c for c in case.get("not_shown", []) if str(c) in shown]
+    assert not missing and not unwanted and not not_shown and not wrongly_shown, (
         f"{case['id']} ({case['category']}): missing from top {top_k}: {missing}; "
-        f"must not appear: {unwanted}; got {ranked[:15]}. Why: {case.get('why', '')}"
+        f"must not appear: {unwanted}; not shown: {not_shown}; must not be shown: {wrongly_shown}; "
+        f"got {ranked[:15]}, shown {shown}. Why: {case.get('why', '')}"
     )
