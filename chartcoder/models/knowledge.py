@@ -124,6 +124,28 @@ _PERFORMED_HERE = re.compile(
     r"interpreted by me|my (?:own )?interpretation|i (?:personally )?(?:interpreted|reviewed the (?:images|tracing)))",
     re.I,
 )
+# Sections that tell what happened before this visit or elsewhere: a service named only there was not
+# performed at this visit unless the sentence says it was (_DONE_THIS_VISIT).
+_HISTORY_OF_SERVICES = frozenset(
+    {
+        "hpi",
+        "past_medical_history",
+        "past_surgical_history",
+        "family_history",
+        "social_history",
+        "medications",
+        "allergies",
+        "review_of_systems",
+    }
+)
+# Documents whose history tells of services other providers performed (EMS, the ED, the ward, an
+# outside hospital) before this provider's service.
+_OTHERS_SERVICES = frozenset({"history_physical", "consult", "discharge_summary"})
+_DONE_THIS_VISIT = re.compile(
+    _PERFORMED_HERE.pattern
+    + r"|\btoday\b|\bthis visit\b|\b(?:here|presents?|comes?(?: in)?|came(?: in)?|is seen|returns?) (?:today )?for\b",
+    re.I,
+)
 _RESULT_CATEGORIES = frozenset({"Laboratory", "Imaging", "Cardiology"})
 # Steps integral to an operation (closure of the incision, a catheter or line for it, anesthesia by
 # the surgeon) are not reported separately (NCCI policy manual ch. I; CPT surgical package).
@@ -433,6 +455,14 @@ class KnowledgeSuggester:
                     # when the record says no more). A coder finds the code for the whole phrase.
                     cand.held = f"the note says '{qualifier} {m.text}'; this code does not name '{qualifier}'"
                     cand.warnings.append(cand.held)
+                elif cand.system != "ICD-10-CM" and m.section in _HISTORY_OF_SERVICES:
+                    if (m.historical or document in _OTHERS_SERVICES) and not _DONE_THIS_VISIT.search(sentence):
+                        # A service the history tells of ("vaccines up to date (DTaP-IPV at 4 years)"; in
+                        # an H&P, consult or discharge summary, "a Foley catheter was placed in the
+                        # ER") was not performed at this visit by this provider unless the note says so
+                        # (CPT: report the services you performed).
+                        cand.held = "named in the history, not as a service performed at this visit"
+                        cand.warnings.append(cand.held)
                 key = (cand.system, cand.code)
                 if key in found:
                     found[key].merge(cand)
@@ -664,11 +694,12 @@ class KnowledgeSuggester:
             return False
         if self.retriever is not None:
             # The whole phrase may still be this code ("degenerative arthritis" is osteoarthritis NOS):
-            # the codes whose wording best matches the phrase say.
+            # it is when the code is (one of) the best wording matches of the phrase.
             flat = code.replace(".", "")
-            for hit in self.retriever.search(phrase, k=5):
+            hits = self.retriever.search(phrase, k=5)
+            for hit in hits:
                 other = hit.code.replace(".", "")
-                if flat.startswith(other) or other.startswith(flat):
+                if hit.similarity >= hits[0].similarity - 0.02 and (flat.startswith(other) or other.startswith(flat)):
                     return False
         return True
 
@@ -1202,7 +1233,7 @@ class KnowledgeSuggester:
         for rule in self.rules.adds:
             triggers = []
             for cand in list(found.values()):
-                if cand.system == "ICD-10-CM":
+                if cand.system == "ICD-10-CM" or cand.held is not None:
                     continue
                 if "when_category" in rule:
                     pc = self._procedure_set(cand.system).get(cand.code)
@@ -1363,7 +1394,7 @@ class KnowledgeSuggester:
             description = pc.description if pc else "unknown code"
         evidence = sorted(c.evidence, key=lambda e: (e.start, e.end))
         if c.held is not None:
-            score = min(score, SHOW_THRESHOLD - 0.01)
+            score = min(score * 0.82, SHOW_THRESHOLD - 0.01)  # doubted: ranked as a narrative mention
         score = round(min(0.99, max(0.01, score)), 4)
         group: Group = "suggested" if score >= SHOW_THRESHOLD and evidence else "consider"
         return Suggestion(c.code, c.system, description, score, evidence, warnings, group)
