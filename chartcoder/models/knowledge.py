@@ -455,14 +455,18 @@ class KnowledgeSuggester:
                     # when the record says no more). A coder finds the code for the whole phrase.
                     cand.held = f"the note says '{qualifier} {m.text}'; this code does not name '{qualifier}'"
                     cand.warnings.append(cand.held)
-                elif cand.system != "ICD-10-CM" and m.section in _HISTORY_OF_SERVICES:
-                    if (m.historical or document in _OTHERS_SERVICES) and not _DONE_THIS_VISIT.search(sentence):
-                        # A service the history tells of ("vaccines up to date (DTaP-IPV at 4 years)"; in
-                        # an H&P, consult or discharge summary, "a Foley catheter was placed in the
-                        # ER") was not performed at this visit by this provider unless the note says so
-                        # (CPT: report the services you performed).
-                        cand.held = "named in the history, not as a service performed at this visit"
-                        cand.warnings.append(cand.held)
+                elif (
+                    cand.system != "ICD-10-CM"
+                    and m.section in _HISTORY_OF_SERVICES
+                    and (m.historical or document in _OTHERS_SERVICES)
+                    and not _DONE_THIS_VISIT.search(sentence)
+                ):
+                    # A service the history tells of ("vaccines up to date (DTaP-IPV at 4 years)"; in an
+                    # H&P, consult or discharge summary, "a Foley catheter was placed in the ER") was not
+                    # performed at this visit by this provider unless the note says so (CPT: report the
+                    # services you performed).
+                    cand.held = "named in the history, not as a service performed at this visit"
+                    cand.warnings.append(cand.held)
                 key = (cand.system, cand.code)
                 if key in found:
                     found[key].merge(cand)
