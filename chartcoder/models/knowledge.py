@@ -288,6 +288,12 @@ def _qualifier_before(text: str, m: Mention) -> str | None:
     return word
 
 
+# Words that attach a sign to the diagnosis before it in one statement.
+_LINKED_SIGN = re.compile(
+    r"\b(?:with associated|including|includes|manifested by|manifesting as|presenting as|presenting with)\b", re.I
+)
+
+
 def _clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
@@ -484,7 +490,7 @@ class KnowledgeSuggester:
         self._drop_unspecified_siblings(found)
         self._resolve_contradictions(found)
         self._cough_by_duration(found, text)
-        self._weigh_by_document(found, bool(section_labels & FINAL_SECTIONS), document)
+        self._weigh_by_document(found, bool(section_labels & FINAL_SECTIONS), document, text)
         self._apply_adds(found)
         self._add_table_codes(found, text, mentions, encounter)
         self._one_of_excludes1(found)
@@ -1079,7 +1085,11 @@ class KnowledgeSuggester:
         return False
 
     def _weigh_by_document(
-        self, found: dict[tuple[str, str], Candidate], has_final: bool = False, document: str | None = None
+        self,
+        found: dict[tuple[str, str], Candidate],
+        has_final: bool = False,
+        document: str | None = None,
+        text: str = "",
     ) -> None:
         """Code from where a coder codes. With a final diagnostic statement in the note, a diagnosis it
         does not name is weaker evidence (narrative mentions, history, exam); a preoperative diagnosis
@@ -1122,6 +1132,30 @@ class KnowledgeSuggester:
                 found.pop((c.system, c.code), None)
             else:
                 c.score *= 0.82
+        # A sign the final statement names as part of a definitive diagnosis in the same sentence
+        # ("lumbar radiculopathy with weakness, numbness and tingling", "stenosis ... including
+        # weakness") is routinely part of it: held for the coder (OCG I.B.5; I.B.6 keeps signs not
+        # routinely associated, which is the coder's call from the consider group).
+        definite = [
+            (m.sentence, m.end)
+            for c in final
+            if not c.code.startswith("R")
+            for m in c.mentions
+            if m.section in FINAL_SECTIONS
+        ]
+        for c in final:
+            if not c.code.startswith("R") or c.held is not None or not c.mentions or not definite:
+                continue
+            own = [m for m in c.mentions if m.section in FINAL_SECTIONS]
+            if own and all(
+                any(
+                    sent == m.sentence and end <= m.start and _LINKED_SIGN.search(text[end : m.start])
+                    for sent, end in definite
+                )
+                for m in own
+            ):
+                c.held = "a sign the diagnosis statement names as part of a definitive diagnosis (OCG I.B.5)"
+                c.warnings.append(c.held)
         # First-listed: the first diagnosis named in the strongest final statement.
         order = ("postop_diagnosis", "assessment_plan")
         for label in order:
