@@ -962,7 +962,7 @@ class NeoplasmTable:
     def _row(self, words: set[str], column: str) -> tuple[Target, str] | None:
         candidates: list[tuple[tuple[int, int, int], Target, str]] = []
         seen: set[int] = set()
-        for w in words:
+        for w in sorted(words):  # a fixed order: equal ranks go to the same row whatever the hash seed
             for t in self.by_leaf.get(w, ()):
                 if id(t) in seen:
                     continue
