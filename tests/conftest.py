@@ -12,8 +12,9 @@ CODIESP = ROOT.parent / "shared" / "data" / "codiesp"
 
 # Tests share the term-index cache of the checkout (git-ignored) so it is built once per machine.
 os.environ.setdefault("CHARTCODER_DATA_DIR", str(ROOT / "var"))
-# Packs the tests train are signed with a key of the checkout (made on first use), not the user's own.
-os.environ.setdefault("CHARTCODER_PACK_SIGNING_KEY", str(ROOT / "var" / "test-pack-signing.key"))
+# Packs the tests train are signed with the user's own pack signing key (CHARTCODER_PACK_SIGNING_KEY,
+# default ~/.config/chartcoder/pack-signing.key, made on first use), which the code under test trusts;
+# so does a models/default signed with `chartcoder models sign models/default` (docs/models.md).
 
 
 @pytest.fixture(scope="session")
