@@ -10,8 +10,10 @@ chartcoder.models.pool`), which loads the pipeline, the knowledge engine and the
 freezes its heap (`gc.freeze`) and forks the workers from itself. A fork costs milliseconds and
 shares the loaded memory copy-on-write, so a worker that must be stopped is simply killed and
 replaced at once. The zygote is single-threaded when it forks (the API process is not, which is why
-it does not fork itself), and is in its own session, so a Ctrl-C in the terminal reaches only the
-API process, which stops the pool on shutdown.
+it does not fork itself), and is in its own process group, so a Ctrl-C in the terminal reaches only
+the API process, which stops the pool on shutdown. (Not its own session: with the kernel's
+autogroup scheduling a new session is one more scheduling group, and on a busy machine the workers
+then shared one group's CPU share: half the throughput.)
 
 Who runs next (fair queuing): each caller (a signed-in person, an API key, a CDS client) has its own
 queue, at most `CHARTCODER_SUGGEST_QUEUE_PER_CALLER` jobs deep (queued plus running; more answers
@@ -216,7 +218,7 @@ class SuggestionPool:
             [sys.executable, "-m", "chartcoder.models.pool", address],
             stdin=subprocess.PIPE,
             env=env,
-            start_new_session=True,  # a terminal's Ctrl-C reaches the API process only; it stops us
+            process_group=0,  # a terminal's Ctrl-C reaches the API process only; it stops us
         )
         assert self._zygote.stdin is not None
         start = {"authkey": self._authkey.hex(), "settings": self.settings.model_dump_json(), "pack": self._pack}
@@ -240,7 +242,7 @@ class SuggestionPool:
             try:
                 self._zygote.wait(10)
             except subprocess.TimeoutExpired:
-                os.killpg(self._zygote.pid, signal.SIGKILL)  # its own session: the zygote and its workers
+                os.killpg(self._zygote.pid, signal.SIGKILL)  # its own group: the zygote and its workers
                 self._zygote.wait(5)
         if self._listener is not None:
             self._listener.close()
