@@ -46,6 +46,8 @@ _TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[sS])?")
 # Sentence ends: . ! ? ; before a space, a line break unless the next line continues in lower case.
 _BOUNDARY = re.compile(r"[.!?;]+(?=\s|$)|\n(?=[ \t]*(?:[^a-z \t]|$))")
 _GAP_BREAK = re.compile(r"[,;:()\[\].!?\n]")
+_GAP_HARD = re.compile(r"[;:()\[\].!?\n]")  # a break that is not a list's comma
+_SITE_JOINS = frozenset({"and", "plus"})  # "metastatic to the liver and bone": a list of sites
 _BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _SPLIT_OR = re.compile(r"\b(?:or|and)\b")
 _SPLIT_ONLY_OR = re.compile(r"\bor\b")
@@ -817,6 +819,8 @@ class _Morph:
     id: str
     column: str
     site: str  # after | before | both
+    implies: tuple[str, ...] = ()  # site words the morphology itself names ("basal cell carcinoma": skin)
+    skin_type: str = ""  # the C44 character that names this morphology (1 basal cell, 2 squamous cell)
 
 
 class NeoplasmTable:
@@ -855,10 +859,24 @@ class NeoplasmTable:
         phrases: list[tuple[str, _Morph | None]] = []
         for i, rule in enumerate(data.get("morphologies") or []):
             where = f"{self.FILE} morphologies[{i}]"
-            rule = _check_keys(rule, ("id", "phrases", "column", "site"), where, ("id", "phrases", "column"))
+            rule = _check_keys(
+                rule,
+                ("id", "phrases", "column", "site", "implies_site", "skin_type"),
+                where,
+                ("id", "phrases", "column"),
+            )
             if rule["column"] not in self.COLUMNS or rule.get("site", "both") not in ("after", "before", "both"):
                 raise ResourceError(f"{where}: column one of {', '.join(self.COLUMNS)}; site after|before|both")
-            morph = _Morph(str(rule["id"]), str(rule["column"]), str(rule.get("site", "both")))
+            skin_type = str(rule.get("skin_type") or "")
+            if skin_type and not (len(skin_type) == 1 and skin_type.isdigit()):
+                raise ResourceError(f"{where}: skin_type is one digit (the C44 character of the morphology)")
+            morph = _Morph(
+                str(rule["id"]),
+                str(rule["column"]),
+                str(rule.get("site", "both")),
+                words_of(str(rule.get("implies_site") or "")),
+                skin_type,
+            )
             phrases.extend((p, morph) for p in _strings(rule["phrases"], where))
         phrases.extend((p, None) for p in _strings(data.get("own_codes"), "own_codes"))
         phrases.extend((p, None) for p in _strings(data.get("not_diagnoses"), "not_diagnoses"))
@@ -923,17 +941,7 @@ class NeoplasmTable:
                 return [], sides
             if not started:
                 k += 1
-            prev = k - 1
-            while k < len(s.words) and len(positions) < self.MAX_SITE:
-                w = s.words[k]
-                if s.gap(prev, k, text) or (w in self.site_stop and positions):
-                    break
-                if w in LATERALITY:
-                    sides.add(LATERALITY[w])
-                elif w not in self.site_stop and w not in self.stop and not w.isdigit():
-                    positions.append(k)
-                prev = k
-                k += 1
+            positions, sides, _ = self._read_site(s, k, text)
         else:
             k = first - 1
             nxt = first
@@ -950,6 +958,45 @@ class NeoplasmTable:
                 k -= 1
             positions.reverse()
         return positions, sides
+
+    def _read_site(self, s: Sentence, k: int, text: str) -> tuple[list[int], set[str], int]:
+        """Word positions and sides of the site written from word k on, and the index of the word that
+        ended it (len(s.words) at the sentence's end)."""
+        positions: list[int] = []
+        sides: set[str] = set()
+        prev = -1
+        while k < len(s.words) and len(positions) < self.MAX_SITE:
+            w = s.words[k]
+            if (prev >= 0 and s.gap(prev, k, text)) or (w in self.site_stop and positions):
+                break
+            if w in LATERALITY:
+                sides.add(LATERALITY[w])
+            elif w not in self.site_stop and w not in self.stop and not w.isdigit():
+                positions.append(k)
+            prev = k
+            k += 1
+        return positions, sides, k
+
+    def _site_list(self, s: Sentence, k: int, text: str) -> list[tuple[list[int], set[str]]]:
+        """The sites of a list read from word k on: "to the liver, bone and brain" names three (each site
+        after "metastatic to" is a secondary site, OCG I.C.2)."""
+        out: list[tuple[list[int], set[str]]] = []
+        while k < len(s.words) and len(out) < 6:
+            positions, sides, end = self._read_site(s, k, text)
+            if not positions:
+                break
+            out.append((positions, sides))
+            if end >= len(s.words):
+                break
+            if _GAP_HARD.search(text, s.spans[positions[-1]][1], s.spans[end][0]):
+                break
+            if s.words[end] in _SITE_JOINS:
+                k = end + 1
+            elif s.gap(positions[-1], end, text):
+                k = end  # "the liver, bone and brain"
+            else:
+                break
+        return out
 
     def _see(self, entry: Entry) -> Entry | None:
         """The row a row's see / see-also reference names (looked up once per row)."""
@@ -1010,42 +1057,80 @@ class NeoplasmTable:
         section = note.section(start)
         if section in self.skip_sections:
             return []
-        if morph.column == "primary" and first > 0 and s.words[first - 1] in self.ambiguous_before:
-            return []  # "metastatic carcinoma of the liver": primary or secondary, the coder decides
+        ambiguous = morph.column == "primary" and first > 0 and s.words[first - 1] in self.ambiguous_before
         assertion = note.mention_assertion(start, end) or self.assertions.blocked(s.words, first)
         uncertain = assertion == "uncertain"
         if uncertain and encounter.is_inpatient:
             assertion = None  # coded as if established for inpatients (II.H, III.C)
         if assertion and assertion != "present":
             return []
-        choice = None
-        for forward in (True, False):
-            if (forward and morph.site == "before") or (not forward and morph.site == "after"):
+        text = note.text
+        # (column, site word positions, sides) of each site the phrase names
+        sites: list[tuple[str, list[int], set[str]]] = []
+        if morph.column == "secondary" and morph.site == "after" and s.words[last] in _PHRASE_CONNECTORS:
+            # "metastatic to the liver and bone": each site named after "to" is a secondary site (I.C.2)
+            sites = [("secondary", p, sd) for p, sd in self._site_list(s, last + 1, text)]
+        elif ambiguous:
+            # "metastatic carcinoma of the lung to the liver": the site before "to" is the primary one, each
+            # after it secondary; "of the liver from the colon" the reverse. Without "to" or "from" the
+            # coder decides (primary or secondary): no code from the table.
+            k = last + 1
+            if k + 1 >= len(s.words) or s.words[k] not in self.site_after or s.gap(last, k, text):
+                return []
+            positions, sides, stop = self._read_site(s, k + 1, text)
+            if not positions or stop + 1 >= len(s.words) or s.words[stop] not in ("to", "from"):
+                return []
+            if _GAP_HARD.search(text, s.spans[positions[-1]][1], s.spans[stop][0]):
+                return []
+            named = "primary" if s.words[stop] == "to" else "secondary"
+            other = "secondary" if named == "primary" else "primary"
+            rest = self._site_list(s, stop + 1, text)
+            if not rest:
+                return []
+            sites = [(named, positions, sides)] + [(other, p, sd) for p, sd in rest]
+        else:
+            for forward in (True, False):
+                if (forward and morph.site == "before") or (not forward and morph.site == "after"):
+                    continue
+                positions, sides = self._site_words(note, s, first, last, forward)
+                if positions and self._row(self._pool(s, positions, morph), morph.column) is not None:
+                    sites = [(morph.column, positions, sides)]
+                    break
+        out: list[TableCode] = []
+        for n, (column, positions, sides) in enumerate(sites):
+            row = self._row(self._pool(s, positions, morph), column)
+            if row is None:
                 continue
-            positions, sides = self._site_words(note, s, first, last, forward)
-            if not positions:
+            target, code = row
+            code = self._skin_type(code, morph)
+            near = {s.words[k] for k in positions} | {_SEX_WORD.get(encounter.sex or "", "")} - {""}
+            if not self.icd.is_billable(code):
+                code = refine(code, frozenset(sides), "initial", frozenset(near | sides), frozenset())
+            if not self.icd.is_billable(code):
                 continue
-            pool = {s.words[k] for k in positions} | {self.site_words.get(s.words[k], s.words[k]) for k in positions}
-            row = self._row(pool, morph.column)
-            if row is not None:
-                choice = (row, positions, sides)
-                break
-        if choice is None:
-            return []
-        (target, code), positions, sides = choice
-        near = {s.words[k] for k in positions} | {_SEX_WORD.get(encounter.sex or "", "")} - {""}
-        if not self.icd.is_billable(code):
-            code = refine(code, frozenset(sides), "initial", frozenset(near | sides), frozenset())
-        if not self.icd.is_billable(code):
-            return []
-        a = min(start, s.spans[positions[0]][0])
-        b = max(end, s.spans[positions[-1]][1])
-        score = 0.76 * _factor(section) * (0.9 if uncertain else 1.0)
-        column = morph.column.replace("_", " ")
-        warnings = [f"Neoplasm Table: {target.entry}, {column} column (guideline I.C.2)"]
-        if uncertain:
-            warnings.append("uncertain diagnosis coded as if established (inpatient guideline II.H/III.C)")
-        return [TableCode(code, score, [note.evidence(a, b)], warnings)]
+            # A further site of a list is its own words: "..., lung" (the first carries the morphology).
+            a = min(start, s.spans[positions[0]][0]) if n == 0 else s.spans[positions[0]][0]
+            b = max(end, s.spans[positions[-1]][1]) if n == 0 else s.spans[positions[-1]][1]
+            score = 0.76 * _factor(section) * (0.9 if uncertain else 1.0)
+            warnings = [f"Neoplasm Table: {target.entry}, {column.replace('_', ' ')} column (guideline I.C.2)"]
+            if uncertain:
+                warnings.append("uncertain diagnosis coded as if established (inpatient guideline II.H/III.C)")
+            out.append(TableCode(code, score, [note.evidence(a, b)], warnings))
+        return out
+
+    def _pool(self, s: Sentence, positions: list[int], morph: _Morph) -> set[str]:
+        """The site's words, the table's words for them ("hepatic" -> "liver") and the site the morphology
+        implies ("basal cell carcinoma of the cheek" is of the skin of the cheek)."""
+        words = {s.words[k] for k in positions} | {self.site_words.get(s.words[k], s.words[k]) for k in positions}
+        return words | set(morph.implies)
+
+    def _skin_type(self, code: str, morph: _Morph) -> str:
+        """The table's skin column names an unspecified malignant neoplasm of the skin (C44.309); the tabular
+        gives basal and squamous cell carcinoma their own character in the same place (C44.319, C44.329)."""
+        if not morph.skin_type or not code.startswith("C44.") or len(code) < 6 or code[5] != "0":
+            return code
+        typed = code[:5] + morph.skin_type + code[6:]
+        return typed if self.icd.is_valid(typed) else code
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -128,6 +128,8 @@ class TermTarget:
     source: str  # synonym | description | inclusion | includes | procedure
     requires: tuple[str, ...] = ()
     size_cm: tuple[float, float] | None = None  # wound repairs: the length band the code covers
+    site: tuple[str, ...] = ()  # a second requirement: one of these words in the sentence too (lesion excisions)
+    needs_size: bool = False  # only when the sentence gives a size in cm (a size band names the code)
 
 
 SOURCE_RANK = {"synonym": 0, "procedure": 0, "description": 1, "inclusion": 2, "includes": 3}
@@ -235,7 +237,17 @@ def _procedure_entries() -> list[dict[str, Any]]:
     if not isinstance(data, list):
         raise ResourceError("procedures.yaml: expected a list of {code, system, terms}")
     for i, entry in enumerate(data):
-        unknown = set(entry) - {"code", "system", "terms", "abbreviations", "requires", "size_cm", "note"}
+        unknown = set(entry) - {
+            "code",
+            "system",
+            "terms",
+            "abbreviations",
+            "requires",
+            "size_cm",
+            "site",
+            "needs_size",
+            "note",
+        }
         if unknown or "code" not in entry:
             raise ResourceError(f"procedures.yaml entry {i + 1}: expected code/system/terms, got {sorted(entry)}")
     return data
@@ -270,6 +282,8 @@ def build_term_index(icd: Any | None = None) -> TermIndex:
             "procedure",
             tuple(term_key(str(r))[0] for r in entry.get("requires") or [] if term_key(str(r))),
             (float(entry["size_cm"][0]), float(entry["size_cm"][1])) if entry.get("size_cm") else None,
+            tuple(term_key(str(r))[0] for r in entry.get("site") or [] if term_key(str(r))),
+            bool(entry.get("needs_size")),
         )
         for t in entry.get("terms") or []:
             index.add(term_key(str(t)), target)
@@ -324,7 +338,16 @@ def _index_to_json(index: TermIndex) -> dict[str, Any]:
         "format": INDEX_FORMAT,
         "fingerprint": index.fingerprint,
         "targets": [
-            [t.code, t.system, t.source, list(t.requires), list(t.size_cm) if t.size_cm else None] for t in targets
+            [
+                t.code,
+                t.system,
+                t.source,
+                list(t.requires),
+                list(t.size_cm) if t.size_cm else None,
+                list(t.site),
+                t.needs_size,
+            ]
+            for t in targets
         ],
         "terms": terms,
         "abbreviations": abbreviations,
@@ -333,7 +356,8 @@ def _index_to_json(index: TermIndex) -> dict[str, Any]:
 
 def _index_from_json(data: dict[str, Any]) -> TermIndex:
     targets = [
-        TermTarget(c, sy, so, tuple(rq), (sz[0], sz[1]) if sz else None) for c, sy, so, rq, sz in data["targets"]
+        TermTarget(c, sy, so, tuple(rq), (sz[0], sz[1]) if sz else None, tuple(st), bool(ns))
+        for c, sy, so, rq, sz, st, ns in data["targets"]
     ]
     index = TermIndex(fingerprint=data["fingerprint"])
     for key, refs in data["terms"]:
@@ -432,6 +456,10 @@ def create_concept_matcher(nlp: Language, name: str, cache_dir: str | None) -> "
     return ConceptMatcher(load_term_index(Path(cache_dir) if cache_dir else None))
 
 
+def _in_band(band: tuple[float, float] | None, size: float) -> bool:
+    return band is None or band[0] <= size <= band[1]
+
+
 class ConceptMatcher:
     """Sets `doc._.mentions` and `doc.ents` (label DX or PROC) for the ConText stage."""
 
@@ -457,7 +485,10 @@ class ConceptMatcher:
                     t
                     for t in targets
                     if (not t.requires or any(r in vocab for r in t.requires))
+                    and (not t.site or any(r in vocab for r in t.site))
                     and (t.size_cm is None or not sizes or any(t.size_cm[0] <= x <= t.size_cm[1] for x in sizes))
+                    # an excised diameter is the largest size given ("1 cm margins, 3.4 cm in all")
+                    and (not t.needs_size or (bool(sizes) and _in_band(t.size_cm, max(sizes))))
                 ]
                 if not kept:
                     continue
