@@ -992,8 +992,8 @@ class NeoplasmTable:
                 break
             if s.words[end] in _SITE_JOINS:
                 k = end + 1
-            elif s.gap(positions[-1], end, text):
-                k = end  # "the liver, bone and brain"
+            elif s.gap(positions[-1], end, text) and s.words[end] not in self.site_stop:
+                k = end  # "the liver, bone and brain" (not "the liver, for chemotherapy")
             else:
                 break
         return out
@@ -1095,6 +1095,8 @@ class NeoplasmTable:
                 positions, sides = self._site_words(note, s, first, last, forward)
                 if positions and self._row(self._pool(s, positions, morph), morph.column) is not None:
                     sites = [(morph.column, positions, sides)]
+                    if not forward and morph.column == "primary":
+                        sites += self._spread_to(s, positions, last, text)
                     break
         out: list[TableCode] = []
         for n, (column, positions, sides) in enumerate(sites):
@@ -1117,6 +1119,19 @@ class NeoplasmTable:
                 warnings.append("uncertain diagnosis coded as if established (inpatient guideline II.H/III.C)")
             out.append(TableCode(code, score, [note.evidence(a, b)], warnings))
         return out
+
+    def _spread_to(
+        self, s: Sentence, positions: list[int], last: int, text: str
+    ) -> list[tuple[str, list[int], set[str]]]:
+        """ "Metastatic breast cancer to bone": the site written before the morphology is the primary one
+        and each site after "to" a secondary one (I.C.2), when "metastatic" comes right before the site."""
+        k = last + 1
+        if k + 1 >= len(s.words) or s.words[k] != "to" or s.gap(last, k, text):
+            return []
+        before = [w for w in s.words[max(0, positions[0] - 3) : positions[0]] if w not in LATERALITY]
+        if not before or before[-1] not in self.ambiguous_before:
+            return []
+        return [("secondary", p, sd) for p, sd in self._site_list(s, k + 1, text)]
 
     def _pool(self, s: Sentence, positions: list[int], morph: _Morph) -> set[str]:
         """The site's words, the table's words for them ("hepatic" -> "liver") and the site the morphology
@@ -1461,6 +1476,9 @@ class TableCoder:
             self._add(found, tc)
             return
         span = tc.evidence[0]
+        if tc.code[:3] in ("C77", "C78", "C79"):
+            self._add(found, tc)  # a secondary category is by site: another site is another condition
+            return
         for c in found.values():
             if (
                 c.system == SYSTEM
@@ -1475,6 +1493,8 @@ class TableCoder:
             return True  # an ancestor
         if not (self.icd.is_valid(old) and self.icd.is_valid(new)):
             return False
+        if new[:3] in ("C77", "C78", "C79") and old[:5] != new[:5]:
+            return False  # secondary categories are by site: "unspecified lung" is not a vaguer liver
         return (
             "unspecified" in self.icd.description(old).lower()
             and "unspecified" not in self.icd.description(new).lower()
