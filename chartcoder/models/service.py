@@ -99,17 +99,21 @@ class SuggestionService:
             raw.setdefault(code, []).append(Evidence(m.start, m.end, m.text, m.assertion, m.section))
         # A condition the note names only as absent or as someone else's ("Denies chest pain.", "wife
         # has diabetes", "mother had breast cancer") is not offered even as a consider: the note says the
-        # patient does not have it (a family history code, when reportable, comes from the engine).
+        # patient does not have it (a family history code, when reportable, comes from the engine). The
+        # same for a code of the same category proposed without words of its own (R07.89 "other chest
+        # pain" beside a denied "chest pain", R07.9).
         not_the_patients = ("negated", "other_person", "family")
-        denied = {code for code, ev in raw.items() if all(e.assertion in not_the_patients for e in ev)}
+        denied = {c[:3] for c, ev in raw.items() if all(e.assertion in not_the_patients for e in ev)}
         for code, score in ranked[:k]:
             if score < self.settings.min_score:
                 break  # ranked best first: the rest score lower still
-            if code in seen or code in denied:
+            if code in seen:
                 continue
             # A code the guideline engine did not code from this note's words (it set the mention
             # aside as negated, someone else's or narrative, or never found one) is a "consider".
             evidence = raw.get(code, []) or _header_evidence(code, raw)
+            if all(e.assertion in not_the_patients for e in evidence) and (evidence or code[:3] in denied):
+                continue
             warnings = [] if evidence else ["suggested from similar coded charts; no phrase in this note names it"]
             out.append(
                 Suggestion(code, system, describe(code, system), round(score * 0.5, 4), evidence, warnings, "consider")
