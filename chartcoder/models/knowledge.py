@@ -95,26 +95,8 @@ _INTERPRETATION = frozenset({"findings", "results", "pathology", "other"})
 # the exam). A coder reads it for specificity and for the signs to code when no diagnosis is made, not as
 # a diagnostic statement (OCG IV.G, IV.D; II for the principal diagnosis). A radiology or pathology
 # report's findings are its interpretation (INTERPRETING_DOCUMENTS, OCG IV.K), not narrative.
-NARRATIVE_SECTIONS = frozenset(
-    {
-        "hpi",
-        "review_of_systems",
-        "physical_exam",
-        "results",
-        "findings",
-        "hospital_course",
-        "ed_course",
-        "past_medical_history",
-        "past_surgical_history",
-        "problem_list",
-        "family_history",
-        "social_history",
-        "medications",
-        "allergies",
-        "pathology",
-        "procedure_detail",
-        "other",
-    }
+NARRATIVE_SECTIONS = BACKGROUND_SECTIONS | frozenset(
+    {"hpi", "results", "findings", "hospital_course", "ed_course", "pathology", "procedure_detail", "other"}
 )
 # Where the professional services a CPT code reports are not this provider's (the facility codes the
 # stay's labs and imaging; a consultant reviews results others produced), lab and imaging CPT need
