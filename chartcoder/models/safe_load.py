@@ -69,7 +69,9 @@ def _class_ok(module: str, obj: Any) -> bool:
     if module in _OUR_MODULES:
         return obj.__module__ == module  # defined there, not something it imported
     if top == "sklearn":
-        return obj.__module__.startswith("sklearn.")
+        # Where the class is defined, not only the module the pickle names: sklearn.calibration imports
+        # Parallel from sklearn.utils.parallel, and the name a pickle uses must not launder it.
+        return obj.__module__.startswith("sklearn.") and _module_ok(obj.__module__)
     if top == "numpy":
         import numpy as np
 

@@ -123,6 +123,16 @@ def test_a_trap_signed_by_a_trusted_key_still_cannot_run(good_pack, tmp_path):
         assert not marker.exists()
 
 
+def test_a_runner_imported_into_an_allowed_module_is_still_refused():
+    """sklearn.calibration imports joblib's Parallel (it runs whatever tasks it is called with); a pickle
+    naming it through that module must be refused like the direct name is."""
+    from chartcoder.models.safe_load import load_ranker_bytes
+
+    crafted = b"csklearn.calibration\nParallel\n(I2\nVthreading\ntR(((cbuiltins\nlist\n((I1\nI2\ntt(dtltR."
+    with pytest.raises(PackError, match=r"sklearn\.calibration\.Parallel"):
+        load_ranker_bytes(crafted, "ranker.joblib")
+
+
 # -- 2. a key nobody trusts ----------------------------------------------------------------------------
 def test_a_pack_signed_by_an_unknown_key_is_refused_until_that_key_is_trusted(good_pack, tmp_path):
     stranger = Ed25519PrivateKey.generate()
