@@ -259,7 +259,9 @@ class SuggestionPool:
 
     @property
     def ready(self) -> bool:
-        return bool(self._workers)
+        """Workers to code with, and the zygote that replaces them: without it the pool only shrinks (a
+        killed worker is not replaced), so the process says it is not ready and wants a restart."""
+        return bool(self._workers) and self._zygote_conn is not None
 
     def status(self) -> dict[str, int]:
         with self._lock:
@@ -444,6 +446,9 @@ class SuggestionPool:
         if self._zygote_conn is not None:
             with contextlib.suppress(OSError):
                 self._zygote_conn.send(("kill", worker.pid))
+        else:  # the zygote is gone: stop the worker from here (same user), or its work goes on unbounded
+            with contextlib.suppress(OSError):
+                os.kill(worker.pid, signal.SIGKILL)
         worker.conn.close()
         if job is not None:
             self._finished(job)

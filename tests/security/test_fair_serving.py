@@ -277,3 +277,40 @@ def test_a_promoted_pack_reaches_the_workers(tmp_path: Path) -> None:
         assert c.post("/v1/models/rollback", json={}, headers=h).status_code == 200
         assert c.post("/v1/suggestions", json={"text": ONE_LINE}, headers=h).json()["model"] == knowledge
     assert app.state.pool.status()["workers"] == 0  # stopped with the app
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                raw = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(raw[raw.rindex(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_when_the_worker_zygote_dies_the_server_stops_saying_it_is_ready(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Without the process that forks replacement workers the pool can only shrink, and a worker over
+    its budget could no longer be stopped through it: /readyz turns 503 so the process gets restarted."""
+    srv = start_server(tmp_path_factory.mktemp("zygote"))
+    try:
+        deadline = time.monotonic() + 120
+        while httpx.get(srv.base_url + "/readyz", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "the server never became ready"
+            time.sleep(0.5)
+        assert srv.proc is not None
+        zygotes = [c for c in children_of(srv.proc.pid) if children_of(c)]
+        assert len(zygotes) == 1, f"expected one child process with workers below it, found {zygotes}"
+        os.kill(zygotes[0], 9)
+        deadline = time.monotonic() + 15
+        while httpx.get(srv.base_url + "/readyz", timeout=10).status_code == 200:
+            assert time.monotonic() < deadline, "/readyz still says ready 15 s after the zygote died"
+            time.sleep(0.3)
+        assert httpx.get(srv.base_url + "/healthz", timeout=10).status_code == 200  # alive, not ready
+    finally:
+        srv.stop()
