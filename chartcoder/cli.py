@@ -50,6 +50,18 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+@app.callback()
+def _settings_first() -> None:
+    # A wrong CHARTCODER_* variable (a closed set, a file that is not there) stops every command at
+    # start with the variable named, not a traceback from deep inside the command.
+    from chartcoder.config import SettingsError, get_settings
+
+    try:
+        get_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
 def _read_note(source: str) -> str:
     raw = sys.stdin.buffer.read() if source == "-" else _read_bytes(source)
     try:

@@ -259,6 +259,31 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    @field_validator("cpt_file", "hcpcs_file", "practice_file", "fee_schedule_file", "mue_file", "cds_clients")
+    @classmethod
+    def _file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            what = "is a folder, not a file" if value.is_dir() else "does not exist"
+            raise ValueError(f"{str(value)!r} {what}; name an existing file or leave the setting unset")
+        return value
+
+    @field_validator("ncci_ptp_files")
+    @classmethod
+    def _files_exist(cls, value: str) -> str:
+        missing = [f for f in (p.strip() for p in value.split(",")) if f and not Path(f).is_file()]
+        if missing:
+            raise ValueError(
+                f"{', '.join(repr(f) for f in missing)} not found; list existing CMS NCCI PTP files, comma-separated"
+            )
+        return value
+
+    @field_validator("cms_dir")
+    @classmethod
+    def _dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{str(value)!r} is not an existing folder; name the folder of the CMS index files")
+        return value
+
     @model_validator(mode="after")
     def _no_plain_http_in_production(self) -> Settings:
         if self.plain_http and self.environment == "production":

@@ -374,7 +374,9 @@ def create_app(
 
         if len(q.split()) > 8:
             raise InvalidInputError("'q' has more than 8 words; search with fewer, more specific words.")
-        return [c.__dict__ for c in search(q, system=system, limit=limit, billable_only=billable_only)]
+        return [
+            c.__dict__ for c in search(q, system=system, limit=limit, billable_only=billable_only, settings=settings)
+        ]
 
     @app.get(
         "/v1/codes/{system}/{code}", tags=["codes"], responses={**error_responses, 404: {"model": schemas.ErrorOut}}
@@ -384,7 +386,7 @@ def create_app(
 
         if system not in {"ICD-10-CM", "CPT", "HCPCS"}:
             raise InvalidInputError(f"'system' must be ICD-10-CM, CPT or HCPCS; got {system!r}.")
-        return show(code, system)
+        return show(code, system, settings)
 
     if settings.proxy_list:  # X-Forwarded-For / -Proto believed from these peers only (never by default)
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware

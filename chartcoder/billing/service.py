@@ -44,7 +44,9 @@ class ClaimBuilder:
         files = [f.strip() for f in self.settings.ncci_ptp_files.split(",") if f.strip()]
         ncci = load_ptp_files(files) if files else None
         mue = load_mue(self.settings.mue_file) if self.settings.mue_file else None
-        return Scrubber.default(ncci=ncci, mue=mue)
+        from chartcoder.codes.procedures import cpt, hcpcs
+
+        return Scrubber.default(ncci=ncci, mue=mue, cpt=cpt(self.settings), hcpcs=hcpcs(self.settings))
 
     def build(self, encounter: Mapping[str, Any]) -> tuple[Claim, list[dict[str, Any]]]:
         claim = assemble(encounter, self.practice, self.fees)

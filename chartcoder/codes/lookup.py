@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chartcoder.codes.icd10cm import icd10cm
 from chartcoder.codes.procedures import CPT_CODE, HCPCS_CODE, cpt, hcpcs
 from chartcoder.errors import UnknownCodeError
+
+if TYPE_CHECKING:
+    from chartcoder.config import Settings
 
 SYSTEMS = ("ICD-10-CM", "CPT", "HCPCS")
 
@@ -20,33 +23,36 @@ class CodeHit:
     billable: bool
 
 
-def guess_system(code: str) -> str:
+def guess_system(code: str, settings: Settings | None = None) -> str:
     c = code.strip().upper()
     if CPT_CODE.match(c):
         return "CPT"
-    if HCPCS_CODE.match(c) and hcpcs().get(c) is not None:
+    if HCPCS_CODE.match(c) and hcpcs(settings).get(c) is not None:
         return "HCPCS"
     return "ICD-10-CM"
 
 
-def show(code: str, system: str | None = None) -> dict[str, Any]:
-    """Everything known about a code; raises UnknownCodeError with a hint when it is not known."""
-    system = system or guess_system(code)
+def show(code: str, system: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """Everything known about a code in the code sets of `settings` (default: the process's); raises
+    UnknownCodeError with a hint when it is not known."""
+    system = system or guess_system(code, settings)
     if system == "ICD-10-CM":
         return icd10cm().lookup(code).to_dict()
     if system == "CPT":
-        return cpt().lookup(code).to_dict()
+        return cpt(settings).lookup(code).to_dict()
     if system == "HCPCS":
-        return hcpcs().lookup(code).to_dict()
+        return hcpcs(settings).lookup(code).to_dict()
     raise UnknownCodeError(code, system, f"Known systems: {', '.join(SYSTEMS)}.")
 
 
-def search(query: str, system: str = "all", limit: int = 20, billable_only: bool = False) -> list[CodeHit]:
+def search(
+    query: str, system: str = "all", limit: int = 20, billable_only: bool = False, settings: Settings | None = None
+) -> list[CodeHit]:
     hits: list[CodeHit] = []
     if system in ("all", "CPT"):
-        hits += [CodeHit(c.code, "CPT", c.description, True) for c in cpt().search(query, limit)]
+        hits += [CodeHit(c.code, "CPT", c.description, True) for c in cpt(settings).search(query, limit)]
     if system in ("all", "HCPCS"):
-        hits += [CodeHit(c.code, "HCPCS", c.description, True) for c in hcpcs().search(query, limit)]
+        hits += [CodeHit(c.code, "HCPCS", c.description, True) for c in hcpcs(settings).search(query, limit)]
     if system in ("all", "ICD-10-CM"):
         icd = icd10cm()
         hits += [

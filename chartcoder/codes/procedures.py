@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chartcoder.errors import CodeFileError, UnknownCodeError
+
+if TYPE_CHECKING:
+    from chartcoder.config import Settings
 
 CPT_CODE = re.compile(r"^(\d{4}[0-9FTU])$")
 HCPCS_CODE = re.compile(r"^([A-V][0-9]{4})$")
@@ -239,33 +243,51 @@ def _builtin(name: str, system: str, pattern: re.Pattern[str]) -> list[Procedure
     return parse_code_csv(text, f"chartcoder/codes/data/{name}", system, pattern)
 
 
-@lru_cache(maxsize=1)
-def cpt() -> ProcedureCodeSet:
-    """The process-wide CPT set: our demo wording, overlaid by the licensed file of CHARTCODER_CPT_FILE."""
-    from chartcoder.config import get_settings
-
-    codes = ProcedureCodeSet("CPT", CPT_CODE, _builtin("cpt_demo.csv", "CPT", CPT_CODE))
+def _overlaid(system: str, demo_name: str, pattern: re.Pattern[str], overlay: list[ProcedureCode]) -> ProcedureCodeSet:
+    codes = ProcedureCodeSet(system, pattern, _builtin(demo_name, system, pattern))
     demo = {c.code: c.category for c in codes}
-    licensed = get_settings().cpt_file
-    if licensed:
-        codes.update(
-            ProcedureCode(c.code, c.system, c.description, demo.get(c.code, c.category), c.source)
-            for c in load_cpt_csv(licensed)
-        )
+    codes.update(
+        ProcedureCode(c.code, c.system, c.description, demo.get(c.code, c.category), c.source) for c in overlay
+    )
     return codes
 
 
-@lru_cache(maxsize=1)
-def hcpcs() -> ProcedureCodeSet:
-    """The process-wide HCPCS set: our demo set, overlaid by the CMS file of CHARTCODER_HCPCS_FILE."""
-    from chartcoder.config import get_settings
+@lru_cache(maxsize=8)
+def _cpt_from(path: str | None) -> ProcedureCodeSet:
+    return _overlaid("CPT", "cpt_demo.csv", CPT_CODE, load_cpt_csv(path) if path else [])
 
-    codes = ProcedureCodeSet("HCPCS", HCPCS_CODE, _builtin("hcpcs_demo.csv", "HCPCS", HCPCS_CODE))
-    demo = {c.code: c.category for c in codes}
-    cms = get_settings().hcpcs_file
-    if cms:
-        codes.update(
-            ProcedureCode(c.code, c.system, c.description, demo.get(c.code, c.category), c.source)
-            for c in load_hcpcs_file(cms)
-        )
-    return codes
+
+@lru_cache(maxsize=8)
+def _hcpcs_from(path: str | None) -> ProcedureCodeSet:
+    return _overlaid("HCPCS", "hcpcs_demo.csv", HCPCS_CODE, load_hcpcs_file(path) if path else [])
+
+
+def _key(path: str | Path | None) -> str | None:
+    return str(Path(path).resolve()) if path else None
+
+
+def cpt(settings: Settings | None = None) -> ProcedureCodeSet:
+    """The CPT set of `settings` (default: the process's settings): our demo wording, overlaid by the
+    licensed file of its `cpt_file`. Built once per file path, so two Settings naming different files
+    each get their own set in one process."""
+    if settings is None:
+        from chartcoder.config import get_settings
+
+        settings = get_settings()
+    return _cpt_from(_key(settings.cpt_file))
+
+
+def hcpcs(settings: Settings | None = None) -> ProcedureCodeSet:
+    """The HCPCS set of `settings` (default: the process's settings): our demo set, overlaid by the CMS
+    file of its `hcpcs_file`. Built once per file path."""
+    if settings is None:
+        from chartcoder.config import get_settings
+
+        settings = get_settings()
+    return _hcpcs_from(_key(settings.hcpcs_file))
+
+
+def clear_caches() -> None:
+    """Forget the built sets (a test that rewrites a code file in place)."""
+    _cpt_from.cache_clear()
+    _hcpcs_from.cache_clear()

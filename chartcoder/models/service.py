@@ -54,7 +54,9 @@ class SuggestionService:
         cache = Path(self.settings.data_dir) / "cache"
         s = self.settings
         self.pipeline = ClinicalPipeline(cache, s.nlp_max_run_chars, s.nlp_max_line_breaks, s.nlp_max_symbol_run)
-        self.engine = KnowledgeSuggester(retriever=load_retriever(cache))
+        from chartcoder.codes.procedures import cpt, hcpcs
+
+        self.engine = KnowledgeSuggester(cpt_set=cpt(s), hcpcs_set=hcpcs(s), retriever=load_retriever(cache))
         self.pack = pack
 
     def with_pack(self, pack: ModelPack | None) -> SuggestionService:
@@ -116,7 +118,15 @@ class SuggestionService:
                 continue
             warnings = [] if evidence else ["suggested from similar coded charts; no phrase in this note names it"]
             out.append(
-                Suggestion(code, system, describe(code, system), round(score * 0.5, 4), evidence, warnings, "consider")
+                Suggestion(
+                    code,
+                    system,
+                    describe(code, system, self.settings),
+                    round(score * 0.5, 4),
+                    evidence,
+                    warnings,
+                    "consider",
+                )
             )
         return SuggestionSet(model=self.model_name, suggestions=order_suggestions(out)[:k])
 
@@ -200,8 +210,9 @@ def service_from_settings(
     return (kind or SuggestionService)(settings, pack=pack)
 
 
-def describe(code: str, system: str) -> str:
-    """A code's description where a loaded code set knows it (a cheap lookup: this runs per suggestion)."""
+def describe(code: str, system: str, settings: Settings | None = None) -> str:
+    """A code's description where the code sets of `settings` (default: the process's) know it (a cheap
+    lookup: this runs per suggestion)."""
     from chartcoder.codes.icd10cm import icd10cm
     from chartcoder.codes.procedures import cpt, hcpcs
 
@@ -209,7 +220,7 @@ def describe(code: str, system: str) -> str:
         icd = icd10cm()
         return icd.description(code) if icd.is_valid(code) else "ICD-10-CM code (not in the FY2026 code set)"
     if system in ("CPT", "HCPCS"):
-        found = (cpt() if system == "CPT" else hcpcs()).get(code)
+        found = (cpt(settings) if system == "CPT" else hcpcs(settings)).get(code)
         if found is not None:
             return found.description
     return f"{system} code (not in the loaded {system} code set)"

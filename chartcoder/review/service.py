@@ -389,7 +389,7 @@ class ReviewService:
             decisions = self._decisions(s, ids)
             items = []
             for e in rows:
-                codes = _code_states(sets.get(e.id), decisions.get(e.id, []))
+                codes = _code_states(sets.get(e.id), decisions.get(e.id, []), settings=self.settings)
                 item = _summary(e)
                 item["n_suggestions"] = len(sets[e.id].suggestions) if e.id in sets else 0
                 item["n_pending"] = sum(1 for c in codes if c["state"] == "pending")
@@ -409,7 +409,9 @@ class ReviewService:
     def finalize(self, encounter_id: str, version: int, actor: Principal) -> dict[str, Any]:
         def run(s: Session, enc: Encounter) -> None:
             codes = _code_states(
-                self._latest_sets(s, [enc.id]).get(enc.id), self._decisions(s, [enc.id]).get(enc.id, [])
+                self._latest_sets(s, [enc.id]).get(enc.id),
+                self._decisions(s, [enc.id]).get(enc.id, []),
+                settings=self.settings,
             )
             coded = [c for c in codes if c["state"] in ("accepted", "added")]
             if not coded:
@@ -482,7 +484,7 @@ class ReviewService:
                 decisions = self._decisions(s, ids)
                 for e in rows:
                     sset = sets.get(e.id)
-                    states = _code_states(sset, decisions.get(e.id, []))
+                    states = _code_states(sset, decisions.get(e.id, []), settings=self.settings)
                     patient = e.patient or {}
                     context = {
                         "setting": e.setting,
@@ -572,7 +574,7 @@ class ReviewService:
     def _apply(self, s: Session, enc: Encounter, batch: Sequence[DecisionIn], actor: Principal) -> None:
         sset = self._latest_sets(s, [enc.id]).get(enc.id)
         history = self._decisions(s, [enc.id]).get(enc.id, [])
-        known = {(c["system"], c["code"]): c for c in _code_states(sset, history)}
+        known = {(c["system"], c["code"]): c for c in _code_states(sset, history, settings=self.settings)}
         rows: list[Decision] = []
         for i, d in enumerate(batch):
             where = f"decisions[{i}]"
@@ -580,7 +582,7 @@ class ReviewService:
                 raise InvalidInputError(f"{where}.action must be one of {', '.join(ACTIONS)}; got {d.action!r}.")
             if d.system not in SYSTEMS:
                 raise InvalidInputError(f"{where}.system must be one of {', '.join(SYSTEMS)}; got {d.system!r}.")
-            code = _canonical(d.code, d.system, where, must_exist=d.action in ("add", "change"))
+            code = _canonical(d.code, d.system, where, must_exist=d.action in ("add", "change"), settings=self.settings)
             if d.reason is not None and d.reason not in REASON_CODES:
                 raise InvalidInputError(
                     f"{where}.reason must be one of {', '.join(sorted(REASON_CODES))}; got {d.reason!r}."
@@ -591,7 +593,7 @@ class ReviewService:
             if d.action == "change":
                 if not d.replaces:
                     raise InvalidInputError(f"{where}: a change needs 'replaces', the code it replaces.")
-                replaces = _canonical(d.replaces, d.system, where, must_exist=False)
+                replaces = _canonical(d.replaces, d.system, where, must_exist=False, settings=self.settings)
                 if (d.system, replaces) not in known:
                     raise InvalidInputError(f"{where}.replaces: {replaces} is neither suggested nor added here.")
             if d.action in ("accept", "reject") and (d.system, code) not in known:
@@ -674,7 +676,7 @@ class ReviewService:
             if sset
             else None
         )
-        out["codes"] = _code_states(sset, decisions, users)
+        out["codes"] = _code_states(sset, decisions, users, settings=self.settings)
         if enc.finalized_by is not None:
             finalizer = s.get(User, enc.finalized_by)
             out["finalized_by"] = finalizer.username if finalizer else None
@@ -713,7 +715,7 @@ def _check_password(password: str) -> None:
         raise InvalidInputError("'password' must be at most 1024 characters.")
 
 
-def _canonical(code: str, system: str, where: str, must_exist: bool) -> str:
+def _canonical(code: str, system: str, where: str, must_exist: bool, settings: Settings | None = None) -> str:
     """The code as the code set writes it (E1122 -> E11.22); unknown codes are refused for add and
     change, and kept as written otherwise (they were suggested or added before)."""
     from chartcoder.codes.lookup import show
@@ -728,7 +730,7 @@ def _canonical(code: str, system: str, where: str, must_exist: bool) -> str:
             )
         return raw
     try:
-        return str(show(raw, system)["code"])
+        return str(show(raw, system, settings)["code"])
     except UnknownCodeError as exc:
         if must_exist:
             raise InvalidInputError(f"{where}.code: {exc}") from None
@@ -736,7 +738,11 @@ def _canonical(code: str, system: str, where: str, must_exist: bool) -> str:
 
 
 def _code_states(
-    sset: SuggestionSet | None, decisions: Sequence[Decision], users: dict[int, str] | None = None
+    sset: SuggestionSet | None,
+    decisions: Sequence[Decision],
+    users: dict[int, str] | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
     """The current state of every suggested or added code, suggestions first in their rank order."""
     from chartcoder.models.service import describe
@@ -765,7 +771,7 @@ def _code_states(
             states[(system, code)] = {
                 "code": code,
                 "system": system,
-                "description": _describe(describe, code, system),
+                "description": _describe(describe, code, system, settings),
                 "state": "pending",
                 "score": None,
                 "suggested": False,
@@ -815,9 +821,11 @@ def _cited_sentences(text: str, evidence: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _describe(describe: Callable[[str, str], str], code: str, system: str) -> str:
+def _describe(
+    describe: Callable[[str, str, Settings | None], str], code: str, system: str, settings: Settings | None
+) -> str:
     try:
-        return describe(code, system)
+        return describe(code, system, settings)
     except Exception:  # an unknown or PCS code still shows, without a description
         return ""
 

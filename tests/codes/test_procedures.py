@@ -361,8 +361,7 @@ def fresh_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
 
     def clear() -> None:
         get_settings.cache_clear()
-        procedures.cpt.cache_clear()
-        procedures.hcpcs.cache_clear()
+        procedures.clear_caches()
 
     clear()
     yield monkeypatch
