@@ -50,7 +50,7 @@ def test_the_cli_refuses_to_start_on_a_missing_file_named_in_the_environment(tmp
     import os
 
     missing = tmp_path / "licensed-cpt.csv"
-    env = {**os.environ, "CHARTCODER_CPT_FILE": str(missing), "CHARTCODER_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "CHARTCODER_CPT_FILE": str(missing), "CHARTCODER_DATA_DIR": str(tmp_path), "COLUMNS": "400"}
     done = subprocess.run(
         [str(Path(sys.executable).parent / "chartcoder"), "codes", "search", "ecg"],
         capture_output=True,
