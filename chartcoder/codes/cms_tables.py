@@ -23,8 +23,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chartcoder.codes.icd10cm import ICD10CM, icd10cm, normalize_code
+
+if TYPE_CHECKING:
+    from chartcoder.config import Settings
 
 log = logging.getLogger("chartcoder.codes")
 
@@ -356,12 +360,13 @@ _TABLES: dict[str, CmsTables] = {}
 _TABLES_LOCK = threading.Lock()
 
 
-def cms_tables(directory: Path | None = None) -> CmsTables:
-    """The process-wide CmsTables of `directory` (default: the `cms_dir` setting)."""
+def cms_tables(directory: Path | None = None, settings: Settings | None = None) -> CmsTables:
+    """The CmsTables of `directory` (default: the `cms_dir` of `settings`, else of the process's settings),
+    one per folder in the process."""
     if directory is None:
         from chartcoder.config import get_settings
 
-        directory = get_settings().cms_dir
+        directory = (settings or get_settings()).cms_dir
     key = str(directory)
     with _TABLES_LOCK:
         if key not in _TABLES:

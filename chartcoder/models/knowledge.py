@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chartcoder import __version__
 from chartcoder.codes.icd10cm import ICD10CM, codes_cited, icd10cm
@@ -32,6 +32,9 @@ from chartcoder.models.schema import Encounter, Evidence, Group, Suggestion, Sug
 from chartcoder.nlp.concepts import Mention, TermTarget, words_of
 from chartcoder.nlp.resources import load_yaml_resource
 from chartcoder.nlp.sections import SectionIndex
+
+if TYPE_CHECKING:
+    from chartcoder.config import Settings
 
 ENGINE_NAME = "chartcoder-knowledge"
 ENGINE_VERSION = f"{ENGINE_NAME}-v1 ({__version__})"
@@ -387,7 +390,9 @@ class KnowledgeSuggester:
         cpt_set: ProcedureCodeSet | None = None,
         hcpcs_set: ProcedureCodeSet | None = None,
         retriever: DiagnosisRetriever | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        self.settings = settings  # whose CMS folder the table step reads (None: the process's settings)
         self.icd = icd or icd10cm()
         self.cpt = cpt_set or cpt()
         self.hcpcs = hcpcs_set or hcpcs()
@@ -1428,6 +1433,6 @@ class KnowledgeSuggester:
         nothing when the files are not configured."""
         from chartcoder.models.tables import table_coder  # it imports this module
 
-        coder = table_coder(self.icd)
+        coder = table_coder(self.icd, self.settings)
         if coder is not None:
             coder.apply(self, found, text, mentions, encounter)

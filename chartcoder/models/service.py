@@ -56,7 +56,9 @@ class SuggestionService:
         self.pipeline = ClinicalPipeline(cache, s.nlp_max_run_chars, s.nlp_max_line_breaks, s.nlp_max_symbol_run)
         from chartcoder.codes.procedures import cpt, hcpcs
 
-        self.engine = KnowledgeSuggester(cpt_set=cpt(s), hcpcs_set=hcpcs(s), retriever=load_retriever(cache))
+        self.engine = KnowledgeSuggester(
+            cpt_set=cpt(s), hcpcs_set=hcpcs(s), retriever=load_retriever(cache), settings=s
+        )
         self.pack = pack
 
     def with_pack(self, pack: ModelPack | None) -> SuggestionService:

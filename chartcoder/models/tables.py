@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chartcoder.codes.cms_tables import Book, CmsTables, Entry, cms_tables
 from chartcoder.codes.icd10cm import ICD10CM
@@ -35,6 +35,9 @@ from chartcoder.models.schema import Encounter, Evidence
 from chartcoder.nlp.concepts import Mention, normalize_word
 from chartcoder.nlp.resources import load_yaml_resource
 from chartcoder.nlp.sections import SectionIndex, find_sections
+
+if TYPE_CHECKING:
+    from chartcoder.config import Settings
 
 log = logging.getLogger("chartcoder.models")
 
@@ -1501,16 +1504,21 @@ class TableCoder:
         )
 
 
-_CODERS: dict[int, TableCoder | None] = {}
+_CODERS: dict[tuple[int, str], TableCoder | None] = {}
 _CODERS_LOCK = threading.Lock()
 
 
-def table_coder(icd: ICD10CM) -> TableCoder | None:
-    """The process-wide TableCoder over the configured CMS folder; None when no CMS file is there."""
-    key = id(icd)
+def table_coder(icd: ICD10CM, settings: Settings | None = None) -> TableCoder | None:
+    """The TableCoder over the CMS folder of `settings` (default: the process's settings), one per
+    folder in the process; None when no CMS file is there."""
+    if settings is None:
+        from chartcoder.config import get_settings
+
+        settings = get_settings()
+    key = (id(icd), str(settings.cms_dir))
     if key not in _CODERS:
         with _CODERS_LOCK:
             if key not in _CODERS:
-                tables = cms_tables()
+                tables = cms_tables(settings=settings)
                 _CODERS[key] = TableCoder(tables, icd) if tables.available else None
     return _CODERS[key]

@@ -66,16 +66,34 @@ def test_without_the_files_the_engine_adds_nothing(service, monkeypatch):
     from chartcoder.models.schema import Encounter
 
     text = "HPI: fell from a ladder at home. Assessment: closed fracture of right patella."
-    monkeypatch.setitem(T._CODERS, id(service.engine.icd), None)
+    monkeypatch.setitem(T._CODERS, (id(service.engine.icd), str(service.settings.cms_dir)), None)
     codes = [s.code for s in service.suggest(text, Encounter(setting="outpatient"), 20).suggestions]
     assert "S82.001A" in codes
     assert not any(c.startswith(("W", "Y9")) for c in codes)
 
 
-def test_a_folder_without_files_gives_no_coder(tmp_path, monkeypatch, service):
-    monkeypatch.setattr(T, "cms_tables", lambda: CmsTables(tmp_path))
-    monkeypatch.setattr(T, "_CODERS", {})
-    assert T.table_coder(service.engine.icd) is None
+def test_a_folder_without_files_gives_no_coder(tmp_path, service):
+    from chartcoder.config import Settings
+
+    assert T.table_coder(service.engine.icd, Settings(data_dir=tmp_path, cms_dir=tmp_path)) is None
+    assert T.table_coder(service.engine.icd, Settings(data_dir=tmp_path, cms_dir=None)) is None
+
+
+@needs_files
+def test_each_service_reads_the_cms_folder_of_its_own_settings(service, settings):
+    """Side by side in one process: the session service (CMS files configured) codes the external cause,
+    a service whose Settings has no CMS folder does not (issue 17: settings passed down, not read globally)."""
+    from chartcoder.models.service import SuggestionService
+
+    assert service.settings.cms_dir is not None
+    text = "HPI: fell from a ladder at home. Assessment: closed fracture of right patella."
+    without = SuggestionService(settings.model_copy(update={"cms_dir": None}))
+    assert T.table_coder(without.engine.icd, without.settings) is None
+    assert T.table_coder(service.engine.icd, service.settings) is not None
+    with_codes, without_codes = _codes(service, text, setting="outpatient"), _codes(without, text, setting="outpatient")
+    assert "S82.001A" in with_codes and "S82.001A" in without_codes
+    assert any(c.startswith("W") for c in with_codes)
+    assert not any(c.startswith(("W", "Y9")) for c in without_codes)
 
 
 @needs_files
@@ -83,7 +101,7 @@ def test_a_note_without_injury_neoplasm_or_drug_words_reads_no_table(service, mo
     from chartcoder.models.schema import Encounter
 
     fresh = T.TableCoder(CmsTables(Path(CMS_DIR)), service.engine.icd)
-    monkeypatch.setitem(T._CODERS, id(service.engine.icd), fresh)
+    monkeypatch.setitem(T._CODERS, (id(service.engine.icd), str(service.settings.cms_dir)), fresh)
     service.suggest("Assessment: essential hypertension. Continue lisinopril.", Encounter(), 20)
     assert fresh.tables._books == {}  # nothing parsed
 
