@@ -941,7 +941,7 @@ def claim_build(
 ) -> None:
     """Assemble, scrub and write a claim. The scrubber's findings go to standard error; with an error
     among them nothing is written and the exit code is 1 (unless --allow-errors)."""
-    from chartcoder.billing.service import FORMATS, ClaimBuilder, render
+    from chartcoder.billing.service import FORMATS, ClaimBuilder, render, require_issuable
     from chartcoder.config import get_settings
 
     if fmt not in FORMATS:
@@ -965,14 +965,15 @@ def claim_build(
         body, _media = render(claim, fmt, production=settings.environment == "production")
     except ChartcoderError as exc:
         _fail(str(exc))
-    errors = [f for f in findings if f["severity"] == "error"]
     for f in findings:
         err.print(
             f"[{'red' if f['severity'] == 'error' else 'yellow'}]{f['severity']}[/] {f['edit']} ({f['where']}): "
             f"{escape(f['message'])}" + (f" [dim]{escape(f['fix'])}[/]" if f["fix"] else "")
         )
-    if errors and not allow_errors:
-        _fail(f"{len(errors)} scrubber error(s); nothing written (use --allow-errors to write anyway)", code=1)
+    try:
+        require_issuable(findings, draft=allow_errors)
+    except ChartcoderError as exc:
+        _fail(str(exc), code=1)
     text = body if isinstance(body, str) else json.dumps(body, indent=2)
     if out:
         out.write_text(text, encoding="utf-8")

@@ -12,8 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from chartcoder.api.review import Caller
-from chartcoder.billing.service import BillingService, render
-from chartcoder.errors import InvalidInputError
+from chartcoder.billing.service import BillingService, render, require_issuable
 
 BILLERS = ("biller", "admin")
 CLAIM_READERS = ("biller", "admin", "coder")
@@ -46,20 +45,19 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         who: Caller,
         billing: Billing,
         format: Annotated[Literal["json", "837p", "fhir", "cms1500", "cms1500-html"], Query()] = "json",
+        draft: Annotated[
+            bool, Query(description="Render a claim with scrubber errors anyway, to look at (never to send).")
+        ] = False,
     ) -> Any:
-        """The encounter's newest claim: `json` (the claim and its findings), `837p` (X12
-        005010X222A1), `fhir` (R4B Claim), `cms1500` (the form's fields) or `cms1500-html`."""
+        """The encounter's newest claim: `json` (the stored record: the claim and its findings), `837p`
+        (X12 005010X222A1), `fhir` (R4B Claim), `cms1500` (the form's fields) or `cms1500-html`. A claim
+        with scrubber errors is rendered in none of the last four unless `draft=true` (422 naming the
+        errors), as `chartcoder claim build` writes none without `--allow-errors`."""
         who.require(*CLAIM_READERS)
         record, claim = billing.get_claim(encounter_id)
         if format == "json":
             return record
-        if format == "837p" and not record["clean"]:
-            # The 837P is what leaves for the payer: a claim with scrubber errors does not.
-            errors = [f"{f['edit']} ({f['where']})" for f in record["findings"] if f["severity"] == "error"]
-            raise InvalidInputError(
-                f"the claim has {len(errors)} scrubber error(s): {', '.join(errors)}; fix them, finalize and build "
-                "again (the JSON, FHIR and CMS-1500 views stay available to look at it)"
-            )
+        require_issuable(record["findings"], draft=draft)  # the same rule as `chartcoder claim build`
         body, media = render(
             claim,
             format,

@@ -53,6 +53,23 @@ class ClaimBuilder:
         return claim, [f.to_dict() for f in self.scrubber.scrub(claim).findings]
 
 
+def scrubber_errors(findings: list[dict[str, Any]]) -> list[str]:
+    """The findings that block a claim, as `EDIT (where)`."""
+    return [f"{f['edit']} ({f['where']})" for f in findings if f["severity"] == "error"]
+
+
+def require_issuable(findings: list[dict[str, Any]], *, draft: bool = False) -> None:
+    """The one rule for the CLI and the API: a claim with scrubber errors is not issued in any format
+    unless the caller explicitly asks for a draft (`--allow-errors` on the CLI, `draft=true` on the API).
+    Raises InvalidInputError naming the errors; warnings never block."""
+    errors = scrubber_errors(findings)
+    if errors and not draft:
+        raise InvalidInputError(
+            f"the claim has {len(errors)} scrubber error(s): {', '.join(errors)}; nothing issued. Fix them, "
+            "finalize and build again, or ask for a draft (--allow-errors on the CLI, draft=true on the API)"
+        )
+
+
 _QUOTED = re.compile(r":?\s*'[^']*'|:?\s*\"[^\"]*\"")
 
 

@@ -1636,9 +1636,11 @@ function canReadClaim() {
   return Boolean(state.user && CLAIM_READ_ROLES.has(state.user.role));
 }
 
-function claimPath(encId, format) {
+/** `draft`: render a claim with scrubber errors anyway, to look at (the API refuses it otherwise). */
+function claimPath(encId, format, draft = false) {
   const path = `/encounters/${encodeURIComponent(encId)}/claim`;
-  return format ? `${path}?format=${encodeURIComponent(format)}` : path;
+  if (!format) return path;
+  return `${path}?format=${encodeURIComponent(format)}${draft ? "&draft=true" : ""}`;
 }
 
 /** The panel's fixed parts; renderClaim() fills them. Shown for finalized encounters only. */
@@ -1774,8 +1776,10 @@ function claimRecordView(record) {
   const fact = (label, value) => h("div", {}, h("dt", {}, label), h("dd", {}, value || "—"));
   const pointerText = (line) => (line.pointers || []).join(", ") || "—";
   const pointerTitle = (line) => (line.pointers || []).map((p) => (diagnoses[p - 1] ? `${p}: ${diagnoses[p - 1].code}` : String(p))).join(", ");
-  const link = (format, testid, text, attrs) =>
-    h("a", { href: API + claimPath(record.encounter_id || enc.id, format), "data-testid": testid, class: "btn", ...attrs }, text);
+  // A claim with scrubber errors is never sent: its FHIR and CMS-1500 views open as drafts; its 837P stays refused.
+  const draft = !record.clean;
+  const link = (format, testid, text, attrs, asDraft = false) =>
+    h("a", { href: API + claimPath(record.encounter_id || enc.id, format, asDraft), "data-testid": testid, class: "btn", ...attrs }, asDraft ? `${text} · draft` : text);
   const claimId = claim.claim_id || String(record.id);
 
   return [
@@ -1825,8 +1829,8 @@ function claimRecordView(record) {
       }),
       link("fhir", "claim-fhir", "FHIR Claim (JSON)", {
         download: `${claimId}.fhir.json`, onclick: (e) => downloadClaim(e, `${claimId}.fhir.json`, "FHIR Claim"),
-      }),
-      link("cms1500-html", "claim-open-cms1500", "Printable CMS-1500 (opens in a new tab)", { target: "_blank", rel: "noopener" })),
+      }, draft),
+      link("cms1500-html", "claim-open-cms1500", "Printable CMS-1500 (opens in a new tab)", { target: "_blank", rel: "noopener" }, draft)),
   ];
 }
 

@@ -218,6 +218,18 @@ def test_cli_claim_build_writes_a_valid_837p_and_refuses_an_unclean_claim(tmp_pa
     (tmp_path / "bad.json").write_text(json.dumps(unclean))
     refused = subprocess.run([exe, "claim", "build", str(tmp_path / "bad.json")], capture_output=True, text=True)
     assert refused.returncode == 1 and "SEX_CONFLICT" in refused.stderr and refused.stdout == ""
+    # in every format, not only the 837P; --allow-errors (the explicit draft) writes it
+    for fmt in ("json", "fhir", "cms1500", "cms1500-html"):
+        also = subprocess.run(
+            [exe, "claim", "build", str(tmp_path / "bad.json"), "--format", fmt], capture_output=True, text=True
+        )
+        assert also.returncode == 1 and "SEX_CONFLICT" in also.stderr and also.stdout == "", (fmt, also.stderr)
+    draft = subprocess.run(
+        [exe, "claim", "build", str(tmp_path / "bad.json"), "--format", "fhir", "--allow-errors"],
+        capture_output=True,
+        text=True,
+    )
+    assert draft.returncode == 0 and json.loads(draft.stdout)["resourceType"] == "Claim", draft.stderr
     (tmp_path / "odd.json").write_text(json.dumps({**encounter(), "patient": "x"}))
     odd = subprocess.run([exe, "claim", "build", str(tmp_path / "odd.json")], capture_output=True, text=True)
     assert odd.returncode == 2 and "Traceback" not in odd.stderr and "shape" in odd.stderr

@@ -3,7 +3,12 @@ with its findings, readable as JSON, 837P (valid by pyx12), FHIR R4B and CMS-150
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 NOTE = (
     "Established patient seen for follow-up.\n"
@@ -95,7 +100,7 @@ def test_claims_need_the_biller_role_a_finalized_encounter_and_billing_data(clie
     assert r.status_code == 422 and "not finalized" in r.json()["detail"]
 
 
-def test_a_claim_with_scrubber_errors_is_not_handed_out_as_an_837p(client):
+def test_a_claim_with_scrubber_errors_is_issued_in_no_format_unless_a_draft_is_asked_for(client, tmp_path):
     eid = finalized(client)
     h = client.h("coder")
     enc = client.get(f"/v1/encounters/{eid}", headers=h).json()
@@ -110,9 +115,42 @@ def test_a_claim_with_scrubber_errors_is_not_handed_out_as_an_837p(client):
     client.post(f"/v1/encounters/{eid}/finalize", headers=h, json={"version": r.json()["version"]})
     built = client.post(f"/v1/encounters/{eid}/claim", headers=client.h("biller")).json()
     assert built["clean"] is False and "SEX_CONFLICT" in {f["edit"] for f in built["findings"]}
-    r = client.get(f"/v1/encounters/{eid}/claim?format=837p", headers=client.h("biller"))
-    assert r.status_code == 422 and "SEX_CONFLICT" in r.json()["detail"]
-    assert client.get(f"/v1/encounters/{eid}/claim?format=fhir", headers=client.h("biller")).status_code == 200
+    b = client.h("biller")
+    details = set()
+    for fmt in ("837p", "fhir", "cms1500", "cms1500-html"):
+        r = client.get(f"/v1/encounters/{eid}/claim?format={fmt}", headers=b)
+        assert r.status_code == 422, (fmt, r.text)
+        details.add(r.json()["detail"])
+    (detail,) = details  # one rule, one message, whatever the format
+    assert "1 scrubber error(s): SEX_CONFLICT" in detail and "draft=true" in detail
+    # the stored record (the claim with its findings) stays readable: it is how the errors are seen
+    record = client.get(f"/v1/encounters/{eid}/claim", headers=b).json()
+    assert record["clean"] is False
+    # asked for explicitly, a draft renders
+    fhir = client.get(f"/v1/encounters/{eid}/claim?format=fhir&draft=true", headers=b)
+    assert fhir.status_code == 200 and fhir.json()["resourceType"] == "Claim"
+    assert client.get(f"/v1/encounters/{eid}/claim?format=837p&draft=true", headers=b).status_code == 200
+
+    # the CLI refuses the same encounter with the same message (one function decides for both)
+    (tmp_path / "enc.json").write_text(json.dumps(client.get(f"/v1/encounters/{eid}", headers=h).json()))
+    exe = str(Path(sys.executable).parent / "chartcoder")
+    env = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1"}
+    for fmt in ("837p", "fhir"):
+        cli = subprocess.run(
+            [exe, "claim", "build", str(tmp_path / "enc.json"), "--format", fmt],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert cli.returncode == 1 and cli.stdout == "", cli.stderr
+        assert detail in cli.stderr
+    drafted = subprocess.run(
+        [exe, "claim", "build", str(tmp_path / "enc.json"), "--format", "fhir", "--allow-errors"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert drafted.returncode == 0 and json.loads(drafted.stdout)["resourceType"] == "Claim", drafted.stderr
 
 
 def test_each_stored_claim_is_its_own_interchange_and_reads_back_the_same(client):
