@@ -27,6 +27,7 @@ import yaml
 from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Claim, Person, Provider
 from chartcoder.billing.ncci import MUETable, PTPEdits
 from chartcoder.codes import procedures
+from chartcoder.codes.em_tables import OFFICE_CODES
 from chartcoder.codes.icd10cm import ICD10CM, icd10cm, normalize_code
 from chartcoder.codes.procedures import CPT_CODE, HCPCS_CODE, ProcedureCodeSet
 from chartcoder.errors import ResourceError
@@ -351,7 +352,7 @@ class CodeFacts:
 
 # -- procedure codes -----------------------------------------------------------------------------
 
-EM_OFFICE = frozenset({"99202", "99203", "99204", "99205", "99211", "99212", "99213", "99214", "99215"})
+EM_OFFICE = OFFICE_CODES  # the office/outpatient visits, from chartcoder.codes.em_tables
 
 
 # Surgery-section codes that are specimen collection, not procedures with a global period.

@@ -24,6 +24,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from chartcoder.codes.em_tables import mdm_codes, time_thresholds
+
 Span = tuple[int, int]
 
 
@@ -167,13 +169,14 @@ class _Gated:
 # --------------------------------------------------------------------------------------------------
 # Code tables
 # Minimum total minutes on the date of the encounter ("met or exceeded").
-NEW_PATIENT = [(60, "99205"), (45, "99204"), (30, "99203"), (15, "99202")]
-ESTABLISHED = [(40, "99215"), (30, "99214"), (20, "99213"), (10, "99212")]
+# Office visits come from the one table in chartcoder.codes.em_tables.
+NEW_PATIENT = time_thresholds("new")
+ESTABLISHED = time_thresholds("established")
 HOSPITAL_INITIAL_TIME = [(75, "99223"), (55, "99222"), (40, "99221")]
 HOSPITAL_SUBSEQUENT_TIME = [(50, "99233"), (35, "99232"), (25, "99231")]
 # Code by MDM level: 0 straightforward, 1 low, 2 moderate, 3 high.
-OFFICE_NEW_MDM = ("99202", "99203", "99204", "99205")
-OFFICE_ESTABLISHED_MDM = ("99212", "99213", "99214", "99215")
+OFFICE_NEW_MDM = mdm_codes("new")
+OFFICE_ESTABLISHED_MDM = mdm_codes("established")
 ED_MDM = ("99282", "99283", "99284", "99285")  # 99281 needs no physician: never chosen by MDM
 HOSPITAL_INITIAL_MDM = ("99221", "99221", "99222", "99223")  # straightforward or low -> 99221
 HOSPITAL_SUBSEQUENT_MDM = ("99231", "99231", "99232", "99233")

@@ -54,6 +54,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from chartcoder.codes.em_tables import time_ranges
 from chartcoder.training.records import GoldCode, Record
 
 ICD = "ICD-10-CM"
@@ -81,8 +82,8 @@ WHERE_ALIAS = {"consult": ("consult", "office"), "hp": ("hp", "discharge", "ed")
 MAX_ICD = 7
 
 # 2021+ AMA office E/M time ranges (total time on the date of the encounter).
-EM_NEW = ((15, 29, "99202"), (30, 44, "99203"), (45, 59, "99204"), (60, 74, "99205"))
-EM_EST = ((10, 19, "99212"), (20, 29, "99213"), (30, 39, "99214"), (40, 54, "99215"))
+EM_NEW = time_ranges("new")
+EM_EST = time_ranges("established")
 PREVENTIVE_AGES = ((0, 0), (1, 4), (5, 11), (12, 17), (18, 39), (40, 64), (65, 200))
 
 SIDE_WORDS = {
