@@ -124,11 +124,12 @@ def predict(
     model: Annotated[str | None, typer.Option("--model", help="Model pack (default: the active one).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 20,
 ) -> None:
-    """Suggest codes for every note of a JSONL file (the contract other tools rely on)."""
-    from pydantic import ValidationError
+    """Suggest codes for every note of a JSONL file (the contract other tools rely on). Each line goes
+    through `chartcoder.bulk.predict.code_note`, the per-note path of `bulk predict`."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from chartcoder.api.schemas import EncounterContext
+    from chartcoder.bulk.io import RawNote
+    from chartcoder.bulk.predict import code_note
 
     if not input.is_file():
         _fail(f"{input}: no such file")
@@ -144,23 +145,18 @@ def predict(
         task = progress.add_task("notes", total=len(lines))
         for lineno, raw in enumerate(lines, 1):
             progress.advance(task)
-            if not raw.strip():
-                continue
             try:
-                record = json.loads(raw.decode("utf-8"))
-                if not isinstance(record, dict) or "text" not in record:
-                    raise ChartcoderError("expected an object with 'id' and 'text'")
-                enc = EncounterContext.model_validate(record.get("encounter") or {}).to_domain()
-                result = service.suggest(record["text"], enc, top_k)
-                out.write(json.dumps(result.to_dict(str(record.get("id", lineno))), ensure_ascii=False) + "\n")
-            except ValidationError as exc:
+                line = raw.decode("utf-8")  # strict here: bulk's reader replaces bad bytes, predict refuses the line
+            except UnicodeDecodeError as exc:
                 failures += 1
-                where = "; ".join(f"encounter.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                err.print(f"[yellow]line {lineno}:[/] {escape(where)}")
-            except (ValueError, UnicodeDecodeError, ChartcoderError) as exc:
+                err.print(f"[yellow]line {lineno}:[/] {escape(str(exc))}")
+                continue
+            row, failure = code_note(service, RawNote(lineno, None, line=line), "jsonl", top_k)
+            if row is not None:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            elif failure is not None:
                 failures += 1
-                why = str(exc) if isinstance(exc, (ChartcoderError, json.JSONDecodeError, UnicodeDecodeError)) else None
-                err.print(f"[yellow]line {lineno}:[/] {escape(why or f'internal error ({type(exc).__name__})')}")
+                err.print(f"[yellow]line {lineno}:[/] {escape(failure['error'])}")
     if failures:
         err.print(f"{failures} of {len(lines)} lines failed; the others were written to {output}")
         raise typer.Exit(1)
