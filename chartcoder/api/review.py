@@ -18,6 +18,7 @@ from chartcoder.review.auth import SESSION_HOURS, Principal
 from chartcoder.review.service import REASONS, DecisionIn, ReviewService
 
 SESSION_COOKIE = "chartcoder_session"
+DEVICE_COOKIE = "chartcoder_device"  # a browser that signed in to an account before (chartcoder/api/signin.py)
 CODERS = ("coder", "admin")
 READERS = ("coder", "biller", "data_scientist", "admin")
 Role = Literal["coder", "biller", "ehr", "data_scientist", "admin"]
@@ -194,22 +195,35 @@ def build_router(error_responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         sets it as an HttpOnly, SameSite=Strict cookie for the review page."""
         throttle = request.app.state.signin_throttle  # chartcoder/api/signin.py: pair, account, address
         address = client_address(request)
-        refusal = throttle.begin(body.username, address)
+        device = request.cookies.get(DEVICE_COOKIE)  # this browser signed in to the account before
+        refusal = throttle.begin(body.username, address, device)
         if refusal is not None:
             raise SignInThrottled(refusal)
         try:
             user, token, expires = review.sign_in(body.username, body.password)
         except AuthenticationError:
-            throttle.failed(body.username, address)
+            throttle.failed(body.username, address, device)
             raise
-        throttle.succeeded(body.username, address)
+        device = throttle.succeeded(body.username, address, device)
+        secure = request.app.state.settings.secure_cookies
+        if device is not None:
+            days = request.app.state.settings.signin_known_address_days
+            response.set_cookie(
+                DEVICE_COOKIE,
+                device,
+                max_age=days * 86_400,
+                httponly=True,
+                samesite="strict",
+                secure=secure,
+                path="/v1/auth/login",
+            )
         response.set_cookie(
             SESSION_COOKIE,
             token,
             max_age=SESSION_HOURS * 3600,
             httponly=True,
             samesite="strict",
-            secure=request.app.state.settings.secure_cookies,  # off only with CHARTCODER_PLAIN_HTTP (development)
+            secure=secure,  # off only with CHARTCODER_PLAIN_HTTP (development)
             path="/",
         )
         return {"user": user, "token": token, "expires_at": expires.isoformat()}

@@ -14,6 +14,12 @@ and forgotten again for the pair when it succeeds. Three budgets:
   minute, again sparing known (account, address) pairs, so one person spraying passwords behind a
   hospital's shared NAT address does not lock the people who work there out.
 
+A browser that signed in to an account gets a device cookie (a random token; the server keeps only
+its digest, per account, for `signin_known_address_days`). An attempt that presents it is counted as
+coming from that device, not from its address: its pair budget is its own and the account and address
+limits spare it, so a stranger behind the same shared address, failing on purpose, cannot keep the
+owner's own browser waiting (the owner's attempts from elsewhere still wait as before).
+
 The counts are kept by the `limits` storage `CHARTCODER_RATE_LIMIT_STORAGE` names (per process with
 memory://, shared with redis://). Accounts are keyed by a digest of the normalized user name, known
 or not, so a refusal says nothing about whether an account exists.
@@ -24,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import secrets
 import time
 from typing import Any
 
@@ -58,6 +65,14 @@ class SignInThrottle:
     def _account(username: str) -> str:
         return hashlib.sha256(normalize_username(username).encode()).hexdigest()[:32]
 
+    def _device(self, username: str, device: str | None) -> str | None:
+        """'dev:<digest>' when `device` is a device token this account handed out and still knows."""
+        if not device or len(device) > 128 or self.settings.signin_known_address_days <= 0:
+            return None
+        digest = hashlib.sha256(device.encode()).hexdigest()[:32]
+        known = self.storage.get(f"signin:device:{self._account(username)}|{digest}") > 0
+        return f"dev:{digest}" if known else None
+
     def _keys(self, username: str, address: str) -> dict[str, str]:
         acct = self._account(username)
         return {
@@ -69,9 +84,10 @@ class SignInThrottle:
         }
 
     # -- the three steps -------------------------------------------------------------------------
-    def begin(self, username: str, address: str) -> Refusal | None:
+    def begin(self, username: str, address: str, device: str | None = None) -> Refusal | None:
         try:
-            refusal = self._begin(username, address)
+            place = self._device(username, device)
+            refusal = self._begin(username, place or address, known_device=place is not None)
         except Exception as exc:  # a shared store that is away: sign-in goes on, uncounted
             log.warning("sign-in throttle storage unavailable (%s); attempt not counted", type(exc).__name__)
             return None
@@ -79,9 +95,9 @@ class SignInThrottle:
             metrics.sign_in_failed("throttled")
         return refusal
 
-    def _begin(self, username: str, address: str) -> Refusal | None:
+    def _begin(self, username: str, address: str, known_device: bool = False) -> Refusal | None:
         s, k = self.settings, self._keys(username, address)
-        known = s.signin_known_address_days > 0 and self.storage.get(k["known"]) > 0
+        known = known_device or (s.signin_known_address_days > 0 and self.storage.get(k["known"]) > 0)
         if wait := self._waiting(k["pair_wait"]):
             return Refusal(
                 "signin_pair",
@@ -109,27 +125,45 @@ class SignInThrottle:
         self._count(k["account"], k["account_wait"], s.signin_account_free_failures, memory)
         return None
 
-    def succeeded(self, username: str, address: str) -> None:
+    def succeeded(self, username: str, address: str, device: str | None = None) -> str | None:
         """The pair's count starts over and the address is known to the account; the account's
-        count takes this attempt back (the failures of others stay counted)."""
-        k = self._keys(username, address)
+        count takes this attempt back (the failures of others stay counted). Answers the device token
+        for the browser to keep (the one it sent when still known, else a new one; None when off)."""
+        place = self._device(username, device)
+        token = device if place is not None else secrets.token_urlsafe(24)
+        k = self._keys(username, place or address)
+        days = self.settings.signin_known_address_days
         try:
+            if days > 0:
+                digest = hashlib.sha256(token.encode()).hexdigest()[:32]  # type: ignore[union-attr]
+                key = f"signin:device:{self._account(username)}|{digest}"
+                self.storage.clear(key)
+                self.storage.incr(key, days * 86_400)
+            if place is not None:  # the address the device signed in from is known too
+                self._known(self._keys(username, address)["known"], days)
             self.storage.clear(k["pair"])
             self.storage.clear(k["pair_wait"])
             if self.storage.get(k["account"]) > 0:
                 self.storage.incr(k["account"], self.settings.signin_failure_memory_seconds, amount=-1)
-            days = self.settings.signin_known_address_days
-            if days > 0:
-                self.storage.clear(k["known"])
-                self.storage.incr(k["known"], days * 86_400)
+            self._known(k["known"], days)
         except Exception as exc:
             log.warning("sign-in throttle storage unavailable (%s)", type(exc).__name__)
+        return token if days > 0 else None
 
-    def failed(self, username: str, address: str) -> None:
+    def _known(self, key: str, days: int) -> None:
+        if days > 0:
+            self.storage.clear(key)
+            self.storage.incr(key, days * 86_400)
+
+    def failed(self, username: str, address: str, device: str | None = None) -> None:
         """A checked password that was wrong (or an unknown or inactive account): counted by `begin`
         already; the waits it earned start again now, after the (slow) check, and the metrics count it."""
         metrics.sign_in_failed("bad_credentials")
-        s, k = self.settings, self._keys(username, address)
+        try:
+            place = self._device(username, device)
+        except Exception:
+            place = None
+        s, k = self.settings, self._keys(username, place or address)
         try:
             self._wait_after(self.storage.get(k["pair"]), k["pair_wait"], s.signin_pair_free_failures)
             self._wait_after(self.storage.get(k["account"]), k["account_wait"], s.signin_account_free_failures)

@@ -113,6 +113,44 @@ def test_a_sprayer_behind_a_shared_address_does_not_lock_out_the_people_behind_i
     assert login(c, "admin1", PASSWORD, "10.1.1.2").status_code == 200  # elsewhere: fine
 
 
+def test_a_stranger_behind_the_owners_own_address_cannot_keep_the_owners_browser_out(make_client):
+    """Found in review: someone behind the owner's shared address, failing on purpose each time the
+    wait ends, kept the owner's pair waiting for ever. The owner's browser now carries a device cookie
+    from its last sign-in and is counted on its own; without it, the owner waits like the stranger."""
+    c = make_client(signin_pair_free_failures=3)
+    nat = "198.51.100.20"
+    first = login(c, "coder1", PASSWORD, nat)
+    assert first.status_code == 200
+    device = first.cookies.get("chartcoder_device")
+    assert device and len(device) >= 24
+    jar = "chartcoder_device=" + device
+    statuses = [login(c, "coder1", WRONG, nat).status_code for _ in range(6)]  # the stranger, no cookie
+    assert statuses[:3] == [401] * 3 and 429 in statuses[3:], statuses
+    assert login(c, "coder1", PASSWORD, nat).status_code == 429  # the owner without the cookie waits
+    r = c.post(
+        "/v1/auth/login",
+        json={"username": "coder1", "password": PASSWORD},
+        headers={"X-Forwarded-For": nat, "Cookie": jar},
+    )
+    assert r.status_code == 200, r.text  # the owner's browser signs in
+    # a device token is the account's own: it spares nobody else, and a made-up one is an address
+    other = c.post(
+        "/v1/auth/login",
+        json={"username": "coder2", "password": WRONG},
+        headers={"X-Forwarded-For": nat, "Cookie": "chartcoder_device=made-up"},
+    )
+    assert other.status_code == 401
+    stolen = [
+        c.post(
+            "/v1/auth/login",
+            json={"username": "coder2", "password": WRONG},
+            headers={"X-Forwarded-For": nat, "Cookie": jar},
+        ).status_code
+        for _ in range(4)
+    ]
+    assert stolen[-1] == 429, stolen  # coder1's device cookie gives coder2's guesser no budget of its own
+
+
 def test_the_back_off_doubles_and_is_capped(make_client):
     c = make_client(signin_pair_free_failures=2, signin_max_backoff_seconds=4)
     where = "192.0.2.10"
