@@ -1,6 +1,7 @@
 """The API in-process for tests: `signed_in_client` builds the app on a given review store with the
 shared suggestion service, signs in one user per role (`<role>1`, password PASSWORD) and yields a
-TestClient whose `h(role)` gives that user's bearer header. Not a conftest, so that test folders
+TestClient whose `h(role)` gives that user's bearer header; `registry_app` builds the app on a model
+folder for the registry's routes. Not a conftest, so that test folders
 import it by name."""
 
 from __future__ import annotations
@@ -26,3 +27,20 @@ def signed_in_client(settings: Any, service: Any, store: Any, roles: Sequence[st
     with TestClient(app, raise_server_exceptions=False) as c:
         c.h = lambda role: {"Authorization": f"Bearer {tokens[role]}"}  # type: ignore[attr-defined]
         yield c
+
+
+def registry_app(db_url: str, model_dir: Any, settings: Any, service: Any) -> tuple[Any, Any]:
+    """The app on its own database and model folder (registry polling off), with a coder, an admin and
+    a data scientist signed in: (app, h) where h(role) is that user's bearer header."""
+    from chartcoder.api.app import create_app
+    from chartcoder.config import Settings
+
+    app = create_app(
+        Settings(data_dir=settings.data_dir, database_url=db_url, model_dir=model_dir, registry_poll_seconds=0),
+        service_factory=lambda: service,
+    )
+    tokens = {}
+    for role in ("coder", "admin", "data_scientist"):
+        app.state.review.create_user(f"{role}1", PASSWORD, role)
+        tokens[role] = app.state.review.sign_in(f"{role}1", PASSWORD)[1]
+    return app, lambda role: {"Authorization": f"Bearer {tokens[role]}"}

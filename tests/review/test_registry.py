@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from app_support import registry_app
 
 from chartcoder.errors import ConflictError, NotFoundError
 from chartcoder.models.pack import MANIFEST, SIGNATURE, PackError, load_pack, save_pack, sha256_file
@@ -18,7 +19,6 @@ from chartcoder.models.signing import sign_manifest, trainer_key
 from chartcoder.training.readers import read_synthetic
 from chartcoder.training.train import train_pack
 
-PASSWORD = "correct horse battery"
 NOTE = "Assessment: type 2 diabetes mellitus with diabetic chronic kidney disease, stage 3b. Hypertension."
 
 
@@ -165,25 +165,10 @@ def test_serving_switches_by_reference_and_survives_a_broken_pack(registry, base
     assert serving.last_error and "missing" in serving.last_error
 
 
-def _app(db_url: str, model_dir: Path, settings, service):
-    from chartcoder.api.app import create_app
-    from chartcoder.config import Settings
-
-    app = create_app(
-        Settings(data_dir=settings.data_dir, database_url=db_url, model_dir=model_dir, registry_poll_seconds=0),
-        service_factory=lambda: service,
-    )
-    tokens = {}
-    for role in ("coder", "admin", "data_scientist"):
-        app.state.review.create_user(f"{role}1", PASSWORD, role)
-        tokens[role] = app.state.review.sign_in(f"{role}1", PASSWORD)[1]
-    return app, lambda role: {"Authorization": f"Bearer {tokens[role]}"}
-
-
 def test_registry_routes(db_url, model_dir, base_pack, settings, service):
     from fastapi.testclient import TestClient
 
-    app, h = _app(db_url, model_dir, settings, service)
+    app, h = registry_app(db_url, model_dir, settings, service)
     make_pack(base_pack, model_dir / "challenger", "challenger", "v1")
     with TestClient(app, raise_server_exceptions=False) as c:
         before = c.post("/v1/suggestions", json={"text": NOTE}, headers=h("coder")).json()["model"]

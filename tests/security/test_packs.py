@@ -21,6 +21,7 @@ from pathlib import Path
 
 import joblib
 import pytest
+from app_support import registry_app
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chartcoder.config import Settings
@@ -31,7 +32,6 @@ from chartcoder.review.service import ReviewStore
 from chartcoder.training.readers import read_synthetic
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "correct horse battery"
 NOTE = "Assessment: type 2 diabetes mellitus with diabetic chronic kidney disease, stage 3b. Hypertension."
 CHARTCODER = str(Path(sys.executable).parent / "chartcoder")
 
@@ -160,25 +160,6 @@ def test_a_pack_signed_by_an_unknown_key_is_refused_until_that_key_is_trusted(go
 
 
 # -- 3. an object that is not a ranker, through the real API and registry -------------------------------
-def _app(tmp_path: Path, model_dir: Path, settings, service):
-    from chartcoder.api.app import create_app
-
-    app = create_app(
-        Settings(
-            data_dir=settings.data_dir,
-            database_url=f"sqlite:///{tmp_path / 'review.db'}",
-            model_dir=model_dir,
-            registry_poll_seconds=0,
-        ),
-        service_factory=lambda: service,
-    )
-    tokens = {}
-    for role in ("coder", "admin", "data_scientist"):
-        app.state.review.create_user(f"{role}1", PASSWORD, role)
-        tokens[role] = app.state.review.sign_in(f"{role}1", PASSWORD)[1]
-    return app, lambda role: {"Authorization": f"Bearer {tokens[role]}"}
-
-
 def test_a_pack_that_is_not_a_ranker_is_refused_at_promotion_and_the_serving_pack_stays(
     good_pack, tmp_path, settings, service
 ):
@@ -194,7 +175,7 @@ def test_a_pack_that_is_not_a_ranker_is_refused_at_promotion_and_the_serving_pac
     # and a ranker class that was never fitted
     save_pack(LabelEncoder().fit(["E11.9", "I10", "J20.9"]), models / "not-a-ranker", {**card, "version": "v1"})
     save_pack(CodeRanker(), models / "unfitted", {**card, "version": "v2"})
-    app, h = _app(tmp_path, models, settings, service)
+    app, h = registry_app(f"sqlite:///{tmp_path / 'review.db'}", models, settings, service)
     with TestClient(app, raise_server_exceptions=False) as c:
         for path in ("champion", "not-a-ranker", "unfitted"):
             r = c.post("/v1/models/register", json={"path": path}, headers=h("data_scientist"))
