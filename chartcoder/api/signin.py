@@ -134,11 +134,8 @@ class SignInThrottle:
         k = self._keys(username, place or address)
         days = self.settings.signin_known_address_days
         try:
-            if days > 0:
-                digest = hashlib.sha256(token.encode()).hexdigest()[:32]  # type: ignore[union-attr]
-                key = f"signin:device:{self._account(username)}|{digest}"
-                self.storage.clear(key)
-                self.storage.incr(key, days * 86_400)
+            digest = hashlib.sha256(token.encode()).hexdigest()[:32]  # type: ignore[union-attr]
+            self._known(f"signin:device:{self._account(username)}|{digest}", days)
             if place is not None:  # the address the device signed in from is known too
                 self._known(self._keys(username, address)["known"], days)
             self.storage.clear(k["pair"])

@@ -73,10 +73,8 @@ def metric(server: LiveServer, name: str, **labels: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and every process below it."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
+def proc_stats() -> dict[int, list[str]]:
+    """Each process's /proc/<pid>/stat fields after the command name (parent pid at index 1)."""
     stats: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -85,9 +83,21 @@ def tree_cpu_seconds(pid: int) -> float:
             raw = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        stats[int(entry.name)] = fields
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        stats[int(entry.name)] = raw[raw.rindex(")") + 2 :].split()
+    return stats
+
+
+def children_of(pid: int) -> list[int]:
+    return [p for p, fields in proc_stats().items() if int(fields[1]) == pid]
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and every process below it."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats = proc_stats()
+    children: dict[int, list[int]] = {}
+    for p, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(p)
     total, todo = 0.0, [pid]
     while todo:
         p = todo.pop()
@@ -277,19 +287,6 @@ def test_a_promoted_pack_reaches_the_workers(tmp_path: Path) -> None:
         assert c.post("/v1/models/rollback", json={}, headers=h).status_code == 200
         assert c.post("/v1/suggestions", json={"text": ONE_LINE}, headers=h).json()["model"] == knowledge
     assert app.state.pool.status()["workers"] == 0  # stopped with the app
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                raw = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(raw[raw.rindex(")") + 2 :].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def test_when_the_worker_zygote_dies_the_server_stops_saying_it_is_ready(
