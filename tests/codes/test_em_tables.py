@@ -5,6 +5,7 @@ from __future__ import annotations
 from chartcoder.billing import scrubber
 from chartcoder.codes.em_tables import OFFICE_CODES, OFFICE_VISITS, mdm_codes, time_ranges, time_thresholds
 from chartcoder.models import em
+from chartcoder.models.em.status import _by_time
 from chartcoder.training import synthetic
 
 
@@ -33,4 +34,4 @@ def test_every_reader_uses_the_one_table():
 
 def test_the_predictor_codes_by_the_table_time():
     # 30 minutes with an established patient is the table's 99214 row; 29 is 99213's
-    assert em._by_time(em.ESTABLISHED, 30) == "99214" and em._by_time(em.ESTABLISHED, 29) == "99213"
+    assert _by_time(em.ESTABLISHED, 30) == "99214" and _by_time(em.ESTABLISHED, 29) == "99213"

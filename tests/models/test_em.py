@@ -5,6 +5,8 @@ Expectations come from the AMA/CMS rules (see tests/regression/em.yaml for the w
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import time
 
 import pytest
@@ -21,6 +23,8 @@ from chartcoder.models.em import (
     suggest_em,
     visit_time,
 )
+from chartcoder.models.em._patterns import _Gated, _rx, _top_branches
+from chartcoder.models.em.document import _ED_STRONG
 from chartcoder.models.schema import Encounter
 
 # -- time ------------------------------------------------------------------------------------------
@@ -543,8 +547,11 @@ def test_em_codes_are_in_the_demo_set() -> None:
 # -- whole-note patterns searched by their alternatives ---------------------------------------------
 
 
-def _gated_patterns() -> list[tuple[str, em._Gated]]:
-    return [(name, value) for name, value in vars(em).items() if isinstance(value, em._Gated)]
+def _gated_patterns() -> list[tuple[str, _Gated]]:
+    """Every gated pattern in every module of the E/M package."""
+    modules = [importlib.import_module(f"{em.__name__}.{m.name}") for m in pkgutil.iter_modules(em.__path__)]
+    found = [(f"{mod.__name__}.{name}", value) for mod in modules for name, value in vars(mod).items()]
+    return [(name, value) for name, value in found if isinstance(value, _Gated)]
 
 
 def _written_notes() -> list[str]:
@@ -596,21 +603,21 @@ def test_each_alternative_gated_pattern_finds_what_the_whole_pattern_finds() -> 
 def test_alternative_words_are_read_from_the_pattern() -> None:
     """Each alternative's words are a run of literal characters it cannot match without, or one per
     branch of a group; a pattern with global inline flags is not split."""
-    gated = em._Gated(em._rx(r"\bat[ \t]triage\b|\b(?:mode[ \t]of[ \t]arrival|BIBA)\b|^[ \t]*x$"), "triage", "a")
+    gated = _Gated(_rx(r"\bat[ \t]triage\b|\b(?:mode[ \t]of[ \t]arrival|BIBA)\b|^[ \t]*x$"), "triage", "a")
     assert [need for _, need in gated._branches] == [frozenset({"triage"}), frozenset({"arrival", "biba"}), None]
     assert gated._pattern("Seen at triage.") is not gated.rx
     assert gated.search("Seen at triage.") is not None
     assert gated._pattern("no words") is None  # the pattern's own words gate first, as before
     used = gated._pattern("a thing")
     assert used is not None and used.pattern == r"^[ \t]*x$"  # an alternative without words is always searched
-    assert em._top_branches(r"(?i)a|b") is None
-    assert em._top_branches(r"[|\]]a|(b|c)|\|d") == [r"[|\]]a", "(b|c)", r"\|d"]
+    assert _top_branches(r"(?i)a|b") is None
+    assert _top_branches(r"[|\]]a|(b|c)|\|d") == [r"[|\]]a", "(b|c)", r"\|d"]
 
 
 def test_a_note_beyond_ascii_is_searched_with_the_whole_pattern() -> None:
     """Case folding beyond ASCII can match what lower-casing does not show (re.I matches the long s
     'ſ' to 's'), so such a note gets the whole pattern, as before."""
-    gated = em._ED_STRONG
+    gated = _ED_STRONG
     text = "Brought in by EMS. Caf\u00e9 worker."
     assert gated._pattern(text) is gated.rx
     assert gated.search(text) is not None

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from chartcoder.models import em
+from chartcoder.models.em.problems import _problem_region
 
 LIMIT = 200_000  # the default CHARTCODER_MAX_NOTE_CHARS
 VISIT = (
@@ -55,7 +56,7 @@ def test_em_still_counts_the_problems_of_a_real_assessment() -> None:
     note = VISIT + "1. Hypertension, worsening. 2. Type 2 diabetes, stable. 3. Hyperlipidemia, stable.\n"
     mdm = em.medical_decision_making(note)
     assert mdm is not None
-    problems = em.find_problems(note, em._problem_region(em.sections(note)))
+    problems = em.find_problems(note, _problem_region(em.sections(note)))
     assert [(p.name, p.kind) for p in problems] == [
         ("hypertension", "worse"),
         ("diabetes", "chronic"),
