@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from chartcoder.models.em._patterns import Span, _Intervals, _rx
 from chartcoder.models.em.problems import _plural
@@ -154,6 +154,49 @@ def data_element(text: str, secs: Sequence[Section]) -> Element:
     def usable(pos: int) -> bool:
         return not skip.overlaps(pos, pos + 1)
 
+    tests = _tests(text, usable)
+    external: dict[str, Span] = {}
+    for m in _EXTERNAL_NOTES.finditer(text):
+        left, right = _sentence_bounds(text, m.start(), m.end())
+        if usable(m.start()) and _REVIEW_WORD.search(text, left, right):
+            external.setdefault(m.group(0).lower().split()[0], (m.start(), m.end()))
+    historian = next((m for m in _HISTORIAN.finditer(text) if usable(m.start())), None)
+    interpretation = next((m for m in _INDEPENDENT_INTERPRETATION.finditer(text)), None)
+    discussion = next((m for m in _DISCUSSION.finditer(text)), None)
+
+    n_tests, n_notes = len(tests), min(len(external), 3)
+    cat1 = n_tests + n_notes + (1 if historian else 0)
+    categories = sum((cat1 >= 3, interpretation is not None, discussion is not None))
+    reasons: list[str] = []
+    spans: list[Span] = []
+    if tests:
+        reasons.append(f"{_plural(n_tests, 'unique test', 'unique tests')} ordered or reviewed: {', '.join(tests)}")
+        spans.extend(tests.values())
+    if external:
+        reasons.append(f"external notes reviewed ({', '.join(external)})")
+        spans.extend(external.values())
+    for found, why in (
+        (historian, "independent historian"),
+        (interpretation, "independent interpretation of a test"),
+        (discussion, "discussion of management with an external physician or source"),
+    ):
+        if found:
+            reasons.append(why)
+            spans.append((found.start(), found.end()))
+    if categories >= 2:
+        level = 3
+    elif categories == 1:
+        level = 2
+    elif n_tests + n_notes >= 2 or historian:
+        level = 1
+    else:
+        level = 0
+    return Element(level, "; ".join(reasons), tuple(spans))
+
+
+def _tests(text: str, usable: Callable[[int], bool]) -> dict[str, Span]:
+    """Unique tests ordered or reviewed (with a value, an order cue or a review cue in their sentence),
+    outside the history sections; each name once, and a longer name wins over the words inside it."""
     tests: dict[str, Span] = {}
     taken = _Intervals()  # "chest x-ray" is not also an "x-ray"
     for name, rx in _TESTS:
@@ -173,43 +216,4 @@ def data_element(text: str, secs: Sequence[Section]) -> Element:
             if name == "labs" and any(left <= a < right for a, _ in tests.values()):
                 continue  # "labs" that names its tests is those tests
             tests[name] = (m.start(), m.end())
-    external: dict[str, Span] = {}
-    for m in _EXTERNAL_NOTES.finditer(text):
-        left, right = _sentence_bounds(text, m.start(), m.end())
-        if usable(m.start()) and _REVIEW_WORD.search(text, left, right):
-            external.setdefault(m.group(0).lower().split()[0], (m.start(), m.end()))
-    historian = next((m for m in _HISTORIAN.finditer(text) if usable(m.start())), None)
-    interpretation = next((m for m in _INDEPENDENT_INTERPRETATION.finditer(text)), None)
-    discussion = next((m for m in _DISCUSSION.finditer(text)), None)
-
-    n_tests, n_notes = len(tests), min(len(external), 3)
-    cat1 = n_tests + n_notes + (1 if historian else 0)
-    cat1_full = cat1 >= 3
-    categories = sum((cat1_full, interpretation is not None, discussion is not None))
-    reasons = []
-    spans: list[Span] = []
-    if tests:
-        reasons.append(f"{_plural(n_tests, 'unique test', 'unique tests')} ordered or reviewed: {', '.join(tests)}")
-        spans.extend(tests.values())
-    if external:
-        reasons.append(f"external notes reviewed ({', '.join(external)})")
-        spans.extend(external.values())
-    if historian:
-        reasons.append("independent historian")
-        spans.append((historian.start(), historian.end()))
-    if interpretation:
-        reasons.append("independent interpretation of a test")
-        spans.append((interpretation.start(), interpretation.end()))
-    if discussion:
-        reasons.append("discussion of management with an external physician or source")
-        spans.append((discussion.start(), discussion.end()))
-    reason = "; ".join(reasons)
-    if categories >= 2:
-        level = 3
-    elif categories == 1:
-        level = 2
-    elif n_tests + n_notes >= 2 or historian:
-        level = 1
-    else:
-        level = 0
-    return Element(level, reason, tuple(spans))
+    return tests

@@ -186,15 +186,29 @@ def document_kind(text: str, doc_type: str | None = None, setting: str | None = 
     or ED note is 'unknown' (no office rules in the hospital)."""
     inpatient = setting == "inpatient"
     if doc_type and doc_type in DOC_TYPES:
-        kind = DOC_TYPES[doc_type]
-        if kind == "progress" and not inpatient:
-            return "office"  # an office progress note is an office visit
-        if kind == "admission" and not inpatient and not _ADMIT_CUE.search(text):
-            return "unknown"  # an H&P before elective surgery or a clinic H&P: not initial hospital care
-        return kind
+        return _given_kind(text, DOC_TYPES[doc_type], inpatient)
     heads = {s.name for s in sections(text)}
-    has_ap = bool(heads & _AP_HEADERS)
     has_history = bool(heads & _VISIT_HEADERS)
+    kind = _not_a_visit_kind(text, has_ap=bool(heads & _AP_HEADERS), has_history=has_history)
+    if kind is not None:
+        return kind
+    if inpatient:
+        return _inpatient_kind(text, has_history)
+    return _outpatient_kind(text)
+
+
+def _given_kind(text: str, kind: str, inpatient: bool) -> str:
+    """The kind the encounter's document type names, placed by the setting."""
+    if kind == "progress" and not inpatient:
+        return "office"  # an office progress note is an office visit
+    if kind == "admission" and not inpatient and not _ADMIT_CUE.search(text):
+        return "unknown"  # an H&P before elective surgery or a clinic H&P: not initial hospital care
+    return kind
+
+
+def _not_a_visit_kind(text: str, *, has_ap: bool, has_history: bool) -> str | None:
+    """Documents that are read the same in and out of the hospital: operative and procedure reports,
+    radiology/pathology reports, discharge summaries, consultations and therapists' notes."""
     if _OPERATIVE_STRONG.search(text):
         return "operative"
     if len({m.group(0).lower() for m in _OPERATIVE_MARKERS.finditer(text)}) >= 2 and not has_ap:
@@ -207,21 +221,25 @@ def document_kind(text: str, doc_type: str | None = None, setting: str | None = 
         return "consult"
     if len({m.group(0).lower() for m in _THERAPY.finditer(text)}) >= 2:
         return "therapy"  # a therapist's evaluation or visit, not a physician E/M
-    hp_title = bool(_HP_TITLE.search(text))
-    ed = bool(_ED_STRONG.search(text)) or len(_ED_WEAK.findall(text)) >= 2
-    if inpatient:
-        if _PROGRESS_CUE.search(text):
-            return "progress"
-        if hp_title:
-            return "admission"
-        if _ED_STRONG.search(text):
-            return "ed"
-        if _ADMIT_CUE.search(text) and has_history:
-            return "admission"
-        return "unknown"
-    if hp_title and _ADMIT_CUE.search(text):
+    return None
+
+
+def _inpatient_kind(text: str, has_history: bool) -> str:
+    if _PROGRESS_CUE.search(text):
+        return "progress"
+    if _HP_TITLE.search(text):
         return "admission"
-    if ed:
+    if _ED_STRONG.search(text):
+        return "ed"
+    if _ADMIT_CUE.search(text) and has_history:
+        return "admission"
+    return "unknown"
+
+
+def _outpatient_kind(text: str) -> str:
+    if _HP_TITLE.search(text) and _ADMIT_CUE.search(text):
+        return "admission"
+    if _ED_STRONG.search(text) or len(_ED_WEAK.findall(text)) >= 2:
         return "ed"
     if _ADMISSION_HEADER.search(text):
         return "unknown"  # a hospital document the encounter does not place in the hospital

@@ -641,54 +641,62 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+# The AMA ladder's moderate rungs: (kind, wording for one, wording for more than one).
+_MODERATE_PROBLEMS = (
+    (
+        "worse",
+        "chronic illness with exacerbation, progression or side effects of treatment",
+        "chronic illnesses with exacerbation, progression or side effects of treatment",
+    ),
+    ("undiagnosed", "undiagnosed new problem with uncertain prognosis", "undiagnosed new problems"),
+    ("systemic", "acute illness with systemic symptoms", "acute illnesses with systemic symptoms"),
+    ("complicated_injury", "acute complicated injury", "acute complicated injuries"),
+)
+
+
+class _ByKind:
+    """The problems found, grouped by kind, with the names and spans an element's reasoning quotes."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.by: dict[str, list[Problem]] = {}
+        for p in problems:
+            self.by.setdefault(p.kind, []).append(p)
+
+    def count(self, kind: str) -> int:
+        return len(self.by.get(kind, []))
+
+    def element(self, level: int, what: str, kind: str) -> Element:
+        names = ", ".join(p.name for p in self.by.get(kind, []))
+        spans: list[Span] = []
+        for p in self.by.get(kind, []):
+            spans.append(p.span)
+            if p.status_span:
+                spans.append(p.status_span)
+        return Element(level, f"{what}: {names}", tuple(spans))
+
+
 def problems_element(problems: list[Problem]) -> Element:
     """AMA table, number and complexity of problems addressed."""
-    by: dict[str, list[Problem]] = {}
-    for p in problems:
-        by.setdefault(p.kind, []).append(p)
-
-    def names(*kinds: str) -> str:
-        return ", ".join(p.name for k in kinds for p in by.get(k, []))
-
-    def spans(*kinds: str) -> tuple[Span, ...]:
-        out: list[Span] = []
-        for k in kinds:
-            for p in by.get(k, []):
-                out.append(p.span)
-                if p.status_span:
-                    out.append(p.status_span)
-        return tuple(out)
-
-    n = {k: len(v) for k, v in by.items()}
-    if n.get("threat"):
-        what = _plural(n["threat"], "illness", "illnesses")
-        return Element(3, f"{what} posing a threat to life or bodily function: {names('threat')}", spans("threat"))
-    if n.get("severe"):
-        return Element(3, f"chronic illness with severe exacerbation: {names('severe')}", spans("severe"))
-    moderate = [
-        (
-            "worse",
-            "chronic illness with exacerbation, progression or side effects of treatment",
-            "chronic illnesses with exacerbation, progression or side effects of treatment",
-        ),
-        ("undiagnosed", "undiagnosed new problem with uncertain prognosis", "undiagnosed new problems"),
-        ("systemic", "acute illness with systemic symptoms", "acute illnesses with systemic symptoms"),
-        ("complicated_injury", "acute complicated injury", "acute complicated injuries"),
-    ]
-    for kind, one, many in moderate:
-        if n.get(kind):
-            return Element(2, f"{_plural(n[kind], one, many)}: {names(kind)}", spans(kind))
-    chronic = n.get("chronic", 0)
+    found = _ByKind(problems)
+    if found.count("threat"):
+        what = _plural(found.count("threat"), "illness", "illnesses")
+        return found.element(3, f"{what} posing a threat to life or bodily function", "threat")
+    if found.count("severe"):
+        return found.element(3, "chronic illness with severe exacerbation", "severe")
+    for kind, one, many in _MODERATE_PROBLEMS:
+        if found.count(kind):
+            return found.element(2, _plural(found.count(kind), one, many), kind)
+    chronic = found.count("chronic")
     if chronic >= 2:
-        return Element(2, f"{chronic} stable chronic illnesses: {names('chronic')}", spans("chronic"))
+        return found.element(2, f"{chronic} stable chronic illnesses", "chronic")
     if chronic == 1:
-        return Element(1, f"1 stable chronic illness: {names('chronic')}", spans("chronic"))
-    if n.get("acute"):
-        what = _plural(n["acute"], "acute uncomplicated illness or injury", "acute uncomplicated illnesses or injuries")
-        return Element(1, f"{what}: {names('acute')}", spans("acute"))
-    minor = n.get("minor", 0)
+        return found.element(1, "1 stable chronic illness", "chronic")
+    if found.count("acute"):
+        one, many = "acute uncomplicated illness or injury", "acute uncomplicated illnesses or injuries"
+        return found.element(1, _plural(found.count("acute"), one, many), "acute")
+    minor = found.count("minor")
     if minor >= 2:
-        return Element(1, f"{minor} self-limited or minor problems: {names('minor')}", spans("minor"))
+        return found.element(1, f"{minor} self-limited or minor problems", "minor")
     if minor == 1:
-        return Element(0, f"1 self-limited or minor problem: {names('minor')}", spans("minor"))
+        return found.element(0, "1 self-limited or minor problem", "minor")
     return Element(0, "no problem identified")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from chartcoder.models.em._patterns import Span
 from chartcoder.models.em.document import _DISCHARGE_MARKERS, _DISCHARGE_TITLE, _HOSPITAL_COURSE, document_kind
 from chartcoder.models.em.mdm import medical_decision_making
-from chartcoder.models.em.results import EMSuggestion, TimeStatement
+from chartcoder.models.em.results import MDM, EMSuggestion, TimeStatement
 from chartcoder.models.em.status import _by_time, patient_status
 from chartcoder.models.em.tables import (
     DISCHARGE_LONG,
@@ -47,6 +47,15 @@ def _time_code(family: str, minutes: int, status: str) -> str | None:
     return _by_time(table, minutes) if table else None
 
 
+_FAMILY_OF_KIND = {
+    "office": "office",
+    "ed": "ed",
+    "admission": "hospital_initial",
+    "progress": "hospital_subsequent",
+    "discharge": "hospital_discharge",
+}
+
+
 def suggest_em(
     text: str,
     *,
@@ -64,46 +73,13 @@ def suggest_em(
     # A carriage return reads as a space (same length, so evidence offsets stay true): CRLF and LF
     # notes must level alike.
     text = text.replace("\r", " ")
-    kind = document_kind(text, doc_type, setting)
-    family = {
-        "office": "office",
-        "ed": "ed",
-        "admission": "hospital_initial",
-        "progress": "hospital_subsequent",
-        "discharge": "hospital_discharge",
-    }.get(kind)
+    family = _FAMILY_OF_KIND.get(document_kind(text, doc_type, setting))
     if family is None:
         return None
-    status, status_documented = ("established", True)
-    if family == "office":
-        status, status_documented = _status(text, patient_status)
     timed = visit_time(text)
-    label = FAMILY_LABELS[family]
-
     if family == "hospital_discharge":
-        if timed is not None:
-            st, sentence = timed
-            long = st.minutes > 30 or (st.minutes == 30 and st.more_than)
-            code = DISCHARGE_LONG if long else DISCHARGE_SHORT
-            said = f"{'more than ' if st.more_than else 'less than ' if st.less_than else ''}{st.minutes} min"
-            why = (
-                f"E/M by discharge time: {said} ({'more than 30 minutes' if long else '30 minutes or less'}) -> {code}"
-            )
-            return EMSuggestion(code, family, "time", None, True, st.minutes, None, (sentence,), (why,))
-        marker = _DISCHARGE_TITLE.search(text) or _HOSPITAL_COURSE.search(text) or _DISCHARGE_MARKERS.search(text)
-        where = (_trim(text, marker.start(), marker.end()),) if marker else ()
-        return EMSuggestion(
-            DISCHARGE_SHORT,
-            family,
-            "discharge",
-            None,
-            True,
-            None,
-            None,
-            where,
-            ("discharge day management: time not documented, so 99238 (30 minutes or less) applies",),
-        )
-
+        return _discharge_day(text, timed)
+    status, status_documented = _status(text, patient_status) if family == "office" else ("established", True)
     by_time: tuple[str, TimeStatement, Span] | None = None
     if timed is not None and family != "ed":
         st, sentence = timed
@@ -114,50 +90,60 @@ def suggest_em(
         medical_decision_making(text, hospital=family.startswith("hospital"), diagnoses=diagnoses) if use_mdm else None
     )
     by_mdm = _mdm_code(family, mdm.level, status) if mdm is not None else None
-    if by_time is None and by_mdm is None:
+    if by_time is None and (mdm is None or by_mdm is None):
         return None
-
-    time_why = mdm_why = None
-    if by_time is not None:
-        code, st, _ = by_time
-        who = f", {status} patient" if family == "office" else f", {label}"
-        time_why = f"E/M by total time: {st.at_least} min{who} -> {code}"
-    if mdm is not None and by_mdm is not None:
-        mdm_why = f"E/M by MDM: {mdm.explain()} -> {mdm.name}: {by_mdm}"
-    use_time = by_time is not None and (by_mdm is None or int(by_time[0]) >= int(by_mdm))
-    warnings: list[str] = []
-    minutes: int | None
-    if use_time:
-        assert by_time is not None and time_why is not None
-        code, st, sentence = by_time
-        warnings.append(time_why)
-        if mdm_why:
-            warnings.append(f"{mdm_why} (lower or equal; time supports the level)")
-        spans: tuple[Span, ...] = (sentence,)
-        basis, minutes = "time", st.at_least
-    else:
-        assert mdm is not None and by_mdm is not None and mdm_why is not None
-        code = by_mdm
-        warnings.append(mdm_why)
-        if time_why:
-            warnings.append(f"{time_why} (lower; MDM supports the level)")
-        spans = mdm.spans
-        basis, minutes = "mdm", (by_time[1].at_least if by_time else None)
+    code, basis, minutes, spans, warnings = _time_or_mdm(family, status, by_time, mdm, by_mdm)
     if family == "ed" and timed is not None:
         warnings.append("emergency department levels are chosen by MDM only; documented time is not used")
     if family == "office" and not status_documented:
         warnings.append("new/established status not documented; assumed established")
-    return EMSuggestion(
-        code,
-        family,
-        basis,
-        status if family == "office" else None,
-        status_documented,
-        minutes,
-        mdm,
-        spans,
-        tuple(warnings),
-    )
+    office_status = status if family == "office" else None
+    return EMSuggestion(code, family, basis, office_status, status_documented, minutes, mdm, spans, tuple(warnings))
+
+
+def _discharge_day(text: str, timed: tuple[TimeStatement, Span] | None) -> EMSuggestion:
+    """Discharge day management: 99239 when more than 30 minutes are documented, otherwise 99238."""
+    family = "hospital_discharge"
+    if timed is not None:
+        st, sentence = timed
+        long = st.minutes > 30 or (st.minutes == 30 and st.more_than)
+        code = DISCHARGE_LONG if long else DISCHARGE_SHORT
+        said = f"{'more than ' if st.more_than else 'less than ' if st.less_than else ''}{st.minutes} min"
+        why = f"E/M by discharge time: {said} ({'more than 30 minutes' if long else '30 minutes or less'}) -> {code}"
+        return EMSuggestion(code, family, "time", None, True, st.minutes, None, (sentence,), (why,))
+    marker = _DISCHARGE_TITLE.search(text) or _HOSPITAL_COURSE.search(text) or _DISCHARGE_MARKERS.search(text)
+    where = (_trim(text, marker.start(), marker.end()),) if marker else ()
+    why = "discharge day management: time not documented, so 99238 (30 minutes or less) applies"
+    return EMSuggestion(DISCHARGE_SHORT, family, "discharge", None, True, None, None, where, (why,))
+
+
+def _time_or_mdm(
+    family: str,
+    status: str,
+    by_time: tuple[str, TimeStatement, Span] | None,
+    mdm: MDM | None,
+    by_mdm: str | None,
+) -> tuple[str, str, int | None, tuple[Span, ...], list[str]]:
+    """The level time supports or the one MDM supports, whichever is higher (time on a tie), with the
+    reasoning of both: (code, basis, minutes, evidence spans, reasoning)."""
+    time_why = mdm_why = None
+    if by_time is not None:
+        code, st, _ = by_time
+        who = f", {status} patient" if family == "office" else f", {FAMILY_LABELS[family]}"
+        time_why = f"E/M by total time: {st.at_least} min{who} -> {code}"
+    if mdm is not None and by_mdm is not None:
+        mdm_why = f"E/M by MDM: {mdm.explain()} -> {mdm.name}: {by_mdm}"
+    if by_time is not None and time_why is not None and (by_mdm is None or int(by_time[0]) >= int(by_mdm)):
+        code, st, sentence = by_time
+        warnings = [time_why]
+        if mdm_why:
+            warnings.append(f"{mdm_why} (lower or equal; time supports the level)")
+        return code, "time", st.at_least, (sentence,), warnings
+    assert mdm is not None and by_mdm is not None and mdm_why is not None
+    warnings = [mdm_why]
+    if time_why:
+        warnings.append(f"{time_why} (lower; MDM supports the level)")
+    return by_mdm, "mdm", (by_time[1].at_least if by_time else None), mdm.spans, warnings
 
 
 def _status(text: str, given: str | None) -> tuple[str, bool]:
