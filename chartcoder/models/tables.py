@@ -824,6 +824,35 @@ class _Morph:
     site: str  # after | before | both
     implies: tuple[str, ...] = ()  # site words the morphology itself names ("basal cell carcinoma": skin)
     skin_type: str = ""  # the C44 character that names this morphology (1 basal cell, 2 squamous cell)
+    skin_category: str = ""  # the category that codes this morphology of the skin by site (C43 melanoma)
+
+
+# Categories coding a morphology of the skin by site, parallel to C44's sites (OCG I.C.2; tabular C43, D03).
+SKIN_CATEGORIES = ("C43", "D03")
+# C44 site (the character after the dot) -> the site's part of the code in C43/D03, by the C44 side
+# character (1 unspecified, 2 right, 9 left) or subsite (face: 0 unspecified, 1 nose, 9 other; trunk: 0 anal
+# skin, 1 breast skin, 9 other).
+_SKIN_SITES: dict[str, dict[str, str]] = {
+    "2": {"1": "20", "2": "21", "9": "22"},  # ear
+    "3": {"0": "30", "1": "31", "9": "39"},  # face
+    "5": {"0": "51", "1": "52", "9": "59"},  # trunk
+    "6": {"1": "60", "2": "61", "9": "62"},  # upper limb
+    "7": {"1": "70", "2": "71", "9": "72"},  # lower limb
+}
+
+
+def _skin_site_code(code: str, category: str) -> str | None:
+    """C44.509 -> C43.59; C44.1021 (right upper eyelid) -> C43.111; C44.40 -> C43.4; None when unknown."""
+    site, rest = code[4], code[5:]
+    if site in "0489":
+        return f"{category}.{site}"
+    if site == "1":  # eyelid: C44.10{side}{upper/lower}
+        side = rest[1:2]
+        if side in ("2", "9") and rest[2:3] in ("1", "2"):
+            return f"{category}.1{'1' if side == '2' else '2'}{rest[2]}"
+        return f"{category}.10"
+    part = _SKIN_SITES.get(site, {}).get(rest[1:2])
+    return f"{category}.{part}" if part else None
 
 
 class NeoplasmTable:
@@ -837,6 +866,7 @@ class NeoplasmTable:
         "site_words",
         "stop_words",
         "ambiguous_before",
+        "subsites",
         "assertions",
         "skip_sections",
     )
@@ -850,6 +880,7 @@ class NeoplasmTable:
         self.stop = frozenset(words_of(" ".join(_strings(data.get("stop_words"), "stop_words"))))
         self.site_after = frozenset(words_of(" ".join(_strings(data.get("site_after"), "site_after"))))
         self.site_stop = frozenset(words_of(" ".join(_strings(data.get("site_stop"), "site_stop"))))
+        self.subsites = frozenset(words_of(" ".join(_strings(data.get("subsites"), "subsites"))))
         self.assertions = Assertions(
             data.get("assertions"),
             f"{self.FILE} assertions",
@@ -864,7 +895,7 @@ class NeoplasmTable:
             where = f"{self.FILE} morphologies[{i}]"
             rule = _check_keys(
                 rule,
-                ("id", "phrases", "column", "site", "implies_site", "skin_type"),
+                ("id", "phrases", "column", "site", "implies_site", "skin_type", "skin_category"),
                 where,
                 ("id", "phrases", "column"),
             )
@@ -873,12 +904,16 @@ class NeoplasmTable:
             skin_type = str(rule.get("skin_type") or "")
             if skin_type and not (len(skin_type) == 1 and skin_type.isdigit()):
                 raise ResourceError(f"{where}: skin_type is one digit (the C44 character of the morphology)")
+            skin_category = str(rule.get("skin_category") or "")
+            if skin_category and skin_category not in SKIN_CATEGORIES:
+                raise ResourceError(f"{where}: skin_category is one of {', '.join(SKIN_CATEGORIES)}")
             morph = _Morph(
                 str(rule["id"]),
                 str(rule["column"]),
                 str(rule.get("site", "both")),
                 words_of(str(rule.get("implies_site") or "")),
                 skin_type,
+                skin_category,
             )
             phrases.extend((p, morph) for p in _strings(rule["phrases"], where))
         phrases.extend((p, None) for p in _strings(data.get("own_codes"), "own_codes"))
@@ -944,7 +979,8 @@ class NeoplasmTable:
                 return [], sides
             if not started:
                 k += 1
-            positions, sides, _ = self._read_site(s, k, text)
+            positions, sides, end = self._read_site(s, k, text)
+            positions += self._subsite(s, positions, end, sides, text)
         else:
             k = first - 1
             nxt = first
@@ -961,6 +997,19 @@ class NeoplasmTable:
                 k -= 1
             positions.reverse()
         return positions, sides
+
+    def _subsite(self, s: Sentence, positions: list[int], end: int, sides: set[str], text: str) -> list[int]:
+        """A part of the site written after a comma ("of the left breast, upper outer quadrant"; "of the
+        bladder, lateral wall"): its words join the site when they name a subsite (a `subsites` word)."""
+        if not positions or end >= len(s.words) or not s.gap(positions[-1], end, text):
+            return []
+        if _GAP_HARD.search(text, s.spans[positions[-1]][1], s.spans[end][0]):
+            return []
+        more, more_sides, _ = self._read_site(s, end, text)
+        if not any(s.words[k] in self.subsites for k in more):
+            return []
+        sides |= more_sides
+        return more
 
     def _read_site(self, s: Sentence, k: int, text: str) -> tuple[list[int], set[str], int]:
         """Word positions and sides of the site written from word k on, and the index of the word that
@@ -1111,6 +1160,8 @@ class NeoplasmTable:
             near = {s.words[k] for k in positions} | {_SEX_WORD.get(encounter.sex or "", "")} - {""}
             if not self.icd.is_billable(code):
                 code = refine(code, frozenset(sides), "initial", frozenset(near | sides), frozenset())
+            if morph.skin_category:
+                code = self._skin_category(code, morph.skin_category)
             if not self.icd.is_billable(code):
                 continue
             # A further site of a list is its own words: "..., lung" (the first carries the morphology).
@@ -1149,6 +1200,21 @@ class NeoplasmTable:
             return code
         typed = code[:5] + morph.skin_type + code[6:]
         return typed if self.icd.is_valid(typed) else code
+
+    def _skin_category(self, code: str, category: str) -> str:
+        """The skin site of a C44 code in the category that codes the morphology by skin site (Alphabetic
+        Index: Melanoma, skin, by site): lip, eyelid (side, upper/lower), ear (side), face (nose, other
+        parts), scalp and neck, trunk (anal skin, breast skin, other), upper and lower limb (side). A site
+        the category does not divide the same way is its unspecified code; a code off the skin is kept
+        (melanoma of the choroid is the eye's own row)."""
+        if not code.startswith("C44."):
+            return code
+        mapped = _skin_site_code(code, category)
+        for candidate in (mapped, f"{category}.9"):
+            if candidate and self.icd.is_billable(candidate):
+                return candidate
+        return code
+
 
 
 # ----------------------------------------------------------------------------------------------------
