@@ -1123,23 +1123,14 @@ class NeoplasmTable:
             # "metastatic to the liver and bone": each site named after "to" is a secondary site (I.C.2)
             sites = [("secondary", p, sd) for p, sd in self._site_list(s, last + 1, text)]
         elif ambiguous:
-            # "metastatic carcinoma of the lung to the liver": the site before "to" is the primary one, each
-            # after it secondary; "of the liver from the colon" the reverse. Without "to" or "from" the
-            # coder decides (primary or secondary): no code from the table.
             k = last + 1
-            if k + 1 >= len(s.words) or s.words[k] not in self.site_after or s.gap(last, k, text):
+            if k + 1 < len(s.words) and s.words[k] == "to" and not s.gap(last, k, text):
+                # "metastatic carcinoma to the cervical lymph nodes": each site after "to" is secondary
+                sites = [("secondary", p, sd) for p, sd in self._site_list(s, k + 1, text)]
+            elif k + 1 >= len(s.words) or s.words[k] not in self.site_after or s.gap(last, k, text):
                 return []
-            positions, sides, stop = self._read_site(s, k + 1, text)
-            if not positions or stop + 1 >= len(s.words) or s.words[stop] not in ("to", "from"):
-                return []
-            if _GAP_HARD.search(text, s.spans[positions[-1]][1], s.spans[stop][0]):
-                return []
-            named = "primary" if s.words[stop] == "to" else "secondary"
-            other = "secondary" if named == "primary" else "primary"
-            rest = self._site_list(s, stop + 1, text)
-            if not rest:
-                return []
-            sites = [(named, positions, sides)] + [(other, p, sd) for p, sd in rest]
+            else:
+                sites = self._primary_and_secondary(s, k, text)
         else:
             for forward in (True, False):
                 if (forward and morph.site == "before") or (not forward and morph.site == "after"):
@@ -1173,6 +1164,22 @@ class NeoplasmTable:
                 warnings.append("uncertain diagnosis coded as if established (inpatient guideline II.H/III.C)")
             out.append(TableCode(code, score, [note.evidence(a, b)], warnings))
         return out
+
+    def _primary_and_secondary(self, s: Sentence, k: int, text: str) -> list[tuple[str, list[int], set[str]]]:
+        """ "metastatic carcinoma of the lung to the liver": the site before "to" is the primary one, each
+        after it secondary; "of the liver from the colon" the reverse. Without "to" or "from" the coder
+        decides (primary or secondary): no code from the table."""
+        positions, sides, stop = self._read_site(s, k + 1, text)
+        if not positions or stop + 1 >= len(s.words) or s.words[stop] not in ("to", "from"):
+            return []
+        if _GAP_HARD.search(text, s.spans[positions[-1]][1], s.spans[stop][0]):
+            return []
+        named = "primary" if s.words[stop] == "to" else "secondary"
+        other = "secondary" if named == "primary" else "primary"
+        rest = self._site_list(s, stop + 1, text)
+        if not rest:
+            return []
+        return [(named, positions, sides)] + [(other, p, sd) for p, sd in rest]
 
     def _spread_to(
         self, s: Sentence, positions: list[int], last: int, text: str
