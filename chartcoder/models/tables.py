@@ -975,6 +975,8 @@ class NeoplasmTable:
             if k >= len(s.words):
                 return [], sides
             started = s.words[last] in _PHRASE_CONNECTORS  # "metastatic to", "secondary malignant neoplasm of"
+            if not started and s.gap(last, k, text) and s.words[k] not in self.site_after:
+                return self._site_after_comma(s, last, k, text)
             if not started and (s.words[k] not in self.site_after or s.gap(last, k, text)):
                 return [], sides
             if not started:
@@ -996,6 +998,17 @@ class NeoplasmTable:
                 nxt = k
                 k -= 1
             positions.reverse()
+        return positions, sides
+
+    def _site_after_comma(self, s: Sentence, last: int, k: int, text: str) -> tuple[list[int], set[str]]:
+        """ "Melanoma, left thigh"; "Basal cell carcinoma, right nasal ala": a site written after a comma
+        right after the morphology, when the words up to the next break are a short site (at most three
+        words; the caller keeps it only if a table row names it)."""
+        if _GAP_HARD.search(text, s.spans[last][1], s.spans[k][0]):
+            return [], set()
+        positions, sides, end = self._read_site(s, k, text)
+        if not positions or len(positions) > 3 or (end < len(s.words) and not s.gap(positions[-1], end, text)):
+            return [], set()
         return positions, sides
 
     def _subsite(self, s: Sentence, positions: list[int], end: int, sides: set[str], text: str) -> list[int]:
