@@ -170,18 +170,48 @@ class SuggestionService:
         return result, mentions
 
 
+# ICD-10-CM codes that are never the first-listed diagnosis while the note supports one that can be:
+# external causes (OCG I.C.20), infectious agents as the cause of a disease classified elsewhere (B95-B97,
+# "use additional code"), family and personal history and status codes (I.C.21.c.3-4: Z79 long-term drug
+# therapy, Z80-Z99 history/status, Z68 BMI, I.B.14), weeks of gestation and outcome of delivery (Z3A, Z37),
+# receptor status (Z17).
+SECONDARY_ONLY = ("V", "W", "X", "Y", "B95", "B96", "B97", "Z16", "Z17", "Z18", "Z37", "Z3A", "Z68", "Z79")
+SECONDARY_ONLY_Z = range(80, 100)  # Z80-Z99
+
+
+def secondary_only(code: str) -> bool:
+    """Whether an ICD-10-CM code is reported only beside a first-listed diagnosis."""
+    if code.startswith(SECONDARY_ONLY):
+        return True
+    return code[0] == "Z" and code[1:3].isdigit() and int(code[1:3]) in SECONDARY_ONLY_Z
+
+
 def order_suggestions(suggestions: list[Suggestion]) -> list[Suggestion]:
     """The served order: the suggested group by score, then the consider group. A code with no
     supporting words never outranks or scores like one with evidence: it goes last, its score kept
-    below every evidenced code's."""
+    below every evidenced code's. A secondary-only code (history, status, external cause...) never
+    outranks the best shown diagnosis that can be first-listed: it is scored just below it."""
     evidenced = [s.score for s in suggestions if s.evidence]
     floor = min(evidenced, default=1.0)
     for s in suggestions:
         if not s.evidence:
             s.group = "consider"
             s.score = round(max(0.0, min(s.score, floor - 0.01, 0.3)), 4)
+    first = max(
+        (s.score for s in suggestions if _may_be_first(s) and s.group == "suggested" and s.evidence),
+        default=None,
+    )
+    if first is not None:
+        for s in suggestions:
+            if s.system == "ICD-10-CM" and s.group == "suggested" and secondary_only(s.code) and s.score >= first:
+                s.score = round(first - 0.005, 4)
     rank = {"suggested": 0, "consider": 1}
     return sorted(suggestions, key=lambda s: (rank[s.group], not s.evidence, -s.score))
+
+
+def _may_be_first(s: Suggestion) -> bool:
+    """An ICD-10-CM diagnosis that can be first-listed: not secondary-only and not a sign or symptom."""
+    return s.system == "ICD-10-CM" and not secondary_only(s.code) and not s.code.startswith("R")
 
 
 def _header_evidence(code: str, raw: dict[str, list[Evidence]]) -> list[Evidence]:
