@@ -77,6 +77,8 @@ SUPERSEDED_SECTIONS = frozenset({"preop_diagnosis"})
 # blood loss, anesthesia, fluids, drains, specimens and implants of the operation, its staff and dates.
 NOT_CODED_SECTIONS = frozenset({"ebl", "anesthesia", "fluids", "drains", "specimens", "implants", "admin"})
 PROCEDURE_DOCUMENTS = frozenset({"operative_report", "procedure_report"})
+# A procedure report's reason for the procedure, when it has no postoperative diagnosis.
+REASON_SECTIONS = frozenset({"preop_diagnosis", "indications"})
 # What the patient had before and what was reviewed and examined on the way: never a diagnostic statement.
 BACKGROUND_SECTIONS = frozenset(
     {
@@ -1102,6 +1104,8 @@ class KnowledgeSuggester:
                     continue
                 if where <= BACKGROUND_SECTIONS or (where <= story and c.code.startswith("R") and definitive):
                     c.score *= 0.82
+            if document in PROCEDURE_DOCUMENTS:
+                self._reason_for_procedure(icd)
             return
         has_postop = any("postop_diagnosis" in sections(c) for c in icd)
         definitive = any(not c.code.startswith("R") for c in final)
@@ -1155,6 +1159,16 @@ class KnowledgeSuggester:
             if firsts:
                 min(firsts, key=lambda x: x[0])[1].score += 0.1
                 break
+
+    @staticmethod
+    def _reason_for_procedure(icd: list[Candidate]) -> None:
+        """A procedure report without a postoperative diagnosis: its preoperative diagnosis and
+        indications are the reason for the procedure, the diagnosis a coder reports for it (OCG IV.A,
+        IV.G): diagnoses named there are the report's diagnostic statement (x1.1, at most 0.95). (Also
+        putting the first of them first lowered first-listed in the top 3 on the tune part: not done.)"""
+        for c in icd:
+            if any(e.section in REASON_SECTIONS for e in c.evidence):
+                c.score = max(c.score, min(0.95, c.score * 1.1))
 
     def _one_of_excludes1(self, found: dict[tuple[str, str], Candidate]) -> None:
         """Two codes an Excludes1 note says are never coded together (OCG I.A.12.a) are not both shown:
