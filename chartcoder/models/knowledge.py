@@ -29,7 +29,7 @@ from chartcoder.models.em import (
 )
 from chartcoder.models.retrieval import DiagnosisRetriever, diagnosis_head, diagnosis_lines, rename_digits
 from chartcoder.models.schema import Encounter, Evidence, Group, Suggestion, SuggestionSet
-from chartcoder.nlp.concepts import Mention, TermTarget, words_of
+from chartcoder.nlp.concepts import Mention, TermTarget, normalize_word, words_of
 from chartcoder.nlp.resources import load_yaml_resource
 from chartcoder.nlp.sections import SectionIndex
 
@@ -185,7 +185,8 @@ _DEFAULT_PHRASES = re.compile(
     r"\b(not intractable|without status migrainosus|uncomplicated|without complications?|with routine healing|"
     r"not elsewhere classified|not specified as recurrent|without obstruction or gangrene|without perforation or "
     r"abscess|without bleeding|without hematuria|for closed fracture|without (?:loss of consciousness)|"
-    r"without spontaneous rupture of (?:the )?ear ?drum)\b",
+    r"without spontaneous rupture of (?:the )?ear ?drum|"
+    r"without behavioral disturbance, psychotic disturbance, mood disturbance,? and anxiety)\b",
     re.I,
 )
 _BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
@@ -304,6 +305,7 @@ class Rules:
     suppress: list[dict[str, Any]]
     adds: list[dict[str, Any]]
     anatomy: dict[str, tuple[str, ...]]
+    manifestations: list[dict[str, Any]] = field(default_factory=list)
 
     @staticmethod
     def _prefix_map(entries: Iterable[dict[str, Any]] | None, name: str) -> list[tuple[str, str]]:
@@ -327,6 +329,7 @@ class Rules:
             combinations=list(combos.get("combinations") or []),
             suppress=list(combos.get("suppress") or []),
             adds=list(combos.get("adds") or []),
+            manifestations=list(combos.get("manifestations") or []),
             anatomy={
                 str(k): tuple(str(x) for x in v) for k, v in (load_yaml_resource("anatomy.yaml", pkg) or {}).items()
             },
@@ -475,6 +478,7 @@ class KnowledgeSuggester:
         self._restore_treated_cancers(found)
         self._current_over_history(found)
         self._apply_combinations(found)
+        self._apply_manifestations(found)
         self._apply_suppression(found)
         self._drop_unspecified_siblings(found)
         self._resolve_contradictions(found)
@@ -1200,6 +1204,31 @@ class KnowledgeSuggester:
         if not self.icd.is_valid(code):
             return False
         return any(_names_code(note, other) for note in self.icd.excludes1(code))
+
+    def _apply_manifestations(self, found: dict[tuple[str, str], Candidate]) -> None:
+        """Index entries that name an etiology and its manifestation in one phrase code both (OCG
+        I.A.13, the Index's bracketed code: "Dementia in Alzheimer's disease G30.9 [F02.80]"): a code of
+        the etiology whose own sentence names the manifestation's words adds the manifestation code,
+        with the same evidence (it is never first-listed: chartcoder.models.knowledge._finish)."""
+        for rule in self.rules.manifestations:
+            add = str(rule["add"])
+            if any(s == "ICD-10-CM" and c[:3] == add[:3] for s, c in found) or not self.icd.is_billable(add):
+                continue  # the manifestation is coded already (F02.82 "with psychotic disturbance")
+            words = frozenset(normalize_word(str(w)) for w in rule["words"])
+            for c in list(found.values()):
+                if c.system != "ICD-10-CM" or c.held is not None or not _matches(c.code, str(rule["when"])):
+                    continue
+                said: set[str] = set()
+                for m in c.mentions:
+                    said |= m.sentence_words
+                for e in c.evidence:
+                    said |= {w.norm for w in words_of(e.text)[0]}
+                if words & said:
+                    why = f"coded with {c.code}: the manifestation the note names with it ({rule['id']}, OCG I.A.13)"
+                    found[("ICD-10-CM", add)] = Candidate(
+                        add, "ICD-10-CM", c.score * 0.95, list(c.evidence), [why], list(c.mentions)
+                    )
+                    break
 
     def _apply_combinations(self, found: dict[tuple[str, str], Candidate]) -> None:
         for rule in self.rules.combinations:
