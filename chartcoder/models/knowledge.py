@@ -27,6 +27,7 @@ from chartcoder.models.em import (
     preventive_visit_code,
     suggest_em,
 )
+from chartcoder.models.implied import implied_table
 from chartcoder.models.retrieval import DiagnosisRetriever, diagnosis_head, diagnosis_lines, rename_digits
 from chartcoder.models.schema import Encounter, Evidence, Group, Suggestion, SuggestionSet
 from chartcoder.nlp.concepts import Mention, TermTarget, normalize_word, words_of
@@ -94,6 +95,15 @@ BACKGROUND_SECTIONS = frozenset(
     }
 )
 INTERPRETING_DOCUMENTS = frozenset({"radiology_report", "pathology_report"})
+# Statements of why the patient was seen or operated on: when one of them yields a diagnosis, the
+# reason a procedure implies (chartcoder.models.implied) is only offered for the coder to consider.
+STATEMENT_SECTIONS = FINAL_SECTIONS | SUPERSEDED_SECTIONS | frozenset({"admission_diagnosis", "indications"})
+# Where an operation's own report tells what was done (beside its list of procedures performed).
+_OPERATION_NARRATIVE = frozenset({"procedure_detail", "findings", "other"})
+# The reason a procedure implies: shown when the note states no diagnosis; below the shown threshold
+# beside a diagnostic statement that names something else (chosen on tune-a, checked on tune-b).
+IMPLIED_SHOWN = 0.84
+IMPLIED_CONSIDER = 0.55
 _INTERPRETATION = frozenset({"findings", "results", "pathology", "other"})
 # The narrative of a document: what led up to the encounter (the story, the course), what was found on
 # the way, and the background (BACKGROUND_SECTIONS: what the patient had before, the systems reviewed,
@@ -424,6 +434,7 @@ class KnowledgeSuggester:
         section_labels = frozenset(s.label for s in sections.sections) if sections is not None else frozenset()
         if note_words is None:
             note_words = frozenset(w.norm for w in words_of(text)[0])
+        all_words = note_words
         # refine() needs only these few note-level words; a small set keeps its cache keys cheap.
         note_words = note_words & (SEVENTH_WORDS | {"lefthanded"})
         if _LEFT_HANDED.search(text):
@@ -484,6 +495,7 @@ class KnowledgeSuggester:
         self._resolve_contradictions(found)
         self._cough_by_duration(found, text)
         self._weigh_by_document(found, bool(section_labels & FINAL_SECTIONS), document, text)
+        self._implied_by_procedure(found, text, sections, document, encounter, all_words)
         self._apply_adds(found)
         self._add_table_codes(found, text, mentions, encounter)
         self._one_of_excludes1(found)
@@ -1173,6 +1185,76 @@ class KnowledgeSuggester:
         for c in icd:
             if any(e.section in REASON_SECTIONS for e in c.evidence):
                 c.score = max(c.score, min(0.95, c.score * 1.1))
+
+    def _implied_by_procedure(
+        self,
+        found: dict[tuple[str, str], Candidate],
+        text: str,
+        sections: SectionIndex | None,
+        document: str | None,
+        encounter: Encounter,
+        note_words: frozenset[str] | None = None,
+    ) -> None:
+        """The reason a procedure performed implies (chartcoder.models.implied): "Inguinal
+        herniorrhaphy" with no diagnosis stated is an inguinal hernia, unilateral, not specified as
+        recurrent (K40.90); a vasectomy is an encounter for sterilization (Z30.2). Code the reason for
+        the encounter, for ambulatory surgery the diagnosis the surgery was performed for (OCG IV.A.1,
+        IV.G, IV.N), to the default or unspecified code unless the words say more (OCG I.A.18, I.B.18).
+        Read from the procedures performed, and in an operation's own report (or an unsectioned note)
+        from its narrative. Shown when no diagnostic statement yields a diagnosis; otherwise offered
+        below the shown threshold. Nothing when the note codes the condition (or another reason for
+        that procedure) itself."""
+        if document in INTERPRETING_DOCUMENTS:
+            return
+        hits = implied_table().find(text, note_words)
+        if not hits:
+            return
+        narrative = document in PROCEDURE_DOCUMENTS or document in (None, "other")
+        stated = any(
+            e.section in STATEMENT_SECTIONS for c in found.values() if c.system == "ICD-10-CM" for e in c.evidence
+        )
+        listed = " ".join(
+            text[s.header_end : s.end] for s in (sections.sections if sections else []) if s.label == "procedures"
+        )
+        added: dict[str, Candidate] = {}
+        for hit in hits:
+            section = sections.at(hit.start) if sections is not None else None
+            if section != "procedures" and not (narrative and (section is None or section in _OPERATION_NARRATIVE)):
+                continue  # a history, a plan, an indication: not a procedure performed at this encounter
+            sentence = text[hit.sentence[0] : hit.sentence[1]]
+            # The list of procedures performed names the side or kind the narrative may leave out.
+            context = sentence if section == "procedures" else f"{sentence} {listed}"
+            code = hit.entry.choose(context, encounter.sex)
+            words = text[hit.start : hit.end]
+            ev = Evidence(hit.start, hit.end, words, "present", section)
+            if code in added:
+                added[code].add_evidence([ev])
+                continue
+            default = found.get(("ICD-10-CM", hit.entry.code))
+            if code != hit.entry.code and default is not None and ("ICD-10-CM", code) not in found:
+                # The note names the condition by its default code ("repair of recurrent inguinal
+                # hernia" matched as inguinal hernia): the procedure's words give its kind or side.
+                found.pop(("ICD-10-CM", hit.entry.code))
+                default.code = code
+                default.add_evidence([ev])
+                default.warnings.append(f"specified by the procedure performed: {_clip(words, 60)}")
+                found[("ICD-10-CM", code)] = added[code] = default
+                continue
+            if any(_matches(o, spec) for o in self._icd_codes(found) for spec in hit.entry.covers):
+                continue  # the note codes the condition (or another reason for the procedure) itself
+            if stated:
+                score = IMPLIED_CONSIDER
+                why = (
+                    f"implied by the procedure performed ({_clip(words, 60)}); the diagnostic statement "
+                    "names other conditions: check the reason for the procedure"
+                )
+            else:
+                score = IMPLIED_SHOWN
+                why = (
+                    f"implied by the procedure performed ({_clip(words, 60)}): the note states no "
+                    "diagnosis; code the reason for the procedure (OCG IV.N)"
+                )
+            found[("ICD-10-CM", code)] = added[code] = Candidate(code, "ICD-10-CM", score, [ev], [why], [])
 
     def _one_of_excludes1(self, found: dict[tuple[str, str], Candidate]) -> None:
         """Two codes an Excludes1 note says are never coded together (OCG I.A.12.a) are not both shown:
