@@ -1213,6 +1213,9 @@ class KnowledgeSuggester:
         stated = any(
             e.section in STATEMENT_SECTIONS for c in found.values() if c.system == "ICD-10-CM" for e in c.evidence
         )
+        postop = any(
+            e.section == "postop_diagnosis" for c in found.values() if c.system == "ICD-10-CM" for e in c.evidence
+        )
         listed = " ".join(
             text[s.header_end : s.end] for s in (sections.sections if sections else []) if s.label == "procedures"
         )
@@ -1239,6 +1242,17 @@ class KnowledgeSuggester:
                 default.add_evidence([ev])
                 default.warnings.append(f"specified by the procedure performed: {_clip(words, 60)}")
                 found[("ICD-10-CM", code)] = added[code] = default
+                continue
+            same = found.get(("ICD-10-CM", code))
+            replaced = same is not None and postop and all(e.section in SUPERSEDED_SECTIONS for e in same.evidence)
+            if same is not None and same.held is None and not replaced:
+                # The note names the condition the procedure implies: the two agree (a preoperative
+                # diagnosis "elective sterilization" and a vasectomy performed; a cystocele in the
+                # history and a cystocele repair). Not a preoperative diagnosis the postoperative one
+                # replaced (OCG IV.N).
+                same.add_evidence([ev])
+                same.score = max(same.score, IMPLIED_SHOWN)
+                added[code] = same
                 continue
             if any(_matches(o, spec) for o in self._icd_codes(found) for spec in hit.entry.covers):
                 continue  # the note codes the condition (or another reason for the procedure) itself
