@@ -624,8 +624,10 @@ def _fingerprint() -> str:
     for pkg, name in (
         ("chartcoder.models.resources", "retrieval.yaml"),
         ("chartcoder.nlp.resources", "synonyms.yaml"),
+        ("chartcoder.nlp.resources", "index_conventions.yaml"),
     ):
         h.update(resources.files(pkg).joinpath(name).read_bytes())
+    h.update(resources.files("chartcoder.nlp").joinpath("index_terms.py").read_bytes())
     h.update(Path(__file__).read_bytes())
     from chartcoder.codes.icd10cm import RELEASE
 
@@ -652,12 +654,15 @@ def _is_other(description: str) -> bool:
 
 
 def _synonym_entries() -> list[dict[str, Any]]:
+    from chartcoder.nlp.index_terms import synonym_entries as index_convention_entries
     from chartcoder.nlp.resources import load_yaml_resource
 
     data = load_yaml_resource("synonyms.yaml")
     if not isinstance(data, list):
         raise ResourceError("synonyms.yaml: expected a list of {code, terms, abbreviations}")
-    return [e for e in data if isinstance(e, dict) and "code" in e]
+    # The Alphabetic Index conventions too (index_conventions.yaml), a few word sets per code: the
+    # retriever reads words in any order and form, so every template's word order adds nothing.
+    return [e for e in data if isinstance(e, dict) and "code" in e] + index_convention_entries(retrieval=True)
 
 
 def build_index(icd: Any | None = None) -> _Index:

@@ -263,7 +263,10 @@ def build_term_index(icd: Any | None = None) -> TermIndex:
     index = TermIndex()
     stop = _stoplist()
 
-    for entry in _synonym_entries():
+    from chartcoder.nlp.index_terms import synonym_entries as index_convention_entries
+
+    # Our synonyms, then the Alphabetic Index conventions written as terms (index_conventions.yaml).
+    for entry in _synonym_entries() + index_convention_entries():
         code = str(entry["code"])
         target = TermTarget(code, "ICD-10-CM", "synonym")
         for t in entry.get("terms") or []:
@@ -315,11 +318,13 @@ def _fingerprint() -> str:
     h = hashlib.sha256(INDEX_FORMAT.encode())
     for pkg, name in (
         ("chartcoder.nlp.resources", "synonyms.yaml"),
+        ("chartcoder.nlp.resources", "index_conventions.yaml"),
         ("chartcoder.nlp.resources", "concept_stoplist.yaml"),
         ("chartcoder.models.resources", "procedures.yaml"),
     ):
         h.update(resources.files(pkg).joinpath(name).read_bytes())
     h.update(Path(__file__).read_bytes())
+    h.update(Path(__file__).with_name("index_terms.py").read_bytes())
     return h.hexdigest()[:16]
 
 
