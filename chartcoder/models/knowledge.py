@@ -186,6 +186,10 @@ CUE_WORDS = frozenset(
     {"left", "right", "bilateral", "initial", "subsequent", "sequela", "acute", "chronic", "dominant", "nondominant"}
 )
 _LEFT_HANDED = re.compile(r"\bleft[- ]handed\b", re.I)
+# "non-displaced" is two words to the tokenizer; the 7th-character and displacement axes need it as one
+# (OCG I.C.19.c.1: a fracture not indicated as displaced or nondisplaced is coded displaced).
+_NON_DISPLACED = re.compile(r"\bnon[- ]displaced\b", re.I)
+_DISPLACED_ALONE = re.compile(r"(?<![-\w])(?<!non )displaced\b", re.I)
 ENCOUNTER_CUES = frozenset({"initial", "subsequent", "sequela"})
 SEVENTH_WORDS = frozenset(
     {"routine", "healing", "delayed", "nonunion", "malunion", "open", "closed", "displaced", "nondisplaced"}
@@ -214,6 +218,29 @@ _VISIT_SUBSEQUENT = re.compile(
     r"subsequent encounter|cast check|routine healing|delayed healing)\b",
     re.I,
 )
+# A follow-up visit the plan schedules ("immobilizer until followup visit in 10 days", "return for a
+# follow-up visit") is a later visit, not this one: this one may be the active treatment (A).
+_FUTURE_BEFORE = re.compile(
+    r"\b(?:until|till|return(?:s|ing)?|schedul\w*|next|will|plan(?:ned|s)?|arrange\w*|rtc|due|needs?|"
+    r"back|see (?:him|her|them|the patient))\W+(?:\w+\W+){0,2}$",
+    re.I,
+)
+_FUTURE_AFTER = re.compile(r"\s*(?:in|within|after)\s+(?:about\s+|approximately\s+|\d|one\b|two\b|three\b|a\b)", re.I)
+
+
+def is_follow_up_visit(text: str) -> bool:
+    """The visit as a whole is a follow-up of an injury's treatment (7th character D), by statements
+    about this visit, not the plan's next one (OCG I.C.19.a: A while the patient receives active
+    treatment)."""
+    for m in _VISIT_SUBSEQUENT.finditer(text):
+        if _FUTURE_BEFORE.search(text, max(0, m.start() - 40), m.start()):
+            continue
+        if _FUTURE_AFTER.match(text, m.end()):
+            continue
+        return True
+    return False
+
+
 _SEQUELA = re.compile(r"\b(sequela|sequelae|late effect)\b", re.I)
 CURRENT_CANCER_TREATMENT = "Z79.81*|Z79.63*|Z51.0|Z51.1*|Z92.21"
 PREVENTIVE_DX = {"Z00.00", "Z00.01", "Z00.121", "Z00.129", "Z00.110", "Z00.111"}
@@ -439,8 +466,14 @@ class KnowledgeSuggester:
         note_words = note_words & (SEVENTH_WORDS | {"lefthanded"})
         if _LEFT_HANDED.search(text):
             note_words |= {"lefthanded"}
+        if _NON_DISPLACED.search(text):
+            note_words |= {"nondisplaced"}
+            if not _DISPLACED_ALONE.search(text):
+                note_words -= {"displaced"}
         found: dict[tuple[str, str], Candidate] = {}
-        visit_is_subsequent = bool(_VISIT_SUBSEQUENT.search(text))  # once per note, not per mention
+        # Once per note, not per mention. An operation on the injury is its active treatment (OCG
+        # I.C.19.a): an operative or procedure report is no follow-up visit, whatever its plan says.
+        visit_is_subsequent = document not in PROCEDURE_DOCUMENTS and is_follow_up_visit(text)
         # A sentence is read once, not once per mention in it: a note naming a test 50,000 times read its
         # sentence 50,000 times.
         per_sentence: dict[tuple[int, int], tuple[str, str, dict[re.Pattern[str], bool]]] = {}
@@ -888,11 +921,22 @@ class KnowledgeSuggester:
         key = (code, frozenset(laterality), encounter_cue, sentence, note_words & (SEVENTH_WORDS | {"lefthanded"}))
         hit = self._refined.get(key)
         if hit is None:
-            hit = self._refine(code, set(laterality), encounter_cue, sentence, key[4])
+            hit = self._open_fracture(self._refine(code, set(laterality), encounter_cue, sentence, key[4]), sentence)
             if len(self._refined) > 100_000:
                 self._refined.clear()
             self._refined[key] = hit
         return hit
+
+    def _open_fracture(self, code: str, sentence: frozenset[str]) -> str:
+        """A fracture its own words call open takes the open-fracture 7th character (A -> B initial, D -> E
+        subsequent with routine healing); not indicated open or closed, it stays closed (OCG I.C.19.c.1).
+        "Open reduction" is the treatment, not the fracture."""
+        if len(code) != 8 or code[-1] not in "AD" or "open" not in sentence or sentence & {"reduction", "closed"}:
+            return code
+        other = code[:-1] + ("B" if code[-1] == "A" else "E")
+        if self.icd.is_valid(other) and "open fracture" in self.icd.description(other).lower():
+            return other
+        return code
 
     def _refine(
         self,
@@ -910,6 +954,8 @@ class KnowledgeSuggester:
         acuity) or, for an "unspecified" code, the site the sentence names."""
         if not self.icd.is_valid(code):
             return code
+        if "non" in sentence and "displaced" in sentence:
+            sentence = (sentence - {"non", "displaced"}) | {"nondisplaced"}  # "non-displaced"
         base_words, _ = self._description_words(self.icd.description(code))
         billable = self.icd.is_billable(code)
         vague = billable and "unspecified" in self.icd.description(code).lower()
@@ -928,6 +974,8 @@ class KnowledgeSuggester:
         context = {w for w in sentence if not w.isdigit()} | (note_words & SEVENTH_WORDS)
         for word in list(context):
             context.update(self.rules.anatomy.get(word, ()))
+        if "fracture" in base_words and "nondisplaced" not in context:
+            context.add("displaced")  # not indicated displaced or nondisplaced: displaced (OCG I.C.19.c.1)
         explained = base_words | context | cues | ALWAYS_EXPLAINED
         base_hits = len(cues & base_words)
         if billable:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from chartcoder.codes.cms_tables import Book, CmsTables, Entry, cms_tables
 from chartcoder.codes.icd10cm import ICD10CM
 from chartcoder.errors import ResourceError
-from chartcoder.models.knowledge import _VISIT_SUBSEQUENT, SECTION_FACTOR, Candidate, KnowledgeSuggester
+from chartcoder.models.knowledge import SECTION_FACTOR, Candidate, KnowledgeSuggester, is_follow_up_visit
 from chartcoder.models.schema import Encounter, Evidence
 from chartcoder.nlp.concepts import Mention, normalize_word
 from chartcoder.nlp.resources import load_yaml_resource
@@ -59,7 +59,8 @@ _TOP = 0.99
 LATERALITY = {"left": "left", "right": "right", "bilateral": "bilateral", "lt": "left", "rt": "right"}
 # Chapter 19 injuries that take an external cause (poisonings, adverse effects and complications of care
 # carry their cause in the code: OCG I.C.19.e, I.C.20).
-_INJURY = re.compile(r"^(?:S\d\d|T0\d|T1[0-4]|T2\d|T3[0-4]|T6[6-9]|T7[0-6])\.")
+_INJURY = re.compile(r"^(?:S\d\d|T0\d|T1\d|T2\d|T3[0-4]|T6[6-9]|T7[0-6])\.")
+_FOREIGN_BODY = re.compile(r"^T1[5-9]")  # foreign body entering through a natural orifice
 # External cause 7th characters: A initial, D subsequent, S sequela; an injury's fracture characters map
 # onto them (B/C open fracture, initial; E-R healing of a fracture, subsequent).
 _SEVENTH = {"A": "A", "B": "A", "C": "A", "S": "S"} | {c: "D" for c in "DEFGHJKMNPQR"}
@@ -224,7 +225,7 @@ class Note:
     @cached_property
     def visit_subsequent(self) -> bool:
         """The visit as a whole is a follow-up (the engine's own test, for a 7th character)."""
-        return bool(_VISIT_SUBSEQUENT.search(self.text))
+        return is_follow_up_visit(self.text)
 
     @cached_property
     def _lower(self) -> str:
@@ -465,6 +466,7 @@ class ExternalCauses:
         "places",
         "activities",
         "statuses",
+        "objects",
     )
 
     def __init__(self, book: Book, icd: ICD10CM) -> None:
@@ -511,6 +513,7 @@ class ExternalCauses:
         self.status_order: dict[str, int] = {}
         for _, (_, code, _) in statuses:
             self.status_order.setdefault(code, len(self.status_order))  # the file's order breaks ties
+        self.objects = Phrases(self._object_rules(data.get("objects") or []))
         if self.unresolved:
             log.warning("%s: index entries not found: %s", self.FILE, "; ".join(self.unresolved))
 
@@ -565,6 +568,36 @@ class ExternalCauses:
             value = (str(rule.get("id") or code), code, tuple(choose))
             out.extend((words_of(p, self.words), value) for p in _strings(rule["phrases"], f"{where}.phrases"))
         return out
+
+    def _object_rules(self, rules: Any) -> list[tuple[tuple[str, ...], str]]:
+        """Objects of a foreign body (W44.-): tabular codes, since the FY2023 External Cause Index sends a
+        foreign body in a natural orifice to the disease index; each checked against the FY2026 tabular."""
+        out: list[tuple[tuple[str, ...], str]] = []
+        if not isinstance(rules, list):
+            raise ResourceError(f"{self.FILE} objects: expected a list")
+        for i, rule in enumerate(rules):
+            where = f"{self.FILE} objects[{i}]"
+            rule = _check_keys(rule, ("phrases", "code"), where, ("phrases", "code"))
+            code = str(rule["code"])
+            if not code.startswith("W44") or not self.icd.is_valid(code):
+                self.unresolved.append(f"{where}: {code} is not a FY2026 W44 code")
+                continue
+            out.extend((words_of(p, self.words), code) for p in _strings(rule["phrases"], f"{where}.phrases"))
+        return out
+
+    def _object(self, note: Note, scope: Iterable[int]) -> _Hit | None:
+        """The object of a foreign body, in the injury's sentences or the story (first one named wins)."""
+        for si in sorted(scope):
+            if self.skip_sections and note.sentence_section(si) in self.skip_sections:
+                continue
+            s = note.sentence(si)
+            words = self._mapped(s, self.words)
+            for start, n, code in self.objects.find(words):
+                if self.assertions.blocked(words, start):
+                    continue
+                rank = (3, 0, 0, 0, 1, -start)
+                return _Hit(code, rank, s.spans[start][0], s.spans[start + n - 1][1], si, "foreign body object")
+        return None
 
     def _leaf_index(self, path: str, prefix: str, mapping: dict[str, str]) -> dict[str, list[Target]]:
         """Targets under a main term indexed by the words of their last level (places: "kitchen" names
@@ -760,11 +793,20 @@ class ExternalCauses:
         out: list[TableCode] = []
         why = f"external cause of {injury.code}: never first-listed (guideline I.C.20)"
         mechanism = max(hits, key=lambda h: h.rank) if hits else None
+        if _FOREIGN_BODY.match(injury.code):
+            # A foreign body in a natural orifice: the object named is the mechanism (W44.-), when its
+            # material is known; the story of the visit is where the note names it.
+            n_all = len(note.bounds)
+            story = {k for k in range(n_all) if note.sentence_section(k) in self.story_sections}
+            found = self._object(note, injury_sentences | story)
+            if found is not None:
+                mechanism = found
         if mechanism is not None:
             code = _complete(self.icd, mechanism.code, seventh)
             if code is not None:
                 ev = note.evidence(mechanism.start, mechanism.end)
-                warnings = [why, f"External Cause Index: {mechanism.source}"]
+                source = "tabular W44" if mechanism.source == "foreign body object" else "External Cause Index"
+                warnings = [why, f"{source}: {mechanism.source}"]
                 out.append(TableCode(code, injury.score * 0.96, [ev], warnings, after=True))
         if seventh != "A":
             return out  # place, activity and status are reported once, at the initial encounter (I.C.20.b, c, k)
