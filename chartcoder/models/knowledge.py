@@ -330,8 +330,15 @@ def _spec_regex(spec: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in parts))
 
 
+@lru_cache(maxsize=4096)
+def _spec_prefixes(spec: str) -> tuple[str, ...]:
+    """The literal start of each alternative of a pattern (`N18.3*|E11.[0-8]*` -> ("N18.3", "E11.")): a
+    code that starts with none of them cannot match, and most codes start with none."""
+    return tuple(re.split(r"[*?\[]", p.strip(), maxsplit=1)[0] for p in str(spec).split("|") if p.strip())
+
+
 def _matches(code: str, spec: str) -> bool:
-    return _spec_regex(spec).match(code) is not None
+    return code.startswith(_spec_prefixes(spec)) and _spec_regex(spec).match(code) is not None
 
 
 @dataclass
