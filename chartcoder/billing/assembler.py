@@ -244,20 +244,7 @@ def _assemble(encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedul
     dos = _date(encounter.get("date_of_service"))
     born = _date(patient.get("birth_date"))
     last, first = _split_name(patient.get("name"))
-    for ok, what in (
-        (dos, "date_of_service"),
-        (born, "patient.birth_date"),
-        (last and first, "patient.name (First Last)"),
-        (patient.get("sex") in ("F", "M", "U"), "patient.sex"),
-        (payer_in.get("member_id"), "payer.member_id"),
-        (
-            payer_in.get("id") or _payer_by_name(practice, payer_in.get("name")),
-            "payer.id (the payer's id, or a name listed in the practice's payers)",
-        ),
-        (patient.get("address"), "patient.address"),
-    ):
-        if not ok:
-            problems.append(f"missing {what}")
+    problems.extend(_missing_fields(patient, payer_in, practice, dos, born, last, first))
     missing_fees = sorted({c["code"] for c in procs if fees.charge(c["code"]) is None})
     if missing_fees:
         problems.append(f"no fee for {', '.join(missing_fees)} in the fee schedule ({fees.source})")
@@ -266,31 +253,8 @@ def _assemble(encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedul
     assert dos is not None and born is not None
 
     diagnoses = [Diagnosis(code, icd10cm().description(code) if icd10cm().is_valid(code) else "") for code in dx_codes]
-    dx_spans = [_spans(suggestions.get(("ICD-10-CM", code))) for code in dx_codes]
-    em = [c for c in procs if c["code"] in EM_OFFICE]
-    others = [c for c in procs if c["code"] not in EM_OFFICE]
-    lines: list[ServiceLine] = []
-    pointed: set[int] = set()
-    text = str(encounter.get("text") or "")
-    for c in others:  # procedures first: their pointers decide whether the E/M is separate
-        pointers = _supporting(_spans(suggestions.get((c["system"], c["code"]))), dx_spans, text)
-        if is_procedure(c["code"]):
-            pointed.update(pointers)
-        lines.append(_line(c, dos, pointers, fees))
-    for c in em:
-        pointers = tuple(range(1, min(4, len(dx_codes)) + 1))
-        # Modifier 25: an E/M beside a same-day procedure is separately identifiable when it
-        # addresses a diagnosis no procedure line points to.
-        separate = any(is_procedure(o["code"]) for o in others) and any(p not in pointed for p in pointers)
-        lines.insert(0, _line(c, dos, pointers, fees, ("25",) if separate else ()))
-
-    named = _payer_by_name(practice, payer_in.get("name"))
-    payer_key = str(payer_in.get("id") or (named.payer_id if named else ""))
-    payer = (
-        practice.payers.get(payer_key)
-        or named
-        or Payer(name=str(payer_in.get("name") or payer_key), payer_id=payer_key)
-    )
+    lines = _service_lines(procs, dx_codes, suggestions, str(encounter.get("text") or ""), dos, fees)
+    payer = _payer(practice, payer_in)
     subscriber = Person(
         last_name=last,
         first_name=first,
@@ -299,17 +263,7 @@ def _assemble(encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedul
         member_id=str(payer_in["member_id"]),
         address=_address(patient.get("address")),
     )
-    provider_in = encounter.get("provider") or {}
-    rendering = practice.rendering_provider
-    if provider_in.get("npi"):
-        r_last, r_first = _split_name(provider_in.get("name"))
-        rendering = Provider(
-            npi=str(provider_in["npi"]),
-            last_name=r_last or None,
-            first_name=r_first or None,
-            organization=False,
-            taxonomy=None,  # the practice's default clinician's taxonomy is not this clinician's
-        )
+    rendering = _rendering_provider(practice, encounter.get("provider") or {})
     return Claim(
         claim_id=claim_id or _claim_id(str(encounter["id"])),
         billing_provider=practice.billing_provider,
@@ -324,6 +278,87 @@ def _assemble(encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedul
         receiver_name=practice.receiver_name or payer.name,
         receiver_id=practice.receiver_id or payer.payer_id,
         encounter_id=str(encounter["id"]),
+    )
+
+
+def _missing_fields(
+    patient: Mapping[str, Any],
+    payer_in: Mapping[str, Any],
+    practice: Practice,
+    dos: date | None,
+    born: date | None,
+    last: str,
+    first: str,
+) -> list[str]:
+    """One "missing ..." problem for each piece of the encounter a claim cannot go without."""
+    return [
+        f"missing {what}"
+        for ok, what in (
+            (dos, "date_of_service"),
+            (born, "patient.birth_date"),
+            (last and first, "patient.name (First Last)"),
+            (patient.get("sex") in ("F", "M", "U"), "patient.sex"),
+            (payer_in.get("member_id"), "payer.member_id"),
+            (
+                payer_in.get("id") or _payer_by_name(practice, payer_in.get("name")),
+                "payer.id (the payer's id, or a name listed in the practice's payers)",
+            ),
+            (patient.get("address"), "patient.address"),
+        )
+        if not ok
+    ]
+
+
+def _service_lines(
+    procs: list[Mapping[str, Any]],
+    dx_codes: list[str],
+    suggestions: Mapping[tuple[str, str], Mapping[str, Any]],
+    text: str,
+    dos: date,
+    fees: FeeSchedule,
+) -> list[ServiceLine]:
+    """The lines, E/M first, each pointing at the diagnoses its evidence supports."""
+    dx_spans = [_spans(suggestions.get(("ICD-10-CM", code))) for code in dx_codes]
+    em = [c for c in procs if c["code"] in EM_OFFICE]
+    others = [c for c in procs if c["code"] not in EM_OFFICE]
+    lines: list[ServiceLine] = []
+    pointed: set[int] = set()
+    for c in others:  # procedures first: their pointers decide whether the E/M is separate
+        pointers = _supporting(_spans(suggestions.get((c["system"], c["code"]))), dx_spans, text)
+        if is_procedure(c["code"]):
+            pointed.update(pointers)
+        lines.append(_line(c, dos, pointers, fees))
+    for c in em:
+        pointers = tuple(range(1, min(4, len(dx_codes)) + 1))
+        # Modifier 25: an E/M beside a same-day procedure is separately identifiable when it
+        # addresses a diagnosis no procedure line points to.
+        separate = any(is_procedure(o["code"]) for o in others) and any(p not in pointed for p in pointers)
+        lines.insert(0, _line(c, dos, pointers, fees, ("25",) if separate else ()))
+    return lines
+
+
+def _payer(practice: Practice, payer_in: Mapping[str, Any]) -> Payer:
+    """The practice's payer with that id or name, else one made from what the encounter says."""
+    named = _payer_by_name(practice, payer_in.get("name"))
+    payer_key = str(payer_in.get("id") or (named.payer_id if named else ""))
+    return (
+        practice.payers.get(payer_key)
+        or named
+        or Payer(name=str(payer_in.get("name") or payer_key), payer_id=payer_key)
+    )
+
+
+def _rendering_provider(practice: Practice, provider_in: Mapping[str, Any]) -> Provider | None:
+    """The encounter's clinician when it names an NPI, else the practice's default clinician."""
+    if not provider_in.get("npi"):
+        return practice.rendering_provider
+    r_last, r_first = _split_name(provider_in.get("name"))
+    return Provider(
+        npi=str(provider_in["npi"]),
+        last_name=r_last or None,
+        first_name=r_first or None,
+        organization=False,
+        taxonomy=None,  # the practice's default clinician's taxonomy is not this clinician's
     )
 
 

@@ -148,8 +148,6 @@ def cms1500_fields(claim: Claim, *, signed_on: date | None = None) -> Fields:
     `signed_on` is the date by item 31 (default today). Raises `Cms1500Error` when the claim does not
     fit the form."""
     _check(claim)
-    patient = claim.the_patient
-    insured = claim.subscriber
     billing = claim.billing_provider
     rendering = claim.rendering_provider
     if rendering is not None:
@@ -159,13 +157,21 @@ def cms1500_fields(claim: Claim, *, signed_on: date | None = None) -> Fields:
     else:
         rendering_npi = ""
     signer = rendering if rendering is not None else billing
+    return {
+        **_patient_and_insured_items(claim),
+        **_claim_items(claim, rendering_npi),
+        **_provider_items(claim, signer, signed_on),
+    }
+
+
+def _patient_and_insured_items(claim: Claim) -> Fields:
+    """Items 1 to 11d: the payer type, the patient, the insured and their relationship."""
+    patient = claim.the_patient
+    insured = claim.subscriber
     relationship = _RELATIONSHIP.get(claim.relationship, "Other") if claim.patient is not None else "Self"
-    codes = [d.code.replace(".", "") for d in claim.diagnoses]
-    frequency = claim.frequency if claim.frequency in ("7", "8") else ""
     patient_address = patient.address
     insured_address = insured.address
-
-    f: Fields = {
+    return {
         "1": _INSURANCE_TYPE.get(claim.payer.claim_filing, "Other"),
         "1a": insured.member_id or "",
         "2": _person_name(patient),
@@ -198,6 +204,14 @@ def cms1500_fields(claim: Claim, *, signed_on: date | None = None) -> Fields:
         "11b": "",
         "11c": claim.payer.name,
         "11d": "NO",
+    }
+
+
+def _claim_items(claim: Claim, rendering_npi: str) -> Fields:
+    """Items 12 to 24: signatures on file, the diagnoses, resubmission and the service lines."""
+    codes = [d.code.replace(".", "") for d in claim.diagnoses]
+    frequency = claim.frequency if claim.frequency in ("7", "8") else ""
+    return {
         "12": SIGNATURE_ON_FILE,
         "13": SIGNATURE_ON_FILE,
         "14": "",
@@ -214,6 +228,13 @@ def cms1500_fields(claim: Claim, *, signed_on: date | None = None) -> Fields:
         "22_original_ref": original_reference(claim) if frequency else "",
         "23": claim.extra.get("prior_authorization", ""),
         "24": _line_fields(claim, rendering_npi),
+    }
+
+
+def _provider_items(claim: Claim, signer: Provider, signed_on: date | None) -> Fields:
+    """Items 25 to 33b: the billing provider's tax id, totals, the signer and the billing provider."""
+    billing = claim.billing_provider
+    return {
         "25": billing.tax_id or "",
         "25_type": "EIN" if billing.tax_id else "",
         "26": claim.claim_id,
@@ -232,7 +253,6 @@ def cms1500_fields(claim: Claim, *, signed_on: date | None = None) -> Fields:
         "33a": billing.npi,
         "33b": f"ZZ{billing.taxonomy}" if billing.taxonomy else "",
     }
-    return f
 
 
 # --- HTML ------------------------------------------------------------------------------------

@@ -43,7 +43,16 @@ from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Address, Claim, Person, Provider, original_reference
+from chartcoder.billing.claim import (
+    MAX_DIAGNOSES,
+    MAX_POINTERS,
+    Address,
+    Claim,
+    Person,
+    Provider,
+    ServiceLine,
+    original_reference,
+)
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -81,6 +90,20 @@ class FhirClaimError(ValueError):
 
 
 def _problems(claim: Claim) -> list[str]:
+    out = _party_problems(claim)
+    if not claim.diagnoses:
+        out.append("claim has no diagnoses")
+    if len(claim.diagnoses) > MAX_DIAGNOSES:
+        out.append(f"claim has {len(claim.diagnoses)} diagnoses, at most {MAX_DIAGNOSES}")
+    if not claim.lines:
+        out.append("claim has no service lines (Claim.item, billablePeriod and total need them)")
+    for n, line in enumerate(claim.lines, start=1):
+        out.extend(_line_problems(n, line, len(claim.diagnoses)))
+    return out
+
+
+def _party_problems(claim: Claim) -> list[str]:
+    """What the claim lacks about its providers, payer, subscriber and patient."""
     out: list[str] = []
     if not claim.claim_id.strip():
         out.append("claim_id (patient control number) is empty")
@@ -97,28 +120,26 @@ def _problems(claim: Claim) -> list[str]:
     for role, person in (("patient", claim.the_patient), ("subscriber", claim.subscriber)):
         if not person.last_name.strip():
             out.append(f"{role} has no last name")
-    if not claim.diagnoses:
-        out.append("claim has no diagnoses")
-    if len(claim.diagnoses) > MAX_DIAGNOSES:
-        out.append(f"claim has {len(claim.diagnoses)} diagnoses, at most {MAX_DIAGNOSES}")
-    if not claim.lines:
-        out.append("claim has no service lines (Claim.item, billablePeriod and total need them)")
-    for n, line in enumerate(claim.lines, start=1):
-        if not line.code.strip():
-            out.append(f"line {n} has no procedure code")
-        if line.units <= 0:
-            out.append(f"line {n} has units {line.units}, must be positive")
-        if line.charge < 0:
-            out.append(f"line {n} has a negative charge")
-        if not line.pointers:
-            out.append(f"line {n} points at no diagnosis")
-        if len(line.pointers) > MAX_POINTERS:
-            out.append(f"line {n} has {len(line.pointers)} diagnosis pointers, at most {MAX_POINTERS}")
-        bad = [p for p in line.pointers if not 1 <= p <= len(claim.diagnoses)]
-        if bad:
-            out.append(f"line {n} points at diagnoses {bad} the claim does not have")
-        if line.system not in ("CPT", "HCPCS"):
-            out.append(f"line {n} has code system {line.system!r}, expected CPT or HCPCS")
+    return out
+
+
+def _line_problems(n: int, line: ServiceLine, n_diagnoses: int) -> list[str]:
+    out: list[str] = []
+    if not line.code.strip():
+        out.append(f"line {n} has no procedure code")
+    if line.units <= 0:
+        out.append(f"line {n} has units {line.units}, must be positive")
+    if line.charge < 0:
+        out.append(f"line {n} has a negative charge")
+    if not line.pointers:
+        out.append(f"line {n} points at no diagnosis")
+    if len(line.pointers) > MAX_POINTERS:
+        out.append(f"line {n} has {len(line.pointers)} diagnosis pointers, at most {MAX_POINTERS}")
+    bad = [p for p in line.pointers if not 1 <= p <= n_diagnoses]
+    if bad:
+        out.append(f"line {n} points at diagnoses {bad} the claim does not have")
+    if line.system not in ("CPT", "HCPCS"):
+        out.append(f"line {n} has code system {line.system!r}, expected CPT or HCPCS")
     return out
 
 
@@ -258,72 +279,75 @@ def to_fhir_claim(claim: Claim, *, created: date | datetime | None = None) -> Fh
         raise FhirClaimError([f"fhir.resources rejected the claim: {exc}"]) from exc
 
 
-def _build(claim: Claim, created: date | datetime) -> FhirClaim:
-    patient = claim.the_patient
-    separate_subscriber = claim.patient is not None and claim.patient != claim.subscriber
+def _payer_organization(claim: Claim, payer_identifier: Identifier | None) -> Organization:
+    return Organization(
+        id="payer",
+        identifier=[payer_identifier] if payer_identifier else None,
+        active=True,
+        type=[
+            CodeableConcept(
+                coding=[
+                    Coding(
+                        system="http://terminology.hl7.org/CodeSystem/organization-type",
+                        code="pay",
+                        display="Payer",
+                    )
+                ]
+            )
+        ],
+        name=claim.payer.name,
+    )
+
+
+def _coverage(claim: Claim, separate_subscriber: bool) -> Coverage:
+    relationship = _RELATIONSHIP.get(claim.relationship, "other")
+    if not separate_subscriber:
+        relationship = "self"
+    return Coverage(
+        id="coverage",
+        status="active",
+        subscriber=_ref(
+            "subscriber" if separate_subscriber else "patient",
+            _full_name(claim.subscriber),
+        ),
+        subscriberId=claim.subscriber.member_id,
+        beneficiary=_ref("patient", _full_name(claim.the_patient)),
+        relationship=_cc(SUBSCRIBER_RELATIONSHIP, relationship),
+        payor=[_ref("payer", claim.payer.name)],
+        order=1,
+    )
+
+
+def _parties(claim: Claim, separate_subscriber: bool) -> list[Resource]:
+    """The patient, the subscriber when another person, and the providers, as contained resources."""
     contained: list[Resource] = [
-        _patient(patient, "patient", claim.payer.payer_id),
+        _patient(claim.the_patient, "patient", claim.payer.payer_id),
     ]
     if separate_subscriber:
         contained.append(_patient(claim.subscriber, "subscriber", claim.payer.payer_id))
     contained.append(_provider_resource(claim.billing_provider, "billing-provider"))
     if claim.rendering_provider is not None:
         contained.append(_provider_resource(claim.rendering_provider, "rendering-provider"))
-    payer_identifier = Identifier(system=PAYER_ID, value=claim.payer.payer_id) if claim.payer.payer_id else None
-    contained.append(
-        Organization(
-            id="payer",
-            identifier=[payer_identifier] if payer_identifier else None,
-            active=True,
-            type=[
-                CodeableConcept(
-                    coding=[
-                        Coding(
-                            system="http://terminology.hl7.org/CodeSystem/organization-type",
-                            code="pay",
-                            display="Payer",
-                        )
-                    ]
-                )
-            ],
-            name=claim.payer.name,
-        )
-    )
-    relationship = _RELATIONSHIP.get(claim.relationship, "other")
-    if not separate_subscriber:
-        relationship = "self"
-    contained.append(
-        Coverage(
-            id="coverage",
-            status="active",
-            subscriber=_ref(
-                "subscriber" if separate_subscriber else "patient",
-                _full_name(claim.subscriber),
-            ),
-            subscriberId=claim.subscriber.member_id,
-            beneficiary=_ref("patient", _full_name(patient)),
-            relationship=_cc(SUBSCRIBER_RELATIONSHIP, relationship),
-            payor=[_ref("payer", claim.payer.name)],
-            order=1,
-        )
-    )
+    return contained
 
-    start, end = claim.service_dates
-    npi = Identifier(system=NPI, value=claim.billing_provider.npi)
-    care_team = None
-    if claim.rendering_provider is not None:
-        rp = claim.rendering_provider
-        care_team = [
-            ClaimCareTeam(
-                sequence=1,
-                provider=_ref("rendering-provider", _provider_name(rp), Identifier(system=NPI, value=rp.npi)),
-                responsible=True,
-                role=_cc(CARE_TEAM_ROLE, "primary", "Primary provider"),
-                qualification=_cc(NUCC_TAXONOMY, rp.taxonomy) if rp.taxonomy else None,
-            )
-        ]
 
-    diagnoses = [
+def _care_team(claim: Claim) -> list[ClaimCareTeam] | None:
+    if claim.rendering_provider is None:
+        return None
+    rp = claim.rendering_provider
+    return [
+        ClaimCareTeam(
+            sequence=1,
+            provider=_ref("rendering-provider", _provider_name(rp), Identifier(system=NPI, value=rp.npi)),
+            responsible=True,
+            role=_cc(CARE_TEAM_ROLE, "primary", "Primary provider"),
+            qualification=_cc(NUCC_TAXONOMY, rp.taxonomy) if rp.taxonomy else None,
+        )
+    ]
+
+
+def _diagnoses(claim: Claim) -> list[ClaimDiagnosis]:
+    return [
         ClaimDiagnosis(
             sequence=i,
             diagnosisCodeableConcept=_cc(ICD10CM, d.code, d.description),
@@ -331,10 +355,13 @@ def _build(claim: Claim, created: date | datetime) -> FhirClaim:
         )
         for i, d in enumerate(claim.diagnoses, start=1)
     ]
-    items = [
+
+
+def _items(claim: Claim, with_care_team: bool) -> list[ClaimItem]:
+    return [
         ClaimItem(
             sequence=i,
-            careTeamSequence=[1] if care_team else None,
+            careTeamSequence=[1] if with_care_team else None,
             diagnosisSequence=list(line.pointers),
             productOrService=_cc(CPT if line.system == "CPT" else HCPCS, line.code, line.description),
             modifier=[_modifier(m) for m in line.modifiers] or None,
@@ -346,16 +373,34 @@ def _build(claim: Claim, created: date | datetime) -> FhirClaim:
         )
         for i, line in enumerate(claim.lines, start=1)
     ]
-    related = None
-    if claim.frequency in ("7", "8"):
-        ref = original_reference(claim)
-        related = [
-            ClaimRelated(
-                relationship=_cc(RELATED_CLAIM_RELATIONSHIP, "prior", "Prior Claim"),
-                reference=Identifier(system=ORIGINAL_CLAIM, value=ref) if ref else None,
-            )
-        ]
 
+
+def _related(claim: Claim) -> list[ClaimRelated] | None:
+    """The claim being replaced (frequency 7) or voided (8)."""
+    if claim.frequency not in ("7", "8"):
+        return None
+    ref = original_reference(claim)
+    return [
+        ClaimRelated(
+            relationship=_cc(RELATED_CLAIM_RELATIONSHIP, "prior", "Prior Claim"),
+            reference=Identifier(system=ORIGINAL_CLAIM, value=ref) if ref else None,
+        )
+    ]
+
+
+def _build(claim: Claim, created: date | datetime) -> FhirClaim:
+    patient = claim.the_patient
+    separate_subscriber = claim.patient is not None and claim.patient != claim.subscriber
+    contained = _parties(claim, separate_subscriber)
+    payer_identifier = Identifier(system=PAYER_ID, value=claim.payer.payer_id) if claim.payer.payer_id else None
+    contained.append(_payer_organization(claim, payer_identifier))
+    contained.append(_coverage(claim, separate_subscriber))
+    start, end = claim.service_dates
+    npi = Identifier(system=NPI, value=claim.billing_provider.npi)
+    care_team = _care_team(claim)
+    diagnoses = _diagnoses(claim)
+    items = _items(claim, bool(care_team))
+    related = _related(claim)
     return FhirClaim(
         id=claim.claim_id if _FHIR_ID.match(claim.claim_id) else None,
         contained=contained,

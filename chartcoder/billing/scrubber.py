@@ -14,7 +14,7 @@ manifestation, code-first references, age/sex rules) is worked out once per code
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -192,6 +192,9 @@ class AgeSexRule:
         return f"{self.age_max} years or younger"
 
 
+_Bad = Callable[[str, str], ResourceError]  # (where, problem) -> the error to raise
+
+
 def parse_age_sex_rules(data: Any, source: str) -> tuple[AgeSexRule, ...]:
     """Check the age/sex rule document against its schema; ResourceError names what is wrong."""
 
@@ -208,66 +211,78 @@ def parse_age_sex_rules(data: Any, source: str) -> tuple[AgeSexRule, ...]:
     rules = data.get("rules")
     if not isinstance(rules, list) or not rules:
         raise bad("rules", "expected a non-empty list of rules")
-    out: list[AgeSexRule] = []
     seen: set[str] = set()
-    for n, rule in enumerate(rules, start=1):
-        where = f"rule {n}"
-        if not isinstance(rule, dict):
-            raise bad(where, "expected a mapping")
-        rid = rule.get("id")
-        if not isinstance(rid, str) or not rid.strip():
-            raise bad(where, "'id' is required and must be a non-empty string")
-        where = f"rule {n} ({rid})"
-        if rid in seen:
-            raise bad(where, "duplicate id")
-        seen.add(rid)
-        unknown = set(rule) - _RULE_KEYS
-        if unknown:
-            raise bad(where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}")
-        codes = rule.get("codes")
-        if not isinstance(codes, list) or not codes:
-            raise bad(where, "'codes' must be a non-empty list of codes or ranges like 'N40-N53'")
-        ranges = []
-        for item in codes:
-            m = _RANGE.match(str(item).strip().upper()) if isinstance(item, str) else None
-            if not m:
-                raise bad(where, f"code or range {item!r} is not like 'C61', 'D07.4' or 'N40-N53'")
-            lo, hi = _dotless(m.group(1)), _dotless(m.group(2) or m.group(1))
-            if hi[: len(lo)] < lo:
-                raise bad(where, f"range {item!r} ends before it starts")
-            ranges.append((lo, hi))
-        sex = rule.get("sex")
-        if sex is not None and sex not in ("F", "M"):
-            raise bad(where, f"'sex' must be F or M, got {sex!r}")
-        ages = {}
-        for key in ("age_min", "age_max"):
-            v = rule.get(key)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 130):
-                raise bad(where, f"'{key}' must be a whole number of years from 0 to 130, got {v!r}")
-            ages[key] = v
-        if ages["age_min"] is not None and ages["age_max"] is not None and ages["age_min"] > ages["age_max"]:
-            raise bad(where, "'age_min' is greater than 'age_max'")
-        if sex is None and ages["age_min"] is None and ages["age_max"] is None:
-            raise bad(where, "a rule needs 'sex', 'age_min' or 'age_max'")
-        severity = rule.get("severity", ERROR)
-        if severity not in SEVERITIES:
-            raise bad(where, f"'severity' must be error or warning, got {severity!r}")
-        for key in ("description", "note"):
-            if key in rule and not isinstance(rule[key], str):
-                raise bad(where, f"'{key}' must be a string")
-        out.append(
-            AgeSexRule(
-                rid,
-                str(rule.get("description", rid)),
-                tuple(ranges),
-                sex,
-                ages["age_min"],
-                ages["age_max"],
-                severity,
-                str(rule.get("note", "")).strip(),
-            )
-        )
-    return tuple(out)
+    return tuple(_age_sex_rule(n, rule, seen, bad) for n, rule in enumerate(rules, start=1))
+
+
+def _age_sex_rule(n: int, rule: Any, seen: set[str], bad: _Bad) -> AgeSexRule:
+    """Rule number `n` of the document, checked; its id is added to `seen` (ids are unique)."""
+    where = f"rule {n}"
+    if not isinstance(rule, dict):
+        raise bad(where, "expected a mapping")
+    rid = rule.get("id")
+    if not isinstance(rid, str) or not rid.strip():
+        raise bad(where, "'id' is required and must be a non-empty string")
+    where = f"rule {n} ({rid})"
+    if rid in seen:
+        raise bad(where, "duplicate id")
+    seen.add(rid)
+    unknown = set(rule) - _RULE_KEYS
+    if unknown:
+        raise bad(where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}")
+    ranges = _code_ranges(rule.get("codes"), where, bad)
+    sex = rule.get("sex")
+    if sex is not None and sex not in ("F", "M"):
+        raise bad(where, f"'sex' must be F or M, got {sex!r}")
+    age_min, age_max = _age_limits(rule, where, bad)
+    if sex is None and age_min is None and age_max is None:
+        raise bad(where, "a rule needs 'sex', 'age_min' or 'age_max'")
+    severity = rule.get("severity", ERROR)
+    if severity not in SEVERITIES:
+        raise bad(where, f"'severity' must be error or warning, got {severity!r}")
+    for key in ("description", "note"):
+        if key in rule and not isinstance(rule[key], str):
+            raise bad(where, f"'{key}' must be a string")
+    return AgeSexRule(
+        rid,
+        str(rule.get("description", rid)),
+        ranges,
+        sex,
+        age_min,
+        age_max,
+        severity,
+        str(rule.get("note", "")).strip(),
+    )
+
+
+def _code_ranges(codes: Any, where: str, bad: _Bad) -> tuple[tuple[str, str], ...]:
+    """A rule's 'codes' as dotless inclusive (low, high) ranges."""
+    if not isinstance(codes, list) or not codes:
+        raise bad(where, "'codes' must be a non-empty list of codes or ranges like 'N40-N53'")
+    ranges = []
+    for item in codes:
+        m = _RANGE.match(str(item).strip().upper()) if isinstance(item, str) else None
+        if not m:
+            raise bad(where, f"code or range {item!r} is not like 'C61', 'D07.4' or 'N40-N53'")
+        lo, hi = _dotless(m.group(1)), _dotless(m.group(2) or m.group(1))
+        if hi[: len(lo)] < lo:
+            raise bad(where, f"range {item!r} ends before it starts")
+        ranges.append((lo, hi))
+    return tuple(ranges)
+
+
+def _age_limits(rule: dict[str, Any], where: str, bad: _Bad) -> tuple[int | None, int | None]:
+    """(age_min, age_max), each a whole number of years or None, the minimum not above the maximum."""
+    ages: dict[str, int | None] = {}
+    for key in ("age_min", "age_max"):
+        v = rule.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 130):
+            raise bad(where, f"'{key}' must be a whole number of years from 0 to 130, got {v!r}")
+        ages[key] = v
+    age_min, age_max = ages["age_min"], ages["age_max"]
+    if age_min is not None and age_max is not None and age_min > age_max:
+        raise bad(where, "'age_min' is greater than 'age_max'")
+    return age_min, age_max
 
 
 def load_age_sex_rules(path: str | Path | None = None) -> tuple[AgeSexRule, ...]:

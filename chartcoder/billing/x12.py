@@ -22,7 +22,16 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_MODIFIERS, MAX_POINTERS, Address, Claim, Person, Provider
+from chartcoder.billing.claim import (
+    MAX_DIAGNOSES,
+    MAX_MODIFIERS,
+    MAX_POINTERS,
+    Address,
+    Claim,
+    Person,
+    Provider,
+    ServiceLine,
+)
 
 IMPLEMENTATION = "005010X222A1"
 SEGMENT_TERMINATOR = "~"
@@ -163,21 +172,22 @@ def _dmg(person: Person, what: str) -> str:
     return _segment("DMG", "D8", _d8(person.birth_date), sex)
 
 
-def write_837p(claim: Claim, *, control_number: int = 1, created: datetime | None = None, usage: str = "T") -> str:
-    """The claim as one X12 005010X222A1 837P interchange. The same claim, control number and
-    `created` time always give the same text. Raises ValueError for what cannot be written
-    (missing required data, identifiers with delimiter characters, pointers out of range...)."""
+def _check_arguments(control_number: int, usage: str) -> None:
     if not (1 <= control_number <= 999_999_999):
         raise ValueError(f"control_number must be 1-999999999: {control_number}")
     if usage not in ("T", "P"):
         raise ValueError(f"usage must be T (test) or P (production): {usage!r}")
-    created = created or datetime.now()
+
+
+def _check_sizes(claim: Claim) -> None:
     if not claim.diagnoses or len(claim.diagnoses) > MAX_DIAGNOSES:
         raise ValueError(f"a claim carries 1-{MAX_DIAGNOSES} diagnoses, not {len(claim.diagnoses)}")
     if not claim.lines or len(claim.lines) > MAX_LINES:
         raise ValueError(f"a claim carries 1-{MAX_LINES} service lines, not {len(claim.lines)}")
 
-    billing = claim.billing_provider
+
+def _distinct_patient(claim: Claim) -> tuple[Person | None, str]:
+    """(the patient when not the subscriber, PAT01 relationship), checked against each other."""
     subscriber = claim.subscriber
     patient = claim.patient if claim.patient is not None and claim.patient != subscriber else None
     relationship = claim.relationship.strip()
@@ -185,48 +195,75 @@ def write_837p(claim: Claim, *, control_number: int = 1, created: datetime | Non
         raise ValueError(f"relationship {relationship!r} needs a patient distinct from the subscriber")
     if patient is not None and relationship not in _PATIENT_RELATIONSHIPS:
         raise ValueError(f"patient relationship to the subscriber must be one of {sorted(_PATIENT_RELATIONSHIPS)}")
+    return patient, relationship
 
-    sender = _ident(claim.submitter_id, "submitter id", 15, min_len=2)
-    receiver = _ident(claim.receiver_id or claim.payer.payer_id, "receiver id", 15, min_len=2)
-    receiver_name = _text(claim.receiver_name or claim.payer.name, "receiver name", 60)
-    claim_id = _ident(claim.claim_id, "claim id (CLM01)", MAX_CLAIM_ID)
-    pos = _ident(claim.place_of_service, "place of service", 2, min_len=2, pattern=r"[0-9]{2}")
-    frequency = _ident(claim.frequency, "claim frequency", 1, pattern=r"[0-9]")
 
+def _diagnosis_codes(claim: Claim) -> list[str]:
+    """HI codes: ICD-10-CM without the dot, principal first."""
     codes = [d.code.replace(".", "").strip().upper() for d in claim.diagnoses]
     for original, code in zip(claim.diagnoses, codes, strict=True):
         if not _ICD.match(code):
             raise ValueError(f"not an ICD-10-CM code: {original.code!r}")
+    return codes
 
-    body: list[str] = []  # ST .. SE
-    st_control = f"{control_number:04d}"
-    body.append(_segment("ST", "837", st_control, IMPLEMENTATION))
-    body.append(_segment("BHT", "0019", "00", claim_id, created.strftime("%Y%m%d"), created.strftime("%H%M"), "CH"))
-    # 1000A submitter
-    body.append(
-        _segment("NM1", "41", "2", _text(claim.submitter_name, "submitter name", 60), "", "", "", "", "46", sender)
-    )
+
+@dataclass(frozen=True)
+class _Header:
+    """The identifiers the envelope and the claim loop share, checked once."""
+
+    sender: str
+    receiver: str
+    receiver_name: str
+    claim_id: str
+    pos: str
+    frequency: str
+
+    @classmethod
+    def of(cls, claim: Claim) -> _Header:
+        return cls(
+            sender=_ident(claim.submitter_id, "submitter id", 15, min_len=2),
+            receiver=_ident(claim.receiver_id or claim.payer.payer_id, "receiver id", 15, min_len=2),
+            receiver_name=_text(claim.receiver_name or claim.payer.name, "receiver name", 60),
+            claim_id=_ident(claim.claim_id, "claim id (CLM01)", MAX_CLAIM_ID),
+            pos=_ident(claim.place_of_service, "place of service", 2, min_len=2, pattern=r"[0-9]{2}"),
+            frequency=_ident(claim.frequency, "claim frequency", 1, pattern=r"[0-9]"),
+        )
+
+
+def _submitter_and_receiver(claim: Claim, header: _Header) -> list[str]:
+    """1000A submitter (with its PER contact) and 1000B receiver."""
+    billing = claim.billing_provider
+    submitter = _text(claim.submitter_name, "submitter name", 60)
+    segments = [_segment("NM1", "41", "2", submitter, "", "", "", "", "46", header.sender)]
     phone = re.sub(r"[^0-9]", "", billing.contact_phone or "")
     if len(phone) != 10:
         raise ValueError(f"billing provider contact_phone must have 10 digits (1000A PER): {billing.contact_phone!r}")
     contact = _fold(billing.contact_name or "")[:60].rstrip()
-    body.append(_segment("PER", "IC", contact, "TE", phone))
-    # 1000B receiver
-    body.append(_segment("NM1", "40", "2", receiver_name, "", "", "", "", "46", receiver))
-    # 2000A billing provider
-    body.append(_segment("HL", "1", "", "20", "1"))
+    segments.append(_segment("PER", "IC", contact, "TE", phone))
+    segments.append(_segment("NM1", "40", "2", header.receiver_name, "", "", "", "", "46", header.receiver))
+    return segments
+
+
+def _billing_provider_loop(billing: Provider) -> list[str]:
+    """2000A billing provider: HL, PRV, NM1, N3/N4, REF EI."""
+    segments = [_segment("HL", "1", "", "20", "1")]
     if billing.taxonomy:
-        body.append(_segment("PRV", "BI", "PXC", _ident(billing.taxonomy, "billing taxonomy", 10, min_len=10)))
+        segments.append(_segment("PRV", "BI", "PXC", _ident(billing.taxonomy, "billing taxonomy", 10, min_len=10)))
     kind, last, first = _provider_name(billing, "billing provider")
-    body.append(_segment("NM1", "85", kind, last, first, "", "", "", "XX", _npi(billing.npi, "billing provider")))
-    body.extend(_address_segments(billing.address, "billing provider", nine_digit_zip=True))
+    segments.append(_segment("NM1", "85", kind, last, first, "", "", "", "XX", _npi(billing.npi, "billing provider")))
+    segments.extend(_address_segments(billing.address, "billing provider", nine_digit_zip=True))
     tax_id = _ident(
         (billing.tax_id or "").replace("-", ""), "billing provider tax id (EIN)", 9, min_len=9, pattern=r"[0-9]{9}"
     )
-    body.append(_segment("REF", "EI", tax_id))
-    # 2000B subscriber
-    body.append(_segment("HL", "2", "1", "22", "1" if patient is not None else "0"))
-    body.append(
+    segments.append(_segment("REF", "EI", tax_id))
+    return segments
+
+
+def _subscriber_loop(claim: Claim, patient: Person | None) -> list[str]:
+    """2000B subscriber with 2010BA subscriber name and 2010BB payer."""
+    subscriber = claim.subscriber
+    segments = [_segment("HL", "2", "1", "22", "1" if patient is not None else "0")]
+    segments.append(
         _segment(
             "SBR",
             _ident(claim.payer.responsibility, "payer responsibility (SBR01)", 1, pattern=r"[A-HPST]"),
@@ -243,74 +280,89 @@ def write_837p(claim: Claim, *, control_number: int = 1, created: datetime | Non
     # 2010BA subscriber name
     s_last, s_first = _person_name(subscriber, "subscriber")
     member_id = _ident(subscriber.member_id, "subscriber member id", 80, min_len=2)
-    body.append(_segment("NM1", "IL", "1", s_last, s_first, "", "", "", "MI", member_id))
+    segments.append(_segment("NM1", "IL", "1", s_last, s_first, "", "", "", "MI", member_id))
     if patient is None or subscriber.address is not None:
-        body.extend(_address_segments(subscriber.address, "subscriber"))
+        segments.extend(_address_segments(subscriber.address, "subscriber"))
     if patient is None:
-        body.append(_dmg(subscriber, "subscriber"))
+        segments.append(_dmg(subscriber, "subscriber"))
     # 2010BB payer
     payer_name = _text(claim.payer.name, "payer name", 60)
-    body.append(
+    segments.append(
         _segment(
             "NM1", "PR", "2", payer_name, "", "", "", "", "PI", _ident(claim.payer.payer_id, "payer id", 80, min_len=2)
         )
     )
-    # 2000C patient
-    if patient is not None:
-        body.append(_segment("HL", "3", "2", "23", "0"))
-        body.append(_segment("PAT", relationship))
-        p_last, p_first = _person_name(patient, "patient")
-        body.append(_segment("NM1", "QC", "1", p_last, p_first))
-        body.extend(_address_segments(patient.address, "patient"))
-        body.append(_dmg(patient, "patient"))
-    # 2300 claim
+    return segments
+
+
+def _patient_loop(patient: Person, relationship: str) -> list[str]:
+    """2000C patient, sent only when the patient is not the subscriber."""
+    p_last, p_first = _person_name(patient, "patient")
+    return [
+        _segment("HL", "3", "2", "23", "0"),
+        _segment("PAT", relationship),
+        _segment("NM1", "QC", "1", p_last, p_first),
+        *_address_segments(patient.address, "patient"),
+        _dmg(patient, "patient"),
+    ]
+
+
+def _claim_loop(claim: Claim, header: _Header, codes: list[str]) -> list[str]:
+    """2300 claim (CLM, HI) and the 2310B rendering provider when it is not the billing provider."""
     total = _money(claim.total_charge, "total charge")
-    body.append(_segment("CLM", claim_id, total, "", "", _composite(pos, "B", frequency), "Y", "A", "Y", "Y"))
+    clm_05 = _composite(header.pos, "B", header.frequency)
+    segments = [_segment("CLM", header.claim_id, total, "", "", clm_05, "Y", "A", "Y", "Y")]
     qualifiers = ["ABK"] + ["ABF"] * (len(codes) - 1)
-    body.append(_segment("HI", *(_composite(q, c) for q, c in zip(qualifiers, codes, strict=True))))
+    segments.append(_segment("HI", *(_composite(q, c) for q, c in zip(qualifiers, codes, strict=True))))
     # 2310B rendering provider: only when it is not the billing provider (the guide: "do not send" otherwise)
     rendering = claim.rendering_provider
-    if rendering is not None and rendering.npi.strip() != billing.npi.strip():
+    if rendering is not None and rendering.npi.strip() != claim.billing_provider.npi.strip():
         r_kind, r_last, r_first = _provider_name(rendering, "rendering provider")
-        body.append(
+        segments.append(
             _segment("NM1", "82", r_kind, r_last, r_first, "", "", "", "XX", _npi(rendering.npi, "rendering provider"))
         )
         if rendering.taxonomy:
-            body.append(_segment("PRV", "PE", "PXC", _ident(rendering.taxonomy, "rendering taxonomy", 10, min_len=10)))
-    # 2400 service lines
-    for number, line in enumerate(claim.lines, start=1):
-        what = f"line {number}"
-        code = _ident(line.code.upper(), f"{what} procedure code", 5, min_len=5, pattern=_PROCEDURE.pattern)
-        if len(line.modifiers) > MAX_MODIFIERS:
-            raise ValueError(f"{what} has more than {MAX_MODIFIERS} modifiers")
-        mods = [_ident(m.upper(), f"{what} modifier", 2, min_len=2, pattern=_MODIFIER.pattern) for m in line.modifiers]
-        if not (1 <= len(line.pointers) <= MAX_POINTERS) or len(set(line.pointers)) != len(line.pointers):
-            raise ValueError(f"{what} needs 1-{MAX_POINTERS} distinct diagnosis pointers: {line.pointers}")
-        for pointer in line.pointers:
-            if not (1 <= pointer <= len(codes)):
-                raise ValueError(f"{what} points at diagnosis {pointer}; the claim has {len(codes)}")
-        units = Decimal(line.units)
-        if units <= 0:
-            raise ValueError(f"{what} units must be positive: {line.units}")
-        line_pos = ""
-        if line.place_of_service and line.place_of_service != claim.place_of_service:
-            line_pos = _ident(line.place_of_service, f"{what} place of service", 2, min_len=2, pattern=r"[0-9]{2}")
-        body.append(_segment("LX", str(number)))
-        body.append(
-            _segment(
-                "SV1",
-                _composite("HC", code, *mods),
-                _money(line.charge, f"{what} charge"),
-                "UN",
-                format_amount(units),
-                line_pos,
-                "",
-                _composite(*(str(p) for p in line.pointers)),
-            )
-        )
-        body.append(_segment("DTP", "472", "D8", _d8(line.service_date)))
-    body.append(_segment("SE", str(len(body) + 1), st_control))
+            taxonomy = _ident(rendering.taxonomy, "rendering taxonomy", 10, min_len=10)
+            segments.append(_segment("PRV", "PE", "PXC", taxonomy))
+    return segments
 
+
+def _service_line(number: int, line: ServiceLine, claim: Claim, codes: list[str]) -> list[str]:
+    """One 2400 loop: LX, SV1, DTP 472."""
+    what = f"line {number}"
+    code = _ident(line.code.upper(), f"{what} procedure code", 5, min_len=5, pattern=_PROCEDURE.pattern)
+    if len(line.modifiers) > MAX_MODIFIERS:
+        raise ValueError(f"{what} has more than {MAX_MODIFIERS} modifiers")
+    mods = [_ident(m.upper(), f"{what} modifier", 2, min_len=2, pattern=_MODIFIER.pattern) for m in line.modifiers]
+    if not (1 <= len(line.pointers) <= MAX_POINTERS) or len(set(line.pointers)) != len(line.pointers):
+        raise ValueError(f"{what} needs 1-{MAX_POINTERS} distinct diagnosis pointers: {line.pointers}")
+    for pointer in line.pointers:
+        if not (1 <= pointer <= len(codes)):
+            raise ValueError(f"{what} points at diagnosis {pointer}; the claim has {len(codes)}")
+    units = Decimal(line.units)
+    if units <= 0:
+        raise ValueError(f"{what} units must be positive: {line.units}")
+    line_pos = ""
+    if line.place_of_service and line.place_of_service != claim.place_of_service:
+        line_pos = _ident(line.place_of_service, f"{what} place of service", 2, min_len=2, pattern=r"[0-9]{2}")
+    return [
+        _segment("LX", str(number)),
+        _segment(
+            "SV1",
+            _composite("HC", code, *mods),
+            _money(line.charge, f"{what} charge"),
+            "UN",
+            format_amount(units),
+            line_pos,
+            "",
+            _composite(*(str(p) for p in line.pointers)),
+        ),
+        _segment("DTP", "472", "D8", _d8(line.service_date)),
+    ]
+
+
+def _envelope(body: list[str], header: _Header, created: datetime, control_number: int, usage: str) -> list[str]:
+    """ISA/GS before the transaction set, GE/IEA after it."""
     isa = _segment(
         "ISA",
         "00",
@@ -318,9 +370,9 @@ def write_837p(claim: Claim, *, control_number: int = 1, created: datetime | Non
         "00",
         " " * 10,
         "ZZ",
-        sender.ljust(15),
+        header.sender.ljust(15),
         "ZZ",
-        receiver.ljust(15),
+        header.receiver.ljust(15),
         created.strftime("%y%m%d"),
         created.strftime("%H%M"),
         REPETITION_SEPARATOR,
@@ -333,15 +385,43 @@ def write_837p(claim: Claim, *, control_number: int = 1, created: datetime | Non
     gs = _segment(
         "GS",
         "HC",
-        sender,
-        receiver,
+        header.sender,
+        header.receiver,
         created.strftime("%Y%m%d"),
         created.strftime("%H%M"),
         str(control_number),
         "X",
         IMPLEMENTATION,
     )
-    segments = [isa, gs, *body, _segment("GE", "1", str(control_number)), _segment("IEA", "1", f"{control_number:09d}")]
+    return [isa, gs, *body, _segment("GE", "1", str(control_number)), _segment("IEA", "1", f"{control_number:09d}")]
+
+
+def write_837p(claim: Claim, *, control_number: int = 1, created: datetime | None = None, usage: str = "T") -> str:
+    """The claim as one X12 005010X222A1 837P interchange. The same claim, control number and
+    `created` time always give the same text. Raises ValueError for what cannot be written
+    (missing required data, identifiers with delimiter characters, pointers out of range...)."""
+    _check_arguments(control_number, usage)
+    created = created or datetime.now()
+    _check_sizes(claim)
+    patient, relationship = _distinct_patient(claim)
+    header = _Header.of(claim)
+    codes = _diagnosis_codes(claim)
+
+    st_control = f"{control_number:04d}"
+    body: list[str] = [  # ST .. SE
+        _segment("ST", "837", st_control, IMPLEMENTATION),
+        _segment("BHT", "0019", "00", header.claim_id, created.strftime("%Y%m%d"), created.strftime("%H%M"), "CH"),
+        *_submitter_and_receiver(claim, header),
+        *_billing_provider_loop(claim.billing_provider),
+        *_subscriber_loop(claim, patient),
+    ]
+    if patient is not None:
+        body.extend(_patient_loop(patient, relationship))
+    body.extend(_claim_loop(claim, header, codes))
+    for number, line in enumerate(claim.lines, start=1):
+        body.extend(_service_line(number, line, claim, codes))
+    body.append(_segment("SE", str(len(body) + 1), st_control))
+    segments = _envelope(body, header, created, control_number, usage)
     return "".join(f"{s}{SEGMENT_TERMINATOR}\n" for s in segments)
 
 
