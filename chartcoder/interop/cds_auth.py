@@ -158,29 +158,10 @@ def _client(raw: Any, where: str) -> CdsClient:
     if (jwks is None) == (url is None):
         raise ResourceError(f"{where}: give exactly one of 'jwks' (a JWK Set, inline) or 'jwks_url'")
     if jwks is not None:
-        if isinstance(jwks, str):  # a JWK Set pasted as a JSON string
-            try:
-                jwks = json.loads(jwks)
-            except ValueError:
-                raise ResourceError(f"{where}: 'jwks' is a string but not JSON") from None
-        if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
-            raise ResourceError(f"{where}: 'jwks' must be a JWK Set {{\"keys\": [...]}} with at least one key")
-        for i, k in enumerate(jwks["keys"]):
-            if not isinstance(k, dict) or not k.get("kid") or k.get("kty") not in ("RSA", "EC", "OKP"):
-                raise ResourceError(f"{where}: jwks.keys[{i}] needs 'kid' and 'kty' RSA, EC or OKP")
-            if "d" in k:
-                raise ResourceError(f"{where}: jwks.keys[{i}] is a private key; configure the public key only")
-            try:
-                jwt.PyJWK(k)
-            except jwt.PyJWTError as exc:
-                raise ResourceError(f"{where}: jwks.keys[{i}] is not a usable public key ({exc})") from None
+        jwks = _inline_jwks(jwks, where)
     if url is not None and (not isinstance(url, str) or not url.startswith(("https://", "http://"))):
         raise ResourceError(f"{where}: 'jwks_url' must be an http(s) URL")
-    algs = raw.get("algorithms", list(DEFAULT_ALGORITHMS))
-    if not isinstance(algs, list) or not algs or any(a not in ASYMMETRIC for a in algs):
-        raise ResourceError(
-            f"{where}: 'algorithms' must list asymmetric JWS algorithms from {', '.join(ASYMMETRIC)}; got {algs!r}"
-        )
+    algs = _client_algorithms(raw, where)
     max_seconds = raw.get("max_token_seconds", DEFAULT_MAX_TOKEN_SECONDS)
     if not isinstance(max_seconds, int) or not 10 <= max_seconds <= 3600:
         raise ResourceError(f"{where}: 'max_token_seconds' must be a whole number of seconds, 10-3600")
@@ -192,11 +173,41 @@ def _client(raw: Any, where: str) -> CdsClient:
         iss=raw["iss"],
         jwks=jwks,
         jwks_url=url,
-        algorithms=tuple(algs),
+        algorithms=algs,
         sub=raw.get("sub"),
         tenant=raw.get("tenant"),
         max_token_seconds=max_seconds,
     )
+
+
+def _inline_jwks(jwks: Any, where: str) -> dict[str, Any]:
+    """A client's inline JWK Set (an object, or the same as a JSON string) of usable public keys."""
+    if isinstance(jwks, str):  # a JWK Set pasted as a JSON string
+        try:
+            jwks = json.loads(jwks)
+        except ValueError:
+            raise ResourceError(f"{where}: 'jwks' is a string but not JSON") from None
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise ResourceError(f"{where}: 'jwks' must be a JWK Set {{\"keys\": [...]}} with at least one key")
+    for i, k in enumerate(jwks["keys"]):
+        if not isinstance(k, dict) or not k.get("kid") or k.get("kty") not in ("RSA", "EC", "OKP"):
+            raise ResourceError(f"{where}: jwks.keys[{i}] needs 'kid' and 'kty' RSA, EC or OKP")
+        if "d" in k:
+            raise ResourceError(f"{where}: jwks.keys[{i}] is a private key; configure the public key only")
+        try:
+            jwt.PyJWK(k)
+        except jwt.PyJWTError as exc:
+            raise ResourceError(f"{where}: jwks.keys[{i}] is not a usable public key ({exc})") from None
+    return jwks
+
+
+def _client_algorithms(raw: dict[str, Any], where: str) -> tuple[str, ...]:
+    algs = raw.get("algorithms", list(DEFAULT_ALGORITHMS))
+    if not isinstance(algs, list) or not algs or any(a not in ASYMMETRIC for a in algs):
+        raise ResourceError(
+            f"{where}: 'algorithms' must list asymmetric JWS algorithms from {', '.join(ASYMMETRIC)}; got {algs!r}"
+        )
+    return tuple(algs)
 
 
 def _key_from_jwk(jwk: dict[str, Any], alg: str) -> Any:
@@ -214,6 +225,85 @@ def looks_like_jwt(token: str | None) -> bool:
     return bool(token) and token.count(".") == 2 and token.startswith("eyJ")  # type: ignore[union-attr]
 
 
+def _read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """(header, claims, alg) of a token not verified yet, refusing what no client may send."""
+    if len(token) > 16_384:
+        raise AuthenticationError("the JWT is longer than 16 KB")
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise AuthenticationError("the bearer token is not a well-formed JWT") from None
+    alg = header.get("alg")
+    if alg not in ASYMMETRIC:
+        raise AuthenticationError(
+            f"the JWT is signed with {str(alg)[:20]!r}; CDS clients must sign with an asymmetric algorithm "
+            "(RS384 or ES384 recommended); 'none' and HMAC are refused"
+        )
+    if header.get("typ") not in (None, "JWT") and str(header.get("typ")).upper() != "JWT":
+        raise AuthenticationError(f"the JWT header's typ must be 'JWT'; got {str(header.get('typ'))[:20]!r}")
+    return header, unverified, alg
+
+
+def _decode(
+    token: str,
+    key: Any,
+    alg: str,
+    audiences: list[str],
+    client: CdsClient,
+    header: dict[str, Any],
+    unverified: dict[str, Any],
+) -> dict[str, Any]:
+    """The token's claims once its signature, audience, issuer and times verify."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[alg],
+            audience=audiences,
+            issuer=client.iss,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["iss", "aud", "exp", "iat", "jti"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthenticationError("the JWT has expired (exp is in the past)") from None
+    except jwt.ImmatureSignatureError:
+        raise AuthenticationError("the JWT is not valid yet (iat or nbf is in the future)") from None
+    except jwt.InvalidAudienceError:
+        got = unverified.get("aud")
+        raise AuthenticationError(
+            f"the JWT's aud must be the URL of the endpoint called, {audiences[0]}; got {str(got)[:300]!r}"
+        ) from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise AuthenticationError(
+            f"the JWT has no '{exc.claim}' claim; CDS Hooks requires iss, aud, exp, iat and jti"
+        ) from None
+    except jwt.InvalidSignatureError:
+        raise AuthenticationError(
+            f"the JWT's signature does not verify with the key {header.get('kid')!r} configured for this client"
+        ) from None
+    except jwt.PyJWTError as exc:
+        raise AuthenticationError(f"the JWT is not valid ({type(exc).__name__}: {str(exc)[:200]})") from None
+    except (ValueError, TypeError):  # a key of the wrong type for the algorithm
+        raise AuthenticationError(f"the key {header.get('kid')!r} cannot verify {alg} signatures") from None
+    return claims
+
+
+def _check_lifetime(claims: dict[str, Any], client: CdsClient) -> tuple[float, str]:
+    """(exp, jti) of verified claims, once exp and iat are numbers and the token lives no longer than allowed."""
+    exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat)):
+        raise AuthenticationError("the JWT's exp and iat must be numbers (seconds since 1970-01-01 UTC)")
+    if not isinstance(jti, str) or not 1 <= len(jti) <= 255:
+        raise AuthenticationError("the JWT's jti must be a string of 1-255 characters")
+    if exp - iat > client.max_token_seconds + LEEWAY_SECONDS:
+        raise AuthenticationError(
+            f"the JWT lives {int(exp - iat)} s (exp - iat); this client's tokens may live at most "
+            f"{client.max_token_seconds} s"
+        )
+    return exp, jti
+
+
 class JwtVerifier:
     """Verifies a CDS client's bearer JWT for one endpoint URL and remembers its `jti`."""
 
@@ -223,21 +313,24 @@ class JwtVerifier:
 
     def verify(self, token: str, audiences: list[str]) -> CdsClient:
         """The client the token proves; AuthenticationError saying what is wrong otherwise."""
-        if len(token) > 16_384:
-            raise AuthenticationError("the JWT is longer than 16 KB")
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            raise AuthenticationError("the bearer token is not a well-formed JWT") from None
-        alg = header.get("alg")
-        if alg not in ASYMMETRIC:
+        header, unverified, alg = _read_unverified(token)
+        client = self._issuer(unverified)
+        if alg not in client.algorithms:
             raise AuthenticationError(
-                f"the JWT is signed with {str(alg)[:20]!r}; CDS clients must sign with an asymmetric algorithm "
-                "(RS384 or ES384 recommended); 'none' and HMAC are refused"
+                f"this client may sign with {', '.join(client.algorithms)}; the JWT is signed with {alg}"
             )
-        if header.get("typ") not in (None, "JWT") and str(header.get("typ")).upper() != "JWT":
-            raise AuthenticationError(f"the JWT header's typ must be 'JWT'; got {str(header.get('typ'))[:20]!r}")
+        key = self.clients.signing_key(client, header)
+        claims = _decode(token, key, alg, audiences, client, header, unverified)
+        exp, jti = _check_lifetime(claims, client)
+        if client.sub is not None and claims.get("sub") != client.sub:
+            raise AuthenticationError("the JWT's sub is not the one configured for this client")
+        if client.tenant is not None and claims.get("tenant") != client.tenant:
+            raise AuthenticationError("the JWT's tenant is not the one configured for this client")
+        self._remember(client.iss, jti, datetime.fromtimestamp(exp, UTC) + timedelta(seconds=LEEWAY_SECONDS))
+        return client
+
+    def _issuer(self, unverified: dict[str, Any]) -> CdsClient:
+        """The configured client whose issuer the (not yet verified) token names."""
         iss = unverified.get("iss")
         if not isinstance(iss, str) or not iss:
             raise AuthenticationError("the JWT has no 'iss' claim; CDS Hooks requires iss, aud, exp, iat and jti")
@@ -249,57 +342,6 @@ class JwtVerifier:
                     "ask its operator to add your issuer and public keys"
                 )
             raise AuthenticationError(f"the issuer {iss[:200]!r} is not a configured CDS client")
-        if alg not in client.algorithms:
-            raise AuthenticationError(
-                f"this client may sign with {', '.join(client.algorithms)}; the JWT is signed with {alg}"
-            )
-        key = self.clients.signing_key(client, header)
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[alg],
-                audience=audiences,
-                issuer=client.iss,
-                leeway=LEEWAY_SECONDS,
-                options={"require": ["iss", "aud", "exp", "iat", "jti"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise AuthenticationError("the JWT has expired (exp is in the past)") from None
-        except jwt.ImmatureSignatureError:
-            raise AuthenticationError("the JWT is not valid yet (iat or nbf is in the future)") from None
-        except jwt.InvalidAudienceError:
-            got = unverified.get("aud")
-            raise AuthenticationError(
-                f"the JWT's aud must be the URL of the endpoint called, {audiences[0]}; got {str(got)[:300]!r}"
-            ) from None
-        except jwt.MissingRequiredClaimError as exc:
-            raise AuthenticationError(
-                f"the JWT has no '{exc.claim}' claim; CDS Hooks requires iss, aud, exp, iat and jti"
-            ) from None
-        except jwt.InvalidSignatureError:
-            raise AuthenticationError(
-                f"the JWT's signature does not verify with the key {header.get('kid')!r} configured for this client"
-            ) from None
-        except jwt.PyJWTError as exc:
-            raise AuthenticationError(f"the JWT is not valid ({type(exc).__name__}: {str(exc)[:200]})") from None
-        except (ValueError, TypeError):  # a key of the wrong type for the algorithm
-            raise AuthenticationError(f"the key {header.get('kid')!r} cannot verify {alg} signatures") from None
-        exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat)):
-            raise AuthenticationError("the JWT's exp and iat must be numbers (seconds since 1970-01-01 UTC)")
-        if not isinstance(jti, str) or not 1 <= len(jti) <= 255:
-            raise AuthenticationError("the JWT's jti must be a string of 1-255 characters")
-        if exp - iat > client.max_token_seconds + LEEWAY_SECONDS:
-            raise AuthenticationError(
-                f"the JWT lives {int(exp - iat)} s (exp - iat); this client's tokens may live at most "
-                f"{client.max_token_seconds} s"
-            )
-        if client.sub is not None and claims.get("sub") != client.sub:
-            raise AuthenticationError("the JWT's sub is not the one configured for this client")
-        if client.tenant is not None and claims.get("tenant") != client.tenant:
-            raise AuthenticationError("the JWT's tenant is not the one configured for this client")
-        self._remember(client.iss, jti, datetime.fromtimestamp(exp, UTC) + timedelta(seconds=LEEWAY_SECONDS))
         return client
 
     def _remember(self, iss: str, jti: str, until: datetime) -> None:

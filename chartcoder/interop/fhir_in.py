@@ -312,6 +312,51 @@ def _too_long(what: str, size: str, limit: int, max_chars: int) -> NoteTooLongEr
 
 
 def _document_text(doc: Located, errors: list[Issue], max_chars: int | None = None) -> str | None:
+    picked = _readable_attachment(doc, errors)
+    if picked is None:
+        return None
+    i, att = picked
+    where = f"{doc.path}.content[{i}].attachment"
+    data = att.get("data")
+    if not isinstance(data, str) or not data.strip():
+        if att.get("url"):
+            msg = (
+                f"{doc.label} points at its text by url only; chartcoder does not fetch from the FHIR "
+                "server: send the text base64 in attachment.data"
+            )
+        else:
+            msg = f"{doc.label} has an empty attachment: send the note base64 in attachment.data"
+        errors.append(Issue("error", "required", msg, f"{where}.data"))
+        return None
+    packed = "".join(data.split())
+    html = str(att.get("contentType") or "").split(";")[0].strip().lower() in HTML_TYPES
+    if max_chars is not None:
+        # Sized before decoding and long before parsing: 210,000 characters of "<a" once cost 49 s of
+        # HTML parsing before the note's length was checked. No charset takes more than 4 bytes a character.
+        limit = max_chars * HTML_ALLOWANCE if html else max_chars
+        size = len(packed) // 4 * 3
+        if size - 2 > 4 * limit:
+            raise _too_long(f"{doc.label}'s attachment", f"{size:,} bytes decoded", limit, max_chars)
+    text = _decoded_attachment(packed, att, where, errors)
+    if text is None:
+        return None
+    if "\x00" in text:
+        errors.append(Issue("error", "invalid", "the note contains NUL characters; send plain text", f"{where}.data"))
+        return None
+    if max_chars is not None and len(text) > (limit := max_chars * HTML_ALLOWANCE if html else max_chars):
+        raise _too_long(f"{doc.label}'s attachment", f"{len(text):,} characters", limit, max_chars)
+    if html:
+        text = html_to_text(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        errors.append(Issue("error", "required", f"{doc.label}'s note is empty", f"{where}.data"))
+        return None
+    return text
+
+
+def _readable_attachment(doc: Located, errors: list[Issue]) -> tuple[int, dict[str, Any]] | None:
+    """(index in content, attachment) of the document's best readable attachment: plain text before
+    HTML, the first of each; None with an issue in `errors` when it has none."""
     content = doc.resource.get("content") or []
     readable: list[tuple[int, int, dict[str, Any]]] = []
     seen_types: list[str] = []
@@ -336,27 +381,12 @@ def _document_text(doc: Located, errors: list[Issue], max_chars: int | None = No
         )
         return None
     _, i, att = min(readable, key=lambda t: (t[0], t[1]))
-    where = f"{doc.path}.content[{i}].attachment"
-    data = att.get("data")
-    if not isinstance(data, str) or not data.strip():
-        if att.get("url"):
-            msg = (
-                f"{doc.label} points at its text by url only; chartcoder does not fetch from the FHIR "
-                "server: send the text base64 in attachment.data"
-            )
-        else:
-            msg = f"{doc.label} has an empty attachment: send the note base64 in attachment.data"
-        errors.append(Issue("error", "required", msg, f"{where}.data"))
-        return None
-    packed = "".join(data.split())
-    html = str(att.get("contentType") or "").split(";")[0].strip().lower() in HTML_TYPES
-    if max_chars is not None:
-        # Sized before decoding and long before parsing: 210,000 characters of "<a" once cost 49 s of
-        # HTML parsing before the note's length was checked. No charset takes more than 4 bytes a character.
-        limit = max_chars * HTML_ALLOWANCE if html else max_chars
-        size = len(packed) // 4 * 3
-        if size - 2 > 4 * limit:
-            raise _too_long(f"{doc.label}'s attachment", f"{size:,} bytes decoded", limit, max_chars)
+    return i, att
+
+
+def _decoded_attachment(packed: str, att: dict[str, Any], where: str, errors: list[Issue]) -> str | None:
+    """The attachment's base64 data decoded with its declared charset (a leading BOM dropped); None with
+    an issue in `errors` when it is not base64 or not text in that charset."""
     try:
         raw = base64.b64decode(packed, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -382,19 +412,7 @@ def _document_text(doc: Located, errors: list[Issue], max_chars: int | None = No
             )
         )
         return None
-    text = text.lstrip("\ufeff")
-    if "\x00" in text:
-        errors.append(Issue("error", "invalid", "the note contains NUL characters; send plain text", f"{where}.data"))
-        return None
-    if max_chars is not None and len(text) > (limit := max_chars * HTML_ALLOWANCE if html else max_chars):
-        raise _too_long(f"{doc.label}'s attachment", f"{len(text):,} characters", limit, max_chars)
-    if html:
-        text = html_to_text(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        errors.append(Issue("error", "required", f"{doc.label}'s note is empty", f"{where}.data"))
-        return None
-    return text
+    return text.lstrip("\ufeff")
 
 
 def _charset(content_type: str) -> str:

@@ -1171,31 +1171,55 @@ class NeoplasmTable:
             assertion = None  # coded as if established for inpatients (II.H, III.C)
         if assertion and assertion != "present":
             return []
+        sites = self._sites(note, s, first, last, morph, ambiguous)
+        return self._codes(note, s, sites, morph, encounter, refine, (start, end), uncertain)
+
+    def _sites(
+        self, note: Note, s: Sentence, first: int, last: int, morph: _Morph, ambiguous: bool
+    ) -> list[tuple[str, list[int], set[str]]]:
+        """(column, site word positions, sides) of each site the phrase names."""
         text = note.text
-        # (column, site word positions, sides) of each site the phrase names
-        sites: list[tuple[str, list[int], set[str]]] = []
         if morph.column == "secondary" and morph.site == "after" and s.words[last] in _PHRASE_CONNECTORS:
             # "metastatic to the liver and bone": each site named after "to" is a secondary site (I.C.2)
-            sites = [("secondary", p, sd) for p, sd in self._site_list(s, last + 1, text)]
-        elif ambiguous:
-            k = last + 1
-            if k + 1 < len(s.words) and s.words[k] == "to" and not s.gap(last, k, text):
-                # "metastatic carcinoma to the cervical lymph nodes": each site after "to" is secondary
-                sites = [("secondary", p, sd) for p, sd in self._site_list(s, k + 1, text)]
-            elif k + 1 >= len(s.words) or s.words[k] not in self.site_after or s.gap(last, k, text):
-                return []
-            else:
-                sites = self._primary_and_secondary(s, k, text)
-        else:
-            for forward in (True, False):
-                if (forward and morph.site == "before") or (not forward and morph.site == "after"):
-                    continue
-                positions, sides = self._site_words(note, s, first, last, forward)
-                if positions and self._row(self._pool(s, positions, morph), morph.column) is not None:
-                    sites = [(morph.column, positions, sides)]
-                    if not forward and morph.column == "primary":
-                        sites += self._spread_to(s, positions, last, text)
-                    break
+            return [("secondary", p, sd) for p, sd in self._site_list(s, last + 1, text)]
+        if ambiguous:
+            return self._sites_around_to(s, last, text)
+        for forward in (True, False):
+            if (forward and morph.site == "before") or (not forward and morph.site == "after"):
+                continue
+            positions, sides = self._site_words(note, s, first, last, forward)
+            if positions and self._row(self._pool(s, positions, morph), morph.column) is not None:
+                sites = [(morph.column, positions, sides)]
+                if not forward and morph.column == "primary":
+                    sites += self._spread_to(s, positions, last, text)
+                return sites
+        return []
+
+    def _sites_around_to(self, s: Sentence, last: int, text: str) -> list[tuple[str, list[int], set[str]]]:
+        """The sites of a phrase that names either column ("metastatic carcinoma"): each site after "to" is
+        secondary; "of the lung to the liver" is read by `_primary_and_secondary`."""
+        k = last + 1
+        if k + 1 < len(s.words) and s.words[k] == "to" and not s.gap(last, k, text):
+            # "metastatic carcinoma to the cervical lymph nodes": each site after "to" is secondary
+            return [("secondary", p, sd) for p, sd in self._site_list(s, k + 1, text)]
+        if k + 1 >= len(s.words) or s.words[k] not in self.site_after or s.gap(last, k, text):
+            return []
+        return self._primary_and_secondary(s, k, text)
+
+    def _codes(
+        self,
+        note: Note,
+        s: Sentence,
+        sites: list[tuple[str, list[int], set[str]]],
+        morph: _Morph,
+        encounter: Encounter,
+        refine: Callable[..., str],
+        phrase: tuple[int, int],
+        uncertain: bool,
+    ) -> list[TableCode]:
+        """The billable code of each site, with the evidence of the phrase (the first site) or the site."""
+        start, end = phrase
+        section = note.section(start)
         out: list[TableCode] = []
         for n, (column, positions, sides) in enumerate(sites):
             row = self._row(self._pool(s, positions, morph), column)
@@ -1305,6 +1329,23 @@ class DrugTable:
     def __init__(self, book: Book, icd: ICD10CM) -> None:
         self.book, self.icd = book, icd
         data = _check_keys(_load(self.FILE), self.KEYS, self.FILE)
+        self.events = self._events(data)  # leftmost-longest: "adverse reaction to" over "adverse reaction"
+        self.poisoning_cues = Phrases(
+            (words_of(p), True) for p in _strings(data.get("poisoning_cues"), "poisoning_cues")
+        )
+        intents = _check_keys(data.get("intents") or {}, ("self_harm", "assault", "undetermined"), "intents")
+        self.intents = {k: Phrases((words_of(p), k) for p in _strings(v, f"intents.{k}")) for k, v in intents.items()}
+        self.noncompliance = self._noncompliance(data, icd)
+        self.assertions = Assertions(
+            data.get("assertions"), f"{self.FILE} assertions", ("negated", "hypothetical", "historical")
+        )
+        self.skip_sections = frozenset(_strings(data.get("skip_sections"), "skip_sections"))
+        ignore = {words_of(t) for t in _strings(data.get("ignore"), "ignore")}
+        self.unresolved: list[str] = []
+        self.names = Phrases(self._table_names(book, ignore) + self._note_names(book, data))
+
+    def _events(self, data: dict[str, Any]) -> Phrases:
+        """The event phrases ("adverse reaction to", "overdose of"), each with its kind and side."""
         events: list[tuple[tuple[str, ...], _Event]] = []
         for i, rule in enumerate(data.get("events") or []):
             where = f"{self.FILE} events[{i}]"
@@ -1314,26 +1355,22 @@ class DrugTable:
             for side in ("before", "after"):
                 for p in _strings(rule.get(side), f"{where}.{side}"):
                     events.append((words_of(p), _Event(str(rule["id"]), str(rule["kind"]), side)))
-        self.events = Phrases(events)  # leftmost-longest: "adverse reaction to" over "adverse reaction"
-        self.poisoning_cues = Phrases(
-            (words_of(p), True) for p in _strings(data.get("poisoning_cues"), "poisoning_cues")
-        )
-        intents = _check_keys(data.get("intents") or {}, ("self_harm", "assault", "undetermined"), "intents")
-        self.intents = {k: Phrases((words_of(p), k) for p in _strings(v, f"intents.{k}")) for k, v in intents.items()}
-        self.noncompliance: list[tuple[str, Phrases]] = []
+        return Phrases(events)
+
+    def _noncompliance(self, data: dict[str, Any], icd: ICD10CM) -> list[tuple[str, Phrases]]:
+        """(code, phrases) of each underdosing-by-noncompliance rule."""
+        out: list[tuple[str, Phrases]] = []
         for i, rule in enumerate(data.get("noncompliance") or []):
             where = f"{self.FILE} noncompliance[{i}]"
             rule = _check_keys(rule, ("code", "phrases"), where, ("code", "phrases"))
             if not icd.is_billable(str(rule["code"])):
                 raise ResourceError(f"{where}: {rule['code']} is not a billable FY2026 code")
-            self.noncompliance.append(
-                (str(rule["code"]), Phrases((words_of(p), True) for p in _strings(rule["phrases"], where)))
-            )
-        self.assertions = Assertions(
-            data.get("assertions"), f"{self.FILE} assertions", ("negated", "hypothetical", "historical")
-        )
-        self.skip_sections = frozenset(_strings(data.get("skip_sections"), "skip_sections"))
-        ignore = {words_of(t) for t in _strings(data.get("ignore"), "ignore")}
+            out.append((str(rule["code"]), Phrases((words_of(p), True) for p in _strings(rule["phrases"], where))))
+        return out
+
+    @staticmethod
+    def _table_names(book: Book, ignore: set[tuple[str, ...]]) -> list[tuple[tuple[str, ...], Entry]]:
+        """The table's own main terms that have codes, also in natural order, less the ignored ones."""
         names: list[tuple[tuple[str, ...], Entry]] = []
         for entry in book.main_terms:
             if not entry.cells:
@@ -1346,7 +1383,11 @@ class DrugTable:
                 key = tuple(w for w in words_of(_BRACKETS.sub(" ", form)) if w not in ("nec", "no"))
                 if key and key not in ignore:
                     names.append((key, entry))
-        self.unresolved: list[str] = []
+        return names
+
+    def _note_names(self, book: Book, data: dict[str, Any]) -> list[tuple[tuple[str, ...], Entry]]:
+        """The rules file's note words for table rows; the rows not found go to `self.unresolved` and the log."""
+        names: list[tuple[tuple[str, ...], Entry]] = []
         subs = data.get("substances") or {}
         if not isinstance(subs, dict):
             raise ResourceError(f"{self.FILE} substances: expected a mapping of note word -> table main term")
@@ -1358,7 +1399,7 @@ class DrugTable:
             names.append((words_of(str(name)), row))
         if self.unresolved:
             log.warning("%s: table rows not found: %s", self.FILE, "; ".join(self.unresolved))
-        self.names = Phrases(names)
+        return names
 
     @staticmethod
     @lru_cache(maxsize=1)
