@@ -116,22 +116,51 @@ def main() -> int:
         print(f"{args.model}: no model pack (build it with `make serve` or `chartcoder train`)", file=sys.stderr)
         return 2
 
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    runs, agree = run_all(files, args.model, args.repeat)
+    finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+    rows = summary_rows(runs)
+    ratios = speed_ratios({r["config"]: r for r in rows})
+    report = {
+        "benchmark": "bulk predict",
+        "started": started,
+        "finished": finished,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()},
+        "data": f"{len(files)} CodiEsp background notes ({args.data})",
+        "model": runs[0]["model"],
+        "repeats": args.repeat,
+        "same_suggestions_in_all_configs": agree[0] if agree else None,
+        "notes_compared": agree[1] if agree else 0,
+        "results": rows,
+        "ratios": ratios,
+        "runs": [{k: v for k, v in r.items() if k != "output_dir"} for r in runs],
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print_report(report, args.repeat)
+    print(f"wrote {args.json}")
+    return 0
+
+
+def run_all(files: list[Path], model_dir: Path, repeat: int) -> tuple[list[dict[str, Any]], tuple[bool, int] | None]:
+    """Every configuration `repeat` times on a private copy of the pack; (runs, whether the first
+    repeat's configurations gave the same suggestions and on how many notes)."""
     runs: list[dict[str, Any]] = []
     agree: tuple[bool, int] | None = None
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with tempfile.TemporaryDirectory(prefix="chartcoder-bulk-bench-") as tmp:
         work = Path(tmp)
         src = write_input(files, work)
         # A private copy, verified: a pack rebuilt in place meanwhile (`make serve`) cannot break the runs.
         from chartcoder.models.pack import verify_pack
 
-        model = Path(shutil.copytree(args.model, work / "pack"))
+        model = Path(shutil.copytree(model_dir, work / "pack"))
         verify_pack(model)
-        for rep in range(1, args.repeat + 1):
+        for rep in range(1, repeat + 1):
             this_repeat = []
             for name, engine, master in CONFIGS:
                 load = os.getloadavg()[0]
-                print(f"repeat {rep}/{args.repeat}: {name} (load average {load:.1f}) ...", file=sys.stderr, flush=True)
+                print(f"repeat {rep}/{repeat}: {name} (load average {load:.1f}) ...", file=sys.stderr, flush=True)
                 result = run_once(name, engine, master, src, model, work)
                 result.update(repeat=rep, load_average_before=round(load, 2))
                 print(
@@ -143,8 +172,11 @@ def main() -> int:
             if agree is None:
                 agree = same_suggestions([r["output_dir"] for r in this_repeat])
             runs += this_repeat
-    finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return runs, agree
 
+
+def summary_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per configuration: medians over its repeats."""
     rows = []
     for name, _, _ in CONFIGS:
         mine = [r for r in runs if r["config"] == name]
@@ -166,10 +198,13 @@ def main() -> int:
                 ),
             }
         )
-    by = {r["config"]: r for r in rows}
+    return rows
+
+
+def speed_ratios(by: dict[str, dict[str, Any]]) -> dict[str, float]:
     base = by["local"]["notes_per_second_median"]
     one, two = by["spark local[1]"], by["spark local[2]"]
-    ratios = {
+    return {
         "spark_local1_over_local": round(one["notes_per_second_median"] / base, 2),
         "spark_local2_over_local": round(two["notes_per_second_median"] / base, 2),
         "spark_local2_over_local1": round(two["notes_per_second_median"] / one["notes_per_second_median"], 2),
@@ -177,24 +212,12 @@ def main() -> int:
             two["per_core_notes_per_second_median"] / one["per_core_notes_per_second_median"], 2
         ),
     }
-    report = {
-        "benchmark": "bulk predict",
-        "started": started,
-        "finished": finished,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()},
-        "data": f"{len(files)} CodiEsp background notes ({args.data})",
-        "model": runs[0]["model"],
-        "repeats": args.repeat,
-        "same_suggestions_in_all_configs": agree[0] if agree else None,
-        "notes_compared": agree[1] if agree else 0,
-        "results": rows,
-        "ratios": ratios,
-        "runs": [{k: v for k, v in r.items() if k != "output_dir"} for r in runs],
-    }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
-    print(f"\n{report['data']}, pack {report['model']}, median of {args.repeat}; {started} to {finished}\n")
+
+def print_report(report: dict[str, Any], repeat: int) -> None:
+    """The results as a Markdown table (the one in docs/benchmarks.md) and the ratios."""
+    started, finished, rows, ratios = report["started"], report["finished"], report["results"], report["ratios"]
+    print(f"\n{report['data']}, pack {report['model']}, median of {repeat}; {started} to {finished}\n")
     print(
         "| engine | cores | notes | seconds | notes/s | runs (notes/s) | per core, coding only | pack load per worker |"
     )
@@ -212,8 +235,6 @@ def main() -> int:
         f"(per-core coding rate {ratios['per_core_local2_over_local1']}x); same suggestions in all three: "
         f"{report['same_suggestions_in_all_configs']} ({report['notes_compared']:,} notes)"
     )
-    print(f"wrote {args.json}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "codiesp" / "background" / "text_files_en"
@@ -50,6 +51,38 @@ def summarize(times: list[float]) -> dict[str, float]:
         "mean_ms": round(statistics.fmean(ms), 3),
         "notes_per_s": round(len(ms) / (sum(ms) / 1000), 1),
     }
+
+
+def time_notes(
+    service: Any, tokenizer: Any, notes: list[str], encounter: Any, repeat: int
+) -> tuple[list[float], list[float], list[float], list[float], int]:
+    """Per note, the median over `repeat` passes of the suggestion path and of the spaCy tokenizer alone,
+    wall-clock and CPU: (full, tokenizer, full CPU, tokenizer CPU, suggestions made in all passes)."""
+    full: list[list[float]] = [[] for _ in notes]
+    tok: list[list[float]] = [[] for _ in notes]
+    full_cpu: list[list[float]] = [[] for _ in notes]
+    tok_cpu: list[list[float]] = [[] for _ in notes]
+    suggestions = 0
+    wall, cpu = time.perf_counter, time.process_time
+    for _ in range(repeat):
+        for i, text in enumerate(notes):
+            a, a_cpu = wall(), cpu()
+            tokenizer(text)
+            b, b_cpu = wall(), cpu()
+            result = service.suggest(text, encounter)
+            c, c_cpu = wall(), cpu()
+            tok[i].append(b - a)
+            full[i].append(c - b)
+            tok_cpu[i].append(b_cpu - a_cpu)
+            full_cpu[i].append(c_cpu - b_cpu)
+            suggestions += len(result.suggestions)
+    return (
+        [statistics.median(t) for t in full],
+        [statistics.median(t) for t in tok],
+        [statistics.median(t) for t in full_cpu],
+        [statistics.median(t) for t in tok_cpu],
+        suggestions,
+    )
 
 
 def main() -> int:
@@ -86,28 +119,9 @@ def main() -> int:
         service.suggest(text, encounter)
         tokenizer(text)
 
-    full: list[list[float]] = [[] for _ in notes]
-    tok: list[list[float]] = [[] for _ in notes]
-    full_cpu: list[list[float]] = [[] for _ in notes]
-    tok_cpu: list[list[float]] = [[] for _ in notes]
-    suggestions = 0
-    wall, cpu = time.perf_counter, time.process_time
-    for _ in range(args.repeat):
-        for i, text in enumerate(notes):
-            a, a_cpu = wall(), cpu()
-            tokenizer(text)
-            b, b_cpu = wall(), cpu()
-            result = service.suggest(text, encounter)
-            c, c_cpu = wall(), cpu()
-            tok[i].append(b - a)
-            full[i].append(c - b)
-            tok_cpu[i].append(b_cpu - a_cpu)
-            full_cpu[i].append(c_cpu - b_cpu)
-            suggestions += len(result.suggestions)
-    full_med = [statistics.median(t) for t in full]
-    tok_med = [statistics.median(t) for t in tok]
-    full_cpu_med = [statistics.median(t) for t in full_cpu]
-    tok_cpu_med = [statistics.median(t) for t in tok_cpu]
+    full_med, tok_med, full_cpu_med, tok_cpu_med, suggestions = time_notes(
+        service, tokenizer, notes, encounter, args.repeat
+    )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     res = {

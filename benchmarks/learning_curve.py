@@ -160,7 +160,7 @@ def jsonl_weight(weight: str, synthetic: int, charts: int) -> float:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from chartcoder.training.default_pack import RANKER_PARAMS, build_default_pack
-    from chartcoder.training.readers import read_codiesp, write_audited_jsonl
+    from chartcoder.training.readers import read_codiesp
     from chartcoder.training.train import records_digest, train_pack
 
     cache_knowledge_analyses()
@@ -205,34 +205,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["steps"][0]["train_seconds"] = None
         print(_line("0: default pack", results["steps"][-1]), flush=True)
         for n in slices:
-            jsonl = tmp / f"codiesp-train-{n}.jsonl"
-            charts = train[:n] if args.evidence else [dataclasses.replace(r, evidence={}) for r in train[:n]]
-            write_audited_jsonl(charts, jsonl)
-            if args.mix == "stacked":  # chartcoder train --source jsonl:SLICE.jsonl --base DEFAULT
-                records, _, sources = read_sources([f"jsonl:{jsonl}"])
-                started = time.perf_counter()
-                pack = train_pack(records, tmp / "pack", task=TASK, sources=sources, base=step0)
-                row = {"charts": n, "weight": None, "sources": [*specs_public([f"jsonl:{jsonl}"]), "--base default"]}
-                results["steps"].append({**row, **pack_row(pack, dev, started)})
-                print(_line(f"{n}: JSONL over default", results["steps"][-1]), flush=True)
-                if args.alone:  # the stacked pack's own ranker, without the default pack's codes
-                    results["alone"].append({"charts": n, **primary_row(pack, dev, results["steps"][-1])})
-                    print(_line(f"{n}: JSONL alone", results["alone"][-1]), flush=True)
-                continue
-            weight = jsonl_weight(args.weight, args.synthetic, n)
-            specs = [f"synthetic:{synthetic}:1", f"jsonl:{jsonl}:{weight:g}"]
-            records, weights, sources = read_sources(specs)
-            started = time.perf_counter()
-            pack = train_pack(records, tmp / "pack", task=TASK, sources=sources, weights=weights)
-            row = {"charts": n, "weight": round(weight, 3), "sources": specs_public(specs)}
-            results["steps"].append({**row, **pack_row(pack, dev, started)})
-            print(_line(f"{n}: synthetic + JSONL", results["steps"][-1]), flush=True)
-            if args.alone:  # the same charts without the synthetic notes: what the default pack adds
-                records, _, sources = read_sources([f"jsonl:{jsonl}"])
-                started = time.perf_counter()
-                pack = train_pack(records, tmp / "pack", task=TASK, sources=sources)
-                results["alone"].append({"charts": n, **pack_row(pack, dev, started)})
-                print(_line(f"{n}: JSONL alone", results["alone"][-1]), flush=True)
+            run_slice(args, n, train, dev, tmp, step0, synthetic, results)
         # The reference: `chartcoder train --format codiesp --splits train`, in the reader's own order.
         keep = {r.id for r in train[:reference_n]}
         records = [r for r in read_codiesp(args.data, ["train"], TASK) if r.id in keep]
@@ -242,6 +215,50 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(_line(f"{len(records)}: CodiEsp alone", results["codiesp_alone"]), flush=True)
     results["total_seconds"] = round(time.perf_counter() - total, 1)
     return results
+
+
+def run_slice(
+    args: argparse.Namespace,
+    n: int,
+    train: list[Any],
+    dev: list[Any],
+    tmp: Path,
+    step0: Path,
+    synthetic: str,
+    results: dict[str, Any],
+) -> None:
+    """The packs trained with the first `n` training charts, scored on dev; their rows go to `results`."""
+    from chartcoder.training.readers import write_audited_jsonl
+    from chartcoder.training.train import train_pack
+
+    jsonl = tmp / f"codiesp-train-{n}.jsonl"
+    charts = train[:n] if args.evidence else [dataclasses.replace(r, evidence={}) for r in train[:n]]
+    write_audited_jsonl(charts, jsonl)
+    if args.mix == "stacked":  # chartcoder train --source jsonl:SLICE.jsonl --base DEFAULT
+        records, _, sources = read_sources([f"jsonl:{jsonl}"])
+        started = time.perf_counter()
+        pack = train_pack(records, tmp / "pack", task=TASK, sources=sources, base=step0)
+        row = {"charts": n, "weight": None, "sources": [*specs_public([f"jsonl:{jsonl}"]), "--base default"]}
+        results["steps"].append({**row, **pack_row(pack, dev, started)})
+        print(_line(f"{n}: JSONL over default", results["steps"][-1]), flush=True)
+        if args.alone:  # the stacked pack's own ranker, without the default pack's codes
+            results["alone"].append({"charts": n, **primary_row(pack, dev, results["steps"][-1])})
+            print(_line(f"{n}: JSONL alone", results["alone"][-1]), flush=True)
+        return
+    weight = jsonl_weight(args.weight, args.synthetic, n)
+    specs = [f"synthetic:{synthetic}:1", f"jsonl:{jsonl}:{weight:g}"]
+    records, weights, sources = read_sources(specs)
+    started = time.perf_counter()
+    pack = train_pack(records, tmp / "pack", task=TASK, sources=sources, weights=weights)
+    row = {"charts": n, "weight": round(weight, 3), "sources": specs_public(specs)}
+    results["steps"].append({**row, **pack_row(pack, dev, started)})
+    print(_line(f"{n}: synthetic + JSONL", results["steps"][-1]), flush=True)
+    if args.alone:  # the same charts without the synthetic notes: what the default pack adds
+        records, _, sources = read_sources([f"jsonl:{jsonl}"])
+        started = time.perf_counter()
+        pack = train_pack(records, tmp / "pack", task=TASK, sources=sources)
+        results["alone"].append({"charts": n, **pack_row(pack, dev, started)})
+        print(_line(f"{n}: JSONL alone", results["alone"][-1]), flush=True)
 
 
 def specs_public(specs: list[str]) -> list[str]:
