@@ -732,47 +732,63 @@ def _zygote_main(address: str) -> int:
     gc.freeze()  # what is loaded now stays shared with the forks: the collector will not touch it
     children: set[int] = set()
     try:
-        while True:
-            if conn.poll(0.5):
-                try:
-                    msg = conn.recv()
-                except (EOFError, OSError):
-                    break
-                if msg[0] == "stop":
-                    break
-                if msg[0] == "kill" and msg[1] in children:
-                    os.kill(msg[1], signal.SIGKILL)
-                elif msg[0] == "fork":
-                    try:
-                        if msg[1] != engine.pack:
-                            engine.serving(msg[1])
-                            engine.warm()
-                    except Exception as exc:  # a pack that will not load: fork with what we hold
-                        log.error("pool zygote: could not load the pack (%s)", type(exc).__name__)
-                    pid = os.fork()
-                    if pid == 0:
-                        conn.close()
-                        code = 0
-                        try:
-                            _worker_main(engine, address, authkey)
-                        except BaseException:
-                            code = 1
-                        os._exit(code)
-                    children.add(pid)
-            while children:  # reap
-                try:
-                    pid, _ = os.waitpid(-1, os.WNOHANG)
-                except ChildProcessError:
-                    children.clear()
-                    break
-                if pid == 0:
-                    break
-                children.discard(pid)
+        _serve_forks(conn, engine, address, authkey, children)
     finally:
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     return 0
+
+
+def _serve_forks(conn: Connection, engine: _Engine, address: str, authkey: bytes, children: set[int]) -> None:
+    """The zygote's loop: fork a worker per "fork", kill one of ours per "kill", reap the exited; returns
+    on "stop" or when the API process is gone. `children` holds the live workers' pids."""
+    while True:
+        if conn.poll(0.5):
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                return
+            if msg[0] == "stop":
+                return
+            if msg[0] == "kill" and msg[1] in children:
+                os.kill(msg[1], signal.SIGKILL)
+            elif msg[0] == "fork":
+                children.add(_fork_worker(conn, engine, msg[1], address, authkey))
+        _reap(children)
+
+
+def _fork_worker(conn: Connection, engine: _Engine, pack: str | None, address: str, authkey: bytes) -> int:
+    """A worker forked from the zygote, serving `pack` (loaded here first, so the forks share it)."""
+    try:
+        if pack != engine.pack:
+            engine.serving(pack)
+            engine.warm()
+    except Exception as exc:  # a pack that will not load: fork with what we hold
+        log.error("pool zygote: could not load the pack (%s)", type(exc).__name__)
+    pid = os.fork()
+    if pid == 0:
+        conn.close()
+        code = 0
+        try:
+            _worker_main(engine, address, authkey)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    return pid
+
+
+def _reap(children: set[int]) -> None:
+    """Forget the workers that have exited, without waiting for the others."""
+    while children:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            children.clear()
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
 
 
 if __name__ == "__main__":
