@@ -25,8 +25,9 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)
-	$(BIN)/ruff check chartcoder tests benchmarks
+	$(BIN)/ruff check chartcoder tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_function_size.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/latency.py
