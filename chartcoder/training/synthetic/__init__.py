@@ -37,6 +37,12 @@ U.S. documents, coded as docs/coding-policy.md says (resources/synthetic/operati
 * about 30% of notes are written in the transcription form of U.S. dictation: capital headings inline followed by
   ":," and sections joined by commas on one line, numbered lists inline (`Plan.layout`).
 
+Modules, in the order a note is made: `generator` (the public entry: a kind and a patient per record) calls the
+kind's planner (`planners`, `surgery`, `radiology`), which draws decisions from `problems`, `histories`,
+`combinations`, `diabetes`, `encounters` and `procedures` into a `context.Ctx`; `render` and `layout` write the note.
+`loading` reads the catalogues into the types of `model`; `tables`, `coding` and `text` hold fixed tables, coding
+facts and text helpers; `coverage` lists every code the generator can emit.
+
 Randomness: each record draws from its own `random.Random` seeded by (seed, index), so `generate(n, s)` is a
 prefix of `generate(m, s)` for n < m and byte-identical across runs; nothing reads the clock or iterates a set.
 """

@@ -3,6 +3,8 @@ abortion in the ED, and the office E/M level from a stated time."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from chartcoder.training.synthetic.coding import _trimester, _z3a
 from chartcoder.training.synthetic.combinations import _weight
 from chartcoder.training.synthetic.context import Ctx
@@ -18,21 +20,7 @@ def _vaccines(ctx: Ctx, *, rank: int, minimum: int = 1) -> bool:
     rng = ctx.rng
     vx = ctx.d.procs["vaccines"]
     table = vx["products"]
-    sets: list[list[str]] = []
-    for sched in vx["schedules"]:
-        if sched["ages"][0] <= ctx.age <= sched["ages"][1]:
-            sets = sched["sets"]
-    chosen: list[str] = list(_pick(rng, sets)) if sets and rng.random() < 0.85 else []
-    chosen = [v for v in chosen if table[v]["ages"][0] <= ctx.age <= table[v]["ages"][1]]
-    in_season = ctx.when.month in (9, 10, 11, 12, 1, 2, 3)
-    if ctx.age >= 1 and (in_season and rng.random() < 0.7 or len(chosen) < minimum):
-        flus = [k for k, v in table.items() if v.get("flu") and v["ages"][0] <= ctx.age <= v["ages"][1]]
-        chosen.append(_pick(rng, flus))
-    if ctx.age >= 12 and rng.random() < 0.12:
-        chosen.append("covid")
-    if ctx.medicare:
-        chosen = [v for v in chosen if table[v].get("flu") or table[v].get("pneumo") or table[v].get("covid")]
-    chosen = [v for i, v in enumerate(chosen) if v not in chosen[:i]]
+    chosen = _vaccines_due(ctx, vx, minimum)
     if len(chosen) < minimum:
         return False
     p = Problem("vaccination", "encounter", ["Z23"], [], "vaccination", rank=rank)
@@ -47,33 +35,7 @@ def _vaccines(ctx: Ctx, *, rank: int, minimum: int = 1) -> bool:
         code = str(prod["code"])
         p.procedures.append((code, CPT))
         p.lines.append(Line("vaccines", _sentence(text), ("Z23", code)))
-    admin: list[tuple[str, str]] = []
-    non_covid = [v for v in chosen if not table[v].get("covid")]
-    if ctx.age <= 18 and non_covid and rng.random() < 0.85:
-        admin.append(("90460", CPT))
-        if any(int(table[v].get("components", 1)) > 1 for v in non_covid):
-            admin.append(("90461", CPT))
-        who = "parent" if ctx.age < 16 else "patient and parent"
-        counsel = _fill(rng, _pick(rng, vx["counsel_peds"]), who=who)
-    else:
-        injected = oral = 0
-        for v in non_covid:
-            prod = table[v]
-            if ctx.medicare and prod.get("flu"):
-                admin.append(("G0008", HCPCS))
-            elif ctx.medicare and prod.get("pneumo"):
-                admin.append(("G0009", HCPCS))
-            elif ctx.medicare and prod.get("hepb"):
-                admin.append(("G0010", HCPCS))
-            elif prod.get("route") == "oral":
-                admin.append(("90473" if not injected and not oral else "90474", CPT))
-                oral += 1
-            else:
-                admin.append(("90471" if not injected and not oral else "90472", CPT))
-                injected += 1
-        counsel = _pick(rng, vx["counsel_adult"])
-    if any(table[v].get("covid") for v in chosen):
-        admin.append(("90480", CPT))
+    admin, counsel = _administration(ctx, vx, chosen)
     uniq: list[tuple[str, str]] = []
     for a in admin:
         if a not in uniq:
@@ -83,6 +45,71 @@ def _vaccines(ctx: Ctx, *, rank: int, minimum: int = 1) -> bool:
     if ctx.kind != "procedure":
         p.lines.append(Line("ap", _sentence(_cap(_pick(rng, vx["ap"]))), ("Z23",)))
     return ctx.add(p)
+
+
+def _vaccines_due(ctx: Ctx, vx: dict[str, Any], minimum: int) -> list[str]:
+    """A set of the age's schedule, influenza in season (or to reach `minimum`), now and then COVID-19; Medicare
+    patients get only the vaccines Part B pays for."""
+    rng = ctx.rng
+    table = vx["products"]
+    sets: list[list[str]] = []
+    for sched in vx["schedules"]:
+        if sched["ages"][0] <= ctx.age <= sched["ages"][1]:
+            sets = sched["sets"]
+    chosen: list[str] = list(_pick(rng, sets)) if sets and rng.random() < 0.85 else []
+    chosen = [v for v in chosen if table[v]["ages"][0] <= ctx.age <= table[v]["ages"][1]]
+    in_season = ctx.when.month in (9, 10, 11, 12, 1, 2, 3)
+    if ctx.age >= 1 and (in_season and rng.random() < 0.7 or len(chosen) < minimum):
+        flus = [k for k, v in table.items() if v.get("flu") and v["ages"][0] <= ctx.age <= v["ages"][1]]
+        chosen.append(_pick(rng, flus))
+    if ctx.age >= 12 and rng.random() < 0.12:
+        chosen.append("covid")
+    if ctx.medicare:
+        chosen = [v for v in chosen if table[v].get("flu") or table[v].get("pneumo") or table[v].get("covid")]
+    return [v for i, v in enumerate(chosen) if v not in chosen[:i]]
+
+
+def _administration(ctx: Ctx, vx: dict[str, Any], chosen: list[str]) -> tuple[list[tuple[str, str]], str]:
+    """The administration codes (with counselling for children, else by route and payer) and the counselling
+    sentence."""
+    rng = ctx.rng
+    table = vx["products"]
+    admin: list[tuple[str, str]] = []
+    non_covid = [v for v in chosen if not table[v].get("covid")]
+    if ctx.age <= 18 and non_covid and rng.random() < 0.85:
+        admin.append(("90460", CPT))
+        if any(int(table[v].get("components", 1)) > 1 for v in non_covid):
+            admin.append(("90461", CPT))
+        who = "parent" if ctx.age < 16 else "patient and parent"
+        counsel = _fill(rng, _pick(rng, vx["counsel_peds"]), who=who)
+    else:
+        admin += _adult_administration(ctx, table, non_covid)
+        counsel = _pick(rng, vx["counsel_adult"])
+    if any(table[v].get("covid") for v in chosen):
+        admin.append(("90480", CPT))
+    return admin, counsel
+
+
+def _adult_administration(ctx: Ctx, table: dict[str, Any], vaccines: list[str]) -> list[tuple[str, str]]:
+    """Medicare's G codes for influenza, pneumococcal and hepatitis B vaccines; else the first injection or oral
+    dose and each additional one."""
+    admin: list[tuple[str, str]] = []
+    injected = oral = 0
+    for v in vaccines:
+        prod = table[v]
+        if ctx.medicare and prod.get("flu"):
+            admin.append(("G0008", HCPCS))
+        elif ctx.medicare and prod.get("pneumo"):
+            admin.append(("G0009", HCPCS))
+        elif ctx.medicare and prod.get("hepb"):
+            admin.append(("G0010", HCPCS))
+        elif prod.get("route") == "oral":
+            admin.append(("90473" if not injected and not oral else "90474", CPT))
+            oral += 1
+        else:
+            admin.append(("90471" if not injected and not oral else "90472", CPT))
+            injected += 1
+    return admin
 
 
 def _preventive(ctx: Ctx) -> None:

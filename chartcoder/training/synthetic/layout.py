@@ -3,11 +3,13 @@ forms of a section."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from typing import Any
 
 from chartcoder.training.synthetic.context import Ctx
 from chartcoder.training.synthetic.model import Line
-from chartcoder.training.synthetic.text import _pick
+from chartcoder.training.synthetic.text import _pick, _wpick
 
 
 @dataclass
@@ -25,24 +27,39 @@ class _Style:
     num_sep: str = ""  # "1.  " in transcriptions; "" picks ". " or ") " per list
 
 
+def _draw_style(rng: random.Random, kind: str, spec: dict[str, Any]) -> _Style:
+    """How this note is laid out; about 30% of some kinds take the transcription form of U.S. dictation: headings
+    in capitals inline, "HEADER:,  text.,NEXT:, ..." on one line (or, flattened, "HEADER: text. NEXT: ..."),
+    numbered lists inline, the transcriptions' headings."""
+    style = _Style(
+        upper_headings=rng.random() < 0.45,
+        colon=rng.random() < 0.88,
+        blank=rng.random() < 0.85,
+        ap=_wpick(rng, ("num", "dash", "hash", "plain", "dx"), (5, 2, 1.5, 1, 1.5 if kind in ("urgent", "ed") else 0)),
+        lists=_wpick(rng, ("dash", "num", "plain", "comma"), (4, 2, 2, 2)),
+        caps=rng.random() < 0.03,
+        date_fmt=rng.randrange(3),
+        caps_section=_pick(rng, ("ap", "hpi", "dx", "course", "exam", "ros")) if rng.random() < 0.06 else "",
+    )
+    if rng.random() < float(spec.get("csv", 0.0)):
+        style.layout = "csv" if rng.random() < 0.8 else "flat"
+        style.us, style.colon, style.upper_headings, style.caps_section = True, True, True, ""
+        style.ap = _wpick(rng, ("num", "plain"), (4, 1))
+        style.lists = _wpick(rng, ("num", "comma", "plain"), (2, 3, 1))
+        style.num_sep = _pick(rng, (".  ", ".  ", ". "))
+    else:
+        style.us = rng.random() < float(spec.get("us", 0.0))
+    return style
+
+
 PROSE = frozenset(("hpi", "course", "mdm", "description", "findings", "after", "indications"))
 PROSE |= frozenset(("letter_open", "letter_close"))
-
-
 LISTS = frozenset(("pmh", "psh", "meds", "fh", "results", "procedure", "vaccines", "dm_meds", "recs"))
-
-
 LINES = frozenset(("ros", "exam", "sh", "header", "disposition", "followup", "condition"))
-
-
 # Diagnosis and procedure lists of operative, imaging and discharge documents: one item on the heading's line,
 # several numbered (the heading in its plural form when there is one).
 DX_LISTS = frozenset(("preop", "postop", "proc_title", "impression", "admit_dx", "procedures_done"))
-
-
 PLURAL = {"preop": "preop_pl", "postop": "postop_pl", "proc_title": "proc_title_pl"}
-
-
 HEAD_SEPS = (":,  ", ": , ", ":  ,", ":, ", ":,", ":,  ")
 
 

@@ -39,8 +39,6 @@ DEFAULT_WHERE = {
     "encounter": ("office", "urgent"),
     "surgical": ("operative", "consult", "hp"),
 }
-
-
 DEFAULT_AGE = {
     "chronic": (18, 95),
     "acute": (2, 95),

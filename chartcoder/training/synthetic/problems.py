@@ -66,6 +66,20 @@ def _ap_text(ctx: Ctx, phrase: str, status: str, plan: str) -> str:
     return _fill(ctx.rng, form, P=_cap(phrase), status=status, plan=plan).strip()
 
 
+def _dx_line(
+    ctx: Ctx, phrase: str, status: str, plan: str, codes: Sequence[str], *, course: bool = False
+) -> list[Line]:
+    """The assessment line (or discharge-diagnosis line, with a hospital-course sentence) for a phrase."""
+    if ctx.kind == "discharge":
+        out = [Line("dx", _cap(phrase), tuple(codes))]
+        if course:
+            form = _pick(ctx.rng, ctx.d.phr["course_forms"])
+            text = _fill(ctx.rng, form, pt=ctx.she, P=phrase, plan=_low(plan))
+            out.append(Line("course", _sentence(_cap(text)), tuple(codes)))
+        return out
+    return [Line("ap", _ap_text(ctx, phrase, status, plan), tuple(codes))]
+
+
 def _duration(ctx: Ctx) -> str:
     return _pick(ctx.rng, ctx.d.phr["durations"])
 

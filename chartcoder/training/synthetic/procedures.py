@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
 from chartcoder.training.synthetic.context import Ctx
 from chartcoder.training.synthetic.encounters import _vaccines
-from chartcoder.training.synthetic.model import Line, Problem
+from chartcoder.training.synthetic.model import Cond, Line, Problem
 from chartcoder.training.synthetic.problems import _cond_codes, _side, _term, _uncertain
 from chartcoder.training.synthetic.tables import CPT, HCPCS
 from chartcoder.training.synthetic.text import _cap, _fill, _pick, _sentence, _side_text, _wpick
@@ -60,6 +61,37 @@ def _procedure_note(ctx: Ctx) -> bool:
     if not (cond.age[0] <= ctx.age <= cond.age[1]) or (cond.sex and cond.sex != ctx.sex):
         return False
     side = _side(rng, cond, t.get("sides"))
+    codes, words, drug_text = _procedure_codes(rng, t)
+    uncertain = bool(t.get("uncertain"))
+    if uncertain:
+        p = _uncertain(ctx, cond, rank=0, main=False)
+        if p is None:
+            return False
+        p.lines = []
+    else:
+        p = Problem(cond.id, "present", _cond_codes(ctx, cond, side), [], _term(rng, cond, side), side, rank=0)
+    side = p.side
+    phrase = p.phrase if not uncertain else _side_text(rng, _pick(rng, cond.unc.terms), side)  # type: ignore[union-attr]
+    words["P"] = phrase
+    title = _cap(_side_text(rng, _fill(rng, _pick(rng, t["title"]), **words), side))
+    if t.get("special") == "laceration":
+        site = next(s for s in ctx.d.procs["laceration"]["sites"] if s["cond"] == cond.id)
+        where = _laceration(ctx, p, site, side)
+        title = _cap(_fill(rng, title, where=where))
+    p.procedures.extend(codes)
+    p.lines.insert(0, Line("proc_title", title, tuple(c for c, s in codes if s == CPT)))
+    _indication(ctx, t, p, cond, phrase, uncertain=uncertain)
+    _procedure_body(ctx, t, p, codes, words, drug_text)
+    if not ctx.add(p):
+        return False
+    if "anesthesia" in t:
+        ctx.extra.append(Line("anesthesia", _sentence(_pick(rng, t["anesthesia"])), (), True))
+    return True
+
+
+def _procedure_codes(rng: random.Random, t: dict[str, Any]) -> tuple[list[tuple[str, str]], dict[str, Any], str]:
+    """The procedure's codes (fixed, by count, by size, by variant), the words its text is filled with, and the
+    drug given ("" for none)."""
     words: dict[str, Any] = {}
     codes: list[tuple[str, str]] = [(str(c), str(s)) for c, s in t.get("codes", [])]
     if "count" in t:
@@ -79,51 +111,38 @@ def _procedure_note(ctx: Ctx) -> bool:
         drug = _pick(rng, t["drugs"])
         drug_text = str(drug["text"])
         words["drug"] = drug_text
-    uncertain = bool(t.get("uncertain"))
-    if uncertain:
-        p = _uncertain(ctx, cond, rank=0, main=False)
-        if p is None:
-            return False
-        p.lines = []
-    else:
-        p = Problem(cond.id, "present", _cond_codes(ctx, cond, side), [], _term(rng, cond, side), side, rank=0)
-    side = p.side
-    phrase = p.phrase if not uncertain else _side_text(rng, _pick(rng, cond.unc.terms), side)  # type: ignore[union-attr]
-    words["P"] = phrase
+    return codes, words, drug_text
+
+
+def _indication(ctx: Ctx, t: dict[str, Any], p: Problem, cond: Cond, phrase: str, *, uncertain: bool) -> None:
+    """Why the procedure was done (the diagnosis, or its sign with the uncertain diagnosis); a postoperative
+    diagnosis now and then."""
+    rng = ctx.rng
     icd = tuple(p.codes)
-    title = _cap(_side_text(rng, _fill(rng, _pick(rng, t["title"]), **words), side))
-    if t.get("special") == "laceration":
-        site = next(s for s in ctx.d.procs["laceration"]["sites"] if s["cond"] == cond.id)
-        where = _laceration(ctx, p, site, side)
-        title = _cap(_fill(rng, title, where=where))
-    p.procedures.extend(codes)
-    p.lines.insert(0, Line("proc_title", title, tuple(c for c, s in codes if s == CPT)))
     ind_forms = ctx.d.phr["indication_forms"] if t.get("conservative") else ["{P}"]
     ind_form = _pick(rng, ind_forms)
     if uncertain:
         cue = _pick(rng, ctx.d.phr["uncertain_out"])
-        ind = _cap(_fill(rng, cue, sym=phrase, cond=_term(rng, cond, side)))
+        ind = _cap(_fill(rng, cue, sym=phrase, cond=_term(rng, cond, p.side)))
         p.lines.append(Line("indication", _sentence(ind), icd))
     else:
         p.lines.append(Line("indication", _sentence(_cap(_fill(rng, ind_form, P=phrase))), icd))
         if rng.random() < 0.6:
             p.lines.append(Line("postop", _cap(phrase), icd))
+
+
+def _procedure_body(
+    ctx: Ctx, t: dict[str, Any], p: Problem, codes: list[tuple[str, str]], words: dict[str, Any], drug_text: str
+) -> None:
+    """The steps (the one naming the drug supports the drug's HCPCS code), the findings and the aftermath."""
+    rng = ctx.rng
     for step in t["steps"]:
-        text = _side_text(rng, _fill(rng, _pick(rng, step) if isinstance(step, list) else step, **words), side)
+        text = _side_text(rng, _fill(rng, _pick(rng, step) if isinstance(step, list) else step, **words), p.side)
         supports: tuple[str, ...] = ()
         if drug_text and drug_text in text:
             supports = tuple(c for c, s in codes if s == HCPCS)
         p.lines.append(Line("description", _sentence(_cap(text)), supports))
     for key in ("findings", "after"):
         if key in t:
-            p.lines.append(
-                Line(
-                    "findings" if key == "findings" else "after",
-                    _sentence(_cap(_side_text(rng, _fill(rng, _pick(rng, t[key]), **words), side))),
-                )
-            )
-    if not ctx.add(p):
-        return False
-    if "anesthesia" in t:
-        ctx.extra.append(Line("anesthesia", _sentence(_pick(rng, t["anesthesia"])), (), True))
-    return True
+            text = _side_text(rng, _fill(rng, _pick(rng, t[key]), **words), p.side)
+            p.lines.append(Line(key, _sentence(_cap(text))))

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from typing import Any
 
 from chartcoder.training.synthetic.context import Ctx, _age_words, _sex_word
-from chartcoder.training.synthetic.layout import _Blk, _block, _line_form, _Style, _transcribed
+from chartcoder.training.synthetic.layout import _Blk, _block, _draw_style, _line_form, _Style, _transcribed
 from chartcoder.training.synthetic.model import Line, Plan
 from chartcoder.training.synthetic.tables import CRITICAL_WORDS
-from chartcoder.training.synthetic.text import _cap, _fill, _join_words, _low, _ordinal, _pick, _sentence, _typo, _wpick
+from chartcoder.training.synthetic.text import _cap, _fill, _join_words, _low, _ordinal, _pick, _sentence, _typo
 
 INLINE_SECTIONS = frozenset(("vaccines", "ap_extra", "time"))
-
-
 FALLBACK = {
     "psh": ("pmh", "sh", "hpi"),
     "fh": ("sh", "pmh", "hpi"),
@@ -141,45 +140,50 @@ DATE_LABELS = {
     "hp": ("Date of admission", "Date of service", "Date"),
     "consult": ("Date of consultation", "Date of service", "Date"),
 }
-
-
 EXAM_SYSTEMS = {"office": (5, 9), "urgent": (3, 6), "ed": (5, 9), "discharge": (3, 5), "procedure": (1, 2)}
 EXAM_SYSTEMS |= {"operative": (1, 2), "consult": (4, 8), "hp": (6, 10), "radiology": (1, 2)}
 
 
 def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
-    rng = ctx.rng
-    phr = ctx.d.phr
-    kind = ctx.kind
-    style = _Style(
-        upper_headings=rng.random() < 0.45,
-        colon=rng.random() < 0.88,
-        blank=rng.random() < 0.85,
-        ap=_wpick(rng, ("num", "dash", "hash", "plain", "dx"), (5, 2, 1.5, 1, 1.5 if kind in ("urgent", "ed") else 0)),
-        lists=_wpick(rng, ("dash", "num", "plain", "comma"), (4, 2, 2, 2)),
-        caps=rng.random() < 0.03,
-        date_fmt=rng.randrange(3),
-        caps_section=_pick(rng, ("ap", "hpi", "dx", "course", "exam", "ros")) if rng.random() < 0.06 else "",
-    )
-    spec = ctx.d.kinds[kind]
-    # the transcription form of U.S. dictation: headings in capitals inline, "HEADER:,  text.,NEXT:, ..." on one
-    # line (or, flattened, "HEADER: text. NEXT: ..."), numbered lists inline; its headings are the transcriptions'
-    if rng.random() < float(spec.get("csv", 0.0)):
-        style.layout = "csv" if rng.random() < 0.8 else "flat"
-        style.us, style.colon, style.upper_headings, style.caps_section = True, True, True, ""
-        style.ap = _wpick(rng, ("num", "plain"), (4, 1))
-        style.lists = _wpick(rng, ("num", "comma", "plain"), (2, 3, 1))
-        style.num_sep = _pick(rng, (".  ", ".  ", ". "))
-    else:
-        style.us = rng.random() < float(spec.get("us", 0.0))
+    spec = ctx.d.kinds[ctx.kind]
+    style = _draw_style(ctx.rng, ctx.kind, spec)
     plan.layout = style.layout
+    by = _lines_by_section(ctx)
+    by["header"] = _header(ctx, plan, spec, style, by) + by.get("header", [])
+    _opening(ctx, by)
+    sections = spec["sections"]
+    if "sections_alt" in spec and ctx.rng.random() < 0.35:
+        sections = spec["sections_alt"]
+    order = [key if isinstance(key, str) else key[0] for key in sections]
+    _history_fillers(ctx, by, order)
+    by["exam"] = _exam_lines(ctx, EXAM_SYSTEMS[ctx.kind])
+    _closing(ctx, by)
+    _typos(ctx, plan, by)
+    plan.all_caps = style.caps
+    for name, lines in by.items():
+        if style.caps or name == style.caps_section:
+            for ln in lines:
+                ln.text = ln.text.upper()
+    _fall_back(by, order)
+    blocks = _blocks(ctx, plan, style, sections, by)
+    if style.layout == "lines":
+        text = ("\n\n" if style.blank else "\n").join(_line_form(style, b) for b in blocks).strip() + "\n"
+    else:
+        joiner = "," if style.layout == "csv" else " "
+        text = joiner.join(_transcribed(ctx, style, b) for b in blocks).strip() + "\n"
+    return text, _evidence(by, text)
+
+
+def _lines_by_section(ctx: Ctx) -> dict[str, list[Line]]:
+    """The decisions' lines (most important first) and the other lines, by section, one copy of a repeated line
+    per section (the copy supports the codes of both)."""
     by: dict[str, list[Line]] = {}
     for p in sorted(ctx.problems, key=lambda q: q.rank):
         for line in p.lines:
             by.setdefault(line.section, []).append(line)
     for line in ctx.extra:
         by.setdefault(line.section, []).append(line)
-    for key, lines in by.items():  # one copy of a repeated line per section
+    for key, lines in by.items():
         uniq: list[Line] = []
         for line in lines:
             twin = next((u for u in uniq if u.text == line.text), None)
@@ -188,15 +192,21 @@ def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
             else:
                 twin.codes = twin.codes + tuple(c for c in line.codes if c not in twin.codes)
         by[key] = uniq
+    return by
+
+
+def _header(ctx: Ctx, plan: Plan, spec: dict[str, Any], style: _Style, by: dict[str, list[Line]]) -> list[Line]:
+    """Title, dates, the patient, the visit type (which supports the E/M code) and a letter's RE line."""
+    rng = ctx.rng
     title = _pick(rng, spec.get(f"titles_{plan.subtype.split(':')[0]}") or spec["titles"])
     header = [Line("header", title.upper() if rng.random() < 0.5 else title)]
     when = _fmt_date(ctx.when, style.date_fmt)
-    if kind == "discharge":
+    if ctx.kind == "discharge":
         admitted = ctx.when - timedelta(days=rng.randint(1, 7))
         header.append(Line("header", f"Admission date: {_fmt_date(admitted, style.date_fmt)}"))
         header.append(Line("header", f"Discharge date: {when}"))
     else:
-        labels = DATE_LABELS.get(kind, ("Date of service", "DOS", "Visit date", "Date"))
+        labels = DATE_LABELS.get(ctx.kind, ("Date of service", "DOS", "Visit date", "Date"))
         header.append(Line("header", f"{_pick(rng, labels)}: {when}"))
     age_text = f"{ctx.age} y/o" if ctx.age else "under 1 yr"
     header.append(Line("header", f"Patient: {age_text} {ctx.sex}"))
@@ -204,30 +214,38 @@ def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
     if plan.patient_status:
         status_codes = em[0].codes if em else ()
         header.append(Line("header", f"Visit type: {plan.patient_status} patient", status_codes))
-    if kind == "consult" and ctx.letter:
+    if ctx.kind == "consult" and ctx.letter:
         header.append(Line("header", f"RE: {ctx.name}"))
-    by["header"] = header + by.get("header", [])
-    if kind == "consult" and ctx.letter:
+    return header
+
+
+def _opening(ctx: Ctx, by: dict[str, list[Line]]) -> None:
+    """A consultation letter's thanks or the HPI's opening sentence, and the chief complaint."""
+    rng = ctx.rng
+    phr = ctx.d.phr
+    if ctx.kind == "consult" and ctx.letter:
         cc = _low(ctx.cc[0]) if ctx.cc else "evaluation"
         slots = {"name": ctx.name, "age": _age_words(ctx), "sex": _sex_word(ctx), "cc": cc}
         thanks = _fill(rng, _pick(rng, phr["letter_thanks"]), **slots)
         by.setdefault("letter_open", []).append(Line("letter_open", _sentence(thanks), (), True))
-    elif kind not in ("procedure", "operative", "radiology"):
+    elif ctx.kind not in ("procedure", "operative", "radiology"):
         by.setdefault("hpi", []).insert(0, _opener(ctx))
-    if kind == "discharge":
+    if ctx.kind == "discharge":
         by.pop("cc", None)
     if ctx.cc:
         by["cc"] = [Line("cc", _cap(ctx.cc[0]))]
-    elif kind in phr["cc_generic"]:
-        by["cc"] = [Line("cc", _cap(_pick(rng, phr["cc_generic"][kind])))]
-    sections = spec["sections"]
-    if "sections_alt" in spec and rng.random() < 0.35:
-        sections = spec["sections_alt"]
-    order = [key if isinstance(key, str) else key[0] for key in sections]
+    elif ctx.kind in phr["cc_generic"]:
+        by["cc"] = [Line("cc", _cap(_pick(rng, phr["cc_generic"][ctx.kind])))]
+
+
+def _history_fillers(ctx: Ctx, by: dict[str, list[Line]], order: list[str]) -> None:
+    """What a note writes when a history section has nothing coded: "None", "No known allergies", fillers."""
+    rng = ctx.rng
+    phr = ctx.d.phr
     chronic = any(p.role == "present" and ctx.d.conds.get(p.key, None) is not None for p in ctx.problems)
     if not by.get("pmh") and not chronic and "pmh" in order:
         by["pmh"] = [Line("pmh", _pick(rng, phr["pmh_none"]), (), False)]
-    elif not by.get("pmh") and kind in ("hp", "consult"):  # an H&P or a consult always has a past history
+    elif not by.get("pmh") and ctx.kind in ("hp", "consult"):  # an H&P or a consult always has a past history
         by["pmh"] = [Line("pmh", _pick(rng, phr["pmh_filler"]), (), False)]
     if "meds" in order:
         if not by.get("meds"):
@@ -243,7 +261,13 @@ def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
         planned = set(re.findall(r"[a-z]{6,}", ctx.title_low))
         psh_pool = [x for x in psh_pool if not planned & set(re.findall(r"[a-z]{6,}", x.lower()))] or ["None"]
         by["psh"] = [Line("psh", _pick(rng, psh_pool), (), False)]
-    by["exam"] = _exam_lines(ctx, EXAM_SYSTEMS[kind])
+
+
+def _closing(ctx: Ctx, by: dict[str, list[Line]]) -> None:
+    """Disposition, discharge condition and follow-up, a procedure's aftermath, closers and the signature."""
+    rng = ctx.rng
+    phr = ctx.d.phr
+    kind = ctx.kind
     if kind in ("urgent", "ed"):
         admit = kind == "ed" and any(
             p.rank == 0 and p.key in ctx.d.conds and ctx.d.conds[p.key].type == "inpatient" for p in ctx.problems
@@ -266,28 +290,38 @@ def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
     if kind in ("office", "urgent") and rng.random() < 0.5:
         by.setdefault("ap_extra", []).append(Line("ap_extra", _sentence(_pick(rng, phr["ap_closers"])), (), False))
     by["signature"] = [Line("signature", _fill(rng, _pick(rng, phr["signature"]), who=phr["providers"]), (), True)]
-    # typos in words that carry no code, and the all-caps dictation style
-    if rng.random() < 0.15:
-        typo_pool = [ln for lines in by.values() for ln in lines if not ln.protected]
-        for _ in range(rng.randint(1, 3)):
-            if not typo_pool:
-                break
-            ln = _pick(rng, typo_pool)
-            words = [m for m in re.finditer(r"\b[a-z]{5,}\b", ln.text) if m.group(0) not in CRITICAL_WORDS]
-            if words:
-                m = _pick(rng, words)
-                ln.text = ln.text[: m.start()] + _typo(rng, m.group(0)) + ln.text[m.end() :]
-                plan.typos += 1
-    plan.all_caps = style.caps
-    for name, lines in by.items():
-        if style.caps or name == style.caps_section:
-            for ln in lines:
-                ln.text = ln.text.upper()
-    for name in list(by):  # a line whose section this kind does not write moves to the nearest one it does
+
+
+def _typos(ctx: Ctx, plan: Plan, by: dict[str, list[Line]]) -> None:
+    """Typos in words that carry no code (never in a negation, history, uncertainty or laterality cue)."""
+    rng = ctx.rng
+    if rng.random() >= 0.15:
+        return
+    typo_pool = [ln for lines in by.values() for ln in lines if not ln.protected]
+    for _ in range(rng.randint(1, 3)):
+        if not typo_pool:
+            break
+        ln = _pick(rng, typo_pool)
+        words = [m for m in re.finditer(r"\b[a-z]{5,}\b", ln.text) if m.group(0) not in CRITICAL_WORDS]
+        if words:
+            m = _pick(rng, words)
+            ln.text = ln.text[: m.start()] + _typo(rng, m.group(0)) + ln.text[m.end() :]
+            plan.typos += 1
+
+
+def _fall_back(by: dict[str, list[Line]], order: list[str]) -> None:
+    """A line whose section this kind does not write moves to the nearest one it does."""
+    for name in list(by):
         if name not in order and name not in INLINE_SECTIONS:
             target = next((f for f in FALLBACK.get(name, ()) if f in order), None)
             if target is not None:
                 by.setdefault(target, []).extend(by.pop(name))
+
+
+def _blocks(ctx: Ctx, plan: Plan, style: _Style, sections: list[Any], by: dict[str, list[Line]]) -> list[_Blk]:
+    """The sections written, in the kind's order: an optional section is left out now and then unless a line of
+    it carries or withholds a code."""
+    rng = ctx.rng
     must = {id(ln) for p in ctx.problems if p.codes or p.withheld for ln in p.lines}
     blocks: list[_Blk] = []
     for key in sections:
@@ -307,15 +341,15 @@ def _render(ctx: Ctx, plan: Plan) -> tuple[str, dict[str, list[str]]]:
         plan.sections.append((name, block.head))
         if block.then is not None:
             plan.sections.append((name, block.then.head))
-    if style.layout == "lines":
-        text = ("\n\n" if style.blank else "\n").join(_line_form(style, b) for b in blocks).strip() + "\n"
-    else:
-        joiner = "," if style.layout == "csv" else " "
-        text = joiner.join(_transcribed(ctx, style, b) for b in blocks).strip() + "\n"
+    return blocks
+
+
+def _evidence(by: dict[str, list[Line]], text: str) -> dict[str, list[str]]:
+    """For every code, the lines that carry it and made it into the text."""
     evidence: dict[str, list[str]] = {}
     for lines in by.values():
         for ln in lines:
             for c in ln.codes:
                 if ln.text and ln.text in text and ln.text not in evidence.setdefault(c, []):
                     evidence[c].append(ln.text)
-    return text, evidence
+    return evidence

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from chartcoder.training.synthetic.context import Ctx, _age_words, _sex_word
@@ -87,23 +88,61 @@ def _ebl(ctx: Ctx, op: dict[str, Any]) -> str:
     return _fill(rng, _pick(rng, ops["ebl_forms"]), n=max(n, 5))
 
 
+@dataclass
+class _Operation:
+    """An operative report while it is written: the operation, its main diagnosis and the diagnosis lists."""
+
+    op: dict[str, Any]
+    cond: Cond
+    mode: str  # same ("Same" as the preoperative list) | repeat (written out again) | refine (replaced)
+    side: str  # the side of the main diagnosis ("" if not lateral)
+    tside: str  # the side the operation is written with (a side-free operation may name one)
+    main: Problem
+    pre_phrase: str
+    pre_lines: list[Line] = field(default_factory=list)
+    post_lines: list[Line] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+
+
 def _plan_operative(ctx: Ctx) -> str:
     """An operative (or endoscopy) report: the postoperative diagnosis is coded; "Same" means the preoperative
     list; a refined postoperative diagnosis replaces the preoperative one, whose code is withheld."""
-    rng = ctx.rng
-    ops = ctx.d.ops
-    op = _pick_op(ctx, ops["operations"])
+    op = _pick_op(ctx, ctx.d.ops["operations"])
     ctx.reason = str(op["id"])
     if op.get("report") == "endoscopy":
         ctx.headings = dict(ctx.d.phr["headings_endoscopy"])
+    o = _operation(ctx, op)
+    if not ctx.add(o.main):
+        return "failed"
+    _other_diagnoses(ctx, o)
+    if o.mode == "same":
+        o.post_lines = [Line("postop", _sentence(str(_pick(ctx.rng, ctx.d.ops["same"]))), (), True)]
+    o.main.lines.extend(o.pre_lines + o.post_lines)
+    ctx.title_low = _low(o.titles[0]).rstrip(".")
+    o.main.lines.extend(Line("proc_title", t) for t in o.titles)
+    _indications(ctx, o)
+    _operative_record(ctx, o)
+    _operative_description(ctx, o)
+    return f"{op['id']}:{o.mode}"
+
+
+def _refinements(ctx: Ctx, op: dict[str, Any]) -> list[dict[str, Any]]:
+    """The refinements of the operation this patient allows (pre: a condition id, "unc" or an inline sign)."""
     conds = ctx.d.conds
-    refines = [
+    return [
         r
         for r in op.get("refine", [])
         if _cond_ok(ctx, conds[r["post"]])
         and not (isinstance(r["pre"], str) and r["pre"] != "unc" and not _cond_ok(ctx, conds[r["pre"]]))
         and not (r["pre"] == "unc" and conds[r["post"]].unc is None)
     ]
+
+
+def _operation(ctx: Ctx, op: dict[str, Any]) -> _Operation:
+    """The main diagnosis, how the postoperative list relates to the preoperative one, and the first title."""
+    rng = ctx.rng
+    conds = ctx.d.conds
+    refines = _refinements(ctx, op)
     mode = _wpick(rng, ("same", "repeat", "refine"), (45, 25, 30 if refines else 0))
     pre_spec: Any = None
     if mode == "refine":
@@ -116,65 +155,76 @@ def _plan_operative(ctx: Ctx) -> str:
     tside = side or (_pick(rng, ("right", "left")) if op.get("side_free") else "")
     phrase = _term(rng, cond, side)
     main = Problem(cond.id, "present", _cond_codes(ctx, cond, side), [], phrase, side, rank=0, clash=cond.clash)
-    # the preoperative diagnosis the report starts from
-    pre_phrase, pre_codes = phrase, list(main.codes)
+    o = _Operation(op, cond, mode, side, tside, main, phrase)
     if mode == "refine":
-        if pre_spec == "unc":
-            assert cond.unc is not None
-            pre_phrase = _side_text(rng, _pick(rng, cond.unc.terms), side)
-            pre_codes = list(_unc_codes(cond, side))
-        elif isinstance(pre_spec, str):
-            pre_cond = conds[pre_spec]
-            pre_side = _op_side(ctx, op, pre_cond, prefer=side)
-            pre_phrase = _term(rng, pre_cond, pre_side)
-            pre_codes = _cond_codes(ctx, pre_cond, pre_side)
-        else:
-            pre_codes = [str(pre_spec["sides"][side or "right"])] if "sides" in pre_spec else [str(pre_spec["code"])]
-            pre_phrase = _side_text(rng, _pick(rng, pre_spec["terms"]), side or tside)
+        pre_codes = _preoperative(ctx, o, pre_spec)
         main.withheld = [c for c in pre_codes if c not in main.codes]
-    pre_lines: list[Line] = [Line("preop", _cap(pre_phrase), tuple(main.codes) if mode != "refine" else ())]
-    post_lines: list[Line] = [] if mode == "same" else [Line("postop", _cap(phrase), tuple(main.codes))]
-    titles = [_title(ctx, str(_pick(rng, op["title"])), tside, phrase)]
-    if not ctx.add(main):
-        return "failed"
-    extra_probs: list[Problem] = []
-    for e in op.get("dx2", []):  # listed before and after the operation
-        other = conds[e["cond"]]
-        if rng.random() >= float(e.get("p", 0.5)) or not _cond_ok(ctx, other):
-            continue
-        oside = _op_side(ctx, op, other, prefer=side)
-        p2 = Problem(other.id, "present", _cond_codes(ctx, other, oside), [], _term(rng, other, oside), oside, rank=1)
-        p2.clash = other.clash
-        if ctx.add(p2):
-            extra_probs.append(p2)
-            pre_lines.append(Line("preop", _cap(p2.phrase), tuple(p2.codes)))
-            if mode != "same":
-                post_lines.append(Line("postop", _cap(p2.phrase), tuple(p2.codes)))
-            if e.get("title"):
-                titles.append(_title(ctx, str(e["title"]), oside or tside, p2.phrase))
-    for e in op.get("add", []):  # found at operation: only in the postoperative list
-        other = conds[e["cond"]]
-        if rng.random() >= float(e.get("p", 0.3)) or not _cond_ok(ctx, other):
-            continue
-        oside = _op_side(ctx, op, other, prefer=side)
-        p3 = Problem(other.id, "present", _cond_codes(ctx, other, oside), [], _term(rng, other, oside), oside, rank=2)
-        p3.clash = other.clash
-        if ctx.add(p3):
-            extra_probs.append(p3)
-            if mode == "same":  # the list now differs from the preoperative one: written out in full
-                mode = "repeat"
-                post_lines = [Line("postop", ln.text, ln.codes) for ln in pre_lines]
-            post_lines.append(Line("postop", _cap(p3.phrase), tuple(p3.codes)))
-            if e.get("title"):
-                titles.append(_title(ctx, str(e["title"]), oside or tside, p3.phrase))
-    if mode == "same":
-        post_lines = [Line("postop", _sentence(str(_pick(rng, ops["same"]))), (), True)]
-    main.lines.extend(pre_lines + post_lines)
-    ctx.title_low = _low(titles[0]).rstrip(".")
-    main.lines.extend(Line("proc_title", t) for t in titles)
-    # the story that led to the operation: the preoperative diagnosis and its signs, never coded from here
-    stories = ops["refine_story"] if mode == "refine" else op.get("story") or list(cond.hpi) or ["{P}"]
-    story = _fill(rng, _side_text(rng, _pick(rng, stories), tside), P=_low(pre_phrase), dur=_duration(ctx), pt=ctx.she)
+    o.pre_lines.append(Line("preop", _cap(o.pre_phrase), tuple(main.codes) if mode != "refine" else ()))
+    if mode != "same":
+        o.post_lines.append(Line("postop", _cap(phrase), tuple(main.codes)))
+    o.titles.append(_title(ctx, str(_pick(rng, op["title"])), tside, phrase))
+    return o
+
+
+def _preoperative(ctx: Ctx, o: _Operation, pre_spec: Any) -> list[str]:
+    """The preoperative diagnosis a refined report starts from (sets its phrase): its codes, withheld."""
+    rng = ctx.rng
+    cond, side = o.cond, o.side
+    if pre_spec == "unc":
+        assert cond.unc is not None
+        o.pre_phrase = _side_text(rng, _pick(rng, cond.unc.terms), side)
+        return list(_unc_codes(cond, side))
+    if isinstance(pre_spec, str):
+        pre_cond = ctx.d.conds[pre_spec]
+        pre_side = _op_side(ctx, o.op, pre_cond, prefer=side)
+        o.pre_phrase = _term(rng, pre_cond, pre_side)
+        return _cond_codes(ctx, pre_cond, pre_side)
+    pre_codes = [str(pre_spec["sides"][side or "right"])] if "sides" in pre_spec else [str(pre_spec["code"])]
+    o.pre_phrase = _side_text(rng, _pick(rng, pre_spec["terms"]), side or o.tside)
+    return pre_codes
+
+
+def _other_diagnoses(ctx: Ctx, o: _Operation) -> None:
+    """Other diagnoses: `dx2` ones are listed before and after the operation, `add` ones are found at operation
+    and only in the postoperative list (which then can no longer be "Same")."""
+    for e in o.op.get("dx2", []):
+        p = _other_diagnosis(ctx, o, e, p_default=0.5, rank=1)
+        if p is not None:
+            o.pre_lines.append(Line("preop", _cap(p.phrase), tuple(p.codes)))
+            if o.mode != "same":
+                o.post_lines.append(Line("postop", _cap(p.phrase), tuple(p.codes)))
+    for e in o.op.get("add", []):
+        p = _other_diagnosis(ctx, o, e, p_default=0.3, rank=2)
+        if p is not None:
+            if o.mode == "same":  # the list now differs from the preoperative one: written out in full
+                o.mode = "repeat"
+                o.post_lines = [Line("postop", ln.text, ln.codes) for ln in o.pre_lines]
+            o.post_lines.append(Line("postop", _cap(p.phrase), tuple(p.codes)))
+
+
+def _other_diagnosis(ctx: Ctx, o: _Operation, e: dict[str, Any], *, p_default: float, rank: int) -> Problem | None:
+    """One other diagnosis an operation may list, drawn with its probability; its title when it has one."""
+    rng = ctx.rng
+    other = ctx.d.conds[e["cond"]]
+    if rng.random() >= float(e.get("p", p_default)) or not _cond_ok(ctx, other):
+        return None
+    oside = _op_side(ctx, o.op, other, prefer=o.side)
+    codes = _cond_codes(ctx, other, oside)
+    p = Problem(other.id, "present", codes, [], _term(rng, other, oside), oside, rank=rank, clash=other.clash)
+    if not ctx.add(p):
+        return None
+    if e.get("title"):
+        o.titles.append(_title(ctx, str(e["title"]), oside or o.tside, p.phrase))
+    return p
+
+
+def _indications(ctx: Ctx, o: _Operation) -> None:
+    """The story that led to the operation: the preoperative diagnosis and its signs, never coded from here."""
+    rng = ctx.rng
+    ops = ctx.d.ops
+    stories = ops["refine_story"] if o.mode == "refine" else o.op.get("story") or list(o.cond.hpi) or ["{P}"]
+    story = _side_text(rng, _pick(rng, stories), o.tside)
+    story = _fill(rng, story, P=_low(o.pre_phrase), dur=_duration(ctx), pt=ctx.she)
     words = {"age": _age_words(ctx), "sex": _sex_word(ctx), "Pt": _cap(ctx.she), "title_low": ctx.title_low}
     opener = _fill(rng, _pick(rng, ops["indication_openers"]), story=_low(story), **words)
     ctx.extra.append(Line("indications", _sentence(_cap(opener)), (), True))
@@ -185,7 +235,12 @@ def _plan_operative(ctx: Ctx) -> str:
     if rng.random() < 0.5:
         tail = _fill(rng, _pick(rng, ops["indication_tails"]), **words)
         ctx.extra.append(Line("indications", _sentence(tail), (), False))
-    # who, what anesthesia, blood loss, drains, specimens: written, never coded
+
+
+def _operative_record(ctx: Ctx, o: _Operation) -> None:
+    """Who, what anesthesia, blood loss, drains, specimens, findings: written, never coded."""
+    rng = ctx.rng
+    ops, op = ctx.d.ops, o.op
     anesthesia = _pick(rng, op["anesthesia"])
     ctx.extra.append(Line("anesthesia", _sentence(_pick(rng, ops["anesthesia"][anesthesia])), (), True))
     ctx.extra.append(Line("surgeon", str(_pick(rng, ops["surgeons"])), (), True))
@@ -197,25 +252,30 @@ def _plan_operative(ctx: Ctx) -> str:
         ctx.extra.append(Line("fluids", _sentence(fluids), (), True))
     drains = op.get("drains") or ops["drains_none"]
     ctx.extra.append(Line("drains", _sentence(_pick(rng, drains)), (), True))
-    specimen = _side_text(rng, _pick(rng, op.get("specimens") or ["None"]), tside)
+    specimen = _side_text(rng, _pick(rng, op.get("specimens") or ["None"]), o.tside)
     ctx.extra.append(Line("specimens", _sentence(_cap(specimen)), (), True))
     if op.get("implants"):
         ctx.extra.append(Line("implants", "See implant record", (), True))
     if op.get("tourniquet"):
         ctx.extra.append(Line("tourniquet", f"{rng.randint(12, 95)} minutes", (), True))
-    findings = list(op.get("findings_by", {}).get(cond.id, [])) or list(op.get("findings", []))
+    findings = list(op.get("findings_by", {}).get(o.cond.id, [])) or list(op.get("findings", []))
     if findings:
-        ctx.extra.append(Line("findings", _sentence(_cap(_side_text(rng, _pick(rng, findings), tside))), (), True))
-    # the description: access, the operation's own steps, closure; integral steps are never coded
+        text = _side_text(rng, _pick(rng, findings), o.tside)
+        ctx.extra.append(Line("findings", _sentence(_cap(text)), (), True))
+
+
+def _operative_description(ctx: Ctx, o: _Operation) -> None:
+    """Access, the operation's own steps, closure: integral steps are never coded."""
+    rng = ctx.rng
+    ops, op = ctx.d.ops, o.op
     approach = ops["approaches"][op["approach"]]
     steps: list[Any] = [*approach["open"], *op["steps"], *approach.get("close", [])]
     for step in steps:
-        text = _side_text(rng, _pick(rng, step) if isinstance(step, list) else str(step), tside)
+        text = _side_text(rng, _pick(rng, step) if isinstance(step, list) else str(step), o.tside)
         ctx.extra.append(Line("description", _sentence(_cap(text)), (), False))
     if op["approach"] not in ("gi_endo",) and rng.random() < 0.5:
         ctx.extra.append(Line("description", _sentence(_pick(rng, ops["counts"])), (), False))
     ctx.extra.append(Line("description", _sentence(_pick(rng, ops["tolerated"])), (), False))
-    return f"{op['id']}:{mode}"
 
 
 def _surgical_main(ctx: Ctx, *, inpatient: bool = False) -> bool:
