@@ -272,7 +272,7 @@ def test_a_looser_existing_database_is_warned_about_at_start(settings, service, 
 
 
 def test_the_key_notice_shows_the_key_only_once_and_only_to_a_terminal(tmp_path):
-    from chartcoder.cli import _key_notice
+    from chartcoder.cli.serve import _key_notice
 
     path = tmp_path / "api-key"
     assert "cc_secret" in _key_notice("cc_secret", True, path, terminal=True)
