@@ -43,7 +43,6 @@ ALLOWED_LONG: frozenset[tuple[str, str]] = frozenset(
     {
         ("chartcoder/api/app.py", "create_app"),
         ("chartcoder/api/review.py", "build_router"),
-        ("chartcoder/cli.py", "train"),
         ("chartcoder/models/knowledge.py", "KnowledgeSuggester.suggest"),
         ("chartcoder/models/knowledge.py", "KnowledgeSuggester._weigh_by_document"),
         ("chartcoder/models/knowledge.py", "KnowledgeSuggester._implied_by_procedure"),
@@ -52,13 +51,6 @@ ALLOWED_LONG: frozenset[tuple[str, str]] = frozenset(
         ("chartcoder/models/retrieval.py", "DiagnosisRetriever._score"),
         ("chartcoder/review/analytics.py", "_assemble"),
         ("chartcoder/training/compare.py", "compare_packs"),
-        ("chartcoder/training/synthetic.py", "_diabetes"),
-        ("chartcoder/training/synthetic.py", "_cardiometabolic"),
-        ("chartcoder/training/synthetic.py", "_procedure_note"),
-        ("chartcoder/training/synthetic.py", "_plan_operative"),
-        ("chartcoder/training/synthetic.py", "_plan_radiology"),
-        ("chartcoder/training/synthetic.py", "_render"),
-        ("chartcoder/training/synthetic.py", "_coverage"),
         ("chartcoder/training/train.py", "train_pack"),
     }
 )
@@ -75,13 +67,6 @@ ALLOWED_COMPLEX: frozenset[tuple[str, str]] = frozenset(
         ("chartcoder/nlp/concepts.py", "build_term_index"),
         ("chartcoder/nlp/index_terms.py", "index_entries"),
         ("chartcoder/review/service.py", "ReviewService._apply"),
-        ("chartcoder/training/synthetic.py", "_diabetes"),
-        ("chartcoder/training/synthetic.py", "_cardiometabolic"),
-        ("chartcoder/training/synthetic.py", "_vaccines"),
-        ("chartcoder/training/synthetic.py", "_procedure_note"),
-        ("chartcoder/training/synthetic.py", "_plan_operative"),
-        ("chartcoder/training/synthetic.py", "_render"),
-        ("chartcoder/training/synthetic.py", "_coverage"),
     }
 )
 
