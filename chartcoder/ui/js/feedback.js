@@ -4,10 +4,15 @@
 // inline SVG chart, with the same numbers in a table beside it), the codes most often rejected and
 // most often added by hand (the model's blind spots), and the numbers per pack. One GET of
 // /v1/analytics/feedback per filter change; the definitions are in docs/review-api.md.
-// app.js owns routing and the page chrome and hands this module its helpers (`ctx`); nothing here
-// touches note text. The pure helpers (query, chart geometry, formatting) are exported for tests.
+// Nothing here touches note text. The pure helpers (query, chart geometry, formatting) are exported
+// for tests.
 
-export const FEEDBACK_ROLES = new Set(["data_scientist", "admin"]);
+import { announce, h, mount } from "./dom.js";
+import { may } from "./roles.js";
+import { go } from "./routes.js";
+import { api } from "./session.js";
+import { nextFeedbackRequest, rememberPacks, setView, state } from "./store.js";
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 const CHART = { width: 720, height: 260, left: 48, right: 28, top: 14, bottom: 38 };
 // Series colours, each at least 3:1 against white (WCAG non-text contrast); a marker shape per series
@@ -15,13 +20,6 @@ const CHART = { width: 720, height: 260, left: 48, right: 28, top: 14, bottom: 3
 const COLOURS = ["#0b5cad", "#b35900", "#1a7f37", "#8250df", "#a40e26", "#57606a"];
 const SHAPES = ["circle", "square", "triangle", "diamond"];
 const MAX_X_LABELS = 8;
-
-let seq = 0; // the newest report request; older answers are dropped
-const knownPacks = new Set(); // pack versions seen in any report, for the Pack filter
-
-export function canSeeFeedback(user) {
-  return Boolean(user && FEEDBACK_ROLES.has(user.role));
-}
 
 /** Filters from the hash query: only well-formed values survive. */
 export function feedbackQuery(q) {
@@ -83,57 +81,56 @@ export function chartModel(overTime, size = CHART) {
 // The view
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Shows the view for `rawQuery` (the hash query). `ctx` carries app.js's helpers:
- * {h, api, mount, announce, go, user}.
- */
-export async function showFeedback(ctx, rawQuery) {
-  const { h, mount } = ctx;
-  if (!canSeeFeedback(ctx.user)) {
+/** Shows the view for `rawQuery` (the hash query); people who may not see it are told so. */
+export async function showFeedback(rawQuery) {
+  setView("feedback");
+  const user = state.user;
+  if (!may(user, "feedback")) {
     mount(h("section", { class: "notice", "data-testid": "feedback-denied" },
       h("h1", {}, "Model feedback"),
-      h("p", {}, `Model feedback is for data scientists and admins; you are signed in as ${ctx.user ? ctx.user.role : "nobody"}.`),
+      h("p", {}, `Model feedback is for data scientists and admins; you are signed in as ${user ? user.role : "nobody"}.`),
       h("p", {}, h("a", { href: "#/worklist" }, "Back to the worklist"))));
     return;
   }
   const q = feedbackQuery(rawQuery || {});
-  const view = buildView(ctx, q);
-  const mySeq = ++seq;
+  const view = buildView(q);
+  const mySeq = nextFeedbackRequest();
+  const current = () => mySeq === state.feedback.seq && view.root.isConnected;
   view.root.setAttribute("aria-busy", "true");
   view.error.textContent = "";
   try {
     const params = new URLSearchParams({ top: "10" });
     for (const [k, v] of Object.entries(q)) if (v) params.set(k, v);
-    const report = await ctx.api("GET", `/analytics/feedback?${params}`);
-    if (mySeq !== seq || !view.root.isConnected) return;
-    for (const p of report.by_pack) knownPacks.add(p.pack);
-    renderReport(ctx, view, report, q);
+    const report = await api("GET", `/analytics/feedback?${params}`);
+    if (!current()) return;
+    rememberPacks(report.by_pack.map((p) => p.pack));
+    renderReport(view, report, q);
   } catch (err) {
-    if (err.status === 401 || mySeq !== seq || !view.root.isConnected) return;
+    if (err.status === 401 || !current()) return;
     view.error.textContent = `Could not load the model feedback: ${err.message}.`;
-    ctx.announce(`Could not load the model feedback: ${err.message}.`, "error");
+    announce(`Could not load the model feedback: ${err.message}.`, "error");
   } finally {
     if (view.root.isConnected) view.root.removeAttribute("aria-busy");
   }
 }
 
 /** "m" anywhere opens the view (analysts only); "g" on it goes back to the worklist. */
-export function feedbackKey(e, ctx, onFeedback) {
-  if (e.key === "m" && canSeeFeedback(ctx.user) && !onFeedback) {
-    ctx.go("#/feedback");
+export function feedbackKey(e) {
+  const onFeedback = state.view === "feedback";
+  if (e.key === "m" && may(state.user, "feedback") && !onFeedback) {
+    go("#/feedback");
     return true;
   }
   if (e.key === "g" && onFeedback) {
-    ctx.go("#/worklist");
+    go("#/worklist");
     return true;
   }
   return false;
 }
 
-function buildView(ctx, q) {
-  const { h } = ctx;
+function buildView(q) {
   const field = (id, label, control) => h("div", { class: "field" }, h("label", { for: id }, label), control);
-  const packs = [...new Set([...knownPacks, ...(q.pack ? [q.pack] : [])])].sort();
+  const packs = [...new Set([...state.feedback.packs, ...(q.pack ? [q.pack] : [])])].sort();
   const form = h("form", { class: "filters", "aria-label": "Feedback filters" },
     field("fb-since", "From (UTC day)", h("input", { id: "fb-since", name: "since", type: "date", value: q.since })),
     field("fb-until", "To", h("input", { id: "fb-until", name: "until", type: "date", value: q.until })),
@@ -148,7 +145,7 @@ function buildView(ctx, q) {
       h("label", { for: "fb-open" }, "Include open encounters")),
     h("div", { class: "field field-buttons" },
       h("button", { type: "submit", class: "btn" }, "Apply"),
-      h("button", { type: "button", class: "btn btn-quiet", onclick: () => ctx.go("#/feedback") }, "Clear")));
+      h("button", { type: "button", class: "btn btn-quiet", onclick: () => go("#/feedback") }, "Clear")));
   const apply = () => {
     const f = form.elements;
     const next = feedbackQuery({
@@ -158,7 +155,7 @@ function buildView(ctx, q) {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(next)) if (v && !(k === "bucket" && v === "day")) params.set(k, k === "include_open" ? "1" : v);
     const qs = params.toString();
-    ctx.go(qs ? `#/feedback?${qs}` : "#/feedback");
+    go(qs ? `#/feedback?${qs}` : "#/feedback");
   };
   form.addEventListener("submit", (e) => {
     e.preventDefault();
@@ -177,13 +174,12 @@ function buildView(ctx, q) {
     h("p", { class: "form-error", role: "alert", "data-testid": "feedback-error" }),
     h("div", { class: "feedback-body" }, h("p", { class: "loading" }, "Loading the model feedback…")));
   const focusedBefore = document.activeElement;
-  ctx.mount(root);
+  mount(root);
   if (!focusedBefore || !root.contains(focusedBefore)) title.focus({ preventScroll: true });
   return { root, form, error: root.querySelector("[data-testid=feedback-error]"), body: root.querySelector(".feedback-body") };
 }
 
-function renderReport(ctx, view, report, q) {
-  const { h } = ctx;
+function renderReport(view, report, q) {
   const t = report.totals;
   if (!t.encounters) {
     view.body.replaceChildren(h("p", { class: "empty", "data-testid": "feedback-empty" },
@@ -204,14 +200,13 @@ function renderReport(ctx, view, report, q) {
       fact("Recall", rateText(t.recall), "feedback-recall", "accepted / (accepted + added by hand)"),
       fact("Added by hand", String(t.added), "feedback-added"),
       fact("Left undecided", String(t.pending), "feedback-pending")),
-    chartSection(ctx, report),
-    h("div", { class: "feedback-lists" }, rejectedSection(ctx, report), addedSection(ctx, report)),
-    packSection(ctx, report),
+    chartSection(report),
+    h("div", { class: "feedback-lists" }, rejectedSection(report), addedSection(report)),
+    packSection(report),
   );
 }
 
-function chartSection(ctx, report) {
-  const { h } = ctx;
+function chartSection(report) {
   const over = report.over_time;
   const model = chartModel(over);
   const unit = over.bucket === "week" ? "ISO week" : "day";
@@ -300,17 +295,16 @@ function drawChart(model, title, description) {
         marker(s.shape, p.x, p.y, s.colour))))));
 }
 
-function countBar(h, n, max) {
+function countBar(n, max) {
   const width = max ? Math.max(2, Math.round((100 * n) / max)) : 0;
   return h("span", { class: "count-bar", "aria-hidden": "true" }, h("span", { style: `width: ${width}%` }));
 }
 
-function codeCell(h, c) {
+function codeCell(c) {
   return h("td", {}, h("span", { class: "code" }, c.code), c.system === "ICD-10-CM" ? null : h("span", { class: "system" }, ` ${c.system}`));
 }
 
-function rejectedSection(ctx, report) {
-  const { h } = ctx;
+function rejectedSection(report) {
   const rows = report.top_rejected;
   const max = Math.max(0, ...rows.map((r) => r.rejected));
   return h("section", { class: "feedback-list", "aria-labelledby": "fb-rejected-title" },
@@ -321,16 +315,15 @@ function rejectedSection(ctx, report) {
           h("th", { scope: "col", class: "num" }, "Rejected"), h("th", { scope: "col", class: "num" }, "Rate"),
           h("th", { scope: "col" }, "Top reason"))),
         h("tbody", {}, rows.map((r) => h("tr", { "data-testid": "top-rejected-row", "data-code": r.code, "data-count": r.rejected },
-          codeCell(h, r),
+          codeCell(r),
           h("td", { class: "wrap" }, r.description || "—"),
-          h("td", { class: "num" }, countBar(h, r.rejected, max), ` ${r.rejected} of ${r.decided}`),
+          h("td", { class: "num" }, countBar(r.rejected, max), ` ${r.rejected} of ${r.decided}`),
           h("td", { class: "num" }, rateText(r.rejection_rate)),
           h("td", { class: "wrap" }, r.reasons.length ? `${r.reasons[0].label} (${r.reasons[0].count})` : "—")))))
       : h("p", { class: "muted" }, "No suggestion was rejected."));
 }
 
-function addedSection(ctx, report) {
-  const { h } = ctx;
+function addedSection(report) {
   const rows = report.top_added;
   const max = Math.max(0, ...rows.map((r) => r.added));
   return h("section", { class: "feedback-list", "aria-labelledby": "fb-added-title" },
@@ -340,15 +333,14 @@ function addedSection(ctx, report) {
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Code"), h("th", { scope: "col" }, "Description"),
           h("th", { scope: "col", class: "num" }, "Added"), h("th", { scope: "col", class: "num" }, "Suggested elsewhere"))),
         h("tbody", {}, rows.map((r) => h("tr", { "data-testid": "top-added-row", "data-code": r.code, "data-count": r.added },
-          codeCell(h, r),
+          codeCell(r),
           h("td", { class: "wrap" }, r.description || "—"),
-          h("td", { class: "num" }, countBar(h, r.added, max), ` ${r.added}`),
+          h("td", { class: "num" }, countBar(r.added, max), ` ${r.added}`),
           h("td", { class: "num" }, String(r.suggested))))))
       : h("p", { class: "muted" }, "No code was added by hand."));
 }
 
-function packSection(ctx, report) {
-  const { h } = ctx;
+function packSection(report) {
   return h("section", { class: "feedback-list", "aria-labelledby": "fb-packs-title" },
     h("h2", { id: "fb-packs-title" }, "By pack version"),
     h("table", { class: "feedback-table", "data-testid": "feedback-packs", "aria-labelledby": "fb-packs-title" },

@@ -1,0 +1,68 @@
+// The code list of the encounter (a listbox: suggestions, the "consider" group, added codes, each with
+// its state and who decided it) and the toolbar of the selected code. Drawing only: encounter.js wires
+// the clicks (the toolbar's buttons carry data-command).
+
+import { h } from "./dom.js";
+import { formatDateTime, pct, personName, warningKind } from "./format.js";
+import { reasonLabel } from "./reasons.js";
+import { may } from "./roles.js";
+import { els, state } from "./store.js";
+
+export const STATE_LABELS = { pending: "Pending", accepted: "Accepted", rejected: "Rejected", added: "Added" };
+
+export function renderCodes() {
+  els.codes.replaceChildren(...state.rows.map(codeRow));
+  els.empty.hidden = state.rows.length > 0;
+  els.codes.hidden = state.rows.length === 0;
+}
+
+function codeRow(r, i) {
+  // The first "consider" row opens that group: a coder sees where the proposal ends.
+  const opensConsider = r.group === "consider" && (i === 0 || state.rows[i - 1].group !== "consider");
+  return h(
+    "li",
+    {
+      id: `code-opt-${i}`, role: "option",
+      class: `code-row state-${r.state} group-${r.group}${opensConsider ? " group-start" : ""}`, "aria-selected": "false",
+      "data-testid": "code-row", "data-code": r.code, "data-system": r.system, "data-state": r.state, "data-key": r.key,
+      "data-group": r.group,
+    },
+    opensConsider
+      ? h("div", { class: "group-label", "data-testid": "consider-label" }, "Consider: weak or no supporting words in this note")
+      : null,
+    h("div", { class: "code-line" },
+      h("span", { class: "code" }, r.code),
+      h("span", { class: "system" }, r.system),
+      h("span", { class: "score", title: "Model score" }, r.suggested && r.score !== null ? pct(r.score) : ""),
+      r.group === "consider" ? h("span", { class: "chip chip-consider" }, "consider") : null,
+      h("span", { class: `chip chip-${r.state}` }, STATE_LABELS[r.state] || r.state)),
+    h("div", { class: "desc" }, r.description),
+    r.warnings.length
+      ? h("ul", { class: "badges", "aria-label": "Warnings" }, r.warnings.map((w) => h("li", { class: `badge ${warningKind(w)}` }, w)))
+      : null,
+    decisionLine(r),
+  );
+}
+
+function decisionLine(r) {
+  if (r.state === "pending" || !r.decided_by) return null;
+  const parts = [`${STATE_LABELS[r.state] || r.state} by ${personName(r.decided_by)}`];
+  if (r.decided_at) parts.push(formatDateTime(r.decided_at));
+  if (r.replaces) parts.push(`replaces ${r.replaces}`);
+  if (r.reason) parts.push(`reason: ${reasonLabel(r.reason)}`);
+  if (r.note) parts.push(`note: ${r.note}`);
+  return h("div", { class: "decided" }, parts.join(" · "));
+}
+
+/** The selected code's toolbar: Accept (a) and Reject… (r), and "Saving…" while changes are sent. */
+export function renderToolbar(row) {
+  const editable = may(state.user, "edit") && state.enc.status === "open";
+  els.toolbar.replaceChildren(
+    h("span", { class: "selected-label" }, row ? `Selected: ${row.code}` : "No code selected"),
+    h("button", { type: "button", class: "btn", disabled: !row || !editable, "aria-keyshortcuts": "a", "data-command": "accept" },
+      "Accept ", h("kbd", {}, "a")),
+    h("button", { type: "button", class: "btn", disabled: !row || !editable, "aria-keyshortcuts": "r", "data-command": "reject" },
+      "Reject… ", h("kbd", {}, "r")),
+    h("span", { class: "saving", hidden: !(state.sending || state.queue.length) }, "Saving…"),
+  );
+}
