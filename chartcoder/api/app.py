@@ -7,14 +7,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path as PathLib
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,7 +20,7 @@ from chartcoder import __version__, metrics
 from chartcoder.api import analytics as analytics_routes
 from chartcoder.api import billing as billing_routes
 from chartcoder.api import cds_hooks as cds_routes
-from chartcoder.api import docs, observability, schemas, security, work
+from chartcoder.api import docs, observability, page, schemas, security, work
 from chartcoder.api import fhir_in as fhir_routes
 from chartcoder.api import models as model_routes
 from chartcoder.api.ratelimit import RateLimiter, Refusal, SignInThrottled
@@ -57,7 +55,6 @@ OPEN_PATHS = {
     "/v1/auth/login",
     "/cds-services",  # CDS Hooks discovery: no patient data (docs/integration.md)
 }
-UI_DIR = PathLib(__file__).resolve().parents[1] / "ui"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 BODY_NOT_JSON = "the body is not valid JSON in UTF-8; send a JSON object with Content-Type: application/json"
 
@@ -336,12 +333,7 @@ def create_app(
     app.include_router(fhir_routes.build_router(review_errors))
     cds_routes.install(app, settings, review, review_errors)
 
-    if UI_DIR.is_dir():
-        app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
-
-        @app.get("/", include_in_schema=False)
-        def review_page() -> FileResponse:
-            return FileResponse(UI_DIR / "index.html")
+    page.install(app)  # the review page: / and /ui/ (chartcoder/api/page.py)
 
     @app.post(
         "/v1/suggestions",

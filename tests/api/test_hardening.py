@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from chartcoder.api.app import UI_DIR
+from chartcoder.api.page import UI_DIR
 from chartcoder.logs import JsonFormatter
 
 EHR_KEY = "ehr-key-aaaaaaaaaaaa"

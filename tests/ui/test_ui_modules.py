@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chartcoder.api.app import UI_DIR
+from chartcoder.api.page import UI_DIR
 
 HERE = Path(__file__).resolve().parent
 ENTRY = UI_DIR / "app.js"
