@@ -53,8 +53,8 @@ def baseline_map(train, dev, system: str) -> tuple[float, float]:
 
 def latency_with_pack(pack_path: Path, notes: list[str]) -> dict[str, float]:
     from chartcoder.config import get_settings
+    from chartcoder.domain.encounter import Encounter
     from chartcoder.models.pack import load_pack
-    from chartcoder.models.schema import Encounter
     from chartcoder.models.service import SuggestionService
 
     service = SuggestionService(get_settings(), pack=load_pack(pack_path))

@@ -103,7 +103,7 @@ def main() -> int:
     notes = [f.read_text(encoding="utf-8") for f in files]
 
     from chartcoder.config import get_settings
-    from chartcoder.models.schema import Encounter
+    from chartcoder.domain.encounter import Encounter
     from chartcoder.models.service import SuggestionService
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

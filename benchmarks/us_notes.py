@@ -203,7 +203,7 @@ def main() -> int:
     )
     args = ap.parse_args()
 
-    from chartcoder.models.schema import Encounter
+    from chartcoder.domain.encounter import Encounter
 
     notes = load_gold(args.gold, args.mtsamples)
     if args.split in ("tune-a", "tune-b"):

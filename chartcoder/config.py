@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 from chartcoder.nlp.bounds import DEFAULT_MAX_LINE_BREAKS, DEFAULT_MAX_RUN_CHARS, DEFAULT_MAX_SYMBOL_RUN
 
 ENVIRONMENTS = ("development", "production", "test")

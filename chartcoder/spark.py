@@ -26,7 +26,7 @@ import subprocess
 import sys
 from typing import Any
 
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 MIN_JAVA = 17
 # Settings that change what a note gets; the driver hands its values to Spark executors so that a

@@ -66,7 +66,6 @@ ALLOWED_COMPLEX: frozenset[tuple[str, str]] = frozenset(
         ("chartcoder/models/retrieval.py", "build_index"),
         ("chartcoder/nlp/concepts.py", "build_term_index"),
         ("chartcoder/nlp/index_terms.py", "index_entries"),
-        ("chartcoder/review/service.py", "ReviewService._apply"),
     }
 )
 

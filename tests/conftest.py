@@ -34,7 +34,7 @@ def service(settings):
 @pytest.fixture(scope="session")
 def suggest(service):
     """suggest(text, **encounter) -> SuggestionSet, through the real pipeline and engine."""
-    from chartcoder.models.schema import Encounter
+    from chartcoder.domain.encounter import Encounter
 
     def run(text: str, top_k: int = 20, **encounter):
         return service.suggest(text, Encounter(**encounter), top_k)

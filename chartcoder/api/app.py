@@ -27,7 +27,7 @@ from chartcoder.api.ratelimit import RateLimiter, Refusal, SignInThrottled
 from chartcoder.api.review import SESSION_COOKIE, build_router
 from chartcoder.api.signin import SignInThrottle
 from chartcoder.config import Settings, get_settings
-from chartcoder.errors import (
+from chartcoder.domain.errors import (
     AuthenticationError,
     ChartcoderError,
     ConflictError,
@@ -42,7 +42,8 @@ from chartcoder.models.pool import PooledService, SuggestionPool, front_service,
 from chartcoder.models.registry import ModelRegistry
 from chartcoder.models.service import SuggestionService, service_from_settings
 from chartcoder.models.serving import ServingModel
-from chartcoder.review.service import ReviewService, ReviewStore
+from chartcoder.review.service import ReviewService
+from chartcoder.store.database import ReviewStore
 
 log = logging.getLogger("chartcoder.api")
 

@@ -10,13 +10,13 @@ from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chartcoder.accounts.principal import Principal
 from chartcoder.api.review import Caller
 from chartcoder.config import Settings
-from chartcoder.errors import AuthenticationError, ResourceError
+from chartcoder.domain.errors import AuthenticationError, ResourceError
 from chartcoder.interop.cds_auth import CdsClients, JwtVerifier, looks_like_jwt
 from chartcoder.interop.cds_hooks import CdsCaller, CdsHooksService, NoteMissingError, feedback_timestamp
 from chartcoder.interop.fhir_in import FhirInputError, text_problem
-from chartcoder.review.auth import Principal
 from chartcoder.review.service import ReviewService
 
 PREFIX = "/cds-services"

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from chartcoder.api.review import Caller, Review
-from chartcoder.errors import InvalidInputError, NoteTooLongError
+from chartcoder.domain.errors import InvalidInputError, NoteTooLongError
 from chartcoder.interop.fhir_in import FhirInputError, Issue, chart_from_resources, check_top_level, operation_outcome
 
 FHIR_JSON = "application/fhir+json"

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
 from chartcoder.api.review import Caller, Strict
-from chartcoder.errors import InvalidInputError
+from chartcoder.domain.errors import InvalidInputError
 from chartcoder.models.registry import REGISTRY_FOLDER, ModelRegistry, validate_ref
 from chartcoder.models.serving import ServingModel
 

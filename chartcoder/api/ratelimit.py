@@ -21,10 +21,10 @@ from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from chartcoder.accounts import credentials as auth
+from chartcoder.accounts.principal import Principal
 from chartcoder.config import Settings
-from chartcoder.errors import ChartcoderError
-from chartcoder.review import auth
-from chartcoder.review.auth import Principal
+from chartcoder.domain.errors import ChartcoderError
 
 log = logging.getLogger("chartcoder.api")
 

@@ -10,12 +10,15 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from chartcoder.accounts.credentials import SESSION_HOURS
+from chartcoder.accounts.principal import Principal
 from chartcoder.api.ratelimit import SignInThrottled
 from chartcoder.api.schemas import IsoDate
 from chartcoder.api.signin import client_address
-from chartcoder.errors import AuthenticationError, InvalidInputError
-from chartcoder.review.auth import SESSION_HOURS, Principal
-from chartcoder.review.service import REASONS, DecisionIn, ReviewService
+from chartcoder.domain.errors import AuthenticationError, InvalidInputError
+from chartcoder.review.decisions import DecisionIn
+from chartcoder.review.service import ReviewService
+from chartcoder.review.states import REASONS
 
 SESSION_COOKIE = "chartcoder_session"
 DEVICE_COOKIE = "chartcoder_device"  # a browser that signed in to an account before (chartcoder/api/signin.py)

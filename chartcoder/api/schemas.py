@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from chartcoder.models.schema import Encounter
+from chartcoder.domain.encounter import EncounterContext
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -22,24 +22,6 @@ def _iso_date_only(value: object) -> object:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
-
-class EncounterContext(BaseModel):
-    """Encounter facts that change how a note is coded."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    setting: Literal["outpatient", "inpatient"] | None = Field(
-        None, description="Uncertain diagnoses are coded only for inpatient encounters."
-    )
-    sex: Literal["F", "M", "U"] | None = None
-    age: int | None = Field(None, ge=0, le=130)
-    date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Date of service, YYYY-MM-DD.")
-    patient_status: Literal["new", "established"] | None = Field(
-        None, description="Overrides what the note says about new/established for the E/M level."
-    )
-
-    def to_domain(self) -> Encounter:
-        return Encounter(self.setting, self.sex, self.age, self.date, self.patient_status)
 
 
 class SuggestionRequest(BaseModel):

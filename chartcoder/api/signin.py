@@ -39,9 +39,9 @@ from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from chartcoder import metrics
+from chartcoder.accounts.names import normalize_username
 from chartcoder.api.ratelimit import Refusal
 from chartcoder.config import Settings
-from chartcoder.review.names import normalize_username
 
 log = logging.getLogger("chartcoder.api")
 

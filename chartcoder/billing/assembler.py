@@ -19,7 +19,8 @@ import yaml
 from chartcoder.billing.claim import Address, Claim, Diagnosis, Payer, Person, Provider, ServiceLine
 from chartcoder.billing.scrubber import EM_OFFICE, is_procedure
 from chartcoder.codes.icd10cm import icd10cm
-from chartcoder.errors import InvalidInputError, ResourceError
+from chartcoder.domain.code_systems import PROCEDURE_SYSTEMS, CodeSystem
+from chartcoder.domain.errors import InvalidInputError, ResourceError
 
 RESOURCES = Path(__file__).with_name("resources")
 CODED = ("accepted", "added")
@@ -232,8 +233,8 @@ def _assemble(encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedul
         problems.append("the encounter is not finalized; finalize it before billing")
     codes = [c for c in encounter.get("codes", []) if c.get("state") in CODED]
     suggestions = {(s["system"], s["code"]): s for s in (encounter.get("suggestion_set") or {}).get("suggestions", [])}
-    dx_codes = sequence_diagnoses([c["code"] for c in codes if c["system"] == "ICD-10-CM"])
-    procs = [c for c in codes if c["system"] in ("CPT", "HCPCS")]
+    dx_codes = sequence_diagnoses([c["code"] for c in codes if c["system"] == CodeSystem.ICD10CM])
+    procs = [c for c in codes if c["system"] in PROCEDURE_SYSTEMS]
     if not dx_codes:
         problems.append("no ICD-10-CM diagnosis is accepted or added")
     if not procs:
@@ -318,7 +319,7 @@ def _service_lines(
     fees: FeeSchedule,
 ) -> list[ServiceLine]:
     """The lines, E/M first, each pointing at the diagnoses its evidence supports."""
-    dx_spans = [_spans(suggestions.get(("ICD-10-CM", code))) for code in dx_codes]
+    dx_spans = [_spans(suggestions.get((CodeSystem.ICD10CM, code))) for code in dx_codes]
     em = [c for c in procs if c["code"] in EM_OFFICE]
     others = [c for c in procs if c["code"] not in EM_OFFICE]
     lines: list[ServiceLine] = []

@@ -53,6 +53,7 @@ from chartcoder.billing.claim import (
     ServiceLine,
     original_reference,
 )
+from chartcoder.domain.code_systems import PROCEDURE_SYSTEMS, CodeSystem
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -138,7 +139,7 @@ def _line_problems(n: int, line: ServiceLine, n_diagnoses: int) -> list[str]:
     bad = [p for p in line.pointers if not 1 <= p <= n_diagnoses]
     if bad:
         out.append(f"line {n} points at diagnoses {bad} the claim does not have")
-    if line.system not in ("CPT", "HCPCS"):
+    if line.system not in PROCEDURE_SYSTEMS:
         out.append(f"line {n} has code system {line.system!r}, expected CPT or HCPCS")
     return out
 
@@ -363,7 +364,7 @@ def _items(claim: Claim, with_care_team: bool) -> list[ClaimItem]:
             sequence=i,
             careTeamSequence=[1] if with_care_team else None,
             diagnosisSequence=list(line.pointers),
-            productOrService=_cc(CPT if line.system == "CPT" else HCPCS, line.code, line.description),
+            productOrService=_cc(CPT if line.system == CodeSystem.CPT else HCPCS, line.code, line.description),
             modifier=[_modifier(m) for m in line.modifiers] or None,
             servicedDate=line.service_date,
             locationCodeableConcept=_cc(POS, line.place_of_service or claim.place_of_service),

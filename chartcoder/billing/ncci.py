@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from chartcoder.errors import CodeFileError
+from chartcoder.domain.errors import CodeFileError
 
 # CPT (5 digits, or 4 + F/T/U), HCPCS Level II (letter + 4 digits).
 _PROC = re.compile(r"^(?:\d{4}[0-9FTU]|[A-V]\d{4})$")

@@ -30,7 +30,7 @@ from chartcoder.codes import procedures
 from chartcoder.codes.em_tables import OFFICE_CODES
 from chartcoder.codes.icd10cm import ICD10CM, icd10cm, normalize_code
 from chartcoder.codes.procedures import CPT_CODE, HCPCS_CODE, ProcedureCodeSet
-from chartcoder.errors import ResourceError
+from chartcoder.domain.errors import ResourceError
 
 ERROR = "error"
 WARNING = "warning"

@@ -11,14 +11,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from chartcoder.accounts import audit
+from chartcoder.accounts.principal import Principal
 from chartcoder.billing.assembler import FeeSchedule, Practice, assemble, load_fee_schedule, load_practice
 from chartcoder.billing.claim import Claim, claim_from_dict, claim_to_dict
 from chartcoder.billing.scrubber import Scrubber
 from chartcoder.config import Settings
-from chartcoder.errors import InvalidInputError, NotFoundError
-from chartcoder.review.auth import Principal
-from chartcoder.review.models import ClaimRecord
+from chartcoder.domain.errors import InvalidInputError, NotFoundError
 from chartcoder.review.service import ReviewService
+from chartcoder.store.claims import ClaimRecord
 
 FORMATS = ("json", "837p", "fhir", "cms1500", "cms1500-html")
 
@@ -127,7 +128,7 @@ class BillingService:
         claim, findings = self.builder.build(encounter)
         clean = not any(f["severity"] == "error" for f in findings)
         with self.review.store.session() as s:
-            record = ClaimRecord(
+            row = ClaimRecord(
                 encounter_id=encounter_id,
                 encounter_version=encounter["version"],
                 claim=claim_to_dict(claim),
@@ -135,22 +136,22 @@ class BillingService:
                 clean=clean,
                 created_by=actor.user_id,
             )
-            s.add(record)
+            s.add(row)
             s.flush()
-            self.review._audit(
+            audit.record(
                 s,
                 actor,
                 "claim.built",
                 encounter_id,
                 {
-                    "claim": record.id,
+                    "claim": row.id,
                     "version": encounter["version"],
                     "total_charge": str(claim.total_charge),
                     "clean": clean,
                     "edits": sorted({f["edit"] for f in findings}),
                 },
             )
-            return _record_dict(record)
+            return _record_dict(row)
 
     def get_claim(self, encounter_id: str) -> tuple[dict[str, Any], Claim]:
         self.review.get_encounter(encounter_id)  # 404 for an unknown encounter

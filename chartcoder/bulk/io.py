@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 FORMATS = ("parquet", "csv", "jsonl")
 _EXTENSIONS = {

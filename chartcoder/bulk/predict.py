@@ -1,9 +1,9 @@
 """The two bulk engines: Spark (`mapInPandas` over note batches) and one local process.
 
 Every note goes through `code_note`, which is `chartcoder predict`'s per-line contract: the encounter
-checked by the API's `EncounterContext`, then `SuggestionService.suggest(text, encounter, top_k)` and
-`SuggestionSet.to_dict(id)`. So a note gets the same suggestions from `chartcoder predict`, the API,
-`bulk predict --engine local` and `bulk predict --engine spark`.
+checked by `EncounterContext` (chartcoder/domain/encounter.py), then
+`SuggestionService.suggest(text, encounter, top_k)` and `SuggestionSet.to_dict(id)`. So a note gets the
+same suggestions from `chartcoder predict`, the API, `bulk predict --engine local` and `bulk predict --engine spark`.
 
 The model pack is verified on the driver (its signature by a key the driver trusts, every file against
 its manifest) before anything runs. Each Python worker process then loads it once, keyed by its path
@@ -51,7 +51,7 @@ from chartcoder.bulk.io import (
     require_text_type,
     spark_schemas,
 )
-from chartcoder.errors import ChartcoderError, InvalidInputError
+from chartcoder.domain.errors import ChartcoderError, InvalidInputError
 from chartcoder.models.pack import MANIFEST, PackError, active_pack_path, verify_pack
 from chartcoder.spark import OUTPUT_SETTINGS, executor_env
 
@@ -154,7 +154,7 @@ def code_note(service: Any, note: RawNote, fmt: str, top_k: int) -> tuple[dict[s
     """(output row, None) or (None, failure row) for one input row; (None, None) for a blank JSONL line."""
     from pydantic import ValidationError
 
-    from chartcoder.api.schemas import EncounterContext
+    from chartcoder.domain.encounter import EncounterContext
 
     note_id: Any = None
     try:

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chartcoder.cli.common import ROLE_HELP, _fail, _review, console, err
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 users_app = typer.Typer(help="People who sign in to the review page: create, list.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for systems (EHRs, scripts): create, list, revoke.", no_args_is_help=True)
@@ -31,18 +31,18 @@ def users_create(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = _review().create_user(username, password, role, display_name)
+        user = _review().accounts.create_user(username, password, role, display_name)
     except ChartcoderError as exc:
         _fail(str(exc))
-    err.print(f"created user {escape(user['username'])} with role {user['role']}")
+    err.print(f"created user {escape(user.username)} with role {user.role}")
 
 
 @users_app.command("list")
 def users_list() -> None:
     """Every user, with role and whether active."""
     table = Table("id", "username", "name", "role", "active")
-    for u in _review().list_users():
-        table.add_row(str(u["id"]), u["username"], u["display_name"], u["role"], "yes" if u["active"] else "no")
+    for u in _review().accounts.list_users():
+        table.add_row(str(u.id), u.username, u.display_name, u.role, "yes" if u.active else "no")
     console.print(table)
 
 
@@ -53,31 +53,29 @@ def keys_create(
 ) -> None:
     """Create an API key; it is printed once, on standard output, and stored only as a digest."""
     try:
-        key = _review().create_key(name, role)
+        key = _review().accounts.create_key(name, role)
     except ChartcoderError as exc:
         _fail(str(exc))
-    err.print(f"API key {key['id']} for {escape(key['name'])} (role {key['role']}); shown once, keep it safe:")
-    print(key["key"])
+    err.print(f"API key {key.id} for {escape(key.name)} (role {key.role}); shown once, keep it safe:")
+    print(key.key)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
     """Every API key (its prefix, never the key)."""
     table = Table("id", "name", "role", "prefix", "created", "revoked")
-    for k in _review().list_keys():
-        table.add_row(
-            str(k["id"]), k["name"], k["role"], k["prefix"] + "...", k["created_at"][:19], k["revoked_at"] or ""
-        )
+    for k in _review().accounts.list_keys():
+        table.add_row(str(k.id), k.name, k.role, k.prefix + "...", k.created_at[:19], k.revoked_at or "")
     console.print(table)
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see keys list).")]) -> None:
     """Revoke an API key at once."""
-    from chartcoder.review.auth import Principal
+    from chartcoder.accounts.principal import Principal
 
     try:
-        _review().revoke_key(key_id, Principal("admin", "cli"))
+        _review().accounts.revoke_key(key_id, Principal("admin", "cli"))
     except ChartcoderError as exc:
         _fail(str(exc))
     err.print(f"revoked key {key_id}")

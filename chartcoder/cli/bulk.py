@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from chartcoder.cli.common import _fail, err
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 bulk_app = typer.Typer(help="Bulk coding: many notes on Apache Spark or in one local process.", no_args_is_help=True)
 

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from chartcoder.cli.common import _fail, _read_bytes, err
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 claim_app = typer.Typer(help="Claims: build one from a finalized encounter and scrub it.", no_args_is_help=True)
 

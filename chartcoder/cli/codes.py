@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chartcoder.cli.common import _fail, console
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 codes_app = typer.Typer(help="Look up and search code sets.", no_args_is_help=True)
 

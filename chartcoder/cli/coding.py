@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chartcoder.cli.common import _fail, _read_note, console, err
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 
 def suggest(
@@ -23,7 +23,7 @@ def suggest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON result instead of a table.")] = False,
 ) -> None:
     """Suggest codes for one note and show them with their evidence."""
-    from chartcoder.models.schema import Encounter
+    from chartcoder.domain.encounter import Encounter
 
     if setting not in (None, "outpatient", "inpatient"):
         _fail("--setting must be outpatient or inpatient")

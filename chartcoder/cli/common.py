@@ -57,7 +57,7 @@ def _splits(splits: str) -> list[str]:
 def _registry() -> Any:
     from chartcoder.config import get_settings
     from chartcoder.models.registry import ModelRegistry
-    from chartcoder.review.service import ReviewStore
+    from chartcoder.store.database import ReviewStore
 
     settings = get_settings()
     return ModelRegistry(ReviewStore(settings.resolved_database_url), settings.model_dir, settings)
@@ -65,7 +65,8 @@ def _registry() -> Any:
 
 def _review() -> Any:
     from chartcoder.config import get_settings
-    from chartcoder.review.service import ReviewService, ReviewStore
+    from chartcoder.review.service import ReviewService
+    from chartcoder.store.database import ReviewStore
 
     settings = get_settings()
     return ReviewService(ReviewStore(settings.resolved_database_url), settings)

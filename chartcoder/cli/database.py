@@ -13,7 +13,7 @@ db_app = typer.Typer(help="The review database: migrate, show its revision.", no
 def db_upgrade() -> None:
     """Apply the database migrations (serve does this on start too)."""
     from chartcoder.config import get_settings
-    from chartcoder.review.db import current_revision, make_engine, migrate
+    from chartcoder.store.database import current_revision, make_engine, migrate
 
     engine = make_engine(get_settings().resolved_database_url)
     migrate(engine)
@@ -24,7 +24,7 @@ def db_upgrade() -> None:
 def db_status() -> None:
     """The database's migration revision and the newest one this chartcoder knows."""
     from chartcoder.config import get_settings
-    from chartcoder.review.db import current_revision, head_revision, make_engine
+    from chartcoder.store.database import current_revision, head_revision, make_engine
 
     engine = make_engine(get_settings().resolved_database_url)
     console.print(f"database revision: {current_revision(engine) or 'none'}; newest: {head_revision()}")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from chartcoder.cli.common import _day, _fail, _review, console
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 feedback_app = typer.Typer(help="Feedback analytics: where coders disagree with the model.", no_args_is_help=True)
 

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chartcoder.cli.common import _fail, _progress, _registry, _splits, console, err
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 models_app = typer.Typer(help="Model packs: list, compare, sign, register, promote, roll back.", no_args_is_help=True)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from chartcoder.cli.common import _fail, _progress, _registry, _review, err
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 
 def serve(
@@ -23,7 +23,7 @@ def serve(
 
     import uvicorn
 
-    from chartcoder.api.auth import ensure_local_key
+    from chartcoder.accounts.static_keys import ensure_local_key
     from chartcoder.config import get_settings
     from chartcoder.models.pack import PackError, active_pack_path, verify_pack
     from chartcoder.models.service import service_from_settings
@@ -116,7 +116,7 @@ def _first_admin(settings: Any, host: str, port: int) -> None:
     from chartcoder.files import private_dir
 
     review = _review()
-    if review.count_users():
+    if review.accounts.count_users():
         err.print(
             f"Review page: http://{host}:{port}/  (add people with: chartcoder users create NAME --role coder)",
             soft_wrap=True,
@@ -129,7 +129,7 @@ def _first_admin(settings: Any, host: str, port: int) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(password + "\n")
-    review.create_user("admin", password, "admin", "Administrator")
+    review.accounts.create_user("admin", password, "admin", "Administrator")
     err.print(
         f"\n[bold]First start:[/] created the user [bold]admin[/]; its password is in {path} (readable only by you).\n"
         f"Sign in at http://{host}:{port}/ as admin with:  cat {path}\n"

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from chartcoder.cli.common import _fail, _progress, _splits, console, err
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 
 def train(

@@ -8,7 +8,7 @@ from functools import cached_property, lru_cache
 from types import ModuleType
 from typing import Any
 
-from chartcoder.errors import UnknownCodeError
+from chartcoder.domain.errors import UnknownCodeError
 
 RELEASE = "ICD-10-CM FY2026 (April 1 2026 tabular, simple-icd-10-cm 1.5.0)"
 

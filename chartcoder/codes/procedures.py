@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chartcoder.errors import CodeFileError, UnknownCodeError
+from chartcoder.domain.errors import CodeFileError, UnknownCodeError
 
 if TYPE_CHECKING:
     from chartcoder.config import Settings

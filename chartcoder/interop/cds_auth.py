@@ -28,9 +28,9 @@ import yaml
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from chartcoder.errors import AuthenticationError, ResourceError
-from chartcoder.review.cds_models import CdsSeenToken
-from chartcoder.review.models import utcnow
+from chartcoder.domain.errors import AuthenticationError, ResourceError
+from chartcoder.store.base import utcnow
+from chartcoder.store.cds import CdsSeenToken
 
 ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 DEFAULT_ALGORITHMS = ("RS384", "ES384")

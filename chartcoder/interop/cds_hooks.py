@@ -21,7 +21,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from chartcoder.errors import ConflictError, InvalidInputError, NotFoundError
+from chartcoder.accounts.principal import Principal
+from chartcoder.domain.code_systems import CodeSystem
+from chartcoder.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from chartcoder.interop.fhir_in import (
     FhirChart,
     FhirInputError,
@@ -30,16 +32,23 @@ from chartcoder.interop.fhir_in import (
     checked,
     text_problem,
 )
-from chartcoder.review.auth import Principal
-from chartcoder.review.cds_models import CdsCall, CdsCard, CdsFeedback
-from chartcoder.review.models import User, utcnow
-from chartcoder.review.service import REASON_CODES, REASONS, DecisionIn, ReviewService
+from chartcoder.review.decisions import DecisionIn
+from chartcoder.review.service import ReviewService
+from chartcoder.review.states import REASON_CODES, REASONS
+from chartcoder.store.accounts import User
+from chartcoder.store.base import utcnow
+from chartcoder.store.cds import CdsCall, CdsCard, CdsFeedback
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 CPT = "http://www.ama-assn.org/go/cpt"
 HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 ICD10PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
-FHIR_SYSTEMS = {"ICD-10-CM": ICD10CM, "CPT": CPT, "HCPCS": HCPCS, "ICD-10-PCS": ICD10PCS}
+FHIR_SYSTEMS: dict[str, str] = {
+    CodeSystem.ICD10CM: ICD10CM,
+    CodeSystem.CPT: CPT,
+    CodeSystem.HCPCS: HCPCS,
+    CodeSystem.ICD10PCS: ICD10PCS,
+}
 REASON_SYSTEM = "urn:chartcoder:reject-reason"
 TOPIC_SYSTEM = "urn:chartcoder:cds-topic"
 EXTENSION = "org.chartcoder.suggestion"
@@ -501,11 +510,11 @@ def _card(
     evidence = sug.get("evidence") or []
     snippets = [_snippet(text, e) for e in evidence[:3]]
     warnings = [str(w) for w in sug.get("warnings") or []]
-    kind = "diagnosis" if system == "ICD-10-CM" else "procedure"
+    kind = "diagnosis" if system == CodeSystem.ICD10CM else "procedure"
     quote = f" Evidence: \u201c{snippets[0]}\u201d" if snippets else ""
-    if system == "ICD-10-CM":
+    if system == CodeSystem.ICD10CM:
         verb = f"Record {code} {description} as a diagnosis of this encounter."
-    elif system == "ICD-10-PCS":
+    elif system == CodeSystem.ICD10PCS:
         verb = f"Record the procedure {code} {description}."
     else:
         verb = f"Record the billable service {system} {code} {description}."
@@ -624,7 +633,7 @@ def _resource(
     subject = {"reference": f"Patient/{patient_id}"}
     encounter = {"reference": f"Encounter/{encounter_id}"}
     resource: Any
-    if system == "ICD-10-CM":
+    if system == CodeSystem.ICD10CM:
         resource = Condition.model_validate(
             {
                 "resourceType": "Condition",
@@ -653,7 +662,7 @@ def _resource(
                 "note": notes,
             }
         )
-    elif system == "ICD-10-PCS":
+    elif system == CodeSystem.ICD10PCS:
         resource = Procedure.model_validate(
             {
                 "resourceType": "Procedure",

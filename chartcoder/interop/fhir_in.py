@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from chartcoder.errors import InvalidInputError, NoteTooLongError
+from chartcoder.domain.errors import InvalidInputError, NoteTooLongError
 
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"

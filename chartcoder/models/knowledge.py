@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from chartcoder import __version__
 from chartcoder.codes.icd10cm import ICD10CM, codes_cited, icd10cm
 from chartcoder.codes.procedures import ProcedureCodeSet, cpt, hcpcs
-from chartcoder.errors import ResourceError
+from chartcoder.domain.encounter import Encounter
+from chartcoder.domain.errors import ResourceError
 from chartcoder.models.em import (
     adult_bmi_code,
     documented_bmi,
@@ -29,7 +30,7 @@ from chartcoder.models.em import (
 )
 from chartcoder.models.implied import implied_table
 from chartcoder.models.retrieval import DiagnosisRetriever, diagnosis_head, diagnosis_lines, rename_digits
-from chartcoder.models.schema import Encounter, Evidence, Group, Suggestion, SuggestionSet
+from chartcoder.models.schema import Evidence, Group, Suggestion, SuggestionSet
 from chartcoder.nlp.concepts import Mention, TermTarget, normalize_word, words_of
 from chartcoder.nlp.resources import load_yaml_resource
 from chartcoder.nlp.sections import SectionIndex

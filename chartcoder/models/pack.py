@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import joblib
 
 from chartcoder import __version__
-from chartcoder.errors import ChartcoderError
+from chartcoder.domain.errors import ChartcoderError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

@@ -58,12 +58,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chartcoder import metrics
-from chartcoder.errors import ChartcoderError, InvalidInputError, NoteTooLongError
+from chartcoder.domain.errors import ChartcoderError, InvalidInputError, NoteTooLongError
 
 if TYPE_CHECKING:
     from chartcoder.config import Settings
+    from chartcoder.domain.encounter import Encounter
     from chartcoder.models.pack import ModelPack
-    from chartcoder.models.schema import Encounter, SuggestionSet
+    from chartcoder.models.schema import SuggestionSet
     from chartcoder.models.service import SuggestionService
 
 log = logging.getLogger("chartcoder.pool")
@@ -637,7 +638,7 @@ class PooledService:
     def suggest(
         self, text: object, encounter: Encounter | None = None, top_k: int | None = None, max_chars: int | None = None
     ) -> SuggestionSet:
-        from chartcoder.models.schema import Encounter
+        from chartcoder.domain.encounter import Encounter
 
         note, k = self._checked(text, top_k, max_chars)
         return self._pool.run("-", self._pack, note, encounter or Encounter(), k)
@@ -645,7 +646,7 @@ class PooledService:
     async def asuggest(
         self, text: object, encounter: Encounter | None = None, top_k: int | None = None, max_chars: int | None = None
     ) -> SuggestionSet:
-        from chartcoder.models.schema import Encounter
+        from chartcoder.domain.encounter import Encounter
 
         note, k = self._checked(text, top_k, max_chars)
         return await self._pool.arun("-", self._pack, note, encounter or Encounter(), k)
@@ -674,7 +675,7 @@ class _Engine:
     def warm(self) -> None:
         """Code a short note once, so the caches the first note builds are built here, once, and
         shared with every fork (a fresh worker's first note then costs what any note costs)."""
-        from chartcoder.models.schema import Encounter
+        from chartcoder.domain.encounter import Encounter
 
         for setting in ("outpatient", "inpatient"):
             self.service.suggest(_WARM_NOTE, Encounter(setting=setting), 20)

@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from chartcoder.errors import ConflictError, InvalidInputError, NotFoundError
+from chartcoder.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from chartcoder.models.pack import MANIFEST, ModelPack, PackError, load_pack, sha256_file, verify_pack
-from chartcoder.review.models import Promotion, RegisteredPack, utcnow
-from chartcoder.review.service import ReviewStore
+from chartcoder.store.base import utcnow
+from chartcoder.store.database import ReviewStore
+from chartcoder.store.registry import Promotion, RegisteredPack
 
 if TYPE_CHECKING:
     from chartcoder.config import Settings

@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from chartcoder.errors import ResourceError
+from chartcoder.domain.errors import ResourceError
 from chartcoder.files import private_dir
 
 FORMAT = "chartcoder.DiagnosisRetriever.v1"

@@ -1,37 +1,10 @@
-"""The suggestion path's data: encounter context in, ranked suggestions with evidence out."""
+"""The suggestion path's data out: ranked suggestions with evidence (the encounter context in is
+`chartcoder.domain.encounter.Encounter`)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
-
-Setting = Literal["outpatient", "inpatient"]
-
-
-@dataclass(frozen=True)
-class Encounter:
-    """What the note alone does not say. Setting decides how uncertain diagnoses are coded."""
-
-    setting: Setting | None = None
-    sex: str | None = None  # "F" | "M" | None
-    age: int | None = None
-    date: str | None = None  # ISO date of service
-    patient_status: Literal["new", "established"] | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Encounter:
-        data = data or {}
-        return cls(
-            setting=data.get("setting"),
-            sex=data.get("sex"),
-            age=data.get("age"),
-            date=data.get("date"),
-            patient_status=data.get("patient_status"),
-        )
-
-    @property
-    def is_inpatient(self) -> bool:
-        return self.setting == "inpatient"
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,14 @@ from spacy.tokens import Doc
 
 from chartcoder import metrics
 from chartcoder.config import Settings, get_settings
-from chartcoder.errors import InvalidInputError, NoteTooLongError
+from chartcoder.domain.code_systems import PROCEDURE_SYSTEMS, CodeSystem
+from chartcoder.domain.encounter import Encounter
+from chartcoder.domain.errors import InvalidInputError, NoteTooLongError
 from chartcoder.models.knowledge import KnowledgeSuggester
 from chartcoder.models.pack import ModelPack
 from chartcoder.models.ranker import map_to_labels
 from chartcoder.models.retrieval import load_retriever
-from chartcoder.models.schema import Encounter, Evidence, Suggestion, SuggestionSet
+from chartcoder.models.schema import Evidence, Suggestion, SuggestionSet
 from chartcoder.nlp.bounds import restore_evidence
 from chartcoder.nlp.pipeline import ClinicalPipeline
 
@@ -248,11 +250,11 @@ def describe(code: str, system: str, settings: Settings | None = None) -> str:
     from chartcoder.codes.icd10cm import icd10cm
     from chartcoder.codes.procedures import cpt, hcpcs
 
-    if system == "ICD-10-CM":
+    if system == CodeSystem.ICD10CM:
         icd = icd10cm()
         return icd.description(code) if icd.is_valid(code) else "ICD-10-CM code (not in the FY2026 code set)"
-    if system in ("CPT", "HCPCS"):
-        found = (cpt(settings) if system == "CPT" else hcpcs(settings)).get(code)
+    if system in PROCEDURE_SYSTEMS:
+        found = (cpt(settings) if system == CodeSystem.CPT else hcpcs(settings)).get(code)
         if found is not None:
             return found.description
     return f"{system} code (not in the loaded {system} code set)"

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from chartcoder.codes.cms_tables import Book, CmsTables, Entry, cms_tables
 from chartcoder.codes.icd10cm import ICD10CM
-from chartcoder.errors import ResourceError
+from chartcoder.domain.encounter import Encounter
+from chartcoder.domain.errors import ResourceError
 from chartcoder.models.knowledge import SECTION_FACTOR, Candidate, KnowledgeSuggester, is_follow_up_visit
-from chartcoder.models.schema import Encounter, Evidence
+from chartcoder.models.schema import Evidence
 from chartcoder.nlp.concepts import Mention, normalize_word
 from chartcoder.nlp.resources import load_yaml_resource
 from chartcoder.nlp.sections import SectionIndex, find_sections

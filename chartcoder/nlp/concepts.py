@@ -26,7 +26,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from chartcoder.errors import ResourceError
+from chartcoder.domain.code_systems import PROCEDURE_SYSTEMS
+from chartcoder.domain.errors import ResourceError
 from chartcoder.files import private_dir
 from chartcoder.nlp.resources import load_yaml_resource
 
@@ -554,7 +555,7 @@ class ConceptMatcher:
 
     @staticmethod
     def _label(m: Mention) -> str:
-        return "PROC" if m.targets[0].system in {"CPT", "HCPCS"} else "DX"
+        return "PROC" if m.targets[0].system in PROCEDURE_SYSTEMS else "DX"
 
     @staticmethod
     def _laterality(cues: Iterable[tuple[str, int, int]], start: int, end: int) -> list[tuple[str, int, int]]:

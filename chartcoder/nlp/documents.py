@@ -20,7 +20,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from chartcoder.errors import ResourceError
+from chartcoder.domain.errors import ResourceError
 from chartcoder.nlp.resources import load_yaml_resource
 from chartcoder.nlp.sections import SECTION_LABELS, SectionIndex, find_sections, note_text
 

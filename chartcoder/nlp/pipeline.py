@@ -14,7 +14,7 @@ from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from chartcoder.errors import ResourceError
+from chartcoder.domain.errors import ResourceError
 
 # Importing the component modules registers their factories.
 from chartcoder.nlp import concepts as _concepts  # noqa: F401

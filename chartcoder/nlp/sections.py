@@ -45,7 +45,7 @@ from typing import NamedTuple
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from chartcoder.errors import ResourceError
+from chartcoder.domain.errors import ResourceError
 from chartcoder.nlp.resources import load_yaml_resource
 
 # Every label a section can carry: the keys of sections.yaml plus `other` (unknown headers).

@@ -1,2 +1,2 @@
-"""Coder review: encounters, suggestion sets, decisions, finalization, the audit trail, and the
-users, keys and sessions that say who did what."""
+"""Coder review: encounters and their suggestion sets, decisions, finalization, the audit trail, the
+retraining export and the feedback analytics (people, keys and sessions are in `chartcoder.accounts`)."""

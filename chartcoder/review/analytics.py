@@ -41,9 +41,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import CTE
 
-from chartcoder.errors import InvalidInputError
-from chartcoder.review.models import Decision, Encounter, SuggestionSet
-from chartcoder.review.service import REASONS, SYSTEMS, ReviewStore
+from chartcoder.domain.errors import InvalidInputError
+from chartcoder.review.states import REASONS, SYSTEMS
+from chartcoder.store.database import ReviewStore
+from chartcoder.store.review import Decision, Encounter, SuggestionSet
 
 BUCKETS = ("day", "week")
 MAX_TOP = 100

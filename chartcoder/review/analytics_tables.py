@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from chartcoder.domain.code_systems import CodeSystem
+
 BAR_WIDTH = 15
 
 
@@ -42,7 +44,7 @@ def headline(report: dict[str, Any]) -> str:
 
 def _code(entry: dict[str, Any]) -> str:
     """The code, with its system unless ICD-10-CM (most codes are): `E11.22`, `99214 CPT`."""
-    return entry["code"] if entry["system"] == "ICD-10-CM" else f"{entry['code']} {entry['system']}"
+    return entry["code"] if entry["system"] == CodeSystem.ICD10CM else f"{entry['code']} {entry['system']}"
 
 
 def _print_table(

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chartcoder.errors import InvalidInputError
+from chartcoder.domain.errors import InvalidInputError
 from chartcoder.models.pack import ModelPack
 from chartcoder.training import metrics
 from chartcoder.training.records import Record

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chartcoder.errors import InvalidInputError
+from chartcoder.domain.code_systems import CodeSystem
+from chartcoder.domain.errors import InvalidInputError
 from chartcoder.training.records import GoldCode, Record
 
 log = logging.getLogger(__name__)
@@ -53,25 +54,25 @@ class ReadReport:
 
 def normalize_gold(code: str, system: str) -> str:
     c = code.strip().upper()
-    if system == "ICD-10-CM" and "." not in c and len(c) > 3:
+    if system == CodeSystem.ICD10CM and "." not in c and len(c) > 3:
         c = c[:3] + "." + c[3:]
     return c
 
 
 def _known(code: str, system: str) -> bool:
-    if system == "ICD-10-CM":
+    if system == CodeSystem.ICD10CM:
         from chartcoder.codes.icd10cm import icd10cm
 
         return icd10cm().is_valid(code)
-    if system == "CPT":
+    if system == CodeSystem.CPT:
         from chartcoder.codes.procedures import CPT_CODE
 
         return bool(CPT_CODE.match(code))
-    if system == "HCPCS":
+    if system == CodeSystem.HCPCS:
         from chartcoder.codes.procedures import HCPCS_CODE
 
         return bool(HCPCS_CODE.match(code))
-    if system == "ICD-10-PCS":
+    if system == CodeSystem.ICD10PCS:
         return len(code) == 7 and code.isalnum()
     return False
 
@@ -85,7 +86,7 @@ def _update_codes(record: Record, report: ReadReport) -> None:
     icd = icd10cm()
     codes: list[GoldCode] = []
     for c in record.codes:
-        new = icd.successor(c.code) if c.system == "ICD-10-CM" and c.decision != "rejected" else None
+        new = icd.successor(c.code) if c.system == CodeSystem.ICD10CM and c.decision != "rejected" else None
         if new and new != c.code:
             record.warnings.append(f"ICD-10-CM code {c.code} is {new} in {RELEASE_SHORT}; updated")
             report.updated_codes[f"{c.code}->{new}"] += 1

@@ -34,8 +34,8 @@ from contextlib import ExitStack
 from contextvars import ContextVar
 from typing import Any
 
+from chartcoder.domain.encounter import Encounter
 from chartcoder.models.ranker import parallel_fit
-from chartcoder.models.schema import Encounter
 from chartcoder.spark import get_session
 from chartcoder.training.records import Record
 

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from chartcoder.codes.icd10cm import RELEASE
-from chartcoder.errors import InvalidInputError
+from chartcoder.domain.code_systems import CodeSystem
+from chartcoder.domain.encounter import Encounter
+from chartcoder.domain.errors import InvalidInputError
 from chartcoder.models.pack import ModelPack, load_pack, save_pack
 from chartcoder.models.ranker import RANKER_NAME, CodeRanker
-from chartcoder.models.schema import Encounter
 from chartcoder.models.stacked import StackedRanker
 from chartcoder.training import metrics
 from chartcoder.training.readers import (
@@ -107,7 +108,7 @@ def canonical_order(records: list[Record], weights: list[float] | None = None) -
 def knowledge_analyses(records: list[Record], system: str, progress: Progress | None = None) -> list[Any] | None:
     """The knowledge engine's view of every note (ICD-10-CM only; procedures use the learned parts).
     Inside `chartcoder.training.spark_engine.SparkTraining` the notes are analysed on Spark."""
-    if system != "ICD-10-CM":
+    if system != CodeSystem.ICD10CM:
         return None
     engine = _training_engine()
     if engine is not None:

@@ -75,7 +75,7 @@ def bearer(token: str) -> dict[str, str]:
 @contextmanager
 def cds_app(db_url, settings, service, tmp_path, clients):
     from chartcoder.config import Settings
-    from chartcoder.review.service import ReviewStore
+    from chartcoder.store.database import ReviewStore
 
     clients_file = tmp_path / "cds-clients.yaml"
     clients_file.write_text(json.dumps({"clients": clients}))
@@ -377,7 +377,7 @@ def test_feedback_becomes_review_decisions_that_reach_the_retraining_export(any_
 
     from sqlalchemy import create_engine, func, select
 
-    from chartcoder.review.cds_models import CdsFeedback
+    from chartcoder.store.cds import CdsFeedback
 
     engine = create_engine(client.app.state.review.store.url)
     with engine.connect() as conn:  # every item received is kept, whatever became of it
@@ -390,7 +390,7 @@ def test_feedback_that_cannot_be_applied_everywhere_is_recorded_and_asks_for_a_r
     made to lose the version race every time, as a busy coder would make it): the first encounter's
     decision is applied, every item is recorded with what became of it, and the EHR gets a 409 asking
     it to send the feedback again; sent again once the coder is done, the rest applies."""
-    from chartcoder.errors import ConflictError
+    from chartcoder.domain.errors import ConflictError
 
     one = cards_by_code(call(client, INPATIENT, hook_request(), keys["rsa"]).json())["E11.22"]
     other_note = DISCHARGE_NOTE + "Atrial fibrillation.\n"
@@ -412,7 +412,7 @@ def test_feedback_that_cannot_be_applied_everywhere_is_recorded_and_asks_for_a_r
     monkeypatch.setattr(review, "decide", real_decide)
     from sqlalchemy import create_engine, select
 
-    from chartcoder.review.cds_models import CdsFeedback
+    from chartcoder.store.cds import CdsFeedback
 
     engine = create_engine(client.app.state.review.store.url)
     with engine.connect() as conn:
@@ -635,7 +635,7 @@ def test_keys_can_come_from_the_ehrs_jwks_url(settings, service, tmp_path, keys)
 def test_a_broken_clients_file_stops_the_server_from_starting(settings, service, tmp_path, clients, words):
     from chartcoder.api.app import create_app
     from chartcoder.config import Settings
-    from chartcoder.errors import ResourceError
+    from chartcoder.domain.errors import ResourceError
 
     path = tmp_path / "clients.yaml"
     path.write_text(json.dumps(clients))
@@ -649,7 +649,7 @@ def test_clients_without_a_base_url_stop_the_server_from_starting(settings, serv
     (a token signed for another service could otherwise be replayed here with that Host)."""
     from chartcoder.api.app import create_app
     from chartcoder.config import Settings
-    from chartcoder.errors import ResourceError
+    from chartcoder.domain.errors import ResourceError
 
     path = tmp_path / "clients.yaml"
     path.write_text(json.dumps({"clients": [{"name": "ehr", "iss": ISS, "jwks_url": "https://ehr.example.org/jwks"}]}))

@@ -28,7 +28,7 @@ FHIR_JSON = {"Content-Type": "application/fhir+json"}
 @pytest.fixture(scope="module")
 def client(settings, service, tmp_path_factory):
     from chartcoder.config import Settings
-    from chartcoder.review.service import ReviewStore
+    from chartcoder.store.database import ReviewStore
 
     db = tmp_path_factory.mktemp("fhir-in") / "review.db"
     store = ReviewStore(f"sqlite:///{db}")

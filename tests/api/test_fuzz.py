@@ -48,10 +48,10 @@ class AdminSession:
     def headers(self) -> dict[str, str]:
         who = self.review.principal_for(self.token)
         if who is None or who.role != "admin":
-            from chartcoder.review.auth import Principal
+            from chartcoder.accounts.principal import Principal
 
             repair = {"active": True, "role": "admin", "password": PASSWORD}
-            self.review.update_user(self.user["id"], repair, Principal("admin", "fuzz-repair"))
+            self.review.update_user(self.user.id, repair, Principal("admin", "fuzz-repair"))
             self.token = self.review.sign_in("fuzzadmin", PASSWORD)[1]
         return {"Authorization": f"Bearer {self.token}"}
 

@@ -141,7 +141,7 @@ def test_a_caller_over_its_budget_gets_429_with_retry_after(make_client):
 
 def test_stored_keys_count_apart(make_client):
     c = make_client(rate_limit_per_minute=2, rate_limit_ehr_per_minute=2, rate_limit_burst=0)
-    keys = [c.app.state.review.create_key(f"ehr{i}", "ehr")["key"] for i in range(2)]
+    keys = [c.app.state.review.create_key(f"ehr{i}", "ehr").key for i in range(2)]
     for key in keys:
         assert [c.get("/v1/review/reasons", headers=ehr(key)).status_code for _ in range(3)] == [200, 200, 429]
 
@@ -158,9 +158,9 @@ def test_a_burst_cap_limits_requests_in_one_second(settings):
     """Straight against the limiter: three hits take microseconds, far inside the one-second window."""
     import asyncio
 
+    from chartcoder.accounts.principal import Principal
     from chartcoder.api.ratelimit import RateLimiter
     from chartcoder.config import Settings
-    from chartcoder.review.auth import Principal
 
     limiter = RateLimiter(Settings(data_dir=settings.data_dir, rate_limit_per_minute=100, rate_limit_burst=2))
     who = Principal("coder", "coder1", user_id=7)
@@ -172,9 +172,9 @@ def test_a_burst_cap_limits_requests_in_one_second(settings):
 def test_an_unreachable_shared_store_lets_requests_through(settings, monkeypatch, caplog):
     import asyncio
 
+    from chartcoder.accounts.principal import Principal
     from chartcoder.api.ratelimit import RateLimiter
     from chartcoder.config import Settings
-    from chartcoder.review.auth import Principal
 
     limiter = RateLimiter(Settings(data_dir=settings.data_dir, rate_limit_per_minute=1))
 
@@ -188,8 +188,8 @@ def test_an_unreachable_shared_store_lets_requests_through(settings, monkeypatch
 
 
 def test_each_kind_of_caller_has_its_own_budget_key():
+    from chartcoder.accounts.principal import Principal
     from chartcoder.api.ratelimit import caller_key
-    from chartcoder.review.auth import Principal
 
     assert caller_key(Principal("coder", "coder1", user_id=3), "ccs_a") == caller_key(
         Principal("coder", "coder1", user_id=3), "ccs_b"

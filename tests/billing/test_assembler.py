@@ -21,7 +21,7 @@ from chartcoder.billing.assembler import (
 from chartcoder.billing.claim import claim_from_dict, claim_to_dict
 from chartcoder.billing.scrubber import Scrubber
 from chartcoder.billing.x12 import parse_837p, validate_837p, write_837p
-from chartcoder.errors import ResourceError
+from chartcoder.domain.errors import ResourceError
 
 NOTE = (
     "Established patient seen for follow-up.\n"

@@ -25,7 +25,7 @@ from chartcoder.billing.scrubber import (
     parse_code_refs,
 )
 from chartcoder.codes.icd10cm import icd10cm
-from chartcoder.errors import CodeFileError, ResourceError
+from chartcoder.domain.errors import CodeFileError, ResourceError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PTP_FILE = FIXTURES / "ncci_ptp_practitioner.txt"

@@ -50,7 +50,7 @@ def reviewed(live_server, users):
     older pack in the database. Answers the serving engine's model name."""
     from sqlalchemy import create_engine, update
 
-    from chartcoder.review.models import Encounter, SuggestionSet
+    from chartcoder.store.review import Encounter, SuggestionSet
 
     plan = {
         "A": ([_d("accept", "E11.22"), _d("accept", "N18.32"), _d("reject", "I12.9", "not_documented")], 16, OLD),

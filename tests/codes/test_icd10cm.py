@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chartcoder.codes.icd10cm import ICD10CM, codes_cited, icd10cm, normalize_code
-from chartcoder.errors import UnknownCodeError
+from chartcoder.domain.errors import UnknownCodeError
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 from chartcoder.codes import lookup
 from chartcoder.codes.lookup import CodeHit, guess_system, search, show
-from chartcoder.errors import UnknownCodeError
+from chartcoder.domain.errors import UnknownCodeError
 
 
 @pytest.mark.parametrize(

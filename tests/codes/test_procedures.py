@@ -18,7 +18,7 @@ from chartcoder.codes.procedures import (
     parse_code_csv,
 )
 from chartcoder.config import get_settings
-from chartcoder.errors import CodeFileError, UnknownCodeError
+from chartcoder.domain.errors import CodeFileError, UnknownCodeError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ANWEB = FIXTURES / "hcpcs_anweb_demo.txt"

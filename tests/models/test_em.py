@@ -12,6 +12,7 @@ import time
 import pytest
 
 from chartcoder.codes.procedures import cpt
+from chartcoder.domain.encounter import Encounter
 from chartcoder.models import em
 from chartcoder.models.em import (
     MDM,
@@ -25,7 +26,6 @@ from chartcoder.models.em import (
 )
 from chartcoder.models.em._patterns import _Gated, _rx, _top_branches
 from chartcoder.models.em.document import _ED_STRONG
-from chartcoder.models.schema import Encounter
 
 # -- time ------------------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chartcoder.codes.icd10cm import icd10cm
-from chartcoder.errors import ResourceError
+from chartcoder.domain.errors import ResourceError
 from chartcoder.models.implied import ImpliedTable, implied_table
 from chartcoder.models.knowledge import _matches
 from chartcoder.nlp.resources import load_yaml_resource

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chartcoder.errors import InvalidInputError
+from chartcoder.domain.errors import InvalidInputError
 
 CLINICAL_WORDS = [
     "denies",

@@ -9,7 +9,7 @@ import pytest
 
 from chartcoder.codes.cms_tables import KINDS, CmsTables, find_files
 from chartcoder.config import get_settings
-from chartcoder.errors import ResourceError
+from chartcoder.domain.errors import ResourceError
 from chartcoder.models import tables as T
 
 CMS_DIR = get_settings().cms_dir
@@ -63,7 +63,7 @@ def test_phrases_are_leftmost_longest():
 
 
 def test_without_the_files_the_engine_adds_nothing(service, monkeypatch):
-    from chartcoder.models.schema import Encounter
+    from chartcoder.domain.encounter import Encounter
 
     text = "HPI: fell from a ladder at home. Assessment: closed fracture of right patella."
     monkeypatch.setitem(T._CODERS, (id(service.engine.icd), str(service.settings.cms_dir)), None)
@@ -98,7 +98,7 @@ def test_each_service_reads_the_cms_folder_of_its_own_settings(service, settings
 
 @needs_files
 def test_a_note_without_injury_neoplasm_or_drug_words_reads_no_table(service, monkeypatch):
-    from chartcoder.models.schema import Encounter
+    from chartcoder.domain.encounter import Encounter
 
     fresh = T.TableCoder(CmsTables(Path(CMS_DIR)), service.engine.icd)
     monkeypatch.setitem(T._CODERS, (id(service.engine.icd), str(service.settings.cms_dir)), fresh)
@@ -107,7 +107,7 @@ def test_a_note_without_injury_neoplasm_or_drug_words_reads_no_table(service, mo
 
 
 def _codes(service, text: str, **encounter) -> list[str]:
-    from chartcoder.models.schema import Encounter
+    from chartcoder.domain.encounter import Encounter
 
     return [s.code for s in service.suggest(text, Encounter(**encounter), 30).suggestions]
 

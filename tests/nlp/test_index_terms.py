@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from chartcoder.codes.icd10cm import icd10cm
-from chartcoder.errors import ResourceError
+from chartcoder.domain.errors import ResourceError
 from chartcoder.nlp.concepts import term_key
 from chartcoder.nlp.index_terms import expand, index_entries, synonym_entries
 from chartcoder.nlp.resources import load_yaml_resource

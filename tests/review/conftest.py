@@ -55,7 +55,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
 
 @pytest.fixture
 def store(db_url: str):
-    from chartcoder.review.service import ReviewStore
+    from chartcoder.store.database import ReviewStore
 
     s = ReviewStore(db_url)
     yield s
@@ -70,7 +70,7 @@ def client(db_url, settings, service):
     from app_support import signed_in_client
 
     from chartcoder.config import Settings
-    from chartcoder.review.service import ReviewStore
+    from chartcoder.store.database import ReviewStore
 
     store = ReviewStore(db_url)
     cfg = Settings(data_dir=settings.data_dir, database_url=db_url)

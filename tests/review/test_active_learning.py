@@ -9,7 +9,7 @@ import math
 import pytest
 from sqlalchemy import text
 
-from chartcoder.review.uncertainty import uncertainty
+from chartcoder.domain.uncertainty import uncertainty
 
 NOTES = [
     "Assessment: type 2 diabetes mellitus with diabetic chronic kidney disease, stage 3b. Hypertension.",
@@ -54,7 +54,7 @@ def test_the_worklist_puts_the_most_uncertain_first(client):
 def test_migration_fills_uncertainty_for_stored_encounters(db_url):
     from alembic import command
 
-    from chartcoder.review.db import _config, make_engine, migrate
+    from chartcoder.store.database import _config, make_engine, migrate
 
     engine = make_engine(db_url)
     cfg = _config()

@@ -74,7 +74,7 @@ def _set(client, table, enc_id: str, **values) -> None:
 def reviewed(client):
     """The five encounters of the module docstring; answers {name: encounter} plus `n`, the number of
     suggestions per encounter (one note, so the same for all)."""
-    from chartcoder.review.models import Encounter, SuggestionSet
+    from chartcoder.store.review import Encounter, SuggestionSet
 
     a, b, c, d, e = (_encounter(client) for _ in range(5))
     _finalize(
@@ -331,7 +331,8 @@ def test_thousands_of_encounters_add_up(client):
     """3,000 finalized encounters with 7 suggestions and 6 decisions each (18,000 decisions), written
     straight to the store: the aggregation in the database counts every one exactly, across pack
     versions (speed is not asserted here: tests are not benchmarks)."""
-    from chartcoder.review.models import Decision, Encounter, SuggestionSet, User
+    from chartcoder.store.accounts import User
+    from chartcoder.store.review import Decision, Encounter, SuggestionSet
 
     store = client.app.state.review.store
     codes = ["E11.22", "N18.32", "I10", "E78.5", "I12.9", "R00.2", "Z79.4", "E66.9"]

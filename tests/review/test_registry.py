@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from app_support import registry_app
 
-from chartcoder.errors import ConflictError, NotFoundError
+from chartcoder.domain.errors import ConflictError, NotFoundError
 from chartcoder.models.pack import MANIFEST, SIGNATURE, PackError, load_pack, save_pack, sha256_file
 from chartcoder.models.registry import ModelRegistry
 from chartcoder.models.serving import ServingModel
@@ -211,7 +211,7 @@ def test_registry_routes(db_url, model_dir, base_pack, settings, service):
         assert again.status_code == 409 and "nothing to roll back" in again.json()["detail"]
     from sqlalchemy import select
 
-    from chartcoder.review.models import SuggestionSet
+    from chartcoder.store.review import SuggestionSet
 
     with app.state.review.store.session(write=False) as s:
         models = list(s.scalars(select(SuggestionSet.model).where(SuggestionSet.encounter_id == enc.json()["id"])))

@@ -27,7 +27,7 @@ def api(db_url, settings, service):
     """A client on a fresh database with one user of every person role and one EHR key."""
     from chartcoder.api.app import create_app
     from chartcoder.config import Settings
-    from chartcoder.review.service import ReviewStore
+    from chartcoder.store.database import ReviewStore
 
     s = Settings(data_dir=settings.data_dir, database_url=db_url, api_keys=EHR_STATIC, max_note_chars=20_000)
     store = ReviewStore(db_url)
@@ -38,7 +38,7 @@ def api(db_url, settings, service):
     with TestClient(app, raise_server_exceptions=False, base_url="https://testserver") as client:
         for role in ROLES:
             if role == "ehr":
-                tokens[role] = review.create_key("test EHR", "ehr")["key"]
+                tokens[role] = review.create_key("test EHR", "ehr").key
                 continue
             review.create_user(f"{role}1", PASSWORD, role, f"Test {role}")
             r = client.post("/v1/auth/login", json={"username": f"{role}1", "password": PASSWORD})
@@ -170,13 +170,13 @@ def test_a_stale_version_gets_409_and_changes_nothing(api):
 def test_two_coders_racing_from_one_version_cannot_both_win(api):
     """Both read version 1 and decide at the same moment: one wins, the other gets 409, nothing is
     lost or doubled (the UPDATE carries WHERE version = 1)."""
-    from chartcoder.errors import ConflictError
-    from chartcoder.review.auth import Principal
-    from chartcoder.review.service import DecisionIn
+    from chartcoder.accounts.principal import Principal
+    from chartcoder.domain.errors import ConflictError
+    from chartcoder.review.decisions import DecisionIn
 
     for round_ in range(5):
         enc = api.create()
-        users = {u["username"]: u["id"] for u in api.review.list_users()}
+        users = {u.username: u.id for u in api.review.list_users()}
         barrier = threading.Barrier(2)
         outcome: dict[str, str] = {}
 
@@ -385,7 +385,7 @@ def test_roles_are_enforced_on_every_route(api, role):
     enc = api.create()
     target = api.review.create_user(f"target-{role}", PASSWORD, "coder")
     key = api.review.create_key("to revoke", "ehr")
-    ids = {"enc": enc["id"], "user": str(target["id"]), "key": str(key["id"])}
+    ids = {"enc": enc["id"], "user": str(target.id), "key": str(key.id)}
     token = api.tokens[role]
     for method, path, body, allowed, status in ROUTES:
         if path == "/v1/auth/logout":
@@ -419,7 +419,7 @@ def test_sign_in_sessions_and_cookies(api):
     c.cookies.set("chartcoder_session", api.tokens["ehr"])  # an API key is never accepted as a cookie
     assert c.get("/v1/auth/me").status_code == 401
     c.cookies.clear()
-    uid = next(u["id"] for u in api.review.list_users() if u["username"] == "coder2")
+    uid = next(u.id for u in api.review.list_users() if u.username == "coder2")
     assert api.call("admin", "PATCH", f"/v1/users/{uid}", json={"active": False}).status_code == 200
     assert api.call("coder2", "GET", "/v1/auth/me").status_code == 401  # deactivated: signed out everywhere
     assert c.post("/v1/auth/login", json={"username": "coder2", "password": PASSWORD}).status_code == 401
@@ -447,7 +447,7 @@ def test_the_audit_log_refuses_updates_and_deletes(api):
     from sqlalchemy import delete, update
     from sqlalchemy.exc import DBAPIError
 
-    from chartcoder.review.models import AuditEvent
+    from chartcoder.store.audit import AuditEvent
 
     api.create()
     for stmt in (update(AuditEvent).values(action="tampered"), delete(AuditEvent)):
@@ -460,7 +460,7 @@ def test_the_audit_log_refuses_updates_and_deletes(api):
 
 def test_api_keys_cannot_make_decisions_whatever_their_role(api):
     enc = api.create()
-    key = api.review.create_key("robot", "coder")["key"]
+    key = api.review.create_key("robot", "coder").key
     h = {"Authorization": f"Bearer {key}"}
     body = {"version": 1, "decisions": [{"action": "accept", "code": "E11.22"}]}
     r = api.client.post(f"/v1/encounters/{enc['id']}/decisions", json=body, headers=h)
@@ -472,8 +472,9 @@ def test_api_keys_cannot_make_decisions_whatever_their_role(api):
 def test_sessions_end_on_expiry_password_change_and_role_change(api):
     from sqlalchemy import update
 
-    from chartcoder.review.auth import token_digest
-    from chartcoder.review.models import SignInSession, utcnow
+    from chartcoder.accounts.credentials import token_digest
+    from chartcoder.store.accounts import SignInSession
+    from chartcoder.store.base import utcnow
 
     me = api.call("coder", "GET", "/v1/auth/me")
     assert me.status_code == 200
@@ -484,7 +485,7 @@ def test_sessions_end_on_expiry_password_change_and_role_change(api):
             .values(expires_at=utcnow())
         )
     assert api.call("coder", "GET", "/v1/auth/me").status_code == 401
-    uid = next(u["id"] for u in api.review.list_users() if u["username"] == "coder2")
+    uid = next(u.id for u in api.review.list_users() if u.username == "coder2")
     assert api.call("coder2", "GET", "/v1/auth/me").status_code == 200
     r = api.call("admin", "PATCH", f"/v1/users/{uid}", json={"password": "a whole new password"})
     assert r.status_code == 200
@@ -498,7 +499,7 @@ def test_sessions_end_on_expiry_password_change_and_role_change(api):
 def test_failed_sign_ins_are_audited(api):
     from sqlalchemy import select
 
-    from chartcoder.review.models import AuditEvent
+    from chartcoder.store.audit import AuditEvent
 
     assert (
         api.client.post("/v1/auth/login", json={"username": "coder1", "password": "not it at all"}).status_code == 401

@@ -193,7 +193,7 @@ def fhir_client(settings, service, tmp_path_factory):
     from app_support import signed_in_client
 
     from chartcoder.config import Settings
-    from chartcoder.review.service import ReviewStore
+    from chartcoder.store.database import ReviewStore
 
     db = tmp_path_factory.mktemp("bounded-fhir") / "review.db"
     store = ReviewStore(f"sqlite:///{db}")
@@ -245,7 +245,7 @@ def test_cds_hooks_prefetch_notes_are_sized_before_they_are_parsed(monkeypatch) 
     """The CDS Hooks path reads prefetched DocumentReferences with the same limit, before html_to_text."""
     from fhir_samples import document_reference
 
-    from chartcoder.errors import NoteTooLongError
+    from chartcoder.domain.errors import NoteTooLongError
     from chartcoder.interop import cds_hooks, fhir_in
 
     parsed: list[int] = []

@@ -28,7 +28,7 @@ from chartcoder.config import Settings
 from chartcoder.models.pack import MANIFEST, RANKER_FILE, SIGNATURE, PackError, load_pack, save_pack, sha256_file
 from chartcoder.models.registry import ModelRegistry
 from chartcoder.models.signing import public_text, sign_manifest, trainer_key, trusted_keys
-from chartcoder.review.service import ReviewStore
+from chartcoder.store.database import ReviewStore
 from chartcoder.training.readers import read_synthetic
 
 ROOT = Path(__file__).resolve().parents[2]

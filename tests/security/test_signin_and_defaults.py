@@ -443,7 +443,7 @@ def test_cds_card_markdown_quotes_note_text_without_links_or_images(settings, se
     from markdown_it import MarkdownIt
 
     from chartcoder.config import Settings
-    from chartcoder.review.service import ReviewStore
+    from chartcoder.store.database import ReviewStore
 
     key = "cds-test-static-key-0123456789"
     hostile = (

@@ -9,7 +9,7 @@ import json
 import pytest
 from training_support import finish, start
 
-from chartcoder.errors import InvalidInputError
+from chartcoder.domain.errors import InvalidInputError
 from chartcoder.models.pack import load_pack
 from chartcoder.training.compare import compare_packs, write_comparison
 from chartcoder.training.readers import read_synthetic, write_audited_jsonl

@@ -12,9 +12,9 @@ import pytest
 from sklearn.base import clone
 from training_support import CODIESP
 
+from chartcoder.domain.encounter import Encounter
 from chartcoder.models.pack import load_pack, save_pack
 from chartcoder.models.ranker import CodeRanker, map_to_labels
-from chartcoder.models.schema import Encounter
 from chartcoder.training.metrics import mean_average_precision
 from chartcoder.training.readers import read_codiesp
 from chartcoder.training.records import Record

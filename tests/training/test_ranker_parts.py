@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from chartcoder.errors import InvalidInputError
+from chartcoder.domain.encounter import Encounter
+from chartcoder.domain.errors import InvalidInputError
 from chartcoder.models.ranker import CodeRanker, _header_children, char_grams, knowledge_view
-from chartcoder.models.schema import Encounter
 from chartcoder.training.metrics import mean_average_precision
 from chartcoder.training.readers import ReadReport, read_synthetic
 from chartcoder.training.train import knowledge_analyses

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from training_support import CODIESP, JSONL, MIMIC
 
-from chartcoder.errors import InvalidInputError
+from chartcoder.domain.errors import InvalidInputError
 from chartcoder.training.readers import (
     ReadReport,
     iter_audited_jsonl,

@@ -8,7 +8,7 @@ import json
 import pytest
 from training_support import JSONL, finish, start
 
-from chartcoder.errors import InvalidInputError
+from chartcoder.domain.errors import InvalidInputError
 from chartcoder.training.train import parse_source, train_pack
 
 

@@ -58,7 +58,7 @@ def spark_pack(records, tmp_path_factory) -> Path:
 @pytest.mark.spark
 @needs_spark
 def test_spark_analyses_are_the_local_ones_in_order(held_out):
-    from chartcoder.models.schema import Encounter
+    from chartcoder.domain.encounter import Encounter
     from chartcoder.models.service import get_service
 
     with spark_training():

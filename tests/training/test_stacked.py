@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from chartcoder.errors import ChartcoderError, InvalidInputError
+from chartcoder.domain.errors import ChartcoderError, InvalidInputError
 from chartcoder.models.pack import load_pack
 from chartcoder.models.stacked import FALLBACK_WEIGHT
 from chartcoder.training.readers import read_synthetic

@@ -239,7 +239,7 @@ def test_a_procedure_pack_in_the_service(trained, work, settings, service):
     """The procedure pack through the suggestion service, in process (the `service` fixture has loaded
     the NLP pipeline already, so a second service with the pack costs little): PCS codes come from
     the pack, the engine's diagnoses stay beside them."""
-    from chartcoder.models.schema import Encounter
+    from chartcoder.domain.encounter import Encounter
     from chartcoder.models.service import SuggestionService
 
     assert trained["px"].returncode == 0, trained["px"].explain()
@@ -322,7 +322,7 @@ def test_train_on_a_malformed_mimic_file_is_a_clear_error(failing):
 
 
 def test_train_pack_refusals_in_process(tmp_path):
-    from chartcoder.errors import InvalidInputError
+    from chartcoder.domain.errors import InvalidInputError
     from chartcoder.training.train import load_records, train_pack
 
     few = read_codiesp(CODIESP, ["dev"], "diagnosis")

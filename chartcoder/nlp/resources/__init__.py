@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from chartcoder.errors import ResourceError
+from chartcoder.domain.errors import ResourceError
 
 
 @lru_cache(maxsize=32)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from chartcoder.review.models import UTCDateTime
+from chartcoder.store.base import UTCDateTime
 
 revision = "0001"
 down_revision = None

@@ -1,4 +1,5 @@
-"""API-key authentication. Keys come from settings and from the local key file that `serve` creates."""
+"""Static API keys: the ones in the settings (CHARTCODER_API_KEYS) and the local key file `serve` creates.
+They act as the EHR role; stored keys (with their own roles) are in the database."""
 
 from __future__ import annotations
 

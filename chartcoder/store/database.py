@@ -1,7 +1,9 @@
-"""The review database: engine set-up for SQLite (WAL) and PostgreSQL, sessions, and migrations."""
+"""The database: engine set-up for SQLite (WAL) and PostgreSQL, sessions, and migrations."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +82,24 @@ def head_revision() -> str | None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+class ReviewStore:
+    """The one database (review, accounts, claims, the registry, CDS Hooks): one engine, migrated on open."""
+
+    def __init__(self, url: str, run_migrations: bool = True) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        if run_migrations:
+            migrate(self.engine)
+        self.readers = session_factory(self.engine)
+        self.writers = session_factory(self.engine.execution_options(sqlite_immediate=True))
+
+    @contextmanager
+    def session(self, write: bool = True) -> Iterator[Session]:
+        """One transaction. `write=False` for reads: on SQLite they do not queue behind writers."""
+        with (self.writers if write else self.readers)() as s, s.begin():
+            yield s
+
+    def dispose(self) -> None:
+        self.engine.dispose()

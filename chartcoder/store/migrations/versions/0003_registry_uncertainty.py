@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from chartcoder.review.models import UTCDateTime
-from chartcoder.review.uncertainty import uncertainty
+from chartcoder.domain.uncertainty import uncertainty
+from chartcoder.store.base import UTCDateTime
 
 revision = "0003"
 down_revision = "0002"

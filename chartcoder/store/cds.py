@@ -1,8 +1,8 @@
-"""The review store's CDS Hooks tables: each hook call answered (with the cards as answered, so a
+"""The CDS Hooks tables: each hook call answered (with the cards as answered, so a
 repeated `hookInstance` gets the same cards), each card and its one suggestion (so feedback maps back
 to an encounter and a code), every feedback item received (applied or not: feedback is never lost),
-and the JWT ids already seen (replay protection shared by every API process). Same `Base` as
-`models.py`; migration 0004 makes the tables."""
+and the JWT ids already seen (replay protection shared by every API process). Migration 0004 makes
+the tables."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from chartcoder.review.models import Base, UTCDateTime, utcnow
+from chartcoder.store.base import Base, UTCDateTime, utcnow
 
 
 class CdsCall(Base):

@@ -1,45 +1,22 @@
-"""Who is asking: passwords (Argon2id), sign-in sessions and API keys (random tokens stored as
-SHA-256 digests), and the role checks every route makes."""
+"""Credentials: passwords (Argon2id), sign-in session tokens and API keys (random tokens stored as
+SHA-256 digests)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from chartcoder.errors import PermissionDeniedError
+from chartcoder.domain.errors import InvalidInputError
 
 SESSION_HOURS = 12
 MIN_PASSWORD = 12
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended cost
 # Verified when the username is unknown, so a wrong username costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller: a person (user_id set) or a system key (key_id set, or neither for
-    keys from the settings and the local key file)."""
-
-    role: str
-    username: str
-    user_id: int | None = None
-    key_id: int | None = None
-    via_cookie: bool = False
-
-    def require(self, *roles: str) -> None:
-        if self.role not in roles:
-            wanted = " or ".join(roles) if len(roles) <= 2 else ", ".join(roles[:-1]) + " or " + roles[-1]
-            raise PermissionDeniedError(f"this needs the {wanted} role; you are {self.role}")
-
-    def require_person(self, what: str) -> None:
-        """Code decisions carry a person's name: an API key, whatever its role, cannot make them."""
-        if self.user_id is None:
-            raise PermissionDeniedError(f"only a signed-in person can {what}; API keys cannot")
 
 
 def hash_password(password: str) -> str:
@@ -73,3 +50,11 @@ def new_api_key() -> str:
 
 def session_expiry(now: datetime) -> datetime:
     return now + timedelta(hours=SESSION_HOURS)
+
+
+def check_password(password: str) -> None:
+    """A new password's length: at least MIN_PASSWORD characters, at most 1024."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInputError(f"'password' must be at least {MIN_PASSWORD} characters.")
+    if len(password) > 1024:
+        raise InvalidInputError("'password' must be at most 1024 characters.")
