@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check chartcoder tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/python scripts/check_function_size.py
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/latency.py

@@ -11,7 +11,11 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chartcoder.domain.errors import ChartcoderError
-from chartcoder.nlp.bounds import DEFAULT_MAX_LINE_BREAKS, DEFAULT_MAX_RUN_CHARS, DEFAULT_MAX_SYMBOL_RUN
+
+# The note bounds' defaults (chartcoder/nlp/bounds.py says what each one breaks up).
+DEFAULT_MAX_RUN_CHARS = 64
+DEFAULT_MAX_LINE_BREAKS = 4
+DEFAULT_MAX_SYMBOL_RUN = 8
 
 ENVIRONMENTS = ("development", "production", "test")
 

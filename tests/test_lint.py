@@ -1,4 +1,5 @@
-"""ruff, mypy and the function size check (scripts/check_function_size.py) run as part of the tests."""
+"""ruff, mypy, the function size check (scripts/check_function_size.py) and the import layers contract
+(pyproject.toml) run as part of the tests."""
 
 from __future__ import annotations
 
@@ -86,3 +87,11 @@ def test_the_size_check_passes_allow_listed_offenders_and_fails_on_stale_entries
         "pkg/long.py: short_one is in ALLOWED_LONG but is not over 80 lines: remove the entry",
         "pyproject.toml exempts pkg/gone.py from C901 but ALLOWED_COMPLEX names none of it",
     ]
+
+
+def test_import_layers_are_kept():
+    """The layers contract in pyproject.toml ([tool.importlinter]): no package imports one above it."""
+    proc = subprocess.run(
+        [str(BIN / "lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

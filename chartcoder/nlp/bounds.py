@@ -26,9 +26,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-DEFAULT_MAX_RUN_CHARS = 64
-DEFAULT_MAX_LINE_BREAKS = 4
-DEFAULT_MAX_SYMBOL_RUN = 8
+from chartcoder.config import DEFAULT_MAX_LINE_BREAKS, DEFAULT_MAX_RUN_CHARS, DEFAULT_MAX_SYMBOL_RUN
 
 # What str.splitlines treats as a line break; \r\n counts as two.
 LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
