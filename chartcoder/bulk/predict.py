@@ -117,8 +117,7 @@ class BulkJob:
         else:
             from chartcoder.models.signing import signer_line
 
-            card = verify_pack(self.pack_path)
-            self.model_name = f"{card['name']}@{card['version']}"
+            self.model_name = verify_pack(self.pack_path).ref
             self.pack_digest = manifest_digest(self.pack_path)
             self.pack_signer = signer_line(self.pack_path)
         self.prepared = True

@@ -9,7 +9,7 @@ truncated or incompatible pack is refused with a PackError that says which file 
 
     PACK/
       model_card.json   name, version, format, code-set release, sources and their hashes, labels, metrics
-      ranker.joblib     the fitted CodeRanker
+      ranker.joblib     the fitted ranker (a CodeRanker or a StackedRanker)
       MANIFEST.sha256   "<sha256>  <file>" per line, for every other file in the pack
       MANIFEST.sig      the Ed25519 signature over MANIFEST.sha256 and the public key that made it
 """
@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,10 +32,12 @@ import joblib
 
 from chartcoder import __version__
 from chartcoder.domain.errors import ChartcoderError
+from chartcoder.models.card import ModelCard
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from chartcoder.models.ranker import Ranker
     from chartcoder.models.signing import TrustedKey
 
 PACK_FORMAT = "chartcoder.pack.v1"
@@ -67,20 +70,24 @@ def sha256_file(path: Path) -> str:
 @dataclass
 class ModelPack:
     path: Path
-    card: dict[str, Any]
-    ranker: Any
+    card: ModelCard
+    ranker: Ranker
 
     @property
     def name(self) -> str:
-        return f"{self.card['name']}@{self.card['version']}"
+        return self.card.ref
 
 
 def save_pack(
-    ranker: Any, out: str | Path, card: dict[str, Any], signing_key: Ed25519PrivateKey | None = None
+    ranker: Ranker,
+    out: str | Path,
+    card: ModelCard | Mapping[str, Any],
+    signing_key: Ed25519PrivateKey | None = None,
 ) -> Path:
     """Write a pack atomically: into a temporary folder beside `out`, then renamed into place. It is
     signed with `signing_key`, by default the trainer's key (CHARTCODER_PACK_SIGNING_KEY, made on
-    first use)."""
+    first use). The card written is `card` with the pack format, the ranker version, this chartcoder's
+    version and the time filled in where `card` does not set them."""
     from chartcoder.models.signing import sign_manifest, trainer_key
 
     key = signing_key or trainer_key()
@@ -97,7 +104,7 @@ def save_pack(
             "ranker": RANKER_NAME,
             "chartcoder_version": __version__,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            **card,
+            **(card.to_dict() if isinstance(card, ModelCard) else card),
         }
         (tmp / CARD).write_text(json.dumps(full_card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         lines = [f"{sha256_file(tmp / name)}  {name}" for name in sorted(os.listdir(tmp)) if name != MANIFEST]
@@ -113,7 +120,7 @@ def save_pack(
     return out
 
 
-def read_card(path: str | Path) -> dict[str, Any]:
+def read_card(path: str | Path) -> ModelCard:
     path = Path(path)
     card_path = path / CARD
     if not card_path.is_file():
@@ -124,32 +131,35 @@ def read_card(path: str | Path) -> dict[str, Any]:
         raise PackError(f"{card_path}: not valid JSON ({exc})") from exc
     if not isinstance(card, dict):
         raise PackError(f"{card_path}: expected a JSON object")
-    return card
+    try:
+        return ModelCard.from_dict(card)
+    except ValueError as exc:
+        raise PackError(f"{card_path}: {exc}") from exc
 
 
-def verify_pack(path: str | Path, trusted: list[TrustedKey] | None = None) -> dict[str, Any]:
+def verify_pack(path: str | Path, trusted: list[TrustedKey] | None = None) -> ModelCard:
     """Check the signature, the manifest against every file and the card's format; return the card.
     `trusted`: the keys whose signatures count (default: `signing.trusted_keys()` of the settings)."""
     return _verify(Path(path), trusted)[0]
 
 
-def verify_files(path: str | Path) -> dict[str, Any]:
+def verify_files(path: str | Path) -> ModelCard:
     """The manifest against every file and the card's format, without the signature: what `chartcoder
     models sign` checks before it signs a pack someone trusts."""
     return _verify(Path(path), None, signed=False)[0]
 
 
-def _verify(path: Path, trusted: list[TrustedKey] | None, signed: bool = True) -> tuple[dict[str, Any], dict[str, str]]:
+def _verify(path: Path, trusted: list[TrustedKey] | None, signed: bool = True) -> tuple[ModelCard, dict[str, str]]:
     from chartcoder.models.signing import check_signature, trusted_keys
 
     card = read_card(path)
-    if card.get("format") != PACK_FORMAT:
-        raise PackError(f"{path}: pack format {card.get('format')!r}; this chartcoder reads {PACK_FORMAT!r}")
+    if card.format != PACK_FORMAT:
+        raise PackError(f"{path}: pack format {card.format!r}; this chartcoder reads {PACK_FORMAT!r}")
     from chartcoder.models.ranker import RANKER_NAME
 
-    if card.get("ranker") != RANKER_NAME:
+    if card.ranker != RANKER_NAME:
         raise PackError(
-            f"{path}: made for ranker {card.get('ranker')!r}; this chartcoder reads {RANKER_NAME!r}. "
+            f"{path}: made for ranker {card.ranker!r}; this chartcoder reads {RANKER_NAME!r}. "
             "Retrain it with `chartcoder train`."
         )
     manifest = path / MANIFEST
@@ -194,10 +204,9 @@ def load_pack(path: str | Path, trusted: list[TrustedKey] | None = None) -> Mode
     data = (path / RANKER_FILE).read_bytes()
     if hashlib.sha256(data).hexdigest() != listed[RANKER_FILE]:
         raise PackError(f"{path / RANKER_FILE}: changed while it was being loaded; the pack was modified")
-    ranker = load_ranker_bytes(data, str(path / RANKER_FILE))
+    loaded = load_ranker_bytes(data, str(path / RANKER_FILE))
     del data
-    check_ranker(ranker, card, str(path))
-    return ModelPack(path, card, ranker)
+    return ModelPack(path, card, check_ranker(loaded, card, str(path)))
 
 
 def sign_pack(path: str | Path, key: Ed25519PrivateKey | None = None) -> str:
@@ -215,7 +224,7 @@ def sign_pack(path: str | Path, key: Ed25519PrivateKey | None = None) -> str:
     return sign_manifest(path, (path / MANIFEST).read_bytes(), key or trainer_key())
 
 
-def check_ranker(ranker: Any, card: dict[str, Any], where: str) -> None:
+def check_ranker(ranker: object, card: ModelCard, where: str) -> Ranker:
     """Refuse an object that is not a usable ranker: not one of our ranker classes, without labels, of
     another coding system than its card says, or whose ranking of two known notes is not a list of
     (code, score in [0, 1]) per note, with at least one code for one of them."""
@@ -240,8 +249,8 @@ def check_ranker(ranker: Any, card: dict[str, Any], where: str) -> None:
         raise bad(f"{type(exc).__name__}: {exc}") from exc
     if not labels or not all(isinstance(c, str) and c for c in labels):
         raise bad("it has no code labels")
-    if system != card.get("system"):
-        raise bad(f"it codes {system!r}, its card says {card.get('system')!r}")
+    if system != card.system:
+        raise bad(f"it codes {system!r}, its card says {card.system!r}")
     if not isinstance(use_knowledge, (bool, np.bool_)):
         raise bad("use_knowledge_ is not a flag")
     if not isinstance(ranked, list) or len(ranked) != len(SMOKE_NOTES):
@@ -257,6 +266,7 @@ def check_ranker(ranker: Any, card: dict[str, Any], where: str) -> None:
                 raise bad(f"code {item[0]} scored {score!r}, not a number in [0, 1]")
     if not any(ranked):
         raise bad("it proposed no code for either known note")
+    return ranker
 
 
 def active_pack_path(model: str, model_dir: str | Path) -> Path | None:
@@ -283,19 +293,20 @@ def list_packs(model_dir: str | Path) -> list[dict[str, Any]]:
             card = verify_pack(p)
             status = "ok"
         except PackError as exc:
-            card = {}
+            card = ModelCard()
             with contextlib.suppress(PackError):
                 card = read_card(p)
             status = f"refused: {exc}"
+        held = card.to_dict()
         rows.append(
             {
                 "path": str(p),
-                "name": card.get("name", p.name),
-                "version": card.get("version", "?"),
-                "system": card.get("system"),
-                "labels": card.get("label_count"),
-                "metrics": card.get("metrics", {}),
-                "created": card.get("created"),
+                "name": held.get("name", p.name),
+                "version": held.get("version", "?"),
+                "system": card.system,
+                "labels": card.label_count,
+                "metrics": held.get("metrics", {}),
+                "created": card.created,
                 "status": status,
             }
         )

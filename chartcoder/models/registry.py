@@ -27,6 +27,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from chartcoder.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from chartcoder.models.card import ModelCard
 from chartcoder.models.pack import MANIFEST, ModelPack, PackError, load_pack, sha256_file, verify_pack
 from chartcoder.store.base import utcnow
 from chartcoder.store.database import ReviewStore
@@ -105,7 +106,7 @@ class ModelRegistry:
             raise PackError(f"{active.ref}: {path} changed after it was registered; refusing to load it")
         return load_pack(path, self.trusted())
 
-    def verify(self, active: ActivePack) -> dict[str, Any]:
+    def verify(self, active: ActivePack) -> ModelCard:
         """What `load` checks before it unpickles anything (the registration digest, the signature and
         the manifest); the card."""
         path = self.path_of(active)
@@ -134,7 +135,7 @@ class ModelRegistry:
         source = Path(source)
         trusted = self.trusted()
         card = verify_pack(source, trusted)
-        name, version = str(card.get("name") or ""), str(card.get("version") or "")
+        name, version = str(card.name or ""), str(card.version or "")
         if not name or not version:
             raise PackError(f"{source}: its model card has no name or version")
         ref = f"{name}@{version}"
@@ -173,7 +174,7 @@ class ModelRegistry:
                 version=version[:64],
                 folder=folder,
                 manifest_sha256=digest,
-                system=card.get("system"),
+                system=card.system,
                 card=_card_summary(card),
                 note=(note or None) and note[:500],
                 registered_by=actor[:128],
@@ -265,9 +266,10 @@ def _stack(s: Session) -> list[int | None]:
     return stack
 
 
-def _card_summary(card: dict[str, Any]) -> dict[str, Any]:
+def _card_summary(card: ModelCard) -> dict[str, Any]:
     keep = ("name", "version", "system", "task", "label_count", "metrics", "created", "training", "code_set_release")
-    return {k: card[k] for k in keep if k in card}
+    held = card.to_dict()
+    return {k: held[k] for k in keep if k in held}
 
 
 def _pack_dict(p: RegisteredPack, active: ActivePack | None) -> dict[str, Any]:

@@ -40,13 +40,24 @@ _FUNCTIONS = {
     ("numpy.random._pickle", "__generator_ctor"),
     ("numpy.random._pickle", "__randomstate_ctor"),
     ("copyreg", "_reconstructor"),
-    ("chartcoder.models.ranker", "char_grams"),  # the character vectorizer's analyzer (pure text -> grams)
+    # The character vectorizer's analyzer (pure text -> grams), where packs made after the ranker became a
+    # package name it, and where packs made before name it (the package re-exports it).
+    ("chartcoder.models.ranker.vectorize", "char_grams"),
+    ("chartcoder.models.ranker", "char_grams"),
 }
 _BUILTINS = {
     ("builtins", n)
     for n in ("set", "frozenset", "slice", "range", "complex", "bytearray", "bytes", "object", "list", "dict", "tuple")
 } | {("collections", n) for n in ("OrderedDict", "defaultdict", "Counter", "deque")}
-_OUR_MODULES = {"chartcoder.models.ranker", "chartcoder.models.stacked"}
+# Our classes a pack holds, by the module that defines them. A pickle may name each there, or (packs
+# made before the ranker became a package) as `chartcoder.models.ranker.<name>`, which re-exports it.
+_OUR_CLASSES = {
+    ("chartcoder.models.ranker.estimator", "CodeRanker"),
+    ("chartcoder.models.ranker.evidence", "EvidenceIndex"),
+    ("chartcoder.models.stacked", "StackedRanker"),
+}
+_PACKAGE = "chartcoder.models.ranker"
+_OUR_MODULES = {module for module, _ in _OUR_CLASSES} | {_PACKAGE}
 _JOBLIB = {("joblib.numpy_pickle", "NumpyArrayWrapper")}
 # Parts of module paths never imported: test helpers, build tooling (numpy.distutils runs commands);
 # sklearn's joblib wrappers (sklearn.utils.parallel.Parallel runs the tasks it is called with) likewise.
@@ -67,7 +78,8 @@ def _class_ok(module: str, obj: Any) -> bool:
         return False
     top = module.split(".")[0]
     if module in _OUR_MODULES:
-        return obj.__module__ == module  # defined there, not something it imported
+        # One of our pack classes, by where it is defined: not something the module imported.
+        return (obj.__module__, obj.__qualname__) in _OUR_CLASSES and (module == obj.__module__ or module == _PACKAGE)
     if top == "sklearn":
         # Where the class is defined, not only the module the pickle names: sklearn.calibration imports
         # Parallel from sklearn.utils.parallel, and the name a pickle uses must not launder it.

@@ -82,7 +82,7 @@ class SuggestionService:
         assert self.pack is not None
         analysis = self._analyze(note, encounter, 100)
         knowledge, mentions = analysis
-        system = self.pack.card["system"]
+        system = self.pack.ranker.system_  # the card's too (`check_ranker`)
         ranked = self.pack.ranker.rank([note], [analysis] if self.pack.ranker.use_knowledge_ else None)[0]
         labels = set(self.pack.ranker.labels_)
         pack_score: dict[str, float] = {}

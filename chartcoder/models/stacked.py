@@ -18,19 +18,22 @@ x0.05 / 0.1 / 0.3 / 1.0 0.5503 / 0.5504 / 0.5503 / 0.5488; 50 charts alone 0.431
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
+
+from chartcoder.models.ranker import CodeRanker, Ranker
 
 FALLBACK_WEIGHT = 0.1
 
 
 class StackedRanker:
-    """`rank`, `labels_`, `threshold_`, `use_knowledge_`, `oof_map_`, `system_` and `get_params()`, as
-    CodeRanker has them, so a pack holding one serves, evaluates and compares like any other."""
+    """A `Ranker` (chartcoder.models.ranker.protocol), as CodeRanker is, so a pack holding one serves,
+    evaluates and compares like any other. `base_card` is the base pack's card (as a JSON object);
+    the name, version, ranker version and label count are kept from it."""
 
     def __init__(
-        self, primary: Any, base: Any, base_card: dict[str, Any], fallback_weight: float = FALLBACK_WEIGHT
+        self, primary: CodeRanker, base: Ranker, base_card: Mapping[str, Any], fallback_weight: float = FALLBACK_WEIGHT
     ) -> None:
         if primary.system_ != base.system_:
             raise ValueError(f"the base pack codes {base.system_}; these sources code {primary.system_}")

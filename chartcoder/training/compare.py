@@ -34,10 +34,10 @@ def compare_packs(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    system = champion.card["system"]
-    if challenger.card["system"] != system:
+    system = champion.ranker.system_
+    if challenger.ranker.system_ != system:
         raise InvalidInputError(
-            f"the packs rank different code systems ({system} and {challenger.card['system']}); compare like with like"
+            f"the packs rank different code systems ({system} and {challenger.ranker.system_}); compare like with like"
         )
     charts = [r for r in records if r.positives({system})]
     if len(charts) < 5:

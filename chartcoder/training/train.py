@@ -13,8 +13,9 @@ from chartcoder.codes.icd10cm import RELEASE
 from chartcoder.domain.code_systems import CodeSystem
 from chartcoder.domain.encounter import Encounter
 from chartcoder.domain.errors import InvalidInputError
+from chartcoder.models.card import ModelCard
 from chartcoder.models.pack import ModelPack, load_pack, save_pack
-from chartcoder.models.ranker import RANKER_NAME, CodeRanker
+from chartcoder.models.ranker import RANKER_NAME, CodeRanker, Ranker
 from chartcoder.models.stacked import StackedRanker
 from chartcoder.training import metrics
 from chartcoder.training.readers import (
@@ -150,84 +151,136 @@ def train_pack(
     The records are read in an order of their content (`canonical_order`), so the same charts make
     the same pack whatever order the files list them in."""
     system = check_task(task)
-    if weights is not None and len(weights) != len(records):
-        raise InvalidInputError(f"{len(weights)} weights for {len(records)} records; give one per record")
-    if weights is not None and any(not w > 0 for w in weights):
-        raise InvalidInputError("record weights must be positive numbers")
+    _check_weights(records, weights)
     base_pack = load_pack(base) if base is not None else None
-    if base_pack is not None and base_pack.card.get("system") != system:
-        raise InvalidInputError(
-            f"--base {base}: that pack codes {base_pack.card.get('system')}; task {task!r} codes {system}"
-        )
-    order = canonical_order(records, weights)
-    records = [records[i] for i in order]
-    weights = [weights[i] for i in order] if weights is not None else None
-    keep = [i for i, r in enumerate(records) if r.positives({system})]
-    usable = [records[i] for i in keep]
-    usable_weights = [weights[i] for i in keep] if weights is not None else None
-    if len(usable) < 10:
-        raise InvalidInputError(f"{len(usable)} records have {system} codes; training needs at least 10")
+    if base_pack is not None and base_pack.card.system != system:
+        raise InvalidInputError(f"--base {base}: that pack codes {base_pack.card.system}; task {task!r} codes {system}")
+    usable, usable_weights = _usable(records, weights, system)
     started = time.perf_counter()
     knowledge = knowledge_analyses(usable, system, progress)
-    ranker = CodeRanker(**(ranker_params or {}))
-    ranker.fit(
-        [r.text for r in usable],
-        [r.positives({system}) for r in usable],
-        system=system,
-        knowledge=knowledge,
-        negatives=[r.negatives({system}) for r in usable],
-        sample_weight=usable_weights,
-        evidence=[r.evidence for r in usable],
-        progress=progress,
-    )
-    model: Any = ranker
+    ranker = _fit(CodeRanker(**(ranker_params or {})), usable, usable_weights, system, knowledge, progress)
+    model: Ranker = ranker
     base_card: dict[str, Any] = {}
+    stacked: StackedRanker | None = None
     if base_pack is not None:
-        # Over a stacked pack, stack over its base: the charts given here take the place of the
-        # charts that pack learned from (an export holds every finalized chart), rather than nesting
-        # one pack in the next at every retraining.
-        inner = base_pack.ranker.base if isinstance(base_pack.ranker, StackedRanker) else base_pack.ranker
-        base_card = base_pack.ranker.base_card if isinstance(base_pack.ranker, StackedRanker) else base_pack.card
-        model = StackedRanker(ranker, inner, base_card)
+        stacked, base_card = _stack(ranker, base_pack)
+        model = stacked
     seconds = time.perf_counter() - started
     digest = records_digest(usable)
-    # The version names what the pack learned: its records, and for a stacked pack also its base.
-    version = digest if base_pack is None else _stacked_version(digest, base_card, model.fallback_weight)
-    card = {
-        "name": name or f"{task}-ranker",
-        "version": version[:12],
-        "ranker": RANKER_NAME,
-        "ranker_params": model.get_params(),
-        "task": task,
-        "system": system,
-        "code_set_release": RELEASE,
-        "knowledge_engine": _engine_name() if knowledge is not None else None,
-        "training": {
+    card = _training_card(
+        model,
+        name=name or f"{task}-ranker",
+        task=task,
+        # The version names what the pack learned: its records, and for a stacked pack also its base.
+        version=digest if stacked is None else _stacked_version(digest, base_card, stacked.fallback_weight),
+        knowledge_engine=_engine_name() if knowledge is not None else None,
+        training={
             "sources": sources or [],
             "records": len(usable),
             "sha256": digest,
             "seconds": round(seconds, 1),
             **_engine_card(),
         },
-        "base": (
+        base=(
             {
                 "name": base_card.get("name"),
                 "version": base_card.get("version"),
-                "fallback_weight": model.fallback_weight,
+                "fallback_weight": stacked.fallback_weight,
             }
-            if base_pack is not None
+            if stacked is not None
             else None
         ),
-        "label_count": len(model.labels_),
-        "threshold": model.threshold_,
-        "metrics": {"MAP_out_of_fold": round(model.oof_map_, 4)},
-    }
+    )
     if holdout:
-        pack = ModelPack(Path(out), card, model)
-        result = score_records(pack, holdout, progress)
-        card["metrics"].update({k: round(v, 4) for k, v in result.items() if isinstance(v, float)})
-        card["metrics"]["evaluated_on"] = f"{holdout_name or 'held-out records'} ({len(holdout)} records)"
+        result = score_records(ModelPack(Path(out), card, model), holdout, progress)
+        card = card.with_metrics(
+            {
+                **{k: round(v, 4) for k, v in result.items() if isinstance(v, float)},
+                "evaluated_on": f"{holdout_name or 'held-out records'} ({len(holdout)} records)",
+            }
+        )
     return save_pack(model, out, card, signing_key)
+
+
+def _check_weights(records: list[Record], weights: list[float] | None) -> None:
+    if weights is not None and len(weights) != len(records):
+        raise InvalidInputError(f"{len(weights)} weights for {len(records)} records; give one per record")
+    if weights is not None and any(not w > 0 for w in weights):
+        raise InvalidInputError("record weights must be positive numbers")
+
+
+def _usable(records: list[Record], weights: list[float] | None, system: str) -> tuple[list[Record], list[float] | None]:
+    """The records with codes of `system` (at least 10) and their weights, in an order of their content."""
+    order = canonical_order(records, weights)
+    records = [records[i] for i in order]
+    weights = [weights[i] for i in order] if weights is not None else None
+    keep = [i for i, r in enumerate(records) if r.positives({system})]
+    usable = [records[i] for i in keep]
+    if len(usable) < 10:
+        raise InvalidInputError(f"{len(usable)} records have {system} codes; training needs at least 10")
+    return usable, [weights[i] for i in keep] if weights is not None else None
+
+
+def _fit(
+    ranker: CodeRanker,
+    records: list[Record],
+    weights: list[float] | None,
+    system: str,
+    knowledge: list[Any] | None,
+    progress: Progress | None,
+) -> CodeRanker:
+    """Fit on the records' positive codes, their rejected codes as negatives and their cited evidence."""
+    return ranker.fit(
+        [r.text for r in records],
+        [r.positives({system}) for r in records],
+        system=system,
+        knowledge=knowledge,
+        negatives=[r.negatives({system}) for r in records],
+        sample_weight=weights,
+        evidence=[r.evidence for r in records],
+        progress=progress,
+    )
+
+
+def _stack(ranker: CodeRanker, base_pack: ModelPack) -> tuple[StackedRanker, dict[str, Any]]:
+    """`ranker` over the base pack's ranker, and the base pack's card. Over a stacked pack, stack over
+    its base: the charts given here take the place of the charts that pack learned from (an export
+    holds every finalized chart), rather than nesting one pack in the next at every retraining."""
+    if isinstance(base_pack.ranker, StackedRanker):
+        inner, base_card = base_pack.ranker.base, base_pack.ranker.base_card
+    else:
+        inner, base_card = base_pack.ranker, base_pack.card.to_dict()
+    return StackedRanker(ranker, inner, base_card), base_card
+
+
+def _training_card(
+    model: Ranker,
+    *,
+    name: str,
+    task: str,
+    version: str,
+    knowledge_engine: str | None,
+    training: dict[str, Any],
+    base: dict[str, Any] | None,
+) -> ModelCard:
+    """The card of a freshly trained pack (save_pack adds the format, versions and time)."""
+    return ModelCard.from_dict(
+        {
+            "name": name,
+            "version": version[:12],
+            "ranker": RANKER_NAME,
+            "ranker_params": model.get_params(),
+            "task": task,
+            "system": model.system_,
+            "code_set_release": RELEASE,
+            "knowledge_engine": knowledge_engine,
+            "training": training,
+            "base": base,
+            "label_count": len(model.labels_),
+            "threshold": model.threshold_,
+            "metrics": {"MAP_out_of_fold": round(model.oof_map_, 4)},
+        }
+    )
 
 
 def _training_engine() -> Any:
@@ -263,7 +316,7 @@ def _engine_name() -> str:
 def rank_records(
     pack: ModelPack, records: list[Record], progress: Progress | None = None
 ) -> list[list[tuple[str, float]]]:
-    knowledge = knowledge_analyses(records, pack.card["system"], progress) if pack.ranker.use_knowledge_ else None
+    knowledge = knowledge_analyses(records, pack.ranker.system_, progress) if pack.ranker.use_knowledge_ else None
     return pack.ranker.rank([r.text for r in records], knowledge)
 
 
@@ -283,13 +336,13 @@ def evaluate_pack(
 
 def score_records(pack: ModelPack, records: list[Record], progress: Progress | None = None) -> dict[str, Any]:
     """Every evaluation metric of a loaded pack on coded records (the report's numbers)."""
-    system = pack.card["system"]
+    system = pack.ranker.system_  # the card's system too: `check_ranker` refuses a pack where they differ
     started = time.perf_counter()
     ranked = rank_records(pack, records, progress)
     seconds = time.perf_counter() - started
     gold = [r.positives({system}) for r in records]
     codes = [[c for c, _ in x] for x in ranked]
-    threshold = float(pack.card.get("threshold", pack.ranker.threshold_))
+    threshold = float(pack.card.threshold if pack.card.threshold is not None else pack.ranker.threshold_)
     predicted = [[c for c, s in x if s >= threshold] for x in ranked]
     scores = [s for x in ranked for _, s in x]
     correct = [c in set(g) for x, g in zip(ranked, gold, strict=True) for c, _ in x]

@@ -31,7 +31,9 @@ def base_pack(tmp_path_factory) -> Path:
 
 def make_pack(base: Path, folder: Path, name: str, version: str) -> Path:
     pack = load_pack(base)
-    card = {k: v for k, v in pack.card.items() if k not in ("format", "ranker", "chartcoder_version", "created")}
+    card = {
+        k: v for k, v in pack.card.to_dict().items() if k not in ("format", "ranker", "chartcoder_version", "created")
+    }
     return save_pack(pack.ranker, folder, {**card, "name": name, "version": version})
 
 

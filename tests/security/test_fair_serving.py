@@ -255,7 +255,9 @@ def test_a_promoted_pack_reaches_the_workers(tmp_path: Path) -> None:
     from chartcoder.training.train import train_pack
 
     base = load_pack(train_pack(read_synthetic("60:11"), tmp_path / "base", task="diagnosis", name="base"))
-    card = {k: v for k, v in base.card.items() if k not in ("format", "ranker", "chartcoder_version", "created")}
+    card = {
+        k: v for k, v in base.card.to_dict().items() if k not in ("format", "ranker", "chartcoder_version", "created")
+    }
     save_pack(base.ranker, tmp_path / "models" / "hot", {**card, "name": "hot", "version": "v1"})
     settings = Settings(
         data_dir=Path(__file__).resolve().parents[2] / "var",  # the checkout's term-index cache

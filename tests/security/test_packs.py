@@ -74,7 +74,9 @@ def copy_pack(src: Path, dest: Path, name: str | None = None, version: str | Non
     if name is None and version is None:
         return Path(shutil.copytree(src, dest))
     pack = load_pack(src)
-    card = {k: v for k, v in pack.card.items() if k not in ("format", "ranker", "chartcoder_version", "created")}
+    card = {
+        k: v for k, v in pack.card.to_dict().items() if k not in ("format", "ranker", "chartcoder_version", "created")
+    }
     return save_pack(pack.ranker, dest, {**card, "name": name or card["name"], "version": version or card["version"]})
 
 

@@ -67,9 +67,9 @@ def test_good_pack_layout_card_and_manifest(pack, ranker):
     assert {k: card[k] for k in CARD_IN} == CARD_IN
     lines = (pack / MANIFEST).read_text(encoding="utf-8").splitlines()
     assert lines == [f"{sha256(pack / n)}  {n}" for n in sorted([CARD, RANKER_FILE])]
-    assert verify_pack(pack) == card
+    assert verify_pack(pack).to_dict() == card
     loaded = load_pack(pack)
-    assert loaded.card == card and loaded.name == "pcs-test@0.0.1" and loaded.path == pack
+    assert loaded.card.to_dict() == card and loaded.name == "pcs-test@0.0.1" and loaded.path == pack
     assert isinstance(loaded.ranker, CodeRanker) and loaded.ranker.labels_ == ranker.labels_
 
 
@@ -189,8 +189,8 @@ def test_save_pack_replaces_atomically_and_cleans_up(ranker, tmp_path):
     out = tmp_path / "models" / "p"
     save_pack(ranker, out, {**CARD_IN, "version": "1"})
     save_pack(ranker, out, {**CARD_IN, "version": "2"})
-    assert verify_pack(out)["version"] == "2"
+    assert verify_pack(out).version == "2"
     with pytest.raises(Exception):  # noqa: B017 - whatever pickle raises for a lambda
         save_pack(lambda: None, out, {**CARD_IN, "version": "3"})
-    assert verify_pack(out)["version"] == "2"  # the pack in place is untouched by the failed save
+    assert verify_pack(out).version == "2"  # the pack in place is untouched by the failed save
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["p"]  # no temporary folder left

@@ -8,7 +8,7 @@ import pytest
 
 from chartcoder.domain.encounter import Encounter
 from chartcoder.domain.errors import InvalidInputError
-from chartcoder.models.ranker import CodeRanker, _header_children, char_grams, knowledge_view
+from chartcoder.models.ranker import CodeRanker, char_grams, header_children, knowledge_view
 from chartcoder.training.metrics import mean_average_precision
 from chartcoder.training.readers import ReadReport, read_synthetic
 from chartcoder.training.train import knowledge_analyses
@@ -22,13 +22,13 @@ def test_char_grams_stay_inside_words_and_ignore_case():
     assert char_grams("ab") == [" ab", "ab ", " ab "]
 
 
-def test_header_children():
-    assert "N46.01" in _header_children("N46.0")  # organic azoospermia: few children, all kept
-    assert set(_header_children("C50.91")) == {"C50.911", "C50.912", "C50.919"}
-    big = _header_children("R10")  # many leaves: only the unspecified/other ones, at most eight
+def testheader_children():
+    assert "N46.01" in header_children("N46.0")  # organic azoospermia: few children, all kept
+    assert set(header_children("C50.91")) == {"C50.911", "C50.912", "C50.919"}
+    big = header_children("R10")  # many leaves: only the unspecified/other ones, at most eight
     assert 0 < len(big) <= 8 and all(c[-1] in "09" for c in big)
-    assert _header_children("I10") == ()  # billable already
-    assert _header_children("not a code") == ()
+    assert header_children("I10") == ()  # billable already
+    assert header_children("not a code") == ()
 
 
 def test_a_header_mention_stands_for_its_children(service):

@@ -84,7 +84,7 @@ def test_spark_pack_ranks_held_out_notes_as_the_local_pack(local_pack, spark_pac
         assert [c for c, _ in a] == [c for c, _ in b]  # same codes in the same order
         assert [s for _, s in a] == [s for _, s in b]  # and the same scores, to the last bit
     for key in ("version", "label_count", "threshold", "metrics", "ranker_params", "knowledge_engine"):
-        assert spark.card[key] == local.card[key]
+        assert getattr(spark.card, key) == getattr(local.card, key)
 
 
 @pytest.mark.spark
@@ -124,7 +124,8 @@ def test_cli_trains_on_spark_end_to_end(session, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"training on Spark: {MASTER}" in result.output
     card = verify_pack(out)
-    assert card["training"]["engine"] == "spark" and card["training"]["master"] == MASTER
+    assert card.training is not None
+    assert card.training["engine"] == "spark" and card.training["master"] == MASTER
     assert not session.sparkContext._jsc.sc().isStopped()  # the CLI stops only a session it started
 
 

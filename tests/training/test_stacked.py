@@ -27,15 +27,16 @@ def packs(tmp_path_factory):
 
 def test_stacked_pack_records_its_base_and_verifies(packs):
     base, stacked = load_pack(packs["base"]), load_pack(packs["stacked"])
-    assert stacked.card["base"] == {
+    assert stacked.card.base == {
         "name": "base",
-        "version": base.card["version"],
+        "version": base.card.version,
         "fallback_weight": FALLBACK_WEIGHT,
     }
-    assert stacked.card["ranker_params"]["base"]["version"] == base.card["version"]
+    assert stacked.card.ranker_params is not None
+    assert stacked.card.ranker_params["base"]["version"] == base.card.version
     primary = set(stacked.ranker.primary.labels_)
-    assert stacked.card["label_count"] == len(primary | set(base.ranker.labels_)) > len(primary)
-    assert stacked.card["threshold"] == stacked.ranker.primary.threshold_
+    assert stacked.card.label_count == len(primary | set(base.ranker.labels_)) > len(primary)
+    assert stacked.card.threshold == stacked.ranker.primary.threshold_
 
 
 def test_primary_ranks_its_codes_and_the_base_adds_only_codes_the_charts_do_not_hold(packs):
@@ -70,8 +71,9 @@ def test_the_same_charts_in_another_order_make_the_same_pack(packs, tmp_path):
     random.Random(5).shuffle(charts)
     again = load_pack(train_pack(charts, tmp_path / "again", name="practice", base=packs["base"]))
     first = load_pack(packs["stacked"])
-    assert again.card["version"] == first.card["version"]
-    assert again.card["training"]["sha256"] == first.card["training"]["sha256"]
+    assert again.card.version == first.card.version
+    assert again.card.training is not None and first.card.training is not None
+    assert again.card.training["sha256"] == first.card.training["sha256"]
     notes = read_synthetic("10:24")
     knowledge = knowledge_analyses(notes, "ICD-10-CM")
     texts = [r.text for r in notes]
@@ -111,7 +113,7 @@ def test_train_cli_base_option(packs, tmp_path):
     done = runner.invoke(app, ["train", "--source", "synthetic:20:27", "--base", str(packs["base"]), "--out", str(out)])
     assert done.exit_code == 0, done.output
     card = load_pack(out).card
-    assert card["base"]["name"] == "base" and card["base"]["fallback_weight"] == FALLBACK_WEIGHT
+    assert card.base is not None and card.base["name"] == "base" and card.base["fallback_weight"] == FALLBACK_WEIGHT
     missing = runner.invoke(
         app, ["train", "--source", "synthetic:20:27", "--base", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]
     )
@@ -122,11 +124,12 @@ def test_train_cli_base_option(packs, tmp_path):
 def test_a_stacked_pack_has_a_version_of_its_own_and_does_not_nest(packs, tmp_path):
     stacked = load_pack(packs["stacked"])
     # The same charts alone would carry the records' digest as version; stacked, the base counts too.
-    assert stacked.card["version"] != stacked.card["training"]["sha256"][:12]
+    assert stacked.card.training is not None and stacked.card.version != stacked.card.training["sha256"][:12]
     # Retraining over the stacked pack stacks over its base: no pack inside a pack inside a pack.
     again = load_pack(train_pack(read_synthetic("20:28"), tmp_path / "next", name="next", base=packs["stacked"]))
     base = load_pack(packs["base"])
-    assert again.card["base"]["name"] == "base" and again.card["base"]["version"] == base.card["version"]
+    assert again.card.base is not None
+    assert again.card.base["name"] == "base" and again.card.base["version"] == base.card.version
     assert type(again.ranker.base).__name__ == "CodeRanker"
     assert again.ranker.base.labels_ == base.ranker.labels_
 

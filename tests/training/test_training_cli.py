@@ -90,20 +90,21 @@ def test_train_writes_verified_packs(trained, work):
     ):
         card = verify_pack(work / "models" / key)
         usable = [r for r in records if r.positives()]
-        assert card["name"] == f"{task}-ranker"
-        assert (card["task"], card["system"], card["label_count"]) == (task, system, labels)
-        assert card["code_set_release"] == RELEASE
-        assert card["ranker_params"] == CodeRanker().get_params()
-        assert 0.0 < card["threshold"] <= 1.0
-        assert card["training"]["records"] == len(usable)
+        assert card.name == f"{task}-ranker"
+        assert (card.task, card.system, card.label_count) == (task, system, labels)
+        assert card.code_set_release == RELEASE
+        assert card.ranker_params == CodeRanker().get_params()
+        assert card.threshold is not None and 0.0 < card.threshold <= 1.0
+        assert card.training is not None and card.training["records"] == len(usable)
         # Training reads the records in an order of their content, whatever the files' order.
-        assert card["training"]["sha256"] == records_digest([usable[i] for i in canonical_order(usable)])
-        assert card["version"] == card["training"]["sha256"][:12]
-        [source] = card["training"]["sources"]
+        assert card.training["sha256"] == records_digest([usable[i] for i in canonical_order(usable)])
+        assert card.version == card.training["sha256"][:12]
+        [source] = card.training["sources"]
         assert source["format"] == "codiesp" and source["splits"] == ["train"] and source["records"] == 24
         assert source["sha256"] == records_digest(records)
-    assert verify_pack(work / "models" / "dx")["knowledge_engine"]
-    assert verify_pack(work / "models" / "px")["knowledge_engine"] is None
+    assert verify_pack(work / "models" / "dx").knowledge_engine
+    px_card = verify_pack(work / "models" / "px")
+    assert px_card.knowledge_engine is None and px_card.to_dict()["knowledge_engine"] is None  # written as null
     assert load_pack(work / "models" / "dx").ranker.use_knowledge_ is True
 
 
@@ -121,7 +122,7 @@ def test_evaluate_writes_the_report_and_prints_map(used, work, key, pack, with_c
     for png in ("calibration.png", "precision_recall.png"):
         assert (out / png).read_bytes()[:8] == PNG
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    version = verify_pack(work / "models" / key)["version"]
+    version = verify_pack(work / "models" / key).version
     assert report["pack"] == f"{pack}@{version}"
     assert report["records"] == 8 and report["records_with_codes"] == with_codes
     for k in ("MAP", "micro_precision", "micro_recall", "micro_f1", "macro_f1", "ECE", "P@1", "R@5", "R@20"):
@@ -167,8 +168,8 @@ def test_models_list_shows_packs_and_refuses_a_tampered_one(trained, work, tmp_p
     assert len(rows) == 2, proc.stdout
     assert "diagnosis-ranker" in rows[0] and "ICD-10-CM" in rows[0] and re.search(r"\bok\b", rows[0])
     assert "procedure-ranker" in rows[1] and "ICD-10-PCS" in rows[1] and re.search(r"\bok\b", rows[1])
-    assert verify_pack(models / "dx")["version"] in rows[0]
-    oof = verify_pack(models / "dx")["metrics"]["MAP_out_of_fold"]
+    assert verify_pack(models / "dx").version in rows[0]
+    oof = (verify_pack(models / "dx").metrics or {})["MAP_out_of_fold"]
     assert 0.0 <= oof <= 1.0 and f"{oof:.3f}" in rows[0]  # the card's MAP is shown
     assert "2 model packs" in proc.stdout
 
@@ -203,7 +204,7 @@ def test_predict_with_a_diagnosis_pack(used, work):
     proc = used["predict-dx"]
     assert proc.returncode == 0, proc.explain()
     by_id = _check_contract(work / "pred-dx.jsonl")
-    version = verify_pack(work / "models" / "dx")["version"]
+    version = verify_pack(work / "models" / "dx").version
     for note_id, gold in GOLD.items():
         rec = by_id[note_id]
         assert rec["model"] == f"diagnosis-ranker@{version}"
@@ -247,7 +248,7 @@ def test_a_procedure_pack_in_the_service(trained, work, settings, service):
     with_pack = SuggestionService(settings, pack=pack)
     for note in NOTES:
         result = with_pack.suggest(note["text"], Encounter.from_dict(note.get("encounter")), 20)
-        assert result.model == f"procedure-ranker@{pack.card['version']}"
+        assert result.model == f"procedure-ranker@{pack.card.version}"
         pcs = [s for s in result.suggestions if s.system == "ICD-10-PCS"]
         assert {s.code for s in pcs} <= set(pack.ranker.labels_)
         for s in result.suggestions:
