@@ -109,7 +109,7 @@ def test_signed_packs_from_before_and_after_the_split_load(ranker, notes, tmp_pa
 @pytest.mark.parametrize(
     ("module", "name"),
     [
-        (OLD, "FlatForest"),  # a class the package re-exports but no pack holds
+        (OLD, "Ranker"),  # classes the package exports that no pack holds
         (OLD, "InvalidParameterError"),
         (OLD, "parallel_fit"),
         (f"{OLD}.trees", "FlatForest"),

@@ -8,7 +8,8 @@ import pytest
 
 from chartcoder.domain.encounter import Encounter
 from chartcoder.domain.errors import InvalidInputError
-from chartcoder.models.ranker import CodeRanker, char_grams, header_children, knowledge_view
+from chartcoder.models.ranker import CodeRanker, char_grams, knowledge_view
+from chartcoder.models.ranker.engine_view import header_children
 from chartcoder.training.metrics import mean_average_precision
 from chartcoder.training.readers import ReadReport, read_synthetic
 from chartcoder.training.train import knowledge_analyses
@@ -105,7 +106,7 @@ def test_header_children_carry_the_header_evidence():
 def test_flat_forest_matches_scikit_learn(synthetic_ranker):
     import numpy as np
 
-    from chartcoder.models.ranker import FlatForest
+    from chartcoder.models.ranker.trees import FlatForest
 
     ranker, _ = synthetic_ranker
     rng = np.random.default_rng(0)
@@ -121,7 +122,7 @@ def test_flat_forest_handles_wider_trees_and_falls_back_past_64_leaves():
     import numpy as np
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from chartcoder.models.ranker import FlatForest
+    from chartcoder.models.ranker.trees import FlatForest
 
     rng = np.random.default_rng(1)
     X = rng.normal(size=(3000, 6))
@@ -141,7 +142,8 @@ def test_fast_tfidf_and_calibration_match_scikit_learn(synthetic_ranker):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.isotonic import IsotonicRegression
 
-    from chartcoder.models.ranker import FastTfidf, calibrate, char_grams
+    from chartcoder.models.ranker.calibration import calibrate
+    from chartcoder.models.ranker.vectorize import FastTfidf, char_grams
 
     ranker, records = synthetic_ranker
     texts = [r.text for r in records[:40]] + ["", "Ünïcode café naïve résumé", "zzzz qqqq"]

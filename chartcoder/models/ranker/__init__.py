@@ -27,21 +27,19 @@ The package, by concern:
 
 Packs pickle the ranker by class path. Packs made before this was a package name
 `chartcoder.models.ranker.CodeRanker`, `chartcoder.models.ranker.EvidenceIndex` and
-`chartcoder.models.ranker.char_grams`: the names below keep resolving, and the allow-list unpickler
-(chartcoder.models.safe_load) accepts them under either path.
+`chartcoder.models.ranker.char_grams`: the names below keep resolving (they are what a pack holds, so
+they stay here whatever else moves), and the allow-list unpickler (chartcoder.models.safe_load) accepts
+them under either path. Everything else is imported from its module.
 """
 
-from chartcoder.models.ranker.blas import one_blas_thread
-from chartcoder.models.ranker.calibration import calibrate
-from chartcoder.models.ranker.engine_view import KnowledgeView, header_children, knowledge_view, map_to_labels
+from chartcoder.models.ranker.engine_view import knowledge_view, map_to_labels
 from chartcoder.models.ranker.estimator import CodeRanker
-from chartcoder.models.ranker.evidence import EvidenceIndex, mine_terms, mined_view, note_grams
+from chartcoder.models.ranker.evidence import EvidenceIndex
 from chartcoder.models.ranker.features import FEATURES, KNOWLEDGE_FEATURES, RANKER_NAME
 from chartcoder.models.ranker.parallel import parallel_fit
 from chartcoder.models.ranker.params import InvalidParameterError
 from chartcoder.models.ranker.protocol import Ranker
-from chartcoder.models.ranker.trees import FlatForest
-from chartcoder.models.ranker.vectorize import FastTfidf, char_grams
+from chartcoder.models.ranker.vectorize import char_grams
 
 __all__ = [
     "FEATURES",
@@ -49,19 +47,10 @@ __all__ = [
     "RANKER_NAME",
     "CodeRanker",
     "EvidenceIndex",
-    "FastTfidf",
-    "FlatForest",
     "InvalidParameterError",
-    "KnowledgeView",
     "Ranker",
-    "calibrate",
     "char_grams",
-    "header_children",
     "knowledge_view",
     "map_to_labels",
-    "mine_terms",
-    "mined_view",
-    "note_grams",
-    "one_blas_thread",
     "parallel_fit",
 ]
