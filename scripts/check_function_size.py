@@ -46,12 +46,10 @@ ALLOWED_LONG: frozenset[tuple[str, str]] = frozenset(
         ("chartcoder/models/knowledge.py", "KnowledgeSuggester.suggest"),
         ("chartcoder/models/knowledge.py", "KnowledgeSuggester._weigh_by_document"),
         ("chartcoder/models/knowledge.py", "KnowledgeSuggester._implied_by_procedure"),
-        ("chartcoder/models/ranker.py", "CodeRanker.fit"),
         ("chartcoder/models/retrieval.py", "build_index"),
         ("chartcoder/models/retrieval.py", "DiagnosisRetriever._score"),
         ("chartcoder/review/analytics.py", "_assemble"),
         ("chartcoder/training/compare.py", "compare_packs"),
-        ("chartcoder/training/train.py", "train_pack"),
     }
 )
 # Same rule: only shrinks. Each file here is also exempted from C901 in pyproject.toml, and only these.
