@@ -22,8 +22,8 @@ def signed_in_client(settings: Any, service: Any, store: Any, roles: Sequence[st
     app = create_app(settings, service_factory=lambda: service, store=store)
     tokens = {}
     for role in roles:
-        app.state.review.create_user(f"{role}1", PASSWORD, role)
-        tokens[role] = app.state.review.sign_in(f"{role}1", PASSWORD)[1]
+        app.state.review.accounts.create_user(f"{role}1", PASSWORD, role)
+        tokens[role] = app.state.review.accounts.sign_in(f"{role}1", PASSWORD)[1]
     with TestClient(app, raise_server_exceptions=False) as c:
         c.h = lambda role: {"Authorization": f"Bearer {tokens[role]}"}  # type: ignore[attr-defined]
         yield c
@@ -41,6 +41,6 @@ def registry_app(db_url: str, model_dir: Any, settings: Any, service: Any) -> tu
     )
     tokens = {}
     for role in ("coder", "admin", "data_scientist"):
-        app.state.review.create_user(f"{role}1", PASSWORD, role)
-        tokens[role] = app.state.review.sign_in(f"{role}1", PASSWORD)[1]
+        app.state.review.accounts.create_user(f"{role}1", PASSWORD, role)
+        tokens[role] = app.state.review.accounts.sign_in(f"{role}1", PASSWORD)[1]
     return app, lambda role: {"Authorization": f"Bearer {tokens[role]}"}

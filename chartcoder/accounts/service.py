@@ -17,11 +17,10 @@ from chartcoder.accounts.principal import Principal
 from chartcoder.accounts.static_keys import accepted_keys, key_is_valid
 from chartcoder.config import Settings
 from chartcoder.domain.errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError
+from chartcoder.domain.roles import ROLES
 from chartcoder.store.accounts import ApiKey, SignInSession, User
 from chartcoder.store.base import utcnow
 from chartcoder.store.database import ReviewStore
-
-ROLES = ("coder", "biller", "ehr", "data_scientist", "admin")
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from chartcoder.api.deps import current_principal
 
 ASSETS = {  # the files the page loads, by the name it loads them under
     "swagger-ui.css": ("swagger-ui.css", "text/css"),
@@ -34,7 +36,7 @@ PAGE = """<!doctype html>
 """
 
 # Changes made from this page use the signed-in session cookie, which needs the same header the
-# review page sends (chartcoder/api/app.py refuses a cookie change without it).
+# review page sends (chartcoder/api/middleware.py refuses a cookie change without it).
 START = """window.addEventListener("load", function () {
   window.ui = SwaggerUIBundle({
     url: "/openapi.json",
@@ -58,21 +60,31 @@ def swagger_dir() -> Path:
     return Path(spec.origin).parent / "static"
 
 
-def install(app: FastAPI, title: str) -> None:
-    folder = swagger_dir()
+signed_in = [Depends(current_principal)]  # the request middleware asks for sign-in here too
+openapi_router = APIRouter(dependencies=signed_in, include_in_schema=False)
+router = APIRouter(prefix="/docs", dependencies=signed_in, include_in_schema=False)
 
-    @app.get("/docs", include_in_schema=False)
-    def docs_page() -> HTMLResponse:
-        return HTMLResponse(PAGE.format(title=title))
 
-    @app.get("/docs/start.js", include_in_schema=False)
-    def docs_start() -> Response:
-        return Response(START, media_type="text/javascript")
+@openapi_router.get("/openapi.json")
+def openapi_document(request: Request) -> JSONResponse:
+    """The OpenAPI document (FastAPI's own route is off, so that this one carries the auth dependency)."""
+    return JSONResponse(request.app.openapi())
 
-    @app.get("/docs/{name}", include_in_schema=False)
-    def docs_asset(name: str) -> Response:
-        found = ASSETS.get(name)
-        if found is None:
-            return Response(status_code=404)
-        file, media = found
-        return FileResponse(folder / file, media_type=media)
+
+@router.get("")
+def docs_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(PAGE.format(title=request.app.title))
+
+
+@router.get("/start.js")
+def docs_start() -> Response:
+    return Response(START, media_type="text/javascript")
+
+
+@router.get("/{name}")
+def docs_asset(name: str) -> Response:
+    found = ASSETS.get(name)
+    if found is None:
+        return Response(status_code=404)
+    file, media = found
+    return FileResponse(swagger_dir() / file, media_type=media)

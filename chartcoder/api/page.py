@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
@@ -42,12 +42,17 @@ class PageFiles(StaticFiles):
         return response
 
 
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def review_page() -> FileResponse:
+    return FileResponse(UI_DIR / "index.html", media_type=MEDIA_TYPES[".html"])
+
+
 def install(app: FastAPI) -> None:
     """Serves the page, when the package ships it."""
     if not UI_DIR.is_dir():
         return
     app.mount("/ui", PageFiles(directory=UI_DIR), name="ui")
-
-    @app.get("/", include_in_schema=False)
-    def review_page() -> FileResponse:
-        return FileResponse(UI_DIR / "index.html", media_type=MEDIA_TYPES[".html"])
+    app.include_router(router)

@@ -9,8 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from chartcoder.cli.common import ROLE_HELP, _fail, _review, console, err
+from chartcoder.cli.common import _fail, _review, console, err
 from chartcoder.domain.errors import ChartcoderError
+from chartcoder.domain.roles import ROLE_HELP
 
 users_app = typer.Typer(help="People who sign in to the review page: create, list.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for systems (EHRs, scripts): create, list, revoke.", no_args_is_help=True)

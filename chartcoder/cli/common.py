@@ -14,7 +14,6 @@ from rich.markup import escape
 
 console = Console()
 err = Console(stderr=True)
-ROLE_HELP = "coder | biller | ehr | data_scientist | admin"
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -113,7 +113,7 @@ class WorkerFailed(SuggestionWorkError):
 
 class RequestWork:
     """The suggestion jobs one HTTP request started, and whether its client went away. Set for each
-    request by `chartcoder.api.app.RequestWorkScope` in a context variable, which threads started with
+    request by `chartcoder.api.work.RequestWorkScope` in a context variable, which threads started with
     `run_in_threadpool` inherit; `disconnected()` cancels every job of the request."""
 
     def __init__(self, caller: str, request_id: str | None) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from chartcoder import metrics
 from chartcoder.accounts.audit import record
 from chartcoder.accounts.principal import Principal
-from chartcoder.accounts.service import AccountService, ApiKeyInfo, UserInfo
+from chartcoder.accounts.service import AccountService
 from chartcoder.config import Settings
 from chartcoder.domain.encounter import Encounter as NoteContext
 from chartcoder.domain.encounter import Setting
@@ -39,42 +39,6 @@ class ReviewService:
         self.accounts = AccountService(store, settings)
         self.settings = settings
         self._suggester = suggester
-
-    # -- people, keys and sessions: chartcoder/accounts, reached through here until api/ calls it -----
-    def create_user(
-        self, username: str, password: str, role: str, display_name: str | None = None, actor: Principal | None = None
-    ) -> UserInfo:
-        return self.accounts.create_user(username, password, role, display_name, actor)
-
-    def list_users(self) -> list[UserInfo]:
-        return self.accounts.list_users()
-
-    def get_user(self, user_id: int) -> UserInfo:
-        return self.accounts.get_user(user_id)
-
-    def count_users(self) -> int:
-        return self.accounts.count_users()
-
-    def update_user(self, user_id: int, changes: dict[str, Any], actor: Principal) -> UserInfo:
-        return self.accounts.update_user(user_id, changes, actor)
-
-    def create_key(self, name: str, role: str, actor: Principal | None = None) -> ApiKeyInfo:
-        return self.accounts.create_key(name, role, actor)
-
-    def list_keys(self) -> list[ApiKeyInfo]:
-        return self.accounts.list_keys()
-
-    def revoke_key(self, key_id: int, actor: Principal) -> None:
-        self.accounts.revoke_key(key_id, actor)
-
-    def sign_in(self, username: str, password: str) -> tuple[UserInfo, str, datetime]:
-        return self.accounts.sign_in(username, password)
-
-    def sign_out(self, token: str) -> None:
-        self.accounts.sign_out(token)
-
-    def principal_for(self, token: str, via_cookie: bool = False) -> Principal | None:
-        return self.accounts.principal_for(token, via_cookie)
 
     # -- encounters ------------------------------------------------------------------------------
     def create_encounter(self, data: dict[str, Any], actor: Principal) -> dict[str, Any]:

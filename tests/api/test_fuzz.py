@@ -42,17 +42,17 @@ class AdminSession:
 
     def __init__(self, app) -> None:
         self.review = app.state.review
-        self.user = self.review.create_user("fuzzadmin", PASSWORD, "admin")
-        self.token = self.review.sign_in("fuzzadmin", PASSWORD)[1]
+        self.user = self.review.accounts.create_user("fuzzadmin", PASSWORD, "admin")
+        self.token = self.review.accounts.sign_in("fuzzadmin", PASSWORD)[1]
 
     def headers(self) -> dict[str, str]:
-        who = self.review.principal_for(self.token)
+        who = self.review.accounts.principal_for(self.token)
         if who is None or who.role != "admin":
             from chartcoder.accounts.principal import Principal
 
             repair = {"active": True, "role": "admin", "password": PASSWORD}
-            self.review.update_user(self.user.id, repair, Principal("admin", "fuzz-repair"))
-            self.token = self.review.sign_in("fuzzadmin", PASSWORD)[1]
+            self.review.accounts.update_user(self.user.id, repair, Principal("admin", "fuzz-repair"))
+            self.token = self.review.accounts.sign_in("fuzzadmin", PASSWORD)[1]
         return {"Authorization": f"Bearer {self.token}"}
 
 

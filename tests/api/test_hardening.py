@@ -51,8 +51,8 @@ def make_client(settings, service, tmp_path):
         app = create_app(Settings(**values), service_factory=lambda: service)
         tokens = {}
         for name, role in (("coder1", "coder"), ("coder2", "coder"), ("admin1", "admin")):
-            app.state.review.create_user(name, PASSWORD, role)
-            tokens[name] = app.state.review.sign_in(name, PASSWORD)[1]
+            app.state.review.accounts.create_user(name, PASSWORD, role)
+            tokens[name] = app.state.review.accounts.sign_in(name, PASSWORD)[1]
         c = TestClient(app, raise_server_exceptions=False, client=client)
         if lifespan:
             c.__enter__()
@@ -126,7 +126,7 @@ def test_a_caller_over_its_budget_gets_429_with_retry_after(make_client):
     assert 1 <= int(r.headers["Retry-After"]) <= 60 and body["retry_after"] == int(r.headers["Retry-After"])
     # another person, and the same person's budget is theirs whatever session they use
     assert c.get("/v1/auth/me", headers=c.h("coder2")).status_code == 200
-    second_session = c.app.state.review.sign_in("coder1", PASSWORD)[1]
+    second_session = c.app.state.review.accounts.sign_in("coder1", PASSWORD)[1]
     assert c.get("/v1/auth/me", headers={"Authorization": f"Bearer {second_session}"}).status_code == 429
     # EHR keys have their own, larger budget, one per key
     for _ in range(5):
@@ -141,7 +141,7 @@ def test_a_caller_over_its_budget_gets_429_with_retry_after(make_client):
 
 def test_stored_keys_count_apart(make_client):
     c = make_client(rate_limit_per_minute=2, rate_limit_ehr_per_minute=2, rate_limit_burst=0)
-    keys = [c.app.state.review.create_key(f"ehr{i}", "ehr").key for i in range(2)]
+    keys = [c.app.state.review.accounts.create_key(f"ehr{i}", "ehr").key for i in range(2)]
     for key in keys:
         assert [c.get("/v1/review/reasons", headers=ehr(key)).status_code for _ in range(3)] == [200, 200, 429]
 

@@ -38,14 +38,14 @@ def api(db_url, settings, service):
     with TestClient(app, raise_server_exceptions=False, base_url="https://testserver") as client:
         for role in ROLES:
             if role == "ehr":
-                tokens[role] = review.create_key("test EHR", "ehr").key
+                tokens[role] = review.accounts.create_key("test EHR", "ehr").key
                 continue
-            review.create_user(f"{role}1", PASSWORD, role, f"Test {role}")
+            review.accounts.create_user(f"{role}1", PASSWORD, role, f"Test {role}")
             r = client.post("/v1/auth/login", json={"username": f"{role}1", "password": PASSWORD})
             assert r.status_code == 200, r.text
             tokens[role] = r.json()["token"]
-        review.create_user("coder2", PASSWORD, "coder")
-        tokens["coder2"] = review.sign_in("coder2", PASSWORD)[1]
+        review.accounts.create_user("coder2", PASSWORD, "coder")
+        tokens["coder2"] = review.accounts.sign_in("coder2", PASSWORD)[1]
         client.cookies.clear()
         yield Api(client, tokens, review)
     store.dispose()
@@ -176,7 +176,7 @@ def test_two_coders_racing_from_one_version_cannot_both_win(api):
 
     for round_ in range(5):
         enc = api.create()
-        users = {u.username: u.id for u in api.review.list_users()}
+        users = {u.username: u.id for u in api.review.accounts.list_users()}
         barrier = threading.Barrier(2)
         outcome: dict[str, str] = {}
 
@@ -383,8 +383,8 @@ def test_every_route_but_health_needs_authentication(api):
 @pytest.mark.parametrize("role", ROLES)
 def test_roles_are_enforced_on_every_route(api, role):
     enc = api.create()
-    target = api.review.create_user(f"target-{role}", PASSWORD, "coder")
-    key = api.review.create_key("to revoke", "ehr")
+    target = api.review.accounts.create_user(f"target-{role}", PASSWORD, "coder")
+    key = api.review.accounts.create_key("to revoke", "ehr")
     ids = {"enc": enc["id"], "user": str(target.id), "key": str(key.id)}
     token = api.tokens[role]
     for method, path, body, allowed, status in ROUTES:
@@ -419,7 +419,7 @@ def test_sign_in_sessions_and_cookies(api):
     c.cookies.set("chartcoder_session", api.tokens["ehr"])  # an API key is never accepted as a cookie
     assert c.get("/v1/auth/me").status_code == 401
     c.cookies.clear()
-    uid = next(u.id for u in api.review.list_users() if u.username == "coder2")
+    uid = next(u.id for u in api.review.accounts.list_users() if u.username == "coder2")
     assert api.call("admin", "PATCH", f"/v1/users/{uid}", json={"active": False}).status_code == 200
     assert api.call("coder2", "GET", "/v1/auth/me").status_code == 401  # deactivated: signed out everywhere
     assert c.post("/v1/auth/login", json={"username": "coder2", "password": PASSWORD}).status_code == 401
@@ -460,7 +460,7 @@ def test_the_audit_log_refuses_updates_and_deletes(api):
 
 def test_api_keys_cannot_make_decisions_whatever_their_role(api):
     enc = api.create()
-    key = api.review.create_key("robot", "coder").key
+    key = api.review.accounts.create_key("robot", "coder").key
     h = {"Authorization": f"Bearer {key}"}
     body = {"version": 1, "decisions": [{"action": "accept", "code": "E11.22"}]}
     r = api.client.post(f"/v1/encounters/{enc['id']}/decisions", json=body, headers=h)
@@ -485,12 +485,12 @@ def test_sessions_end_on_expiry_password_change_and_role_change(api):
             .values(expires_at=utcnow())
         )
     assert api.call("coder", "GET", "/v1/auth/me").status_code == 401
-    uid = next(u.id for u in api.review.list_users() if u.username == "coder2")
+    uid = next(u.id for u in api.review.accounts.list_users() if u.username == "coder2")
     assert api.call("coder2", "GET", "/v1/auth/me").status_code == 200
     r = api.call("admin", "PATCH", f"/v1/users/{uid}", json={"password": "a whole new password"})
     assert r.status_code == 200
     assert api.call("coder2", "GET", "/v1/auth/me").status_code == 401
-    token = api.review.sign_in("coder2", "a whole new password")[1]
+    token = api.review.accounts.sign_in("coder2", "a whole new password")[1]
     assert api.client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert api.call("admin", "PATCH", f"/v1/users/{uid}", json={"role": "biller"}).status_code == 200
     assert api.client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401

@@ -270,8 +270,8 @@ def test_a_promoted_pack_reaches_the_workers(tmp_path: Path) -> None:
     app = create_app(settings)
     assert app.state.pool is not None
     review = app.state.review
-    review.create_user("admin1", "correct horse battery", "admin")
-    token = review.sign_in("admin1", "correct horse battery")[1]
+    review.accounts.create_user("admin1", "correct horse battery", "admin")
+    token = review.accounts.sign_in("admin1", "correct horse battery")[1]
     h = {"Authorization": f"Bearer {token}"}
     with TestClient(app, raise_server_exceptions=False) as c:
         deadline = time.monotonic() + 120

@@ -53,7 +53,7 @@ def make_client(settings, service, tmp_path):
         }
         app = create_app(Settings(**values), service_factory=lambda: service)
         for name, role in (("coder1", "coder"), ("coder2", "coder"), ("admin1", "admin")):
-            app.state.review.create_user(name, PASSWORD, role)
+            app.state.review.accounts.create_user(name, PASSWORD, role)
         c = TestClient(app, raise_server_exceptions=False, client=client)
         opened.append(c)
         return c
@@ -238,7 +238,7 @@ def test_the_database_wal_and_data_folder_are_private(settings, service, tmp_pat
     try:
         cfg = Settings(data_dir=data, model="knowledge", registry_poll_seconds=0)
         app = create_app(cfg, service_factory=lambda: service)
-        app.state.review.create_user("coder1", PASSWORD, "coder")
+        app.state.review.accounts.create_user("coder1", PASSWORD, "coder")
         with TestClient(app, client=PROXY) as c:
             assert login(c, "coder1", PASSWORD).status_code == 200  # a write: the WAL is there
             db = data / "chartcoder.db"

@@ -1,0 +1,177 @@
+"""Encounters: what an EHR or a coder sends to store a note for review, and what the review answers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from chartcoder.api.schemas.common import IsoDate, Out, Stored, Strict
+
+
+class AddressIn(Strict):
+    line1: str = Field(..., min_length=1, max_length=55)
+    line2: str | None = Field(None, max_length=55)
+    city: str = Field(..., min_length=1, max_length=30)
+    state: str = Field(..., pattern=r"^[A-Z]{2}$")
+    zip: str = Field(..., pattern=r"^[0-9]{5}([0-9]{4})?$")
+
+
+class Patient(Strict):
+    id: str | None = Field(None, max_length=100)
+    address: AddressIn | None = None
+    name: str | None = Field(None, max_length=200)
+    sex: Literal["F", "M", "U"] | None = None
+    birth_date: IsoDate | None = None
+    age: int | None = Field(None, ge=0, le=130)
+
+
+class Provider(Strict):
+    npi: str | None = Field(None, pattern=r"^\d{10}$")
+    name: str | None = Field(None, max_length=200)
+
+
+class Payer(Strict):
+    id: str | None = Field(None, max_length=80)
+    name: str | None = Field(None, max_length=200)
+    member_id: str | None = Field(None, max_length=80, description="The patient's (subscriber's) id at the payer.")
+
+
+class EncounterCreate(Strict):
+    text: str = Field(..., description="The clinical note, plain text.")
+    external_id: str | None = Field(None, max_length=200, description="The EHR's id for this encounter.")
+    setting: Literal["outpatient", "inpatient"] = "outpatient"
+    date_of_service: IsoDate | None = None
+    patient: Patient = Field(default_factory=Patient)
+    provider: Provider = Field(default_factory=Provider)
+    payer: Payer = Field(default_factory=Payer)
+
+
+class Reason(BaseModel):
+    code: str
+    label: str
+
+
+class AddressOut(Stored):
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+
+
+class PatientOut(Stored):
+    """The patient as stored (fields sent as null are left out)."""
+
+    id: str | None = None
+    address: AddressOut | None = None
+    name: str | None = None
+    sex: str | None = None
+    birth_date: str | None = Field(None, description="YYYY-MM-DD.")
+    age: int | None = None
+
+
+class ProviderOut(Stored):
+    npi: str | None = None
+    name: str | None = None
+
+
+class PayerOut(Stored):
+    id: str | None = None
+    name: str | None = None
+    member_id: str | None = None
+
+
+class EncounterSummary(Out):
+    """An encounter as the worklist shows it."""
+
+    id: str = Field(..., description="The encounter's id (enc_...).")
+    external_id: str | None = Field(None, description="The EHR's id for this encounter.")
+    status: Literal["open", "finalized"]
+    version: int = Field(..., description="Changes with every decision; send it back to decide, finalize or reopen.")
+    setting: str = Field(..., description="outpatient or inpatient.")
+    date_of_service: str | None = Field(None, description="YYYY-MM-DD.")
+    patient: PatientOut
+    provider: ProviderOut
+    payer: PayerOut
+    confidence: float | None = Field(None, description="The top suggestion's score (none without suggestions).")
+    uncertainty: float | None = Field(None, description="Summed binary entropy of the suggestions' scores.")
+    created_at: str = Field(..., description="ISO 8601, UTC.")
+    updated_at: str = Field(..., description="ISO 8601, UTC.")
+    finalized_at: str | None = Field(None, description="ISO 8601, UTC; none while open.")
+    finalized_by: str | None = Field(None, description="Who finalized it (user name); none in worklist items.")
+
+
+class WorklistItem(EncounterSummary):
+    n_suggestions: int = Field(..., description="Codes the model suggested.")
+    n_pending: int = Field(..., description="Codes no one has decided on yet.")
+    n_decided: int = Field(..., description="Codes accepted, added or rejected.")
+
+
+class Worklist(Out):
+    items: list[WorklistItem]
+    total: int = Field(..., description="Encounters matching the filters (all pages).")
+
+
+class StoredSuggestion(Stored):
+    """A suggestion as stored with the encounter (the shape of SuggestionOut: evidence, warnings, group)."""
+
+    code: str
+    system: str
+    description: str
+    score: float
+
+
+class SuggestionSetOut(Out):
+    id: int
+    model: str = Field(..., description="The model pack that made the suggestions.")
+    code_set_release: str
+    created_at: str = Field(..., description="ISO 8601, UTC.")
+    suggestions: list[StoredSuggestion]
+
+
+class CodeState(Out):
+    """Where a suggested or added code stands after the decisions so far."""
+
+    code: str
+    system: str
+    description: str
+    state: Literal["pending", "accepted", "added", "rejected"]
+    score: float | None = Field(None, description="The model's score; none for a code a person added.")
+    suggested: bool = Field(..., description="The model suggested it.")
+    reason: str | None = Field(None, description="The reason code of a rejection or change.")
+    note: str | None = None
+    replaces: str | None = Field(None, description="The code this one replaced (a change).")
+    decided_by: str | None = Field(None, description="The user name of the last decision.")
+    decided_at: str | None = Field(None, description="ISO 8601, UTC.")
+
+
+class EncounterOut(EncounterSummary):
+    """An encounter with its note, the suggestions stored for it and the state of every code."""
+
+    text: str = Field(..., description="The clinical note.")
+    suggestion_set: SuggestionSetOut | None = None
+    codes: list[CodeState]
+
+
+class FhirEncounterOut(EncounterOut):
+    warnings: list[str] = Field(..., description="What was read past or guessed in the FHIR resources.")
+
+
+class AuditActor(Out):
+    id: int
+    username: str
+    role: str
+
+
+class AuditEventOut(Out):
+    id: int
+    at: str = Field(..., description="ISO 8601, UTC.")
+    actor: AuditActor | None = Field(None, description="The person; none for an API key.")
+    key_id: int | None = Field(None, description="The API key that acted, if one did.")
+    action: str = Field(..., description="encounter.created, decision.made, encounter.finalized, ...")
+    detail: dict[str, Any]
+
+
+class AuditTrail(Out):
+    events: list[AuditEventOut] = Field(..., description="Oldest first.")
