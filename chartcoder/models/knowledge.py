@@ -28,7 +28,7 @@ from chartcoder.models.em import (
     preventive_visit_code,
     suggest_em,
 )
-from chartcoder.models.implied import implied_table
+from chartcoder.models.implied import ImpliedEntry, implied_table
 from chartcoder.models.retrieval import DiagnosisRetriever, diagnosis_head, diagnosis_lines, rename_digits
 from chartcoder.models.schema import Evidence, Group, Suggestion, SuggestionSet
 from chartcoder.nlp.concepts import Mention, TermTarget, normalize_word, words_of
@@ -320,6 +320,19 @@ _LINKED_SIGN = re.compile(
 )
 
 
+def _refining_words(text: str, note_words: frozenset[str]) -> frozenset[str]:
+    """The few note-level words refine() reads (the 7th-character words, handedness, displacement); a
+    small set keeps its cache keys cheap."""
+    words = note_words & (SEVENTH_WORDS | {"lefthanded"})
+    if _LEFT_HANDED.search(text):
+        words |= {"lefthanded"}
+    if _NON_DISPLACED.search(text):
+        words |= {"nondisplaced"}
+        if not _DISPLACED_ALONE.search(text):
+            words -= {"displaced"}
+    return words
+
+
 def _clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
@@ -389,6 +402,25 @@ class Rules:
         return None
 
 
+# How _refine ranks a relative of the code it refines (lower is better).
+_RelativeKey = tuple[int, int, int, int, int, int, int, str]
+
+
+@dataclass(frozen=True)
+class _Refining:
+    """What _refine compares a code's relatives against: the code, its words, the cues and the context
+    the note gives, and the words any of those explain."""
+
+    code: str
+    base_words: frozenset[str]
+    cues: frozenset[str]
+    context: frozenset[str]
+    explained: frozenset[str]
+    base_hits: int
+    billable: bool
+    vague: bool
+
+
 @dataclass
 class Candidate:
     code: str
@@ -427,6 +459,92 @@ class Candidate:
             if w not in self.warnings and (self.held is not None or w not in doubts):
                 self.warnings.append(w)
         self.mentions.extend(other.mentions)
+
+
+def _sections_of(c: Candidate) -> set[str]:
+    return {e.section or "" for e in c.evidence}
+
+
+def _weigh_beside_final(found: dict[tuple[str, str], Candidate], icd: list[Candidate], definitive: bool) -> None:
+    """With a final diagnostic statement: a diagnosis it does not name is weaker; a preoperative
+    diagnosis the postoperative one replaced weaker still; a sign it does not name beside a definitive
+    diagnosis it does is dropped (OCG I.B.5, IV.D)."""
+    has_postop = any("postop_diagnosis" in _sections_of(c) for c in icd)
+    for c in icd:
+        where = _sections_of(c)
+        if where & FINAL_SECTIONS:
+            continue
+        if has_postop and where & SUPERSEDED_SECTIONS:
+            c.score *= 0.6
+            c.warnings.append("preoperative diagnosis; the postoperative diagnosis replaces it")
+        elif c.code.startswith("R") and definitive and "procedures" not in where:
+            # (A sign named as the reason for a service performed, "ECG for palpitations", stays.)
+            # A sign the final statement does not name, beside a definitive diagnosis it does:
+            # integral to it or superseded by it (OCG I.B.5, IV.D).
+            found.pop((c.system, c.code), None)
+        else:
+            c.score *= 0.82
+
+
+def _hold_linked_signs(final: list[Candidate], text: str) -> None:
+    """A sign the final statement names as part of a definitive diagnosis in the same sentence
+    ("lumbar radiculopathy with weakness, numbness and tingling", "stenosis ... including
+    weakness") is routinely part of it: held for the coder (OCG I.B.5; I.B.6 keeps signs not
+    routinely associated, which is the coder's call from the consider group)."""
+    definite = [
+        (m.sentence, m.end)
+        for c in final
+        if not c.code.startswith("R")
+        for m in c.mentions
+        if m.section in FINAL_SECTIONS
+    ]
+    for c in final:
+        if not c.code.startswith("R") or c.held is not None or not c.mentions or not definite:
+            continue
+        own = [m for m in c.mentions if m.section in FINAL_SECTIONS]
+        if own and all(
+            any(
+                sent == m.sentence and end <= m.start and _LINKED_SIGN.search(text[end : m.start])
+                for sent, end in definite
+            )
+            for m in own
+        ):
+            c.held = "a sign the diagnosis statement names as part of a definitive diagnosis (OCG I.B.5)"
+            c.warnings.append(c.held)
+
+
+def _first_listed_first(final: list[Candidate], definitive: bool) -> None:
+    """First-listed: the first diagnosis named in the strongest final statement (the postoperative
+    diagnosis over the assessment) goes first (+0.1); not a sign beside a definitive diagnosis."""
+    order = ("postop_diagnosis", "assessment_plan")
+    for label in order:
+        firsts = [
+            (min(e.start for e in c.evidence if e.section == label), c)
+            for c in final
+            if any(e.section == label for e in c.evidence)
+        ]
+        firsts = [(start, c) for start, c in firsts if not (c.code.startswith("R") and definitive)]
+        if firsts:
+            min(firsts, key=lambda x: x[0])[1].score += 0.1
+            break
+
+
+def _implied_candidate(code: str, ev: Evidence, stated: bool) -> Candidate:
+    """The reason a procedure implies, shown when the note states no diagnosis, offered below the shown
+    threshold when its diagnostic statement names other conditions."""
+    if stated:
+        score = IMPLIED_CONSIDER
+        why = (
+            f"implied by the procedure performed ({_clip(ev.text, 60)}); the diagnostic statement "
+            "names other conditions: check the reason for the procedure"
+        )
+    else:
+        score = IMPLIED_SHOWN
+        why = (
+            f"implied by the procedure performed ({_clip(ev.text, 60)}): the note states no "
+            "diagnosis; code the reason for the procedure (OCG IV.N)"
+        )
+    return Candidate(code, "ICD-10-CM", score, [ev], [why], [])
 
 
 class KnowledgeSuggester:
@@ -470,18 +588,38 @@ class KnowledgeSuggester:
         if note_words is None:
             note_words = frozenset(w.norm for w in words_of(text)[0])
         all_words = note_words
-        # refine() needs only these few note-level words; a small set keeps its cache keys cheap.
-        note_words = note_words & (SEVENTH_WORDS | {"lefthanded"})
-        if _LEFT_HANDED.search(text):
-            note_words |= {"lefthanded"}
-        if _NON_DISPLACED.search(text):
-            note_words |= {"nondisplaced"}
-            if not _DISPLACED_ALONE.search(text):
-                note_words -= {"displaced"}
-        found: dict[tuple[str, str], Candidate] = {}
+        note_words = _refining_words(text, note_words)
         # Once per note, not per mention. An operation on the injury is its active treatment (OCG
         # I.C.19.a): an operative or procedure report is no follow-up visit, whatever its plan says.
         visit_is_subsequent = document not in PROCEDURE_DOCUMENTS and is_follow_up_visit(text)
+        found = self._from_mentions(text, mentions, encounter, document, visit_is_subsequent, note_words)
+        if sections is not None and self.retriever is not None:
+            self._add_retrieved(found, text, sections, encounter, visit_is_subsequent, note_words, mentions)
+        if sections is not None:
+            self._side_from_document(found, text, sections, note_words)
+            self._kind_from_body(found, text, sections, note_words)
+        self._apply_set_rules(found, text, bool(section_labels & FINAL_SECTIONS), document)
+        self._implied_by_procedure(found, text, sections, document, encounter, all_words)
+        self._apply_adds(found)
+        self._add_table_codes(found, text, mentions, encounter)
+        self._one_of_excludes1(found)
+        self._add_em(found, text, encounter, document)
+        self._add_bmi(found, text, encounter)
+        suggestions = [self._finish(c, found, encounter) for c in found.values()]
+        suggestions.sort(key=lambda s: (-s.score, s.evidence[0].start if s.evidence else 0, s.code))
+        return SuggestionSet(model=self.name, suggestions=suggestions[:top_k])
+
+    def _from_mentions(
+        self,
+        text: str,
+        mentions: list[Mention],
+        encounter: Encounter,
+        document: str | None,
+        visit_is_subsequent: bool,
+        note_words: frozenset[str],
+    ) -> dict[tuple[str, str], Candidate]:
+        """The candidates the reportable mentions name, one per (system, code), repeats merged."""
+        found: dict[tuple[str, str], Candidate] = {}
         # A sentence is read once, not once per mention in it: a note naming a test 50,000 times read its
         # sentence 50,000 times.
         per_sentence: dict[tuple[int, int], tuple[str, str, dict[re.Pattern[str], bool]]] = {}
@@ -495,38 +633,47 @@ class KnowledgeSuggester:
                 continue
             qualifier = _qualifier_before(text, m)
             for cand in self._from_mention(m, encounter, encounter_cue, note_words):
-                if (
-                    qualifier
-                    and cand.system == "ICD-10-CM"
-                    and self._unnamed_qualifier(cand.code, qualifier, f"{qualifier} {m.text}")
-                ):
-                    # "bone marrow edema", "facet arthropathy": the note names a kind or a site of the
-                    # condition that this unspecified code does not (OCG I.B.18: unspecified codes only
-                    # when the record says no more). A coder finds the code for the whole phrase.
-                    cand.held = f"the note says '{qualifier} {m.text}'; this code does not name '{qualifier}'"
-                    cand.warnings.append(cand.held)
-                elif (
-                    cand.system != "ICD-10-CM"
-                    and m.section in _HISTORY_OF_SERVICES
-                    and (m.historical or document in _OTHERS_SERVICES)
-                    and not _DONE_THIS_VISIT.search(sentence)
-                ):
-                    # A service the history tells of ("vaccines up to date (DTaP-IPV at 4 years)"; in an
-                    # H&P, consult or discharge summary, "a Foley catheter was placed in the ER") was not
-                    # performed at this visit by this provider unless the note says so (CPT: report the
-                    # services you performed).
-                    cand.held = "named in the history, not as a service performed at this visit"
-                    cand.warnings.append(cand.held)
+                self._hold_by_context(cand, m, qualifier, sentence, document)
                 key = (cand.system, cand.code)
                 if key in found:
                     found[key].merge(cand)
                 else:
                     found[key] = cand
-        if sections is not None and self.retriever is not None:
-            self._add_retrieved(found, text, sections, encounter, visit_is_subsequent, note_words, mentions)
-        if sections is not None:
-            self._side_from_document(found, text, sections, note_words)
-            self._kind_from_body(found, text, sections, note_words)
+        return found
+
+    def _hold_by_context(
+        self, cand: Candidate, m: Mention, qualifier: str | None, sentence: str, document: str | None
+    ) -> None:
+        """Hold a candidate below the shown threshold when the words around its mention say more than
+        its code (a qualifier it does not name) or place its service in the history."""
+        if (
+            qualifier
+            and cand.system == "ICD-10-CM"
+            and self._unnamed_qualifier(cand.code, qualifier, f"{qualifier} {m.text}")
+        ):
+            # "bone marrow edema", "facet arthropathy": the note names a kind or a site of the
+            # condition that this unspecified code does not (OCG I.B.18: unspecified codes only
+            # when the record says no more). A coder finds the code for the whole phrase.
+            cand.held = f"the note says '{qualifier} {m.text}'; this code does not name '{qualifier}'"
+            cand.warnings.append(cand.held)
+        elif (
+            cand.system != "ICD-10-CM"
+            and m.section in _HISTORY_OF_SERVICES
+            and (m.historical or document in _OTHERS_SERVICES)
+            and not _DONE_THIS_VISIT.search(sentence)
+        ):
+            # A service the history tells of ("vaccines up to date (DTaP-IPV at 4 years)"; in an
+            # H&P, consult or discharge summary, "a Foley catheter was placed in the ER") was not
+            # performed at this visit by this provider unless the note says so (CPT: report the
+            # services you performed).
+            cand.held = "named in the history, not as a service performed at this visit"
+            cand.warnings.append(cand.held)
+
+    def _apply_set_rules(
+        self, found: dict[tuple[str, str], Candidate], text: str, has_final: bool, document: str | None
+    ) -> None:
+        """The rules over the set of diagnosis codes, in order: history, combinations, manifestations,
+        suppression, contradictions, then the weight of where each code is documented."""
         self._restore_treated_cancers(found)
         self._current_over_history(found)
         self._apply_combinations(found)
@@ -535,16 +682,7 @@ class KnowledgeSuggester:
         self._drop_unspecified_siblings(found)
         self._resolve_contradictions(found)
         self._cough_by_duration(found, text)
-        self._weigh_by_document(found, bool(section_labels & FINAL_SECTIONS), document, text)
-        self._implied_by_procedure(found, text, sections, document, encounter, all_words)
-        self._apply_adds(found)
-        self._add_table_codes(found, text, mentions, encounter)
-        self._one_of_excludes1(found)
-        self._add_em(found, text, encounter, document)
-        self._add_bmi(found, text, encounter)
-        suggestions = [self._finish(c, found, encounter) for c in found.values()]
-        suggestions.sort(key=lambda s: (-s.score, s.evidence[0].start if s.evidence else 0, s.code))
-        return SuggestionSet(model=self.name, suggestions=suggestions[:top_k])
+        self._weigh_by_document(found, has_final, document, text)
 
     # ------------------------------------------------------------------------------------------
     # Diagnosis lines the phrase matcher could not name
@@ -819,14 +957,26 @@ class KnowledgeSuggester:
         score = BASE_SCORE.get(target.source, 0.7) * SECTION_FACTOR.get(m.section or "", 1.0)
         if len(m.text.split()) == 1 and target.source != "synonym" and len(m.text) < 6:
             score *= 0.9
-        warnings: list[str] = []
         if target.system != "ICD-10-CM":
             if m.negated or m.hypothetical or m.family or m.uncertain:
                 return []
             if self._procedure_set(target.system).get(target.code) is None:
                 return []
             return [Candidate(target.code, target.system, score, [ev], [], [m])]
+        return self._diagnosis_from_mention(m, ev, score, encounter, encounter_cue, note_words)
 
+    def _diagnosis_from_mention(
+        self,
+        m: Mention,
+        ev: Evidence,
+        score: float,
+        encounter: Encounter,
+        encounter_cue: str,
+        note_words: frozenset[str],
+    ) -> list[Candidate]:
+        """A diagnosis mention: its family or personal history code, or its refined codes (one per side
+        when there is no bilateral code); nothing for a negated, hypothetical or (outpatient) uncertain one."""
+        warnings: list[str] = []
         if m.negated or m.hypothetical:
             return []
         code = self._choose_target(m.targets, m)
@@ -850,26 +1000,32 @@ class KnowledgeSuggester:
             ]
         if m.historical:
             score *= 0.9  # a chronic condition listed as history is still coded, with less certainty
+        codes = self._refined_codes(m, code, encounter_cue, note_words)
+        return [Candidate(c, "ICD-10-CM", score, self._side_evidence(m, c, ev), list(warnings), [m]) for c in codes]
+
+    def _refined_codes(self, m: Mention, code: str, encounter_cue: str, note_words: frozenset[str]) -> list[str]:
+        """The mention's code refined; both sides' codes when the note says bilateral and the
+        classification has no bilateral code (guideline I.B.13)."""
         code = self.refine(code, set(m.laterality), encounter_cue, m.near_words, note_words)
-        codes = [code]
         if "bilateral" in m.laterality and self.icd.is_valid(code) and "bilateral" not in self._desc_words(code):
             # No bilateral code: each side is coded (guideline I.B.13).
             sides = {
                 side: self.refine(code, {side}, encounter_cue, m.near_words, note_words) for side in ("right", "left")
             }
             if all(self.icd.is_valid(c) and side in self._desc_words(c) for side, c in sides.items()):
-                codes = list(sides.values())
-        out = []
-        for c in codes:
-            evidence = [ev]
-            # The side is evidence too: show the coder the word that chose it.
-            named = self._desc_words(c) if self.icd.is_valid(c) else frozenset()
-            for side, start, end, word in m.laterality_spans:
-                if side in named and not m.start <= start < m.end:
-                    evidence.append(Evidence(start, end, word, m.assertion, m.section))
-                    break
-            out.append(Candidate(c, "ICD-10-CM", score, evidence, list(warnings), [m]))
-        return out
+                return list(sides.values())
+        return [code]
+
+    def _side_evidence(self, m: Mention, code: str, ev: Evidence) -> list[Evidence]:
+        """The mention's evidence, plus the side word that chose the code when it lies outside the
+        mention: the side is evidence too, show the coder the word that chose it."""
+        evidence = [ev]
+        named = self._desc_words(code) if self.icd.is_valid(code) else frozenset()
+        for side, start, end, word in m.laterality_spans:
+            if side in named and not m.start <= start < m.end:
+                evidence.append(Evidence(start, end, word, m.assertion, m.section))
+                break
+        return evidence
 
     def _procedure_set(self, system: str) -> ProcedureCodeSet:
         return self.hcpcs if system == "HCPCS" else self.cpt
@@ -964,9 +1120,41 @@ class KnowledgeSuggester:
             return code
         if "non" in sentence and "displaced" in sentence:
             sentence = (sentence - {"non", "displaced"}) | {"nondisplaced"}  # "non-displaced"
-        base_words, _ = self._description_words(self.icd.description(code))
+        description = self.icd.description(code)
+        base_words, _ = self._description_words(description)
         billable = self.icd.is_billable(code)
-        vague = billable and "unspecified" in self.icd.description(code).lower()
+        vague = billable and "unspecified" in description.lower()
+        cues = self._refine_cues(code, laterality, encounter_cue, sentence, note_words)
+        if billable and not (cues - base_words - ENCOUNTER_CUES) and not vague:
+            return code
+        context = self._refine_context(sentence, note_words, base_words)
+        wanted = _Refining(
+            code=code,
+            base_words=base_words,
+            cues=frozenset(cues),
+            context=frozenset(context),
+            explained=base_words | context | cues | ALWAYS_EXPLAINED,
+            base_hits=len(cues & base_words),
+            billable=billable,
+            vague=vague,
+        )
+        if billable:
+            parent = self.icd.parent(code)
+            category = self.icd.category(code)
+            spaces = [s for s in dict.fromkeys([parent, category]) if s and s != code]
+        else:
+            spaces = [code]
+        for space in spaces:
+            best = self._best_relative(space, wanted)
+            if best is not None:
+                return best
+        return code
+
+    def _refine_cues(
+        self, code: str, laterality: set[str], encounter_cue: str, sentence: frozenset[str], note_words: frozenset[str]
+    ) -> set[str]:
+        """The cues a refined code may name: the sides, the acuity, the dominance they imply and, for a
+        code with a 7th character, the encounter."""
         cues = set(laterality) | (sentence & {"acute", "chronic"})
         # Dominance: the documented handedness, else the guideline default (right dominant, left not).
         left_handed = bool(note_words & {"lefthanded"})
@@ -976,50 +1164,53 @@ class KnowledgeSuggester:
             cues.add("nondominant" if left_handed else "dominant")
         if self.icd.seventh_characters(code):
             cues.add(encounter_cue)
-        if billable and not (cues - base_words - ENCOUNTER_CUES) and not vague:
-            return code
+        return cues
+
+    def _refine_context(
+        self, sentence: frozenset[str], note_words: frozenset[str], base_words: frozenset[str]
+    ) -> set[str]:
+        """The words around the mention that may explain a more specific code's words (with the body
+        parts each names)."""
         # Numbers name stages and types only inside the mention itself ("stage 3"), never from around it.
         context = {w for w in sentence if not w.isdigit()} | (note_words & SEVENTH_WORDS)
         for word in list(context):
             context.update(self.rules.anatomy.get(word, ()))
         if "fracture" in base_words and "nondisplaced" not in context:
             context.add("displaced")  # not indicated displaced or nondisplaced: displaced (OCG I.C.19.c.1)
-        explained = base_words | context | cues | ALWAYS_EXPLAINED
-        base_hits = len(cues & base_words)
-        if billable:
-            parent = self.icd.parent(code)
-            category = self.icd.category(code)
-            spaces = [s for s in dict.fromkeys([parent, category]) if s and s != code]
+        return context
+
+    def _best_relative(self, space: str, wanted: _Refining) -> str | None:
+        """The billable descendant of `space` that best fits what the note says; None when none does."""
+        best: tuple[_RelativeKey, str] | None = None
+        for cand in self.icd.billable_descendants(space):
+            if cand == wanted.code:
+                continue
+            key = self._relative_key(cand, wanted)
+            if key is not None and (best is None or key < best[0]):
+                best = (key, cand)
+        return best[1] if best is not None else None
+
+    def _relative_key(self, cand: str, wanted: _Refining) -> _RelativeKey | None:
+        """How well a relative fits (lower is better): cues named, words unexplained, words of the
+        code lost, sites named, the default child first; None when it may not replace the code."""
+        words, default = self._description_words(self.icd.description(cand))
+        hits = len(wanted.cues & words)
+        if (CUE_WORDS - wanted.cues) & words - wanted.base_words:
+            return None  # names a side, acuity or encounter the note does not give
+        unexplained = len(words - wanted.explained)
+        site = len((words - wanted.base_words) & wanted.context)
+        # A billable code keeps its own words: "Complex tear of lateral meniscus, unspecified
+        # knee" becomes its right-knee code, not "Unspecified tear of unspecified meniscus, right".
+        lost = len(wanted.base_words - words - CUE_WORDS - {"unspecified"}) if wanted.billable else 0
+        if wanted.billable:
+            allowed = 1 if hits > wanted.base_hits else 0
+            if not (hits > wanted.base_hits or (wanted.vague and site > 0 and hits >= wanted.base_hits)):
+                return None
         else:
-            spaces = [code]
-        for space in spaces:
-            best: tuple[tuple[int, int, int, int, int, int, int, str], str] | None = None
-            for cand in self.icd.billable_descendants(space):
-                if cand == code:
-                    continue
-                words, default = self._description_words(self.icd.description(cand))
-                hits = len(cues & words)
-                if (CUE_WORDS - cues) & words - base_words:
-                    continue  # names a side, acuity or encounter the note does not give
-                unexplained = len(words - explained)
-                site = len((words - base_words) & context)
-                # A billable code keeps its own words: "Complex tear of lateral meniscus, unspecified
-                # knee" becomes its right-knee code, not "Unspecified tear of unspecified meniscus, right".
-                lost = len(base_words - words - CUE_WORDS - {"unspecified"}) if billable else 0
-                if billable:
-                    allowed = 1 if hits > base_hits else 0
-                    if not (hits > base_hits or (vague and site > 0 and hits >= base_hits)):
-                        continue
-                else:
-                    allowed = 1 if default else 0
-                if unexplained > allowed:
-                    continue
-                key = (-hits, unexplained, lost, -site, 0 if default else 1, len(words), len(cand), cand)
-                if best is None or key < best[0]:
-                    best = (key, cand)
-            if best is not None:
-                return best[1]
-        return code
+            allowed = 1 if default else 0
+        if unexplained > allowed:
+            return None
+        return (-hits, unexplained, lost, -site, 0 if default else 1, len(words), len(cand), cand)
 
     # ------------------------------------------------------------------------------------------
     # Rules over the set of codes
@@ -1158,79 +1349,30 @@ class KnowledgeSuggester:
         usually integral to it (OCG I.B.5, IV.D). The first diagnosis of the final statement goes first
         (the postoperative diagnosis over the rest)."""
         icd = [c for c in found.values() if c.system == "ICD-10-CM"]
-
-        def sections(c: Candidate) -> set[str]:
-            return {e.section or "" for e in c.evidence}
-
-        final = [c for c in icd if sections(c) & FINAL_SECTIONS]
+        final = [c for c in icd if _sections_of(c) & FINAL_SECTIONS]
         if not final and not has_final:
-            # No final diagnostic statement: the reason for the visit and the story of the present
-            # illness stand for it. What only the background names (past history, review of systems,
-            # exam, medication lists) is weaker, and so is a sign or symptom the story names beside a
-            # definitive diagnosis (OCG IV.D, I.B.5).
-            story = NARRATIVE_SECTIONS - _INTERPRETATION if document in INTERPRETING_DOCUMENTS else NARRATIVE_SECTIONS
-            definitive = any(not c.code.startswith("R") and not sections(c) <= BACKGROUND_SECTIONS for c in icd)
-            for c in icd:
-                where = sections(c)
-                if not where:
-                    continue
-                if where <= BACKGROUND_SECTIONS or (where <= story and c.code.startswith("R") and definitive):
-                    c.score *= 0.82
-            if document in PROCEDURE_DOCUMENTS:
-                self._reason_for_procedure(icd)
+            self._weigh_without_final(icd, document)
             return
-        has_postop = any("postop_diagnosis" in sections(c) for c in icd)
         definitive = any(not c.code.startswith("R") for c in final)
+        _weigh_beside_final(found, icd, definitive)
+        _hold_linked_signs(final, text)
+        _first_listed_first(final, definitive)
+
+    def _weigh_without_final(self, icd: list[Candidate], document: str | None) -> None:
+        """No final diagnostic statement: the reason for the visit and the story of the present
+        illness stand for it. What only the background names (past history, review of systems,
+        exam, medication lists) is weaker, and so is a sign or symptom the story names beside a
+        definitive diagnosis (OCG IV.D, I.B.5)."""
+        story = NARRATIVE_SECTIONS - _INTERPRETATION if document in INTERPRETING_DOCUMENTS else NARRATIVE_SECTIONS
+        definitive = any(not c.code.startswith("R") and not _sections_of(c) <= BACKGROUND_SECTIONS for c in icd)
         for c in icd:
-            where = sections(c)
-            if where & FINAL_SECTIONS:
+            where = _sections_of(c)
+            if not where:
                 continue
-            if has_postop and where & SUPERSEDED_SECTIONS:
-                c.score *= 0.6
-                c.warnings.append("preoperative diagnosis; the postoperative diagnosis replaces it")
-            elif c.code.startswith("R") and definitive and "procedures" not in where:
-                # (A sign named as the reason for a service performed, "ECG for palpitations", stays.)
-                # A sign the final statement does not name, beside a definitive diagnosis it does:
-                # integral to it or superseded by it (OCG I.B.5, IV.D).
-                found.pop((c.system, c.code), None)
-            else:
+            if where <= BACKGROUND_SECTIONS or (where <= story and c.code.startswith("R") and definitive):
                 c.score *= 0.82
-        # A sign the final statement names as part of a definitive diagnosis in the same sentence
-        # ("lumbar radiculopathy with weakness, numbness and tingling", "stenosis ... including
-        # weakness") is routinely part of it: held for the coder (OCG I.B.5; I.B.6 keeps signs not
-        # routinely associated, which is the coder's call from the consider group).
-        definite = [
-            (m.sentence, m.end)
-            for c in final
-            if not c.code.startswith("R")
-            for m in c.mentions
-            if m.section in FINAL_SECTIONS
-        ]
-        for c in final:
-            if not c.code.startswith("R") or c.held is not None or not c.mentions or not definite:
-                continue
-            own = [m for m in c.mentions if m.section in FINAL_SECTIONS]
-            if own and all(
-                any(
-                    sent == m.sentence and end <= m.start and _LINKED_SIGN.search(text[end : m.start])
-                    for sent, end in definite
-                )
-                for m in own
-            ):
-                c.held = "a sign the diagnosis statement names as part of a definitive diagnosis (OCG I.B.5)"
-                c.warnings.append(c.held)
-        # First-listed: the first diagnosis named in the strongest final statement.
-        order = ("postop_diagnosis", "assessment_plan")
-        for label in order:
-            firsts = [
-                (min(e.start for e in c.evidence if e.section == label), c)
-                for c in final
-                if any(e.section == label for e in c.evidence)
-            ]
-            firsts = [(start, c) for start, c in firsts if not (c.code.startswith("R") and definitive)]
-            if firsts:
-                min(firsts, key=lambda x: x[0])[1].score += 0.1
-                break
+        if document in PROCEDURE_DOCUMENTS:
+            self._reason_for_procedure(icd)
 
     @staticmethod
     def _reason_for_procedure(icd: list[Candidate]) -> None:
@@ -1284,47 +1426,49 @@ class KnowledgeSuggester:
             # The list of procedures performed names the side or kind the narrative may leave out.
             context = sentence if section == "procedures" else f"{sentence} {listed}"
             code = hit.entry.choose(context, encounter.sex)
-            words = text[hit.start : hit.end]
-            ev = Evidence(hit.start, hit.end, words, "present", section)
-            if code in added:
-                added[code].add_evidence([ev])
-                continue
-            default = found.get(("ICD-10-CM", hit.entry.code))
-            if code != hit.entry.code and default is not None and ("ICD-10-CM", code) not in found:
-                # The note names the condition by its default code ("repair of recurrent inguinal
-                # hernia" matched as inguinal hernia): the procedure's words give its kind or side.
-                found.pop(("ICD-10-CM", hit.entry.code))
-                default.code = code
-                default.add_evidence([ev])
-                default.warnings.append(f"specified by the procedure performed: {_clip(words, 60)}")
-                found[("ICD-10-CM", code)] = added[code] = default
-                continue
-            same = found.get(("ICD-10-CM", code))
-            replaced = same is not None and postop and all(e.section in SUPERSEDED_SECTIONS for e in same.evidence)
-            if same is not None and same.held is None and not replaced:
-                # The note names the condition the procedure implies: the two agree (a preoperative
-                # diagnosis "elective sterilization" and a vasectomy performed; a cystocele in the
-                # history and a cystocele repair). Not a preoperative diagnosis the postoperative one
-                # replaced (OCG IV.N).
-                same.add_evidence([ev])
-                same.score = max(same.score, IMPLIED_SHOWN)
-                added[code] = same
-                continue
-            if any(_matches(o, spec) for o in self._icd_codes(found) for spec in hit.entry.covers):
-                continue  # the note codes the condition (or another reason for the procedure) itself
-            if stated:
-                score = IMPLIED_CONSIDER
-                why = (
-                    f"implied by the procedure performed ({_clip(words, 60)}); the diagnostic statement "
-                    "names other conditions: check the reason for the procedure"
-                )
-            else:
-                score = IMPLIED_SHOWN
-                why = (
-                    f"implied by the procedure performed ({_clip(words, 60)}): the note states no "
-                    "diagnosis; code the reason for the procedure (OCG IV.N)"
-                )
-            found[("ICD-10-CM", code)] = added[code] = Candidate(code, "ICD-10-CM", score, [ev], [why], [])
+            ev = Evidence(hit.start, hit.end, text[hit.start : hit.end], "present", section)
+            self._add_implied(found, added, hit.entry, code, ev, stated, postop)
+
+    def _add_implied(
+        self,
+        found: dict[tuple[str, str], Candidate],
+        added: dict[str, Candidate],
+        entry: ImpliedEntry,
+        code: str,
+        ev: Evidence,
+        stated: bool,
+        postop: bool,
+    ) -> None:
+        """One procedure performed: its implied `code` joins the code the note already gives for the
+        condition (or specifies it), or is added unless the note codes the condition itself."""
+        if code in added:
+            added[code].add_evidence([ev])
+            return
+        words = ev.text
+        default = found.get(("ICD-10-CM", entry.code))
+        if code != entry.code and default is not None and ("ICD-10-CM", code) not in found:
+            # The note names the condition by its default code ("repair of recurrent inguinal
+            # hernia" matched as inguinal hernia): the procedure's words give its kind or side.
+            found.pop(("ICD-10-CM", entry.code))
+            default.code = code
+            default.add_evidence([ev])
+            default.warnings.append(f"specified by the procedure performed: {_clip(words, 60)}")
+            found[("ICD-10-CM", code)] = added[code] = default
+            return
+        same = found.get(("ICD-10-CM", code))
+        replaced = same is not None and postop and all(e.section in SUPERSEDED_SECTIONS for e in same.evidence)
+        if same is not None and same.held is None and not replaced:
+            # The note names the condition the procedure implies: the two agree (a preoperative
+            # diagnosis "elective sterilization" and a vasectomy performed; a cystocele in the
+            # history and a cystocele repair). Not a preoperative diagnosis the postoperative one
+            # replaced (OCG IV.N).
+            same.add_evidence([ev])
+            same.score = max(same.score, IMPLIED_SHOWN)
+            added[code] = same
+            return
+        if any(_matches(o, spec) for o in self._icd_codes(found) for spec in entry.covers):
+            return  # the note codes the condition (or another reason for the procedure) itself
+        found[("ICD-10-CM", code)] = added[code] = _implied_candidate(code, ev, stated)
 
     def _one_of_excludes1(self, found: dict[tuple[str, str], Candidate]) -> None:
         """Two codes an Excludes1 note says are never coded together (OCG I.A.12.a) are not both shown:
