@@ -1,9 +1,19 @@
 """Quality on real U.S. documentation: the coded U.S. development set, scored through the served path.
 
-The set (`benchmarks/data/us_notes/`) is 224 MTSamples transcriptions coded by hand (ids and gold
+The set (`benchmarks/data/us_notes/`) is 294 MTSamples transcriptions coded by hand (ids and gold
 codes here, texts read from `../shared/data/mtsamples/notes.jsonl`) and notes we wrote of the kinds
-that pool lacks (texts here), coded by `docs/coding-policy.md`. Each note belongs to the `tune` part
-(what we look at while improving the engine) or the `measure` part (what we report; never tuned on).
+that pool lacks (texts here), coded by `docs/coding-policy.md`. Each note belongs to one part:
+
+- `tune` (parts 1-4 and the written notes): what we look at while improving the engine, in two fixed
+  halves by a hash of the id: `tune-a` (read its errors and notes) and `tune-b` (summary line only).
+  Earlier rounds read the whole of it before it was halved, so tune-b no longer shows generalization;
+- `tune-c` (part 5, 70 ids drawn after the first 224 of the same seeded shuffle, 65 coded; the rule is in
+  `mtsamples_selection.json`): notes nobody had read while writing rules, coded blind. It is the
+  summary-only check that a change generalizes: whoever writes rules never reads its per-note errors
+  or notes, so this script withholds its per-note lines and its most-missed / most-wrong code lists;
+- `measure`: what we report, run once per configuration by the lead; never tuned on, never read.
+
+`--split tune` scores tune and tune-c together (tune-a, tune-b and tune-c are its parts); `all` is every part.
 
 Scored per note, through `SuggestionService.suggest` exactly as the API serves it:
 
@@ -15,7 +25,8 @@ Scored per note, through `SuggestionService.suggest` exactly as the API serves i
 - forbidden shown: notes where a code the policy marks as a guideline error on that note is shown;
 - shown recall (reported beside precision, no target): gold codes that are in the shown group.
 
-    .venv/bin/python benchmarks/us_notes.py [--model PACK | --knowledge] [--split measure|tune|tune-a|tune-b|all]
+    .venv/bin/python benchmarks/us_notes.py [--model PACK | --knowledge]
+        [--split measure|tune|tune-a|tune-b|tune-c|all]
         [--json benchmarks/results/us_notes.json] [--errors] [--ids ID,...] [--show-all]
 
 Without `--model` or `--knowledge` it scores the served default: the pack in models/default.
@@ -39,6 +50,9 @@ GOLD_DIR = ROOT / "benchmarks" / "data" / "us_notes"
 MTSAMPLES = ROOT.parent / "shared" / "data" / "mtsamples" / "notes.jsonl"
 TOP_K = 10
 FIRST_K = 3
+SPLITS = ("measure", "tune", "tune-a", "tune-b", "tune-c", "all")
+# Parts scored for their summary only: their per-note errors and code lists are never printed.
+SUMMARY_ONLY = frozenset({"tune-c"})
 
 
 @dataclass
@@ -178,22 +192,42 @@ def build_service(model: Path | None, knowledge: bool) -> Any:
     return SuggestionService(settings, pack=load_pack(path))
 
 
-def main() -> int:
+def select_notes(notes: list[GoldNote], split: str, ids: str = "") -> list[GoldNote]:
+    """The notes of one split: `tune-a`/`tune-b` are the hash halves of `tune`, `tune` is tune and tune-c
+    together, `all` is every part."""
+    if split in ("tune-a", "tune-b"):
+        chosen = [n for n in notes if n.split == "tune" and tune_half(n.id) == split[-1]]
+    elif split == "tune":
+        chosen = [n for n in notes if n.split in ("tune", "tune-c")]
+    elif split == "all":
+        chosen = list(notes)
+    else:
+        chosen = [n for n in notes if n.split == split]
+    if ids:
+        wanted = set(ids.split(","))
+        chosen = [n for n in chosen if n.id in wanted]
+    return chosen
+
+
+def _parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=None, help="A model pack (default: models/default).")
     ap.add_argument("--knowledge", action="store_true", help="Score the knowledge engine alone.")
     ap.add_argument(
         "--split",
-        choices=["measure", "tune", "tune-a", "tune-b", "all"],
+        choices=list(SPLITS),
         default="measure",
         help="tune-a / tune-b: two fixed halves of the tune part. Change the engine looking at tune-a only and "
-        "keep a change when tune-b (not looked at) improves too: the honest check, inside the tune part, that a "
-        "change generalizes before the measure part is run once.",
+        "keep a change when tune-b (not looked at) improves too. tune-c: a later part nobody read while writing "
+        "rules, scored for its summary only (its per-note lines and code lists are withheld): the honest check "
+        "that a change generalizes before the measure part is run once.",
     )
     ap.add_argument("--gold", type=Path, default=GOLD_DIR)
     ap.add_argument("--mtsamples", type=Path, default=MTSAMPLES)
     ap.add_argument("--ids", default="", help="Only these note ids (comma-separated).")
-    ap.add_argument("--errors", action="store_true", help="Print each note's misses and wrong shown codes.")
+    ap.add_argument(
+        "--errors", action="store_true", help="Print each note's misses and wrong shown codes (not for tune-c notes)."
+    )
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument(
         "--show-all",
@@ -201,18 +235,43 @@ def main() -> int:
         help="Count every returned suggestion (top 20) as shown, as the first-wave page did: the comparison "
         "for the consider group.",
     )
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def build_report(
+    notes: list[GoldNote], scores: list[NoteScore], times: list[float], model: str, split: str
+) -> dict[str, Any]:
+    """The summary of a run; the code lists leave out the summary-only parts' notes."""
+    overall = summarize(scores)
+    pairs = list(zip(scores, notes, strict=True))
+    sources = sorted({n.source for n in notes})
+    by_source = {src: summarize([s for s, n in pairs if n.source == src]) for src in sources}
+    by_type = {t: summarize([s for s in scores if s.doc_type == t]) for t in sorted({s.doc_type for s in scores})}
+    readable = [s for s, n in pairs if n.split not in SUMMARY_ONLY]
+    wrong = Counter(c for s in readable for c in s.wrong_shown)
+    missed = Counter(c for s in readable for c in s.missed)
+    out: dict[str, Any] = {
+        "model": model,
+        "split": split,
+        "overall": overall,
+        "by_source": by_source,
+        "by_doc_type": by_type,
+        "median_ms_per_note": round(statistics.median(times) * 1000, 2),
+        "most_wrong_shown": wrong.most_common(15),
+        "most_missed": missed.most_common(15),
+    }
+    withheld = len(scores) - len(readable)
+    if withheld:
+        out["summary_only_notes"] = withheld
+    return out
+
+
+def main() -> int:
+    args = _parse_args()
 
     from chartcoder.domain.encounter import Encounter
 
-    notes = load_gold(args.gold, args.mtsamples)
-    if args.split in ("tune-a", "tune-b"):
-        notes = [n for n in notes if n.split == "tune" and tune_half(n.id) == args.split[-1]]
-    elif args.split != "all":
-        notes = [n for n in notes if n.split == args.split]
-    if args.ids:
-        wanted = set(args.ids.split(","))
-        notes = [n for n in notes if n.id in wanted]
+    notes = select_notes(load_gold(args.gold, args.mtsamples), args.split, args.ids)
     if not notes:
         raise SystemExit("no gold notes selected")
     service = build_service(args.model, args.knowledge)
@@ -223,24 +282,11 @@ def main() -> int:
         result = service.suggest(note.text, Encounter.from_dict(note.encounter), top_k=20)
         times.append(time.perf_counter() - t0)
         scores.append(score_note(note, result.suggestions, args.show_all))
-    overall = summarize(scores)
-    sources = sorted({n.source for n in notes})
-    by_source = {src: summarize([s for s, n in zip(scores, notes, strict=True) if n.source == src]) for src in sources}
-    by_type = {t: summarize([s for s in scores if s.doc_type == t]) for t in sorted({s.doc_type for s in scores})}
-    wrong = Counter(c for s in scores for c in s.wrong_shown)
-    missed = Counter(c for s in scores for c in s.missed)
-    out = {
-        "model": service.model_name,
-        "split": args.split,
-        "overall": overall,
-        "by_source": by_source,
-        "by_doc_type": by_type,
-        "median_ms_per_note": round(statistics.median(times) * 1000, 2),
-        "most_wrong_shown": wrong.most_common(15),
-        "most_missed": missed.most_common(15),
-    }
+    out = build_report(notes, scores, times, service.model_name, args.split)
     if args.errors:
-        for s in scores:
+        for s, n in zip(scores, notes, strict=True):
+            if n.split in SUMMARY_ONLY:
+                continue
             if s.missed or s.wrong_shown or s.forbidden_shown or not s.first_top3:
                 print(
                     f"{s.id} [{s.doc_type}] missed={s.missed} wrong_shown={s.wrong_shown} "
