@@ -10,7 +10,8 @@ that pool lacks (texts here), coded by `docs/coding-policy.md`. Each note belong
 - `tune-c` (part 5, 70 ids drawn after the first 224 of the same seeded shuffle, 65 coded; the rule is in
   `mtsamples_selection.json`): notes nobody had read while writing rules, coded blind. It is the
   summary-only check that a change generalizes: whoever writes rules never reads its per-note errors
-  or notes, so this script withholds its per-note lines and its most-missed / most-wrong code lists;
+  or notes, so this script withholds its per-note lines and its most-missed / most-wrong code lists,
+  and pools its document types of fewer than 5 notes (a group of one is one note's result);
 - `measure`: what we report, run once per configuration by the lead; never tuned on, never read.
 
 `--split tune` scores tune and tune-c together (tune-a, tune-b and tune-c are its parts); `all` is every part.
@@ -51,8 +52,10 @@ MTSAMPLES = ROOT.parent / "shared" / "data" / "mtsamples" / "notes.jsonl"
 TOP_K = 10
 FIRST_K = 3
 SPLITS = ("measure", "tune", "tune-a", "tune-b", "tune-c", "all")
-# Parts scored for their summary only: their per-note errors and code lists are never printed.
+# Parts scored for their summary only: their per-note errors and code lists are never printed, and a
+# document-type group holding their notes is shown only from this many notes (a group of one is a note).
 SUMMARY_ONLY = frozenset({"tune-c"})
+MIN_SUMMARY_GROUP = 5
 
 
 @dataclass
@@ -238,6 +241,25 @@ def _parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
+def _by_doc_type(pairs: list[tuple[NoteScore, GoldNote]]) -> dict[str, Any]:
+    """Summaries by document type; groups that hold summary-only notes and are smaller than
+    MIN_SUMMARY_GROUP are pooled as "small groups" so that no single such note's result shows."""
+    groups: dict[str, list[tuple[NoteScore, GoldNote]]] = {}
+    for s, n in pairs:
+        groups.setdefault(s.doc_type, []).append((s, n))
+    out: dict[str, Any] = {}
+    pooled: list[NoteScore] = []
+    for doc_type in sorted(groups):
+        group = groups[doc_type]
+        if len(group) < MIN_SUMMARY_GROUP and any(n.split in SUMMARY_ONLY for _, n in group):
+            pooled += [s for s, _ in group]
+        else:
+            out[doc_type] = summarize([s for s, _ in group])
+    if pooled:
+        out["small groups"] = summarize(pooled)
+    return out
+
+
 def build_report(
     notes: list[GoldNote], scores: list[NoteScore], times: list[float], model: str, split: str
 ) -> dict[str, Any]:
@@ -246,7 +268,7 @@ def build_report(
     pairs = list(zip(scores, notes, strict=True))
     sources = sorted({n.source for n in notes})
     by_source = {src: summarize([s for s, n in pairs if n.source == src]) for src in sources}
-    by_type = {t: summarize([s for s in scores if s.doc_type == t]) for t in sorted({s.doc_type for s in scores})}
+    by_type = _by_doc_type(pairs)
     readable = [s for s, n in pairs if n.split not in SUMMARY_ONLY]
     wrong = Counter(c for s in readable for c in s.wrong_shown)
     missed = Counter(c for s in readable for c in s.missed)

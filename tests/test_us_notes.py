@@ -125,3 +125,18 @@ def test_report_withholds_the_code_lists_of_tune_c_notes():
     out = us_notes.build_report(notes, scores, [0.01] * len(notes), "none", "tune-c")
     assert out["most_missed"] == [] and out["most_wrong_shown"] == []
     assert out["summary_only_notes"] == 5 and out["overall"]["recall_at_10"] == 0.0
+    assert all(group["notes"] >= us_notes.MIN_SUMMARY_GROUP for group in out["by_doc_type"].values())
+
+
+def test_small_document_type_groups_of_tune_c_are_pooled_but_tune_ones_are_not():
+    notes = _gold()
+    tune_c = [n for n in notes if n.split == "tune-c"]
+    counts = {t: sum(1 for n in tune_c if n.doc_type == t) for t in {n.doc_type for n in tune_c}}
+    small = {t for t, k in counts.items() if k < us_notes.MIN_SUMMARY_GROUP}
+    assert small  # the part has document types with one to four notes
+    scores = [us_notes.score_note(n, []) for n in tune_c]
+    by_type = us_notes.build_report(tune_c, scores, [0.01] * len(scores), "none", "tune-c")["by_doc_type"]
+    assert not small & set(by_type) and by_type["small groups"]["notes"] == sum(counts[t] for t in small)
+    one_tune = next(n for n in notes if n.split == "tune")
+    alone = us_notes.build_report([one_tune], [us_notes.score_note(one_tune, [])], [0.01], "none", "tune-a")
+    assert list(alone["by_doc_type"]) == [one_tune.doc_type]
