@@ -14,7 +14,8 @@ that pool lacks (texts here), coded by `docs/coding-policy.md`. Each note belong
   and pools its document types of fewer than 5 notes (a group of one is one note's result);
 - `measure`: what we report, run once per configuration by the lead; never tuned on, never read.
 
-`--split tune` scores tune and tune-c together (tune-a, tune-b and tune-c are its parts); `all` is every part.
+`--split tune` scores tune-a and tune-b together; tune-c is never part of it (so that nothing fitted or
+tuned on `--split tune` ever sees tune-c); `all` is every part.
 
 Scored per note, through `SuggestionService.suggest` exactly as the API serves it:
 
@@ -196,12 +197,12 @@ def build_service(model: Path | None, knowledge: bool) -> Any:
 
 
 def select_notes(notes: list[GoldNote], split: str, ids: str = "") -> list[GoldNote]:
-    """The notes of one split: `tune-a`/`tune-b` are the hash halves of `tune`, `tune` is tune and tune-c
-    together, `all` is every part."""
+    """The notes of one split: `tune-a`/`tune-b` are the hash halves of `tune`, `tune` is those two
+    halves (never tune-c), `all` is every part."""
     if split in ("tune-a", "tune-b"):
         chosen = [n for n in notes if n.split == "tune" and tune_half(n.id) == split[-1]]
     elif split == "tune":
-        chosen = [n for n in notes if n.split in ("tune", "tune-c")]
+        chosen = [n for n in notes if n.split == "tune"]
     elif split == "all":
         chosen = list(notes)
     else:
