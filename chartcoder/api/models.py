@@ -5,19 +5,17 @@ CHARTCODER_REGISTRY_POLL_SECONDS."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 
 from chartcoder.accounts.principal import Principal
-from chartcoder.api.deps import RequireRole, Serving, SettingsDep
+from chartcoder.api.deps import RequireRole, Serving
 from chartcoder.api.schemas.common import REVIEW_ERRORS
 from chartcoder.api.schemas.registry import ModelsListing, PromoteIn, RegisteredOut, RegisterIn, RollbackIn, SwitchOut
-from chartcoder.domain.errors import InvalidInputError
 from chartcoder.domain.roles import Permission
-from chartcoder.models.registry import REGISTRY_FOLDER, ModelRegistry, validate_ref
+from chartcoder.models.registry import ModelRegistry, validate_ref
 from chartcoder.models.serving import ServingModel
 
 
@@ -45,21 +43,11 @@ def list_models(who: Annotated[Principal, Depends(RequireRole(Permission.WATCH_M
 async def register(
     body: RegisterIn,
     who: Annotated[Principal, Depends(RequireRole(Permission.WATCH_MODELS))],
-    settings: SettingsDep,
     serving: Serving,
 ) -> Any:
     """Verify a pack and copy it into the registry. Registering the same pack twice is harmless;
     a different pack under a registered name@version is refused (409)."""
-    root = Path(settings.model_dir).resolve()
-    given = Path(body.path)
-    path = (given if given.is_absolute() else root / given).resolve()
-    if not path.is_relative_to(root) or path.is_relative_to(root / REGISTRY_FOLDER) or path == root:
-        raise InvalidInputError(
-            f"'path' must be a pack folder under the model folder {root} (and not in its registry); "
-            f"got {body.path!r}. Train with `chartcoder train --out {root}/NAME`."
-        )
-    if not path.is_dir():
-        raise InvalidInputError(f"'path' {body.path!r}: no such pack folder under {root}")
+    path = _registry(serving).pack_source(body.path)
     return await run_in_threadpool(_registry(serving).register, path, who.username, body.note)
 
 

@@ -59,6 +59,22 @@ class ModelRegistry:
         self.root = Path(model_dir) / REGISTRY_FOLDER
         self.settings = settings
 
+    def pack_source(self, given: str) -> Path:
+        """A pack folder named by a remote caller (relative to the model folder, or absolute): it must
+        lie under the model folder and outside the registry itself, so that an API caller can neither
+        register files from elsewhere on the server nor re-register the registry's own copies."""
+        root = self.root.parent.resolve()
+        as_given = Path(given)
+        path = (as_given if as_given.is_absolute() else root / as_given).resolve()
+        if not path.is_relative_to(root) or path.is_relative_to(root / REGISTRY_FOLDER) or path == root:
+            raise InvalidInputError(
+                f"'path' must be a pack folder under the model folder {root} (and not in its registry); "
+                f"got {given!r}. Train with `chartcoder train --out {root}/NAME`."
+            )
+        if not path.is_dir():
+            raise InvalidInputError(f"'path' {given!r}: no such pack folder under {root}")
+        return path
+
     def trusted(self) -> list[TrustedKey]:
         from chartcoder.models.signing import trusted_keys
 
