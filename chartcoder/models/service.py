@@ -12,6 +12,7 @@ from chartcoder.config import Settings, get_settings
 from chartcoder.domain.code_systems import PROCEDURE_SYSTEMS, CodeSystem
 from chartcoder.domain.encounter import Encounter
 from chartcoder.domain.errors import InvalidInputError, NoteTooLongError
+from chartcoder.models.gate import Gate, GateContext, served_gate
 from chartcoder.models.knowledge import KnowledgeSuggester
 from chartcoder.models.pack import ModelPack
 from chartcoder.models.ranker import map_to_labels
@@ -51,7 +52,9 @@ def validate_note(text: object, max_chars: int) -> str:
 class SuggestionService:
     """Owns the NLP pipeline, the knowledge engine and (optionally) a learned model pack."""
 
-    def __init__(self, settings: Settings | None = None, pack: ModelPack | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, pack: ModelPack | None = None, gate: Gate | None | bool = True
+    ) -> None:
         self.settings = settings or get_settings()
         cache = Path(self.settings.data_dir) / "cache"
         s = self.settings
@@ -62,26 +65,30 @@ class SuggestionService:
             cpt_set=cpt(s), hcpcs_set=hcpcs(s), retriever=load_retriever(cache), settings=s
         )
         self.pack = pack
+        # The learned shown/consider gate (chartcoder.models.gate): by default the bundled one when its
+        # resource says it is served; a Gate to use that one; False or None for the engine's own groups.
+        self.gate: Gate | None = served_gate() if gate is True else (gate or None)
 
     def with_pack(self, pack: ModelPack | None) -> SuggestionService:
         """A service with another pack that shares this one's pipeline and knowledge engine (they do
         not depend on the pack): what a registry switch builds."""
         other = object.__new__(SuggestionService)
         other.settings, other.pipeline, other.engine, other.pack = self.settings, self.pipeline, self.engine, pack
+        other.gate = self.gate
         return other
 
     @property
     def model_name(self) -> str:
         return self.pack.name if self.pack is not None else self.engine.name
 
-    def _ranked(self, note: str, encounter: Encounter, k: int) -> SuggestionSet:
+    def _ranked(self, note: str, encounter: Encounter, k: int) -> tuple[SuggestionSet, GateContext]:
         """The knowledge engine decides what the note supports (its guideline rules: reportable,
         which document section, contradictions) and so what is shown; the pack's calibrated score,
         learned from coded charts, re-ranks within that and adds codes of similar charts below, in the
         consider group. Suggestions of other systems (CPT/HCPCS) are kept beside them."""
         assert self.pack is not None
-        analysis = self._analyze(note, encounter, 100)
-        knowledge, mentions = analysis
+        knowledge, mentions, context = self._read(note, encounter, 100)
+        analysis = (knowledge, mentions)
         system = self.pack.ranker.system_  # the card's too (`check_ranker`)
         ranked = self.pack.ranker.rank([note], [analysis] if self.pack.ranker.use_knowledge_ else None)[0]
         labels = set(self.pack.ranker.labels_)
@@ -132,22 +139,32 @@ class SuggestionService:
                     "consider",
                 )
             )
-        return SuggestionSet(model=self.model_name, suggestions=order_suggestions(out)[:k])
+        return SuggestionSet(model=self.model_name, suggestions=order_suggestions(out)[:k]), context
 
-    def suggest(
+    def candidates(
         self, text: object, encounter: Encounter | None = None, top_k: int | None = None, max_chars: int | None = None
-    ) -> SuggestionSet:
-        """Ranked suggestions for one note. `max_chars` overrides the configured note limit (the API
-        passes its own settings)."""
+    ) -> tuple[SuggestionSet, GateContext]:
+        """The served suggestions before the gate, in the served order, and what the gate reads of the
+        note besides them (what `suggest` gates, and what `benchmarks/fit_gate.py` fits the gate on)."""
         note = validate_note(text, max_chars or self.settings.max_note_chars)
         k = top_k if top_k is not None else self.settings.default_top_k
         if not 1 <= k <= self.settings.max_top_k:
             raise InvalidInputError(f"'top_k' must be between 1 and {self.settings.max_top_k}; got {k}.")
         if self.pack is not None:
-            result = self._ranked(note, encounter or Encounter(), k)
-        else:
-            result = self._analyze(note, encounter or Encounter(), k)[0]
-            result.suggestions = order_suggestions(result.suggestions)
+            return self._ranked(note, encounter or Encounter(), k)
+        result, _, context = self._read(note, encounter or Encounter(), k)
+        result.suggestions = order_suggestions(result.suggestions)
+        return result, context
+
+    def suggest(
+        self, text: object, encounter: Encounter | None = None, top_k: int | None = None, max_chars: int | None = None
+    ) -> SuggestionSet:
+        """Ranked suggestions for one note. `max_chars` overrides the configured note limit (the API
+        passes its own settings). The gate, when there is one, decides the shown group; the served order's
+        rules (`order_suggestions`) are applied after it."""
+        result, context = self.candidates(text, encounter, top_k, max_chars)
+        if self.gate is not None:
+            result.suggestions = order_suggestions(self.gate.apply(result.suggestions, context))
         metrics.suggestions_served(result.model, len(result.suggestions))
         return result
 
@@ -156,6 +173,10 @@ class SuggestionService:
         return self._analyze(validate_note(text, self.settings.max_note_chars), encounter or Encounter(), top_k)
 
     def _analyze(self, note: str, encounter: Encounter, top_k: int) -> tuple[SuggestionSet, list]:
+        result, mentions, _ = self._read(note, encounter, top_k)
+        return result, mentions
+
+    def _read(self, note: str, encounter: Encounter, top_k: int) -> tuple[SuggestionSet, list, GateContext]:
         doc, mentions = self.pipeline(note)
         bounded = doc.text  # what the pipeline read: the same length, long runs broken (chartcoder.nlp.bounds)
         document = doc._.document if Doc.has_extension("document") else None
@@ -169,7 +190,7 @@ class SuggestionService:
             sections=doc._.sections,
         )
         restore_evidence(result.suggestions, note, bounded)  # evidence quotes the words the client sent
-        return result, mentions
+        return result, mentions, GateContext.from_mentions(document, len(note), mentions)
 
 
 # ICD-10-CM codes that are never the first-listed diagnosis while the note supports one that can be:
