@@ -22,7 +22,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -135,11 +135,14 @@ def fit_gate(cands: list[Candidate], c_value: float, threshold: float, rerank: b
 
 def _served(cands: list[Candidate], gate: Any) -> list[Any]:
     """The served list of one note from its ungated candidates: gated (when a gate is given) and ordered."""
-    from chartcoder.models.schema import Evidence, Suggestion
+    from chartcoder.models.schema import Evidence, Group, Suggestion
     from chartcoder.models.service import order_suggestions
 
     ev = [Evidence(0, 0, "", "present", None)]
-    sugg = [Suggestion(c.code, c.system, "", c.score, ev if c.evidence else [], list(c.warnings), c.group) for c in cands]  # type: ignore[arg-type]
+    sugg = [
+        Suggestion(c.code, c.system, "", c.score, ev if c.evidence else [], list(c.warnings), cast(Group, c.group))
+        for c in cands
+    ]
     if gate is None:
         return sugg
     return order_suggestions(gate.decide(sugg, [c.features for c in cands]))

@@ -20,7 +20,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from chartcoder.domain.errors import ResourceError
 from chartcoder.models.schema import Suggestion
@@ -327,6 +330,19 @@ def gate_from_dict(raw: Any) -> Gate:
         serve=bool(raw.get("serve", False)),
         card=dict(raw.get("card") or {}),
     )
+
+
+def read_gate(path: Path) -> Gate:
+    """A gate from a YAML file (a refit under review), checked as the bundled one is."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ResourceError(f"gate file {path} cannot be read: {exc.strerror or exc}") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ResourceError(f"gate file {path} is not valid YAML: {exc}") from exc
+    return gate_from_dict(raw)
 
 
 @lru_cache(maxsize=1)

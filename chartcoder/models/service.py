@@ -77,6 +77,13 @@ class SuggestionService:
         other.gate = self.gate
         return other
 
+    def with_gate(self, gate: Gate | None) -> SuggestionService:
+        """A service with another shown/consider gate (None: the engine's own groups) that shares this
+        one's pipeline, engine and pack."""
+        other = self.with_pack(self.pack)
+        other.gate = gate
+        return other
+
     @property
     def model_name(self) -> str:
         return self.pack.name if self.pack is not None else self.engine.name
