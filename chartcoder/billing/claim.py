@@ -66,17 +66,41 @@ class Diagnosis:
     description: str = ""
 
 
+NDC_UNITS = ("F2", "GR", "ME", "ML", "UN")  # international unit, gram, milligram, milliliter, unit (each)
+
+
+@dataclass(frozen=True)
+class Ndc:
+    """The National Drug Code of what was given on a drug line: 11 digits in the 5-4-2 billing form
+    (`00003029305`), the unit of measure (one of NDC_UNITS) and the quantity in that unit."""
+
+    code: str
+    unit: str = "UN"
+    quantity: Decimal = Decimal(1)
+
+
+@dataclass(frozen=True)
+class Dose:
+    """How much of a drug was given, as the note says it (`40 mg`); the scrubber turns it into
+    billing units with the code's unit rule (J3301 is billed per 10 mg: 40 mg is 4 units)."""
+
+    amount: Decimal
+    unit: str  # mg | mcg | g | mL | units
+
+
 @dataclass(frozen=True)
 class ServiceLine:
     code: str  # CPT or HCPCS
     charge: Decimal
     service_date: date
     units: Decimal = Decimal(1)
-    modifiers: tuple[str, ...] = ()
+    modifiers: tuple[str, ...] = ()  # up to MAX_MODIFIERS, in billing order
     pointers: tuple[int, ...] = (1,)  # 1-based indexes into Claim.diagnoses, 1-4 of them
     system: str = "CPT"  # CPT | HCPCS
     description: str = ""
     place_of_service: str | None = None  # only when it differs from the claim's
+    ndc: Ndc | None = None  # drug lines: the NDC, its unit and quantity (837P LIN/CTP, CMS-1500 24 shaded)
+    dose: Dose | None = None  # drug lines: the dose given, for the units-versus-dose edit
 
 
 @dataclass
@@ -161,6 +185,21 @@ def claim_from_dict(data: dict[str, Any]) -> Claim:
             return None
         return Person(**{**d, "birth_date": date.fromisoformat(d["birth_date"]), "address": address(d.get("address"))})
 
+    def line_from(d: dict[str, Any]) -> ServiceLine:
+        ndc, dose = d.get("ndc"), d.get("dose")
+        return ServiceLine(
+            **{
+                **d,
+                "charge": Decimal(d["charge"]),
+                "units": Decimal(d["units"]),
+                "service_date": date.fromisoformat(d["service_date"]),
+                "modifiers": tuple(d["modifiers"]),
+                "pointers": tuple(d["pointers"]),
+                "ndc": Ndc(ndc["code"], ndc["unit"], Decimal(ndc["quantity"])) if ndc else None,
+                "dose": Dose(Decimal(dose["amount"]), dose["unit"]) if dose else None,
+            }
+        )
+
     billing = provider(data["billing_provider"])
     subscriber = person(data["subscriber"])
     assert billing is not None and subscriber is not None
@@ -170,19 +209,7 @@ def claim_from_dict(data: dict[str, Any]) -> Claim:
         subscriber=subscriber,
         payer=Payer(**data["payer"]),
         diagnoses=[Diagnosis(**d) for d in data["diagnoses"]],
-        lines=[
-            ServiceLine(
-                **{
-                    **line,
-                    "charge": Decimal(line["charge"]),
-                    "units": Decimal(line["units"]),
-                    "service_date": date.fromisoformat(line["service_date"]),
-                    "modifiers": tuple(line["modifiers"]),
-                    "pointers": tuple(line["pointers"]),
-                }
-            )
-            for line in data["lines"]
-        ],
+        lines=[line_from(line) for line in data["lines"]],
         place_of_service=data["place_of_service"],
         frequency=data["frequency"],
         rendering_provider=provider(data.get("rendering_provider")),

@@ -16,60 +16,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
 from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Claim, Person, Provider
+from chartcoder.billing.edit_base import ERROR, SEVERITIES, WARNING, Edit, Finding, ScrubContext
+from chartcoder.billing.line_edits import LINE_EDITS
 from chartcoder.billing.ncci import MUETable, PTPEdits
 from chartcoder.codes import procedures
 from chartcoder.codes.em_tables import OFFICE_CODES
 from chartcoder.codes.icd10cm import ICD10CM, icd10cm, normalize_code
 from chartcoder.codes.procedures import CPT_CODE, HCPCS_CODE, ProcedureCodeSet
 from chartcoder.domain.errors import ResourceError
-
-ERROR = "error"
-WARNING = "warning"
-SEVERITIES = (ERROR, WARNING)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem on a claim. `diagnosis` and `line` are 1-based (diagnosis 1 is the principal)."""
-
-    edit: str
-    severity: str  # error | warning
-    message: str
-    fix: str = ""
-    diagnosis: int | None = None
-    line: int | None = None
-    suggestions: tuple[str, ...] = ()  # codes the biller can pick from (billable children, ...)
-
-    @property
-    def where(self) -> str:
-        parts = []
-        if self.diagnosis is not None:
-            parts.append(f"diagnosis {self.diagnosis}")
-        if self.line is not None:
-            parts.append(f"line {self.line}")
-        return ", ".join(parts) or "claim"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "edit": self.edit,
-            "severity": self.severity,
-            "message": self.message,
-            "fix": self.fix,
-            "where": self.where,
-            "diagnosis": self.diagnosis,
-            "line": self.line,
-            "suggestions": list(self.suggestions),
-        }
-
 
 # -- ICD-10-CM code references (Excludes1 and code-first notes) ---------------------------------
 
@@ -384,33 +347,6 @@ def is_procedure(code: str) -> bool:
     if any(lo <= n <= hi for lo, hi in _NOT_PROCEDURES):
         return False
     return 10004 <= n <= 69990 or 96360 <= n <= 96379
-
-
-# -- context and base class ----------------------------------------------------------------------
-
-
-@dataclass
-class ScrubContext:
-    today: date
-    facts: CodeFacts
-    cpt: ProcedureCodeSet
-    hcpcs: ProcedureCodeSet
-    ncci: PTPEdits | None = None
-    mue: MUETable | None = None
-    cpt_licensed: bool = False  # a licensed CPT file is loaded: an unknown CPT code is an error
-    stale_after: timedelta = timedelta(days=365)
-
-
-class Edit:
-    id: ClassVar[str]
-    severity: ClassVar[str] = ERROR
-    title: ClassVar[str] = ""
-
-    def check(self, claim: Claim, context: ScrubContext) -> list[Finding]:
-        raise NotImplementedError
-
-    def finding(self, message: str, fix: str = "", severity: str | None = None, **where: Any) -> Finding:
-        return Finding(self.id, severity or self.severity, message, fix, **where)
 
 
 def _valid_diagnoses(claim: Claim, context: ScrubContext) -> list[tuple[int, DiagnosisFacts]]:
@@ -1012,6 +948,7 @@ DEFAULT_EDITS: tuple[type[Edit], ...] = (
     Totals,
     TooManyDiagnoses,
     CptUnknown,
+    *LINE_EDITS,
 )
 EDIT_IDS = tuple(e.id for e in DEFAULT_EDITS)
 

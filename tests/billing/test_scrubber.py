@@ -119,7 +119,7 @@ def test_clean_claim_raises_no_finding(scrubber):
 
 def test_every_edit_runs_by_default(scrubber):
     assert [e.id for e in scrubber.edits] == list(EDIT_IDS)
-    assert len(EDIT_IDS) == 15
+    assert len(EDIT_IDS) == 26
 
 
 # -- planted errors: each caught by exactly its edit ----------------------------------------------
@@ -143,9 +143,9 @@ PLANTED: dict[str, tuple[str, Claim]] = {
         "EXCLUDES1",
         make_claim(("E11.42", "G63"), [line("99214", "150", (1, 2))]),
     ),
-    "newborn code on an adult": (
+    "newborn code on an adult": (  # first-listed, as guideline I.C.21.c.16 wants Z38
         "AGE_CONFLICT",
-        make_claim(("E11.9", "I10", "E78.5", "Z38.00"), [line("99214", "150", (1, 2, 3, 4))]),
+        make_claim(("Z38.00", "E11.9", "I10", "E78.5"), [line("99214", "150", (1, 2, 3, 4))]),
     ),
     "pregnancy code at 60": (
         "AGE_CONFLICT",
@@ -242,7 +242,10 @@ def test_planted_error_caught_by_exactly_its_edit(scrubber, case):
 
 
 def test_every_edit_has_a_planted_case():
-    assert {edit for edit, _ in PLANTED.values()} == set(EDIT_IDS)
+    from test_planted_lines import PLANTED_LINES  # the line-level and sequencing edits' cases
+
+    planted = {edit for edit, _ in PLANTED.values()} | {case.edit for case in PLANTED_LINES}
+    assert planted == set(EDIT_IDS)
 
 
 @pytest.mark.parametrize(
@@ -404,7 +407,7 @@ def test_ptp_edit_on_claims(scrubber):
     assert ids(scrubber.check(make_claim(joint, [visit, *one]))) == {"NCCI_PTP"}
     # 25 on a procedure line means nothing to NCCI
     on_procedure = [pair[0], dataclasses.replace(pair[1], modifiers=("25",))]
-    assert ids(scrubber.check(make_claim(joint, [visit, *on_procedure]))) == {"NCCI_PTP"}
+    assert ids(scrubber.check(make_claim(joint, [visit, *on_procedure]))) == {"NCCI_PTP", "MODIFIER_INVALID"}
     # A modifier NCCI does not associate with PTP edits does not.
     repeat = [pair[0], dataclasses.replace(pair[1], modifiers=("76",))]
     assert ids(scrubber.check(make_claim(joint, [visit, *repeat]))) == {"NCCI_PTP"}
@@ -512,8 +515,9 @@ def test_mue_per_line_and_per_day(scrubber):
     assert (f.edit, f.line) == ("MUE_UNITS", 2) and "per line" in f.message
     # Indicators 2 and 3 are per date of service: lines of the same code on one day add up.
     draws = [line("36415", "10", (1,)), line("36415", "10", (1,), units=Decimal(2))]
-    [f] = scrubber.check(make_claim(lines=[*[line(c, p, ptr) for c, p, ptr in CLEAN_LINES], *draws]))
-    assert f.edit == "MUE_UNITS" and "3 units" in f.message and "per day" in f.message
+    findings = scrubber.check(make_claim(lines=[*[line(c, p, ptr) for c, p, ptr in CLEAN_LINES], *draws]))
+    [f] = [f for f in findings if f.edit == "MUE_UNITS"]  # (and DUPLICATE_LINE: one draw line should carry 3 units)
+    assert "3 units" in f.message and "per day" in f.message
     apart = [draws[0], dataclasses.replace(draws[1], service_date=date(2026, 3, 1))]
     assert scrubber.check(make_claim(lines=[*[line(c, p, ptr) for c, p, ptr in CLEAN_LINES], *apart])) == []
 
