@@ -4,7 +4,7 @@ small derived values, so every part can be built and tested on its own."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -222,3 +222,40 @@ def claim_from_dict(data: dict[str, Any]) -> Claim:
         encounter_id=data.get("encounter_id"),
         extra=dict(data.get("extra") or {}),
     )
+
+
+def split_by_diagnoses(claim: Claim) -> list[Claim]:
+    """A claim with more than MAX_DIAGNOSES diagnoses as several claims of at most MAX_DIAGNOSES
+    each (the 837P's HI segment and the CMS-1500's item 21 hold twelve): lines are kept in order
+    and a new claim starts when a line's diagnoses no longer fit; each part keeps the coder's
+    relative order of diagnoses and its pointers are renumbered. A diagnosis no line points to goes
+    on the first part with room. Parts after the first get `-2`, `-3`... on the claim id. A claim
+    with twelve or fewer comes back alone, unchanged."""
+    if len(claim.diagnoses) <= MAX_DIAGNOSES:
+        return [claim]
+    groups: list[tuple[list[ServiceLine], set[int]]] = []
+    for line in claim.lines:
+        wanted = set(line.pointers)
+        if not groups or len(groups[-1][1] | wanted) > MAX_DIAGNOSES:
+            groups.append(([], set()))
+        groups[-1][0].append(line)
+        groups[-1][1].update(wanted)
+    pointed = set().union(*(g[1] for g in groups))
+    for i in range(1, len(claim.diagnoses) + 1):
+        if i not in pointed:
+            room = next((g for g in groups if len(g[1]) < MAX_DIAGNOSES), None)
+            if room is not None:
+                room[1].add(i)
+    parts = []
+    for k, (lines, used) in enumerate(groups, start=1):
+        order = sorted(p for p in used if 1 <= p <= len(claim.diagnoses))
+        renumber = {old: new for new, old in enumerate(order, start=1)}
+        parts.append(
+            replace(
+                claim,
+                claim_id=claim.claim_id if k == 1 else f"{claim.claim_id[:17]}-{k}",
+                diagnoses=[claim.diagnoses[p - 1] for p in order],
+                lines=[replace(x, pointers=tuple(renumber.get(p, p) for p in x.pointers)) for x in lines],
+            )
+        )
+    return parts

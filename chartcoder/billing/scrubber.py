@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Claim, Person, Provider
+from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Claim, Person, Provider, split_by_diagnoses
 from chartcoder.billing.edit_base import ERROR, SEVERITIES, WARNING, Edit, Finding, ScrubContext
 from chartcoder.billing.line_edits import LINE_EDITS
 from chartcoder.billing.ncci import MUETable, PTPEdits
@@ -875,17 +875,28 @@ class Totals(Edit):
 
 class TooManyDiagnoses(Edit):
     id = "TOO_MANY_DIAGNOSES"
-    title = "More diagnoses than a professional claim holds"
+    severity = WARNING
+    title = "More diagnoses than one professional claim holds"
 
     def check(self, claim: Claim, context: ScrubContext) -> list[Finding]:
         n = len(claim.diagnoses)
         if n <= MAX_DIAGNOSES:
             return []
+        parts = split_by_diagnoses(claim)
+        kept = {d.code for part in parts for d in part.diagnoses}
+        left = [d.code for d in claim.diagnoses if d.code not in kept]
+        message = (
+            f"The claim has {n} diagnoses; the 837P and the CMS-1500 hold {MAX_DIAGNOSES} per claim, so it goes "
+            f"out as {len(parts)} claims ({', '.join(p.claim_id for p in parts)}), each with the lines that "
+            "point to its diagnoses. The FHIR Claim carries all of them."
+        )
+        if left:
+            message += f" No claim has room for {_list(left)}, which no line points to: they are not sent."
         return [
             self.finding(
-                f"The claim has {n} diagnoses; a professional claim holds at most {MAX_DIAGNOSES}.",
-                f"Keep the {MAX_DIAGNOSES} that the services point to and that matter most; split the rest onto "
-                "a second claim if they belong to separate services.",
+                message,
+                f"Keep the {MAX_DIAGNOSES} that the services point to and that matter most if the payer wants one "
+                "claim; otherwise send the parts.",
                 diagnosis=MAX_DIAGNOSES + 1,
             )
         ]

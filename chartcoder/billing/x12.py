@@ -2,8 +2,11 @@
 validation through pyx12's Python API.
 
 One claim per interchange: ISA/GS/ST, BHT, 1000A submitter, 1000B receiver, 2000A billing provider,
-2000B subscriber (with 2000C patient when the patient is not the subscriber), 2300 claim, optional
-2310B rendering provider, 2400 service lines, SE/GE/IEA. Delimiters: segment '~' (followed by a
+2000B subscriber (with 2000C patient when the patient is not the subscriber), 2300 claim (REF*G1
+prior authorization, REF*F8 the payer's number of the claim a replacement or void changes), optional
+2310B rendering provider, 2400 service lines (SV1 with up to four modifiers, units and pointers, DTP*472
+per line, 2410 LIN/CTP for a drug's NDC), SE/GE/IEA. A claim with more than twelve diagnoses is
+written as several 2300 claims under the one subscriber (`split_by_diagnoses`). Delimiters: segment '~' (followed by a
 newline, as the shared sample does), element '*', component ':', repetition '^'.
 
 Free text (names, addresses, contact name) is upper-cased, folded to ASCII and stripped of the four
@@ -28,10 +31,14 @@ from chartcoder.billing.claim import (
     MAX_POINTERS,
     Address,
     Claim,
+    Ndc,
     Person,
     Provider,
     ServiceLine,
+    original_reference,
+    split_by_diagnoses,
 )
+from chartcoder.billing.line_rules import us_states
 
 IMPLEMENTATION = "005010X222A1"
 SEGMENT_TERMINATOR = "~"
@@ -137,8 +144,8 @@ def _address_segments(address: Address | None, what: str, nine_digit_zip: bool =
     if address.line2 and _fold(address.line2):
         n3.append(_text(address.line2, f"{what} address line 2", 55))
     state = address.state.strip().upper()
-    if not re.fullmatch(r"[A-Z]{2}", state):
-        raise ValueError(f"{what} state must be a two-letter code: {address.state!r}")
+    if state not in us_states():
+        raise ValueError(f"{what} state must be a U.S. state or territory code: {address.state!r}")
     zip_code = _zip(address.zip, what)
     if nine_digit_zip and len(zip_code) != 9:  # 2010AA N403: the billing provider's ZIP+4
         raise ValueError(f"{what} ZIP must have 9 digits (ZIP+4) in an 837P")
@@ -180,6 +187,7 @@ def _check_arguments(control_number: int, usage: str) -> None:
 
 
 def _check_sizes(claim: Claim) -> None:
+    """One part of a (split) claim: 1-12 diagnoses and 1-50 lines."""
     if not claim.diagnoses or len(claim.diagnoses) > MAX_DIAGNOSES:
         raise ValueError(f"a claim carries 1-{MAX_DIAGNOSES} diagnoses, not {len(claim.diagnoses)}")
     if not claim.lines or len(claim.lines) > MAX_LINES:
@@ -312,6 +320,7 @@ def _claim_loop(claim: Claim, header: _Header, codes: list[str]) -> list[str]:
     total = _money(claim.total_charge, "total charge")
     clm_05 = _composite(header.pos, "B", header.frequency)
     segments = [_segment("CLM", header.claim_id, total, "", "", clm_05, "Y", "A", "Y", "Y")]
+    segments.extend(_claim_references(claim, header))
     qualifiers = ["ABK"] + ["ABF"] * (len(codes) - 1)
     segments.append(_segment("HI", *(_composite(q, c) for q, c in zip(qualifiers, codes, strict=True))))
     # 2310B rendering provider: only when it is not the billing provider (the guide: "do not send" otherwise)
@@ -325,6 +334,31 @@ def _claim_loop(claim: Claim, header: _Header, codes: list[str]) -> list[str]:
             taxonomy = _ident(rendering.taxonomy, "rendering taxonomy", 10, min_len=10)
             segments.append(_segment("PRV", "PE", "PXC", taxonomy))
     return segments
+
+
+def _claim_references(claim: Claim, header: _Header) -> list[str]:
+    """2300 REF*G1 (prior authorization) and REF*F8 (the payer's claim control number of the claim
+    a replacement, 7, or void, 8, changes; required for both)."""
+    segments = []
+    prior = claim.extra.get("prior_authorization", "").strip()
+    if prior:
+        segments.append(_segment("REF", "G1", _ident(prior, "prior authorization number", 50)))
+    if header.frequency in ("7", "8"):
+        original = original_reference(claim)
+        if not original:
+            raise ValueError(f"frequency {header.frequency} needs the payer's claim number of the original (REF*F8)")
+        segments.append(_segment("REF", "F8", _ident(original, "payer claim control number", 50)))
+    return segments
+
+
+def _ndc_segments(ndc: Ndc, what: str) -> list[str]:
+    """2410 drug identification: LIN (N4 qualifier, the 11-digit NDC) and CTP (quantity, unit)."""
+    code = _ident(ndc.code.replace("-", ""), f"{what} NDC", 11, min_len=11, pattern=r"[0-9]{11}")
+    unit = _ident(ndc.unit.upper(), f"{what} NDC unit", 2, min_len=2, pattern="F2|GR|ME|ML|UN")
+    quantity = Decimal(ndc.quantity)
+    if quantity <= 0:
+        raise ValueError(f"{what} NDC quantity must be positive: {ndc.quantity}")
+    return [_segment("LIN", "", "N4", code), _segment("CTP", "", "", "", format_amount(quantity), unit)]
 
 
 def _service_line(number: int, line: ServiceLine, claim: Claim, codes: list[str]) -> list[str]:
@@ -358,6 +392,7 @@ def _service_line(number: int, line: ServiceLine, claim: Claim, codes: list[str]
             _composite(*(str(p) for p in line.pointers)),
         ),
         _segment("DTP", "472", "D8", _d8(line.service_date)),
+        *(_ndc_segments(line.ndc, what) if line.ndc is not None else []),
     ]
 
 
@@ -402,10 +437,11 @@ def write_837p(claim: Claim, *, control_number: int = 1, created: datetime | Non
     (missing required data, identifiers with delimiter characters, pointers out of range...)."""
     _check_arguments(control_number, usage)
     created = created or datetime.now()
-    _check_sizes(claim)
+    parts = split_by_diagnoses(claim)
+    for part in parts:
+        _check_sizes(part)
     patient, relationship = _distinct_patient(claim)
     header = _Header.of(claim)
-    codes = _diagnosis_codes(claim)
 
     st_control = f"{control_number:04d}"
     body: list[str] = [  # ST .. SE
@@ -417,9 +453,11 @@ def write_837p(claim: Claim, *, control_number: int = 1, created: datetime | Non
     ]
     if patient is not None:
         body.extend(_patient_loop(patient, relationship))
-    body.extend(_claim_loop(claim, header, codes))
-    for number, line in enumerate(claim.lines, start=1):
-        body.extend(_service_line(number, line, claim, codes))
+    for part in parts:
+        codes = _diagnosis_codes(part)
+        body.extend(_claim_loop(part, _Header.of(part), codes))
+        for number, line in enumerate(part.lines, start=1):
+            body.extend(_service_line(number, line, part, codes))
     body.append(_segment("SE", str(len(body) + 1), st_control))
     segments = _envelope(body, header, created, control_number, usage)
     return "".join(f"{s}{SEGMENT_TERMINATOR}\n" for s in segments)
@@ -437,6 +475,9 @@ class ParsedLine:
     pointers: tuple[int, ...]
     service_date: date | None
     place_of_service: str | None = None
+    ndc: str | None = None  # 2410 LIN03
+    ndc_quantity: Decimal | None = None  # CTP04
+    ndc_unit: str | None = None  # CTP05-1
 
 
 @dataclass(frozen=True)
@@ -451,6 +492,8 @@ class ParsedClaim:
     rendering_npi: str | None = None
     payer_id: str | None = None
     member_id: str | None = None
+    original_reference: str | None = None  # 2300 REF*F8
+    prior_authorization: str | None = None  # 2300 REF*G1
 
 
 def icd10_with_dot(code: str) -> str:
@@ -483,77 +526,114 @@ def _get(elements: list[str], index: int) -> str:
     return elements[index] if index < len(elements) else ""
 
 
-def parse_837p(text: str) -> ParsedClaim:
-    """Read back one claim from an 837P like the ones `write_837p` produces (and the shared sample):
-    the first claim (CLM) of the interchange. Raises ValueError when there is no claim."""
-    segments, component = _segments(text)
-    claim_id = ""
-    total = Decimal(0)
-    pos = frequency = ""
-    billing_npi = ""
-    rendering_npi: str | None = None
-    payer_id: str | None = None
-    member_id: str | None = None
-    diagnoses: list[str] = []
-    lines: list[ParsedLine] = []
-    seen_claim = False
-    for seg in segments:
+class _Reader:
+    """Walks the segments once; the envelope-level ids (billing NPI, payer, member) are shared by
+    every claim under them, the rest belongs to the current claim."""
+
+    def __init__(self, component: str) -> None:
+        self.component = component
+        self.shared: dict[str, str | None] = {"billing_npi": "", "payer_id": None, "member_id": None}
+        self.claims: list[dict[str, object]] = []
+
+    @property
+    def claim(self) -> dict[str, object]:
+        return self.claims[-1]
+
+    def lines(self) -> list[ParsedLine]:
+        return self.claim["lines"]  # type: ignore[return-value]
+
+    def read(self, seg: list[str]) -> None:
         sid = seg[0]
         if sid == "CLM":
-            if seen_claim:
-                break  # one claim: stop at the next
-            seen_claim = True
-            claim_id = _get(seg, 1)
-            total = Decimal(_get(seg, 2) or "0")
-            parts = _get(seg, 5).split(component)
-            pos = parts[0]
-            frequency = parts[2] if len(parts) > 2 else ""
+            parts = _get(seg, 5).split(self.component)
+            self.claims.append({
+                "claim_id": _get(seg, 1), "total_charge": Decimal(_get(seg, 2) or "0"), "place_of_service": parts[0],
+                "frequency": parts[2] if len(parts) > 2 else "", "diagnoses": [], "lines": [],
+                "rendering_npi": None, "original_reference": None, "prior_authorization": None,
+            })  # fmt: skip
         elif sid == "NM1":
-            qualifier = _get(seg, 1)
-            if qualifier == "85" and not billing_npi:
-                billing_npi = _get(seg, 9)
-            elif qualifier == "82" and seen_claim and not lines:  # 2310B, not a line's 2420A
-                rendering_npi = _get(seg, 9)
-            elif qualifier == "PR" and payer_id is None:
-                payer_id = _get(seg, 9) or None
-            elif qualifier == "IL" and member_id is None:
-                member_id = _get(seg, 9) or None
-        elif sid == "HI" and seen_claim:
+            self._name(seg)
+        elif not self.claims:
+            return
+        elif sid == "REF" and not self.lines() and _get(seg, 1) in ("F8", "G1"):
+            key = "original_reference" if _get(seg, 1) == "F8" else "prior_authorization"
+            self.claim[key] = _get(seg, 2)
+        elif sid == "HI":
             for composite in seg[1:]:
-                parts = composite.split(component)
+                parts = composite.split(self.component)
                 if len(parts) >= 2 and parts[0] in ("ABK", "ABF", "BK", "BF"):
-                    diagnoses.append(icd10_with_dot(parts[1]))
-        elif sid == "SV1" and seen_claim:
-            product = _get(seg, 1).split(component)
-            pointers = _get(seg, 7)
-            lines.append(
-                ParsedLine(
-                    code=_get(product, 1),
-                    modifiers=tuple(m for m in product[2:6] if m),
-                    charge=Decimal(_get(seg, 2) or "0"),
-                    units=Decimal(_get(seg, 4) or "1"),
-                    pointers=tuple(int(p) for p in pointers.split(component) if p),
-                    service_date=None,
-                    place_of_service=_get(seg, 5) or None,
+                    self.claim["diagnoses"].append(icd10_with_dot(parts[1]))  # type: ignore[attr-defined]
+        elif sid == "SV1":
+            self.lines().append(self._sv1(seg))
+        else:
+            self._line_detail(seg)
+
+    def _name(self, seg: list[str]) -> None:
+        qualifier = _get(seg, 1)
+        if qualifier == "85" and not self.shared["billing_npi"]:
+            self.shared["billing_npi"] = _get(seg, 9)
+        elif qualifier == "82" and self.claims and not self.lines():  # 2310B, not a line's 2420A
+            self.claim["rendering_npi"] = _get(seg, 9)
+        elif qualifier == "PR" and self.shared["payer_id"] is None:
+            self.shared["payer_id"] = _get(seg, 9) or None
+        elif qualifier == "IL" and self.shared["member_id"] is None:
+            self.shared["member_id"] = _get(seg, 9) or None
+
+    def _sv1(self, seg: list[str]) -> ParsedLine:
+        product = _get(seg, 1).split(self.component)
+        return ParsedLine(
+            code=_get(product, 1),
+            modifiers=tuple(m for m in product[2:6] if m),
+            charge=Decimal(_get(seg, 2) or "0"),
+            units=Decimal(_get(seg, 4) or "1"),
+            pointers=tuple(int(p) for p in _get(seg, 7).split(self.component) if p),
+            service_date=None,
+            place_of_service=_get(seg, 5) or None,
+        )
+
+    def _line_detail(self, seg: list[str]) -> None:
+        lines = self.lines()
+        if not lines:
+            return
+        sid, last = seg[0], lines[-1]
+        if sid == "DTP" and _get(seg, 1) == "472" and last.service_date is None:
+            value = _get(seg, 3).split("-")[0]  # D8, or the first date of an RD8 range
+            lines[-1] = replace(last, service_date=datetime.strptime(value, "%Y%m%d").date())
+        elif sid == "LIN" and _get(seg, 2) == "N4":
+            lines[-1] = replace(last, ndc=_get(seg, 3))
+        elif sid == "CTP" and last.ndc is not None:
+            unit = _get(seg, 5).split(self.component)[0]
+            lines[-1] = replace(last, ndc_quantity=Decimal(_get(seg, 4) or "0"), ndc_unit=unit or None)
+
+    def parsed(self) -> list[ParsedClaim]:
+        out = []
+        for c in self.claims:
+            out.append(
+                ParsedClaim(
+                    **{**c, "diagnoses": tuple(c["diagnoses"]), "lines": tuple(c["lines"])},  # type: ignore[arg-type]
+                    billing_npi=self.shared["billing_npi"] or "",
+                    payer_id=self.shared["payer_id"],
+                    member_id=self.shared["member_id"],
                 )
             )
-        elif sid == "DTP" and _get(seg, 1) == "472" and lines and lines[-1].service_date is None:
-            value = _get(seg, 3).split("-")[0]  # D8, or the first date of an RD8 range
-            lines[-1] = replace(lines[-1], service_date=datetime.strptime(value, "%Y%m%d").date())
-    if not seen_claim:
+        return out
+
+
+def parse_837p_claims(text: str) -> list[ParsedClaim]:
+    """Every claim (CLM) of an 837P like the ones `write_837p` produces (and the shared sample), in
+    order: a claim split for having more than twelve diagnoses reads back as its parts."""
+    segments, component = _segments(text)
+    reader = _Reader(component)
+    for seg in segments:
+        reader.read(seg)
+    if not reader.claims:
         raise ValueError("no CLM segment: not an 837 claim")
-    return ParsedClaim(
-        claim_id=claim_id,
-        total_charge=total,
-        billing_npi=billing_npi,
-        diagnoses=tuple(diagnoses),
-        lines=tuple(lines),
-        place_of_service=pos,
-        frequency=frequency,
-        rendering_npi=rendering_npi,
-        payer_id=payer_id,
-        member_id=member_id,
-    )
+    return reader.parsed()
+
+
+def parse_837p(text: str) -> ParsedClaim:
+    """The first claim of an 837P (see parse_837p_claims). Raises ValueError when there is none."""
+    return parse_837p_claims(text)[0]
 
 
 # ------------------------------------------------------------------------------------ validator

@@ -16,11 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chartcoder.billing.claim import Address, Claim, Diagnosis, Payer, Person, Provider, ServiceLine
+from chartcoder.billing.claim import Address, Claim, Diagnosis, Ndc, Payer, Person, Provider, ServiceLine
 from chartcoder.billing.x12 import (
     format_amount,
     icd10_with_dot,
     parse_837p,
+    parse_837p_claims,
     validate_837p,
     write_837p,
 )
@@ -289,7 +290,10 @@ def test_icd_dot():
     [
         lambda c: replace(c, claim_id="A*B"),
         lambda c: replace(c, claim_id="X" * 21),
-        lambda c: replace(c, diagnoses=[Diagnosis(x) for x in ICD_CODES[:13]]),
+        lambda c: replace(c, subscriber=replace(c.subscriber, address=replace(c.subscriber.address, state="XX"))),
+        lambda c: replace(c, frequency="7"),
+        lambda c: replace(c, lines=[replace(c.lines[0], ndc=Ndc("0003-0293-05", "ML", Decimal(1)))]),
+        lambda c: replace(c, lines=[replace(c.lines[0], ndc=Ndc("00003029305", "MG", Decimal(1)))]),
         lambda c: replace(c, diagnoses=[]),
         lambda c: replace(c, lines=[replace(c.lines[0], pointers=(4,))]),
         lambda c: replace(c, lines=[replace(c.lines[0], pointers=(1, 1))]),
@@ -304,7 +308,10 @@ def test_icd_dot():
     ids=[
         "delimiter-in-claim-id",
         "long-claim-id",
-        "13-diagnoses",
+        "state-XX",
+        "replacement-without-payer-claim-number",
+        "ten-digit-ndc",
+        "ndc-unit-mg",
         "no-diagnoses",
         "pointer-out-of-range",
         "duplicate-pointer",
@@ -320,6 +327,69 @@ def test_icd_dot():
 def test_unwritable_claims_are_refused(sample_claim, change):
     with pytest.raises(ValueError):
         write_837p(change(sample_claim()), created=CREATED)
+
+
+def test_line_level_data_is_written_and_validates(sample_claim):
+    """Modifiers, units, a per-line date, the NDC (2410 LIN/CTP), REF*F8 and REF*G1 pass pyx12 and
+    read back as written."""
+    base = sample_claim()
+    drug = ServiceLine(
+        code="J3301",
+        system="HCPCS",
+        charge=Decimal("40.00"),
+        units=Decimal(4),
+        service_date=date(2026, 1, 11),
+        pointers=(1,),
+        ndc=Ndc("00003-0293-05", "ML", Decimal("1.5")),
+    )
+    knee = replace(base.lines[1], code="20610", modifiers=("LT", "59"))
+    claim = replace(
+        base,
+        lines=[base.lines[0], knee, drug],
+        frequency="7",
+        extra={"original_reference": "PAYER-CCN-42", "prior_authorization": "PA12345"},
+    )
+    text = write_837p(claim, created=CREATED)
+    assert validate_837p(text) == []
+    assert "LIN**N4*00003029305~" in text and "CTP****1.5*ML~" in text
+    assert "REF*G1*PA12345~" in text and "REF*F8*PAYER-CCN-42~" in text
+    assert text.index("REF*F8") < text.index("HI*")
+    parsed = parse_837p(text)
+    assert (parsed.frequency, parsed.original_reference, parsed.prior_authorization) == ("7", "PAYER-CCN-42", "PA12345")
+    assert [(x.code, x.modifiers, x.units, x.service_date) for x in parsed.lines] == [
+        ("99213", ("25",), Decimal(1), date(2026, 1, 10)),
+        ("20610", ("LT", "59"), Decimal(1), date(2026, 1, 10)),
+        ("J3301", (), Decimal(4), date(2026, 1, 11)),
+    ]
+    assert (parsed.lines[2].ndc, parsed.lines[2].ndc_quantity, parsed.lines[2].ndc_unit) == (
+        "00003029305",
+        Decimal("1.5"),
+        "ML",
+    )
+    assert parsed.lines[1].ndc is None
+
+
+def test_more_than_twelve_diagnoses_become_several_claims(sample_claim):
+    """The 837P holds 12 diagnoses per claim (HI): 16 are written as two 2300 claims under the one
+    subscriber, each line with its own diagnoses renumbered, and the whole file passes pyx12."""
+    base = sample_claim()
+    diagnoses = [Diagnosis(x) for x in ICD_CODES[:16]]
+    lines = [
+        replace(base.lines[0], pointers=(1, 2, 3, 4)),
+        replace(base.lines[1], code="36415", pointers=(5, 6, 7, 8)),
+        replace(base.lines[1], code="81002", pointers=(9, 10, 11, 12)),
+        replace(base.lines[1], code="93000", pointers=(13, 14, 15, 16)),
+    ]
+    claim = replace(base, diagnoses=diagnoses, lines=lines)
+    text = write_837p(claim, created=CREATED)
+    assert validate_837p(text) == []
+    first, second = parse_837p_claims(text)
+    assert first.claim_id == claim.claim_id and second.claim_id == f"{claim.claim_id}-2"
+    assert first.diagnoses == tuple(ICD_CODES[:12]) and second.diagnoses == tuple(ICD_CODES[12:16])
+    assert [x.code for x in first.lines] == ["99213", "36415", "81002"]
+    assert [x.pointers for x in second.lines] == [(1, 2, 3, 4)]
+    assert first.total_charge + second.total_charge == claim.total_charge
+    assert text.count("HL*") == 2 and text.count("CLM*") == 2
 
 
 # ------------------------------------------------------------------------------ property test
