@@ -6,7 +6,9 @@ several parts adds a suffix (`"3_sex"`, `"5_city"`, `"22_original_ref"`, `"31_da
 is the list of the 12 diagnosis slots A-L (unused slots empty; codes without the dot, as the form's
 OCR layout expects, like the 837P) with `"21_ind"` the ICD indicator (0, ICD-10-CM). Item `"24"` is
 the list of service lines, each a dict keyed `"24A_from"` ... `"24J"`; `"24E"` holds the diagnosis
-pointer letters (1 -> A ... 12 -> L, primary first, no separators). Dates are `MM DD YY` in 24A and
+pointer letters (1 -> A ... 12 -> L, primary first, no separators), `"24D_modifiers"` up to four
+modifiers, `"24G"` the units, and `"24_shaded"` the shaded supplemental line (a drug's NDC: `N4`, the
+11 digits, its unit and quantity). Dates are `MM DD YY` in 24A and
 `MM DD YYYY` elsewhere, money `1234.56`.
 
 Only code numbers appear (procedure descriptions are never printed), so no AMA CPT descriptor can
@@ -21,7 +23,17 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Address, Claim, Person, Provider, original_reference
+from chartcoder.billing.claim import (
+    MAX_DIAGNOSES,
+    MAX_POINTERS,
+    Address,
+    Claim,
+    Ndc,
+    Person,
+    Provider,
+    original_reference,
+    split_by_diagnoses,
+)
 
 LINES_PER_PAGE = 6
 DIAGNOSIS_LETTERS = "ABCDEFGHIJKL"
@@ -111,7 +123,11 @@ def _check(claim: Claim) -> None:
     if not claim.lines:
         raise Cms1500Error("the claim has no service lines")
     if len(claim.diagnoses) > MAX_DIAGNOSES:
-        raise Cms1500Error(f"the claim has {len(claim.diagnoses)} diagnoses; item 21 holds {MAX_DIAGNOSES}")
+        parts = len(split_by_diagnoses(claim))
+        raise Cms1500Error(
+            f"the claim has {len(claim.diagnoses)} diagnoses; item 21 holds {MAX_DIAGNOSES}, so it needs {parts} "
+            "forms: use cms1500_forms (the printable form, cms1500-html, prints them all)"
+        )
     for n, line in enumerate(claim.lines, start=1):
         if len(line.pointers) > MAX_POINTERS:
             raise Cms1500Error(f"line {n} has {len(line.pointers)} pointers; item 24E holds {MAX_POINTERS}")
@@ -137,9 +153,18 @@ def _line_fields(claim: Claim, rendering_npi: str) -> list[dict[str, Any]]:
                 "24H": "",  # EPSDT / family plan
                 "24I": "NPI" if rendering_npi else "",
                 "24J": rendering_npi,
+                "24_shaded": _supplemental(line.ndc),
             }
         )
     return out
+
+
+def _supplemental(ndc: Ndc | None) -> str:
+    """The shaded part of a line (NUCC 1500 instructions, item 24): a drug's NDC as the N4
+    qualifier, the 11 digits, a space, the unit qualifier and the quantity: `N400003029305 ML1`."""
+    if ndc is None:
+        return ""
+    return f"N4{ndc.code.replace('-', '')} {ndc.unit}{_units(Decimal(ndc.quantity))}"
 
 
 def cms1500_fields(claim: Claim, *, signed_on: date | None = None) -> Fields:
@@ -162,6 +187,12 @@ def cms1500_fields(claim: Claim, *, signed_on: date | None = None) -> Fields:
         **_claim_items(claim, rendering_npi),
         **_provider_items(claim, signer, signed_on),
     }
+
+
+def cms1500_forms(claim: Claim, *, signed_on: date | None = None) -> list[Fields]:
+    """One field map per form: a claim with more than twelve diagnoses is split as the 837P splits
+    it (`split_by_diagnoses`), each part on its own form with its own item 26 account number."""
+    return [cms1500_fields(part, signed_on=signed_on) for part in split_by_diagnoses(claim)]
 
 
 def _patient_and_insured_items(claim: Claim) -> Fields:
@@ -291,6 +322,7 @@ table.lines td{font-family:"Courier New",Courier,monospace;font-size:11px;border
   height:26px;padding:2px 3px;text-align:center;white-space:nowrap;overflow:hidden}
 table.lines td.money{text-align:right}
 table.lines tr.empty td{color:transparent}
+table.lines tr.shaded td{background:#fbe9e9;height:16px;font-size:10px;text-align:left}
 @media print{
   @page{size:letter;margin:0}
   body{background:#fff}
@@ -434,6 +466,8 @@ def _lines_section(lines: list[dict[str, Any]]) -> str:
             tds = "".join(
                 f'<td class="money">{_e(c)}</td>' if i == 7 else f"<td>{_e(c)}</td>" for i, c in enumerate(cells)
             )
+            if line["24_shaded"]:  # the shaded half of the line: the NDC
+                rows.append(f'<tr class="shaded"><td colspan="{len(_LINE_HEADS)}">{_e(line["24_shaded"])}</td></tr>')
             rows.append(f'<tr data-line="{n + 1}">{tds}</tr>')
         else:
             rows.append('<tr class="empty">' + "<td>&nbsp;</td>" * len(_LINE_HEADS) + "</tr>")
@@ -471,22 +505,23 @@ def _provider_section(f: Fields, total: str) -> str:
 def render_cms1500_html(claim: Claim, *, signed_on: date | None = None) -> str:
     """A standalone printable HTML page of the CMS-1500 (one form page per 6 service lines; every
     value HTML-escaped; no external assets)."""
-    f = cms1500_fields(claim, signed_on=signed_on)
-    lines: list[dict[str, Any]] = f["24"]
-    chunks = [lines[i : i + LINES_PER_PAGE] for i in range(0, len(lines), LINES_PER_PAGE)]
     pages = []
-    for n, chunk in enumerate(chunks, start=1):
-        total = f["28"] if n == len(chunks) else "CONTINUED"
-        pages.append(
-            f'<article class="page" data-page="{n}">'
-            + _header(claim, f, n, len(chunks))
-            + _patient_section(f)
-            + _claim_section(f)
-            + _lines_section(chunk)
-            + _provider_section(f, total)
-            + "</article>"
-        )
-    title = f"CMS-1500 claim {f['26']}"
+    forms = cms1500_forms(claim, signed_on=signed_on)
+    for f in forms:
+        lines: list[dict[str, Any]] = f["24"]
+        chunks = [lines[i : i + LINES_PER_PAGE] for i in range(0, len(lines), LINES_PER_PAGE)]
+        for n, chunk in enumerate(chunks, start=1):
+            total = f["28"] if n == len(chunks) else "CONTINUED"
+            pages.append(
+                f'<article class="page" data-page="{len(pages) + 1}" data-claim="{_e(f["26"])}">'
+                + _header(claim, f, n, len(chunks))
+                + _patient_section(f)
+                + _claim_section(f)
+                + _lines_section(chunk)
+                + _provider_section(f, total)
+                + "</article>"
+            )
+    title = f"CMS-1500 claim {forms[0]['26']}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title>"

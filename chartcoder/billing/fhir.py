@@ -5,7 +5,8 @@ Self-contained: the patient, the subscriber (when someone else), the billing pro
 provider, the payer and the coverage travel as contained resources referenced by `#id`, so the
 resource stands alone without a FHIR server. Diagnoses keep the dot (`E11.22`, as the ICD-10-CM code
 system writes them); service lines carry the CPT/HCPCS code number and the description already in
-the claim object, never an AMA descriptor.
+the claim object, never an AMA descriptor; a drug line's NDC is the item's `detail` (NDC system,
+quantity in the NDC unit). More than twelve diagnoses are carried as they are: FHIR has no limit.
 
 A claim that lacks something a FHIR Claim (or any payer) needs raises `FhirClaimError` listing every
 problem; it never produces a resource with holes.
@@ -25,6 +26,7 @@ from fhir.resources.R4B.claim import (
     ClaimDiagnosis,
     ClaimInsurance,
     ClaimItem,
+    ClaimItemDetail,
     ClaimRelated,
 )
 from fhir.resources.R4B.codeableconcept import CodeableConcept
@@ -44,7 +46,6 @@ from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from chartcoder.billing.claim import (
-    MAX_DIAGNOSES,
     MAX_POINTERS,
     Address,
     Claim,
@@ -57,7 +58,8 @@ from chartcoder.domain.code_systems import PROCEDURE_SYSTEMS, CodeSystem
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 CPT = "http://www.ama-assn.org/go/cpt"
-HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"  # HL7 terminology's canonical URI
+NDC = "http://hl7.org/fhir/sid/ndc"
 NPI = "http://hl7.org/fhir/sid/us-npi"
 EIN = "urn:oid:2.16.840.1.113883.4.4"  # US IRS employer identification number
 POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
@@ -94,8 +96,6 @@ def _problems(claim: Claim) -> list[str]:
     out = _party_problems(claim)
     if not claim.diagnoses:
         out.append("claim has no diagnoses")
-    if len(claim.diagnoses) > MAX_DIAGNOSES:
-        out.append(f"claim has {len(claim.diagnoses)} diagnoses, at most {MAX_DIAGNOSES}")
     if not claim.lines:
         out.append("claim has no service lines (Claim.item, billablePeriod and total need them)")
     for n, line in enumerate(claim.lines, start=1):
@@ -371,8 +371,24 @@ def _items(claim: Claim, with_care_team: bool) -> list[ClaimItem]:
             quantity=Quantity(value=line.units),
             unitPrice=_money(_unit_price(line.charge, line.units)),
             net=_money(line.charge),
+            detail=_ndc_detail(line),
         )
         for i, line in enumerate(claim.lines, start=1)
+    ]
+
+
+def _ndc_detail(line: ServiceLine) -> list[ClaimItemDetail] | None:
+    """A drug line's NDC as the item's one detail: the 11-digit code, the quantity in its unit
+    (the 837P's LIN/CTP; F2, GR, ME, ML or UN as the unit code)."""
+    if line.ndc is None:
+        return None
+    return [
+        ClaimItemDetail(
+            sequence=1,
+            productOrService=_cc(NDC, line.ndc.code.replace("-", "")),
+            quantity=Quantity(value=line.ndc.quantity, unit=line.ndc.unit, code=line.ndc.unit),
+            net=_money(line.charge),
+        )
     ]
 
 

@@ -15,11 +15,12 @@ import pytest
 from fhir.resources.R4B.claim import Claim as FhirClaim
 from pydantic import ValidationError
 
-from chartcoder.billing.claim import Address, Claim, Diagnosis, Payer, Person, Provider, ServiceLine
+from chartcoder.billing.claim import Address, Claim, Diagnosis, Dose, Ndc, Payer, Person, Provider, ServiceLine
 from chartcoder.billing.cms1500 import (
     LINES_PER_PAGE,
     Cms1500Error,
     cms1500_fields,
+    cms1500_forms,
     pointer_letter,
     render_cms1500_html,
 )
@@ -334,7 +335,6 @@ def test_claim_id_not_a_fhir_id_still_identifies_the_claim():
         (make_claim(subscriber=person(member_id=None)), "no member id"),
         (make_claim(["I10"], [line(pointers=(2,))]), "points at diagnoses [2]"),
         (make_claim(payer=Payer(name="", payer_id="X")), "payer has no name"),
-        (make_claim(diagnoses=TWELVE + ["R51.9"]), "at most 12"),
         (make_claim([], [line(pointers=(1,))]), "no diagnoses"),
         (make_claim(lines=[line(units=Decimal(0))]), "units 0"),
         (make_claim(rendering_provider=replace(rendering_provider(), npi="")), "rendering provider has no NPI"),
@@ -590,3 +590,59 @@ def test_no_descriptions_on_the_form():
     html = render_cms1500_html(claim, signed_on=CREATED)
     assert "DESCRIPTION-FROM-CLAIM" not in json.dumps(f) and "DESCRIPTION-FROM-CLAIM" not in html
     assert "DX-DESCRIPTION" not in html
+
+
+# --- issue 18: NDC, more than twelve diagnoses -----------------------------------------------------
+
+KENALOG = Ndc("00003-0293-05", "ML", Decimal(1))
+
+
+def drug_claim() -> Claim:
+    return make_claim(
+        ["M17.12"],
+        [
+            line("20610", "120.00", modifiers=("LT",)),
+            line("J3301", "40.00", system="HCPCS", units=Decimal(4), ndc=KENALOG, dose=Dose(Decimal(40), "mg")),
+        ],
+    )
+
+
+def test_fhir_and_cms1500_carry_the_same_lines_as_the_837p():
+    claim = drug_claim()
+    data = fhir_claim_json(claim, created=CREATED)
+    FhirClaim.model_validate(data)
+    knee, drug = data["item"]
+    assert _codings(knee["modifier"][0]) == [(HCPCS, "LT")] and "detail" not in knee
+    assert HCPCS == "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+    assert drug["quantity"]["value"] == 4 and drug["unitPrice"]["value"] == 10
+    [detail] = drug["detail"]
+    assert _codings(detail["productOrService"]) == [("http://hl7.org/fhir/sid/ndc", "00003029305")]
+    assert detail["quantity"] == {"value": 1, "unit": "ML", "code": "ML"}
+    f = cms1500_fields(claim, signed_on=CREATED)
+    assert [(x["24D"], x["24D_modifiers"], x["24G"], x["24_shaded"]) for x in f["24"]] == [
+        ("20610", ["LT"], "1", ""),
+        ("J3301", [], "4", "N400003029305 ML1"),
+    ]
+    html = render_cms1500_html(claim, signed_on=CREATED)
+    assert '<tr class="shaded"><td colspan="12">N400003029305 ML1</td></tr>' in html
+
+
+def test_more_than_twelve_diagnoses_per_format():
+    """FHIR carries all 13; the CMS-1500 map refuses with a clear message and `cms1500_forms` (and
+    the printable form) gives one form per part, as the 837P splits the claim."""
+    claim = make_claim(
+        TWELVE + ["R51.9"],
+        [line("99214", pointers=(1, 2, 3, 4)), line("93000", pointers=(5, 6, 7, 8)),
+         line("36415", pointers=(9, 10, 11, 12)), line("81002", pointers=(13,))],
+    )  # fmt: skip
+    data = fhir_claim_json(claim, created=CREATED)
+    assert len(data["diagnosis"]) == 13 and data["item"][3]["diagnosisSequence"] == [13]
+    with pytest.raises(Cms1500Error, match="needs 2 forms"):
+        cms1500_fields(claim)
+    first, second = cms1500_forms(claim, signed_on=CREATED)
+    assert first["21"] == [c.replace(".", "") for c in TWELVE]
+    assert second["21"] == ["R519"] + [""] * 11 and [x["24E"] for x in second["24"]] == ["A"]
+    assert second["26"] == f"{claim.claim_id}-2"
+    assert Decimal(first["28"]) + Decimal(second["28"]) == claim.total_charge
+    html = render_cms1500_html(claim, signed_on=CREATED)
+    assert html.count('<article class="page"') == 2 and f'data-claim="{claim.claim_id}-2"' in html
