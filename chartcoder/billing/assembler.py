@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from chartcoder.billing.claim import Address, Claim, Diagnosis, Payer, Person, Provider, ServiceLine
+from chartcoder.billing.claim import Address, Claim, Diagnosis, Dose, Ndc, Payer, Person, Provider, ServiceLine
+from chartcoder.billing.line_rules import DOSE_UNITS, sequencing_rules, unit_rules
 from chartcoder.billing.scrubber import EM_OFFICE, is_procedure
 from chartcoder.codes.icd10cm import icd10cm
 from chartcoder.domain.code_systems import PROCEDURE_SYSTEMS, CodeSystem
@@ -172,28 +173,48 @@ def _distance(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int | None:
 
 
 def sequence_diagnoses(codes: Sequence[str]) -> list[str]:
-    """Coder's order, then the conventions: a code whose "code first" note names another code on the
-    claim goes after it, and a manifestation code is never first-listed."""
+    """Coder's order, then the conventions (see `sequence_with_notes`)."""
+    return sequence_with_notes(codes)[0]
+
+
+def sequence_with_notes(codes: Sequence[str]) -> tuple[list[str], list[str]]:
+    """For an encounter without an explicit diagnosis order: the codes' order, then the conventions
+    - a code whose "code first" note names another code on the claim goes after it, a manifestation
+    code is never first-listed, an external cause code (V00-Y99) is never first-listed - with one
+    note per move, so the change is said (the scrubber's DIAGNOSIS_ORDER warning), never silent."""
     icd = icd10cm()
     order = list(dict.fromkeys(codes))
+    notes: list[str] = []
     for _ in range(len(order)):  # a few passes settle any chain of code-first notes
         moved = False
         for code in list(order):
-            notes = " ".join(icd.code_first(code)) if icd.is_valid(code) else ""
-            firsts = [o for o in order if o != code and _named_in(o, notes)]
+            firsts = [o for o in order if o != code and _named_in(o, _code_first_text(code))]
             for first in firsts:
                 if order.index(first) > order.index(code):
                     order.remove(first)
                     order.insert(order.index(code), first)
+                    notes.append(f"{first} before {code} (the code-first note of {code})")
                     moved = True
         if not moved:
             break
-    if order and icd.is_valid(order[0]) and icd.is_manifestation(order[0]):
-        lead = next((c for c in order if not (icd.is_valid(c) and icd.is_manifestation(c))), None)
-        if lead is not None:
-            order.remove(lead)
-            order.insert(0, lead)
-    return order
+    never_first = [ranges for ranges, _ in sequencing_rules().never_first]
+    checks = (
+        (lambda c: icd.is_valid(c) and icd.is_manifestation(c), "a manifestation code is never first-listed"),
+        (lambda c: any(r.covers(c) for r in never_first), "an external cause code is never first-listed"),
+    )
+    for unfit, why in checks:
+        if order and unfit(order[0]):
+            lead = next((c for c in order if not any(u(c) for u, _ in checks)), None)
+            if lead is not None:
+                notes.append(f"{lead} first instead of {order[0]} ({why})")
+                order.remove(lead)
+                order.insert(0, lead)
+    return order, notes
+
+
+def _code_first_text(code: str) -> str:
+    icd = icd10cm()
+    return " ".join(icd.code_first(code)) if icd.is_valid(code) else ""
 
 
 def _named_in(code: str, notes: str) -> bool:
@@ -202,6 +223,115 @@ def _named_in(code: str, notes: str) -> bool:
         return False
     named = set(re.findall(r"[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?", notes))
     return any(code == n or code.startswith(n.rstrip("-")) for n in named)
+
+
+@dataclass(frozen=True)
+class LineInput:
+    """What the coder set on one CPT/HCPCS code of the encounter (its entry in `codes`). Every field
+    but the code is optional; `modifiers` None means "not set" (the assembler may add 25), an empty
+    tuple means "none"."""
+
+    code: str
+    system: str
+    modifiers: tuple[str, ...] | None = None
+    units: Decimal | None = None
+    service_date: date | None = None
+    pointers: tuple[int, ...] = ()  # 1-based, resolved from the diagnosis codes the coder named
+    ndc: Ndc | None = None
+    dose: Dose | None = None
+
+
+def read_line_input(entry: Mapping[str, Any], dx_codes: Sequence[str], problems: list[str]) -> LineInput:
+    """A code entry as a LineInput. `"20610-LT"` is read as code 20610 with modifier LT (and merged
+    with `modifiers`); pointers name diagnosis codes (`["M17.12"]`) or 1-based positions. What cannot
+    be read is added to `problems`, naming the code."""
+    code, *inline = str(entry["code"]).strip().upper().split("-")
+    listed = entry.get("modifiers")
+    modifiers = None
+    if inline or listed is not None:
+        modifiers = tuple(dict.fromkeys([*inline, *(str(m).strip().upper() for m in listed or ())]))
+    what = f"{entry['code']}"
+    units = _decimal(entry.get("units"), f"{what} units", problems)
+    if units is not None and units <= 0:
+        problems.append(f"{what} units must be more than zero")
+    when = entry.get("service_date")
+    service_date = _date(when)
+    if when and service_date is None:
+        problems.append(f"{what} service_date {when!r} is not YYYY-MM-DD")
+    return LineInput(
+        code=code,
+        system=str(entry["system"]),
+        modifiers=modifiers,
+        units=units,
+        service_date=service_date,
+        pointers=_pointers(entry.get("pointers") or (), dx_codes, what, problems),
+        ndc=_ndc(entry.get("ndc"), what, problems),
+        dose=_dose(entry.get("dose"), what, problems),
+    )
+
+
+def _decimal(value: Any, what: str, problems: list[str]) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        problems.append(f"{what} {value!r} is not a number")
+        return None
+    return number
+
+
+def _pointers(raw: Sequence[Any], dx_codes: Sequence[str], what: str, problems: list[str]) -> tuple[int, ...]:
+    out = []
+    for p in raw:
+        if isinstance(p, int) and not isinstance(p, bool):
+            out.append(p)
+        elif str(p).strip().upper() in dx_codes:
+            out.append(dx_codes.index(str(p).strip().upper()) + 1)
+        else:
+            problems.append(f"{what} points at {p!r}, which is not a diagnosis on the claim")
+    return tuple(out)
+
+
+def _ndc(raw: Any, what: str, problems: list[str]) -> Ndc | None:
+    if not raw:
+        return None
+    if not isinstance(raw, Mapping) or not raw.get("code"):
+        problems.append(f"{what} ndc must be an object with code, unit and quantity")
+        return None
+    quantity = _decimal(raw.get("quantity", 1), f"{what} ndc quantity", problems)
+    return Ndc(str(raw["code"]).strip(), str(raw.get("unit") or "UN").strip().upper(), quantity or Decimal(0))
+
+
+def _dose(raw: Any, what: str, problems: list[str]) -> Dose | None:
+    if not raw:
+        return None
+    if not isinstance(raw, Mapping) or raw.get("unit") not in DOSE_UNITS:
+        problems.append(f"{what} dose must be an object with amount and unit ({', '.join(DOSE_UNITS)})")
+        return None
+    amount = _decimal(raw.get("amount"), f"{what} dose amount", problems)
+    return Dose(amount, str(raw["unit"])) if amount is not None and amount > 0 else None
+
+
+def _diagnosis_order(
+    encounter: Mapping[str, Any], codes: Sequence[Mapping[str, Any]], problems: list[str]
+) -> tuple[list[str], list[str]]:
+    """(the diagnoses in claim order, notes on what was moved). With the coder's `diagnosis_order`
+    the order is exactly that (codes it leaves out follow in their own order) and nothing is moved:
+    the scrubber says what breaks a convention. Without it, the conventions order the codes and
+    each move is noted (`sequence_with_notes`)."""
+    accepted = list(dict.fromkeys(str(c["code"]).strip().upper() for c in codes if c["system"] == CodeSystem.ICD10CM))
+    given = encounter.get("diagnosis_order")
+    if given is None:
+        return sequence_with_notes(accepted)
+    wanted = [str(c).strip().upper() for c in given]
+    strays = [c for c in wanted if c not in accepted]
+    if strays:
+        problems.append(f"diagnosis_order names {', '.join(strays)}, not an accepted or added diagnosis")
+    ordered = list(dict.fromkeys(c for c in wanted if c in accepted))
+    return ordered + [c for c in accepted if c not in ordered], []
 
 
 def assemble(
@@ -233,8 +363,8 @@ def _assemble(encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedul
         problems.append("the encounter is not finalized; finalize it before billing")
     codes = [c for c in encounter.get("codes", []) if c.get("state") in CODED]
     suggestions = {(s["system"], s["code"]): s for s in (encounter.get("suggestion_set") or {}).get("suggestions", [])}
-    dx_codes = sequence_diagnoses([c["code"] for c in codes if c["system"] == CodeSystem.ICD10CM])
-    procs = [c for c in codes if c["system"] in PROCEDURE_SYSTEMS]
+    dx_codes, order_notes = _diagnosis_order(encounter, codes, problems)
+    procs = [read_line_input(c, dx_codes, problems) for c in codes if c["system"] in PROCEDURE_SYSTEMS]
     if not dx_codes:
         problems.append("no ICD-10-CM diagnosis is accepted or added")
     if not procs:
@@ -246,7 +376,7 @@ def _assemble(encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedul
     born = _date(patient.get("birth_date"))
     last, first = _split_name(patient.get("name"))
     problems.extend(_missing_fields(patient, payer_in, practice, dos, born, last, first))
-    missing_fees = sorted({c["code"] for c in procs if fees.charge(c["code"]) is None})
+    missing_fees = sorted({c.code for c in procs if fees.charge(c.code, c.modifiers or ()) is None})
     if missing_fees:
         problems.append(f"no fee for {', '.join(missing_fees)} in the fee schedule ({fees.source})")
     if problems:
@@ -279,6 +409,7 @@ def _assemble(encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedul
         receiver_name=practice.receiver_name or payer.name,
         receiver_id=practice.receiver_id or payer.payer_id,
         encounter_id=str(encounter["id"]),
+        extra={"resequenced": "; ".join(order_notes)} if order_notes else {},
     )
 
 
@@ -311,30 +442,35 @@ def _missing_fields(
 
 
 def _service_lines(
-    procs: list[Mapping[str, Any]],
+    procs: list[LineInput],
     dx_codes: list[str],
     suggestions: Mapping[tuple[str, str], Mapping[str, Any]],
     text: str,
     dos: date,
     fees: FeeSchedule,
 ) -> list[ServiceLine]:
-    """The lines, E/M first, each pointing at the diagnoses its evidence supports."""
+    """The lines, E/M first. What the coder set on a code (modifiers, units, date, pointers, NDC,
+    dose) is used as given; what is not set is worked out: pointers from the evidence, modifier 25
+    on a separately identifiable visit, a drug's units from its dose, one unit otherwise."""
     dx_spans = [_spans(suggestions.get((CodeSystem.ICD10CM, code))) for code in dx_codes]
-    em = [c for c in procs if c["code"] in EM_OFFICE]
-    others = [c for c in procs if c["code"] not in EM_OFFICE]
+    em = [c for c in procs if c.code in EM_OFFICE]
+    others = [c for c in procs if c.code not in EM_OFFICE]
     lines: list[ServiceLine] = []
     pointed: set[int] = set()
     for c in others:  # procedures first: their pointers decide whether the E/M is separate
-        pointers = _supporting(_spans(suggestions.get((c["system"], c["code"]))), dx_spans, text)
-        if is_procedure(c["code"]):
+        pointers = c.pointers or _supporting(_spans(suggestions.get((c.system, c.code))), dx_spans, text)
+        if is_procedure(c.code):
             pointed.update(pointers)
-        lines.append(_line(c, dos, pointers, fees))
+        lines.append(_line(c, dos, pointers, fees, c.modifiers or ()))
     for c in em:
-        pointers = tuple(range(1, min(4, len(dx_codes)) + 1))
-        # Modifier 25: an E/M beside a same-day procedure is separately identifiable when it
-        # addresses a diagnosis no procedure line points to.
-        separate = any(is_procedure(o["code"]) for o in others) and any(p not in pointed for p in pointers)
-        lines.insert(0, _line(c, dos, pointers, fees, ("25",) if separate else ()))
+        pointers = c.pointers or tuple(range(1, min(4, len(dx_codes)) + 1))
+        modifiers = c.modifiers
+        if modifiers is None:
+            # Modifier 25: an E/M beside a same-day procedure is separately identifiable when it
+            # addresses a diagnosis no procedure line points to.
+            separate = any(is_procedure(o.code) for o in others) and any(p not in pointed for p in pointers)
+            modifiers = ("25",) if separate else ()
+        lines.insert(0, _line(c, dos, pointers, fees, modifiers))
     return lines
 
 
@@ -385,17 +521,25 @@ def _one_sentence(text: str, a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 
 def _line(
-    code: Mapping[str, Any], dos: date, pointers: tuple[int, ...], fees: FeeSchedule, modifiers: tuple[str, ...] = ()
+    c: LineInput, dos: date, pointers: tuple[int, ...], fees: FeeSchedule, modifiers: tuple[str, ...]
 ) -> ServiceLine:
-    charge = fees.charge(code["code"], modifiers)
-    assert charge is not None
+    units = c.units
+    rule = unit_rules().drugs.get(c.code)
+    if units is None and c.dose is not None and rule is not None:
+        units = rule.units_for(c.dose)  # J3301 is per 10 mg: 40 mg is 4 units
+    units = units if units is not None else Decimal(1)
+    fee = fees.charge(c.code, modifiers)
+    assert fee is not None
     return ServiceLine(
-        code=code["code"],
-        charge=charge,
-        service_date=dos,
+        code=c.code,
+        charge=(fee * units).quantize(Decimal("0.01")),
+        service_date=c.service_date or dos,
+        units=units,
         modifiers=modifiers,
         pointers=pointers,
-        system=code["system"],
+        system=c.system,
+        ndc=c.ndc,
+        dose=c.dose,
     )
 
 

@@ -505,7 +505,7 @@ def _provider_section(f: Fields, total: str) -> str:
 def render_cms1500_html(claim: Claim, *, signed_on: date | None = None) -> str:
     """A standalone printable HTML page of the CMS-1500 (one form page per 6 service lines; every
     value HTML-escaped; no external assets)."""
-    pages = []
+    pages: list[str] = []
     forms = cms1500_forms(claim, signed_on=signed_on)
     for f in forms:
         lines: list[dict[str, Any]] = f["24"]

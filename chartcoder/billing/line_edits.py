@@ -3,7 +3,7 @@ drug data. Each edit is written from its definition (named in its docstring) and
 from the tables in `resources/` through `ScrubContext` (`line_rules` loads them).
 
 - EXTERNAL_CAUSE_FIRST, FIRST_LISTED_ONLY, COMBINATION_CODE: ICD-10-CM guidelines I.C.20,
-  I.C.21.c.16 and I.C.9.a (`sequencing.yaml`).
+  I.C.21.c.16 and I.C.9.a (`sequencing.yaml`); DIAGNOSIS_ORDER says what the assembler moved.
 - PREVENTIVE_PROBLEM_25: CPT's preventive medicine guidelines (a problem visit beside a preventive
   visit is reported with modifier 25).
 - DUPLICATE_LINE: the same service twice on one day with nothing (76, 77, 91, a side) to tell them apart.
@@ -51,6 +51,27 @@ class ExternalCauseFirst(Edit):
                 )
                 return [self.finding(f"Diagnosis 1, {first}: {why}.", fix, diagnosis=1)]
         return []
+
+
+class DiagnosisOrder(Edit):
+    """The assembler, given no diagnosis order by the coder, moved codes to follow the conventions
+    (code first, manifestation and external cause never first). Said, so it is never silent."""
+
+    id = "DIAGNOSIS_ORDER"
+    severity = WARNING
+    title = "Diagnoses re-ordered by the sequencing conventions"
+
+    def check(self, claim: Claim, context: ScrubContext) -> list[Finding]:
+        moved = claim.extra.get("resequenced", "").strip()
+        if not moved:
+            return []
+        return [
+            self.finding(
+                f"The coder gave no diagnosis order, so the sequencing conventions set it: {moved}.",
+                "Check the order, or set the diagnosis order on the encounter (diagnosis_order) and build again.",
+                diagnosis=1,
+            )
+        ]
 
 
 class FirstListedOnly(Edit):
@@ -419,6 +440,7 @@ class NdcCheck(Edit):
 
 LINE_EDITS: tuple[type[Edit], ...] = (
     ExternalCauseFirst,
+    DiagnosisOrder,
     FirstListedOnly,
     CombinationCode,
     PreventiveProblem25,

@@ -26,14 +26,15 @@ from chartcoder.domain.errors import ResourceError
 NOTE = (
     "Established patient seen for follow-up.\n"
     "Assessment: Type 2 diabetes mellitus with diabetic chronic kidney disease. CKD stage 3b. "
-    "Essential hypertension. Seborrheic keratosis of the back, irritated.\n"
+    "Hypertension. Seborrheic keratosis of the back, irritated.\n"
     "Procedure: shave removal of the irritated seborrheic keratosis. ECG performed for palpitations.\n"
     "Total time 32 minutes.\n"
 )
 PHRASES = {
     ("ICD-10-CM", "E11.22"): "Type 2 diabetes mellitus with diabetic chronic kidney disease",
+    # hypertension with CKD is the combination code (guideline I.C.9.a.2), listed before N18.32 as its note says
+    ("ICD-10-CM", "I12.9"): "Hypertension",
     ("ICD-10-CM", "N18.32"): "CKD stage 3b",
-    ("ICD-10-CM", "I10"): "Essential hypertension",
     ("ICD-10-CM", "L82.0"): "Seborrheic keratosis of the back, irritated",
     ("ICD-10-CM", "R00.2"): "palpitations",
     ("CPT", "99214"): "Total time 32 minutes",
@@ -94,7 +95,7 @@ def fees():
 
 def test_a_finalized_encounter_becomes_a_clean_valid_claim(practice, fees):
     claim = assemble(encounter(), practice, fees)
-    assert [d.code for d in claim.diagnoses] == ["E11.22", "N18.32", "I10", "L82.0", "R00.2"]
+    assert [d.code for d in claim.diagnoses] == ["E11.22", "I12.9", "N18.32", "L82.0", "R00.2"]
     lines = {line.code: line for line in claim.lines}
     assert claim.lines[0].code == "99214"  # the visit first
     # each procedure points at the diagnosis named in its own sentence
@@ -257,3 +258,121 @@ def test_ncci_and_mue_files_named_in_the_settings_are_used(tmp_path):
     claim, findings = wired.build(enc)
     ptp = [f for f in findings if f["edit"] == "NCCI_PTP"]
     assert len(ptp) == 1 and "93010" in ptp[0]["message"] and ptp[0]["severity"] == "error"
+
+
+# -- issue 18: what the coder sets on each line, and the diagnosis order ---------------------------
+
+KNEE_NOTE = (
+    "Follow-up of diabetes and hypertension, both stable on current medicines; refills sent.\n"
+    "Left knee osteoarthritis: injected the left knee with triamcinolone 40 mg.\n"
+)
+
+
+def knee_encounter(**changes) -> dict:
+    """Issue 18's case: a left-knee injection with 40 mg of triamcinolone (its NDC given), and a
+    separately identifiable visit for diabetes and hypertension; the coder orders four diagnoses
+    and points each line."""
+    enc = encounter(text=KNEE_NOTE, accept=[])
+    enc["suggestion_set"] = {"suggestions": []}
+    enc["codes"] = [
+        {"code": "E11.9", "system": "ICD-10-CM", "state": "accepted"},
+        {"code": "I10", "system": "ICD-10-CM", "state": "accepted"},
+        {"code": "M17.12", "system": "ICD-10-CM", "state": "added"},
+        {"code": "Z79.4", "system": "ICD-10-CM", "state": "added"},
+        {"code": "99214", "system": "CPT", "state": "accepted", "modifiers": ["25"],
+         "pointers": ["E11.9", "I10", "Z79.4"]},
+        {"code": "20610-LT", "system": "CPT", "state": "added", "pointers": ["M17.12"]},
+        {
+            "code": "J3301",
+            "system": "HCPCS",
+            "state": "added",
+            "pointers": ["M17.12"],
+            "dose": {"amount": "40", "unit": "mg"},
+            "ndc": {"code": "00003-0293-05", "unit": "ML", "quantity": 1},
+        },
+    ]  # fmt: skip
+    enc["diagnosis_order"] = ["M17.12", "E11.9", "I10", "Z79.4"]
+    enc.update(changes)
+    return enc
+
+
+def test_the_coders_lines_reach_every_format(practice, fees):
+    from chartcoder.billing.cms1500 import cms1500_fields
+    from chartcoder.billing.fhir import fhir_claim_json
+
+    claim = assemble(knee_encounter(), practice, fees)
+    assert [d.code for d in claim.diagnoses] == ["M17.12", "E11.9", "I10", "Z79.4"]  # the coder's order
+    em, knee, drug = claim.lines
+    assert (em.code, em.modifiers, em.pointers) == ("99214", ("25",), (2, 3, 4))
+    assert (knee.code, knee.modifiers, knee.pointers) == ("20610", ("LT",), (1,))
+    assert (drug.code, drug.units, drug.charge) == ("J3301", Decimal(4), fees.charge("J3301") * 4)  # per 10 mg
+    assert drug.ndc is not None and drug.ndc.code == "00003-0293-05"
+    assert Scrubber.default().scrub(claim).findings == []
+    x12 = write_837p(claim)
+    assert validate_837p(x12) == []
+    parsed = parse_837p(x12)
+    assert parsed.diagnoses == ("M17.12", "E11.9", "I10", "Z79.4")
+    assert [(x.code, x.modifiers, x.units, x.pointers, x.ndc) for x in parsed.lines] == [
+        ("99214", ("25",), Decimal(1), (2, 3, 4), None),
+        ("20610", ("LT",), Decimal(1), (1,), None),
+        ("J3301", (), Decimal(4), (1,), "00003029305"),
+    ]
+    fhir = fhir_claim_json(claim)
+    assert [(i["productOrService"]["coding"][0]["code"], [m["coding"][0]["code"] for m in i.get("modifier", [])],
+             i["quantity"]["value"], i["diagnosisSequence"]) for i in fhir["item"]] == [
+        ("99214", ["25"], 1, [2, 3, 4]), ("20610", ["LT"], 1, [1]), ("J3301", [], 4, [1])]  # fmt: skip
+    form = cms1500_fields(claim)
+    assert [(x["24D"], x["24D_modifiers"], x["24G"], x["24E"]) for x in form["24"]] == [
+        ("99214", ["25"], "1", "BCD"), ("20610", ["LT"], "1", "A"), ("J3301", [], "4", "A")]  # fmt: skip
+    assert form["24"][2]["24_shaded"] == "N400003029305 ML1"
+    assert claim_from_dict(json.loads(json.dumps(claim_to_dict(claim)))) == claim
+
+
+def test_the_coders_order_is_kept_and_the_scrubber_says_what_breaks_a_rule(practice, fees):
+    """An explicit order is never re-sorted: a fall code first is refused by the scrubber
+    (EXTERNAL_CAUSE_FIRST). Without an order the conventions move it, and say so (DIAGNOSIS_ORDER)."""
+    codes = [
+        {"code": "W19.XXXA", "system": "ICD-10-CM", "state": "added"},
+        {"code": "S93.401A", "system": "ICD-10-CM", "state": "added"},
+        {"code": "99213", "system": "CPT", "state": "added", "pointers": [1, 2]},
+    ]
+    ordered = assemble(encounter(codes=codes, diagnosis_order=["W19.XXXA", "S93.401A"]), practice, fees)
+    assert [d.code for d in ordered.diagnoses] == ["W19.XXXA", "S93.401A"]
+    assert {f.edit: f.severity for f in Scrubber.default().scrub(ordered).findings} == {"EXTERNAL_CAUSE_FIRST": "error"}
+    moved = assemble(encounter(codes=codes), practice, fees)
+    assert [d.code for d in moved.diagnoses] == ["S93.401A", "W19.XXXA"]
+    [f] = Scrubber.default().scrub(moved).findings
+    assert (f.edit, f.severity) == ("DIAGNOSIS_ORDER", "warning") and "S93.401A first instead of W19.XXXA" in f.message
+
+
+def test_line_input_that_cannot_be_read_is_named(practice, fees):
+    enc = knee_encounter(diagnosis_order=["M17.12", "R51.9"])
+    enc["codes"][5] = {**enc["codes"][5], "pointers": ["M17.11"], "units": "two", "service_date": "yesterday"}
+    enc["codes"][6] = {**enc["codes"][6], "dose": {"amount": "40", "unit": "spoonfuls"}}
+    with pytest.raises(AssemblyError) as info:
+        assemble(enc, practice, fees)
+    message = str(info.value)
+    for needle in ("points at 'M17.11'", "units 'two'", "service_date 'yesterday'", "dose must be", "names R51.9"):
+        assert needle in message
+
+
+def test_units_set_by_the_coder_win_and_a_wrong_dose_is_caught(practice, fees):
+    enc = knee_encounter()
+    enc["codes"][6] = {**enc["codes"][6], "units": 1}
+    claim = assemble(enc, practice, fees)
+    assert claim.lines[2].units == 1
+    [f] = Scrubber.default().scrub(claim).findings
+    assert f.edit == "UNITS_DOSE" and "4 units" in f.message
+
+
+def test_cli_keeps_the_modifiers_of_an_encounter_file(tmp_path):
+    """The encounter-file reader used to drop what a code carried; `20610-LT` now reaches the 837P."""
+    exe = str(Path(sys.executable).parent / "chartcoder")
+    path = tmp_path / "knee.json"
+    path.write_text(json.dumps(knee_encounter()))
+    done = subprocess.run([exe, "claim", "build", str(path), "--format", "837p"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "SV1*HC:20610:LT*" in done.stdout and "SV1*HC:99214:25*" in done.stdout and "LIN**N4*00003029305" in done.stdout
+    )
+    assert validate_837p(done.stdout) == []
