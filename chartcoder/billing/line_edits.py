@@ -126,8 +126,8 @@ class PreventiveProblem25(Edit):
     title = "Problem visit beside a same-day preventive visit, without modifier 25"
 
     def check(self, claim: Claim, context: ScrubContext) -> list[Finding]:
-        groups = context.modifiers.groups
-        preventive = {line.service_date: line.code for line in claim.lines if line.code in groups["preventive"]}
+        groups = context.modifiers.groups_of
+        preventive = {line.service_date: line.code for line in claim.lines if "preventive" in groups(line.code)}
         return [
             self.finding(
                 f"Line {n} is a problem visit ({line.code}) on the same day as preventive visit "
@@ -138,7 +138,7 @@ class PreventiveProblem25(Edit):
                 line=n,
             )
             for n, line in enumerate(claim.lines, start=1)
-            if line.code in groups["problem_visit"] and line.service_date in preventive and "25" not in line.modifiers
+            if "problem_visit" in groups(line.code) and line.service_date in preventive and "25" not in line.modifiers
         ]
 
 
@@ -302,7 +302,6 @@ class QwMissing(Edit):
     def check(self, claim: Claim, context: ScrubContext) -> list[Finding]:
         if claim.payer.claim_filing not in _MEDICARE:
             return []
-        waived = context.modifiers.groups["clia_waived"]
         return [
             self.finding(
                 f"Line {n} ({line.code}) is a test that is CLIA-waived when done with a waived kit, billed to "
@@ -311,7 +310,7 @@ class QwMissing(Edit):
                 line=n,
             )
             for n, line in enumerate(claim.lines, start=1)
-            if line.code in waived and "QW" not in line.modifiers
+            if "clia_waived" in context.modifiers.groups_of(line.code) and "QW" not in line.modifiers
         ]
 
 

@@ -6,7 +6,7 @@ the U.S. state and territory codes (`states.yaml`) and the diagnosis sequencing 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
@@ -65,16 +65,21 @@ class Modifier:
 class ModifierTable:
     modifiers: dict[str, Modifier]
     groups: dict[str, CodeGroup]
+    _memo: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
-    def groups_of(self, code: str) -> list[str]:
-        return [name for name, g in self.groups.items() if code in g]
+    def groups_of(self, code: str) -> frozenset[str]:
+        """The code groups a code is in (worked out once per code)."""
+        found = self._memo.get(code)
+        if found is None:
+            found = self._memo[code] = frozenset(name for name, g in self.groups.items() if code in g)
+        return found
 
     def misfit(self, modifier: str, code: str) -> str | None:
         """Why `modifier` cannot go on `code` (the code group that rules it out), or None."""
         m = self.modifiers.get(modifier)
         if m is None:
             return None
-        mine = set(self.groups_of(code))
+        mine = self.groups_of(code)
         if m.only_on and not mine & set(m.only_on):
             return f"{modifier} ({m.wording}) goes only on {' or '.join(map(_shown, m.only_on))} codes"
         clash = [g for g in m.not_on if g in mine]
@@ -194,10 +199,14 @@ def us_states() -> frozenset[str]:
 @dataclass(frozen=True)
 class IcdRanges:
     ranges: tuple[tuple[str, str], ...]  # dotless, inclusive, prefix-compared
+    _memo: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def covers(self, code: str) -> bool:
-        c = code.replace(".", "")
-        return any(lo <= c[: len(lo)] and c[: len(hi)] <= hi for lo, hi in self.ranges)
+        hit = self._memo.get(code)
+        if hit is None:
+            c = code.replace(".", "")
+            hit = self._memo[code] = any(lo <= c[: len(lo)] and c[: len(hi)] <= hi for lo, hi in self.ranges)
+        return hit
 
 
 @dataclass(frozen=True)
