@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from test_scrubber import CLEAN_LINES, MUE_FILE, PLANTED, PTP_FILE, TODAY, line, make_claim
 
-from chartcoder.billing.claim import Address, Claim, Dose, Ndc, Payer, Person
+from chartcoder.billing.claim import Address, Claim, Dose, Ndc, Payer, Person, ServiceLine
 from chartcoder.billing.ncci import load_mue, load_ptp
 from chartcoder.billing.scrubber import EDIT_IDS, Scrubber
 from chartcoder.billing.x12 import parse_837p, validate_837p, write_837p
@@ -25,7 +26,7 @@ MEDICAID = Payer("State Medicaid", "MCD01", claim_filing="MC")
 KENALOG_NDC = Ndc("00003029305", "ML", Decimal(1))
 
 
-def clean_lines() -> list:
+def clean_lines() -> list[ServiceLine]:
     return [line(code, charge, ptrs) for code, charge, ptrs in CLEAN_LINES]
 
 
@@ -40,7 +41,7 @@ def with_address(claim: Claim, role: str, state: str) -> Claim:
     return replace(claim, subscriber=replace(s, address=replace(s.address, state=state)))
 
 
-def paid_by(payer: Payer, diagnoses: tuple[str, ...], lines: list) -> Claim:
+def paid_by(payer: Payer, diagnoses: tuple[str, ...], lines: list[ServiceLine]) -> Claim:
     return replace(make_claim(diagnoses, lines), payer=payer)
 
 
@@ -51,12 +52,12 @@ def dependent(state: str = "PR") -> Claim:
     return replace(claim, patient=child, relationship="19")
 
 
-def drug(code: str = "J3301", units: int = 4, **kw: object) -> object:
+def drug(code: str = "J3301", units: int = 4, **kw: Any) -> ServiceLine:
     kw.setdefault("dose", Dose(Decimal(40), "mg"))
     return line(code, "10", (1,), units=Decimal(units), system="HCPCS", **kw)
 
 
-def injection(*mods: str, units: int = 1) -> object:
+def injection(*mods: str, units: int = 1) -> ServiceLine:
     return line("20610", "120", (1,), modifiers=mods, units=Decimal(units))
 
 
@@ -244,15 +245,11 @@ VALID: dict[str, Claim] = {
     "hypertensive CKD coded as the combination": make_claim(("I12.9", "N18.30"), [line("99214", "150", (1, 2))]),
     "external cause after the injury": make_claim(("S93.401A", "W19.XXXA"), [line("99214", "150", (1, 2))]),
     "a repeat lab with 91": make_claim(lines=[*clean_lines(), line("80061", "40", (3,), modifiers=("91",))]),
-    "NCCI indicator 1 pair with XS": make_claim(
-        KNEE, [injection("LT"), line("20605", "90", (1,), modifiers=("XS",))]
-    ),
+    "NCCI indicator 1 pair with XS": make_claim(KNEE, [injection("LT"), line("20605", "90", (1,), modifiers=("XS",))]),
     "Medicare A1c with QW": paid_by(MEDICARE, ("E11.9",), [line("83036", "25", (1,), modifiers=("QW",))]),
     "Medicaid drug with NDC and dose": paid_by(MEDICAID, KNEE, [injection("LT"), drug(ndc=KENALOG_NDC)]),
     "dependent in Puerto Rico": dependent("PR"),
-    "replacement with the payer's claim number": make_claim(
-        frequency="7", extra={"original_reference": "PAYER123456"}
-    ),
+    "replacement with the payer's claim number": make_claim(frequency="7", extra={"original_reference": "PAYER123456"}),
     "four modifiers": make_claim(KNEE, [injection("LT", "GA", "KX", "59")]),
 }
 
