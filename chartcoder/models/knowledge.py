@@ -30,7 +30,7 @@ from chartcoder.models.em import (
 )
 from chartcoder.models.implied import ImpliedEntry, implied_table
 from chartcoder.models.retrieval import DiagnosisRetriever, diagnosis_head, diagnosis_lines, rename_digits
-from chartcoder.models.schema import Evidence, Group, Suggestion, SuggestionSet
+from chartcoder.models.schema import FIRST_LISTED, Evidence, Group, Suggestion, SuggestionSet
 from chartcoder.nlp.concepts import Mention, TermTarget, normalize_word, words_of
 from chartcoder.nlp.resources import load_yaml_resource
 from chartcoder.nlp.sections import SectionIndex
@@ -73,6 +73,8 @@ SECTION_FACTOR = {
 # Final diagnostic statements: assessment, impression, discharge / final diagnoses, postoperative
 # diagnosis. When a document has one, it decides what is shown and what goes first (OCG IV.G, II).
 FINAL_SECTIONS = frozenset({"assessment_plan", "postop_diagnosis"})
+# The final statements whose first diagnosis is listed first, strongest first (OCG IV.G, II).
+_STATEMENT_NAMES = {"postop_diagnosis": "postoperative diagnosis", "assessment_plan": "final diagnostic statement"}
 # Replaced by the postoperative diagnosis when the report has one ("Same" is resolved upstream).
 SUPERSEDED_SECTIONS = frozenset({"preop_diagnosis"})
 # Parts of a procedure report that never hold a diagnosis or a separately reported service: the
@@ -515,9 +517,10 @@ def _hold_linked_signs(final: list[Candidate], text: str) -> None:
 
 def _first_listed_first(final: list[Candidate], definitive: bool) -> None:
     """First-listed: the first diagnosis named in the strongest final statement (the postoperative
-    diagnosis over the assessment) goes first (+0.1); not a sign beside a definitive diagnosis."""
-    order = ("postop_diagnosis", "assessment_plan")
-    for label in order:
+    diagnosis over the assessment) goes first (+0.1); not a sign beside a definitive diagnosis. Engine
+    scores are capped and a pack re-weighs them, so the +0.1 alone does not keep the order: the warning
+    FIRST_LISTED marks it, and the served order keeps it first (chartcoder.models.service.order_suggestions)."""
+    for label, name in _STATEMENT_NAMES.items():
         firsts = [
             (min(e.start for e in c.evidence if e.section == label), c)
             for c in final
@@ -525,7 +528,9 @@ def _first_listed_first(final: list[Candidate], definitive: bool) -> None:
         ]
         firsts = [(start, c) for start, c in firsts if not (c.code.startswith("R") and definitive)]
         if firsts:
-            min(firsts, key=lambda x: x[0])[1].score += 0.1
+            chosen = min(firsts, key=lambda x: x[0])[1]
+            chosen.score += 0.1
+            chosen.warnings.append(f"{FIRST_LISTED}the first diagnosis of the {name}")
             break
 
 

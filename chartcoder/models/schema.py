@@ -17,6 +17,9 @@ class Evidence:
 
 
 Group = Literal["suggested", "consider"]
+# The warning that marks the diagnosis the engine lists first (OCG IV.G): the served order keeps it first
+# among the shown codes (chartcoder.models.service.order_suggestions).
+FIRST_LISTED = "first-listed: "
 
 
 @dataclass

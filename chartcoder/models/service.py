@@ -17,7 +17,7 @@ from chartcoder.models.knowledge import KnowledgeSuggester
 from chartcoder.models.pack import ModelPack
 from chartcoder.models.ranker import map_to_labels
 from chartcoder.models.retrieval import load_retriever
-from chartcoder.models.schema import Evidence, Suggestion, SuggestionSet
+from chartcoder.models.schema import FIRST_LISTED, Evidence, Suggestion, SuggestionSet
 from chartcoder.nlp.bounds import restore_evidence
 from chartcoder.nlp.pipeline import ClinicalPipeline
 
@@ -235,8 +235,25 @@ def order_suggestions(suggestions: list[Suggestion]) -> list[Suggestion]:
         for s in suggestions:
             if s.system == "ICD-10-CM" and s.group == "suggested" and secondary_only(s.code) and s.score >= first:
                 s.score = round(first - 0.005, 4)
+    _keep_first_listed(suggestions)
     rank = {"suggested": 0, "consider": 1}
     return sorted(suggestions, key=lambda s: (rank[s.group], not s.evidence, -s.score))
+
+
+def _keep_first_listed(suggestions: list[Suggestion]) -> None:
+    """The diagnosis the engine marks first-listed (the first of the postoperative diagnosis, OCG IV.G) stays
+    first among the shown codes: a shown code scoring as high is scored just below it. Engine scores are
+    capped and a pack re-weighs them, so a score bonus alone does not keep the order."""
+    chosen = [s for s in suggestions if s.group == "suggested" and any(w.startswith(FIRST_LISTED) for w in s.warnings)]
+    if len(chosen) != 1:
+        return
+    top = chosen[0]
+    above = sorted(
+        (s for s in suggestions if s is not top and s.group == "suggested" and s.score >= top.score),
+        key=lambda s: -s.score,
+    )
+    for i, s in enumerate(above, 1):
+        s.score = round(top.score - 0.002 * i, 4)  # below it, in their own order
 
 
 def _may_be_first(s: Suggestion) -> bool:
