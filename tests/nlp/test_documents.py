@@ -149,6 +149,14 @@ def test_header_forms(note_id, phrase, occurrence, label):
     assert label_at(mtsample(note_id), phrase, occurrence) == label
 
 
+def test_pre_and_post_operative_written_as_two_words():
+    """ "POST OPERATIVE DIAGNOSES,1.  ...": the spaced spelling is the same header (it occurs in the
+    MTSamples pool without a colon, before a numbered list)."""
+    text = "PRE OPERATIVE DIAGNOSIS: Left inguinal hernia.,POST OPERATIVE DIAGNOSES,1.  Left indirect inguinal hernia."
+    assert label_at(text, "Left inguinal hernia") == "preop_diagnosis"
+    assert label_at(text, "Left indirect inguinal hernia") == "postop_diagnosis"
+
+
 def test_a_short_section_ends_at_a_transcription_line_break():
     """ "CC:, Confusion and slurred speech.,HX , (...)": the history after the chief complaint is not
     chief complaint (".," is the transcription's line break, like the end of a line in a typed note)."""
