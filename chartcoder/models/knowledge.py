@@ -488,6 +488,48 @@ def _weigh_beside_final(found: dict[tuple[str, str], Candidate], icd: list[Candi
             c.score *= 0.82
 
 
+# An injury the operation itself made ("the bladder was inadvertently entered", "during the course of the
+# procedure a bladder laceration was noticed") is a complication of care, coded to the body system's
+# intraoperative complication (accidental puncture or laceration during a procedure: N99.71-, K91.71-,
+# J95.71-, I97.51-...; in obstetric surgery O71.-), not to chapter 19's traumatic injury (OCG I.B.16: the
+# provider documents the relationship to the procedure; Index: Complication, accidental puncture or
+# laceration during a procedure). Internal organs and great vessels only (neck, thorax, abdomen, pelvis).
+_OPERATIVE_INJURY_CODES = ("S15", "S25", "S26", "S27", "S35", "S36", "S37")
+_MADE_DURING = re.compile(
+    r"\b(?:inadvertent(?:ly)?|accidental(?:ly)?|iatrogenic|unintentional(?:ly)?|during (?:the )?dissection|"
+    r"during the (?:course of the )?(?:procedure|operation|surgery|cesarean section|c-section))\b",
+    re.I,
+)
+_INJURY_WORD = re.compile(
+    r"\b(?:lacerat\w*|entered|enterotomy|cystotomy|tear|torn|perforat\w*|punctur\w*|injur\w*)\b", re.I
+)
+_AVOIDED = re.compile(r"\b(?:avoid\w*|prevent\w*|care was taken|no|not|without|risks?)\b", re.I)
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\s,]+")
+OPERATIVE_INJURY_HELD = (
+    "an injury made during the operation is a complication of care: the body system's accidental puncture "
+    "or laceration during a procedure (N99.7-, K91.7-, J95.7-, I97.5-...; O71.- in obstetric surgery), OCG I.B.16"
+)
+
+
+def _hold_injuries_made_by_the_operation(
+    found: dict[tuple[str, str], Candidate], text: str, document: str | None
+) -> None:
+    """An operative report that documents an organ injured by the operation: its traumatic injury codes of
+    internal organs are held for the coder, with the complication codes named (OCG I.B.16)."""
+    if document not in PROCEDURE_DOCUMENTS:
+        return
+    injuries = [c for c in found.values() if c.system == "ICD-10-CM" and c.code.startswith(_OPERATIVE_INJURY_CODES)]
+    if not injuries or not _MADE_DURING.search(text):
+        return
+    sentences = _SENTENCE_SPLIT.split(text)
+    if not any(_MADE_DURING.search(s) and _INJURY_WORD.search(s) and not _AVOIDED.search(s) for s in sentences):
+        return
+    for c in injuries:
+        if c.held is None:
+            c.held = OPERATIVE_INJURY_HELD
+            c.warnings.append(c.held)
+
+
 def _hold_linked_signs(final: list[Candidate], text: str) -> None:
     """A sign the final statement names as part of a definitive diagnosis in the same sentence
     ("lumbar radiculopathy with weakness, numbness and tingling", "stenosis ... including
@@ -688,6 +730,7 @@ class KnowledgeSuggester:
         self._resolve_contradictions(found)
         self._cough_by_duration(found, text)
         self._weigh_by_document(found, has_final, document, text)
+        _hold_injuries_made_by_the_operation(found, text, document)
 
     # ------------------------------------------------------------------------------------------
     # Diagnosis lines the phrase matcher could not name
