@@ -21,6 +21,7 @@ Scored per note, through `SuggestionService.suggest` exactly as the API serves i
 
 - recall@10: gold codes (any accepted alternative counts) among the first 10 suggestions;
 - first-listed in the top 3: the note's first-listed gold code among the first 3;
+- first-listed first (`first_listed_top1`): the note's first-listed gold code ranked first;
 - shown precision: of the suggestions the served path shows (those in the "suggested" group, above
   the shown threshold; the "consider" group is not counted as shown), the share that are gold codes,
   alternatives or accepted optional codes;
@@ -136,6 +137,7 @@ class NoteScore:
     missed: list[str] = field(default_factory=list)
     wrong_shown: list[str] = field(default_factory=list)
     ranked: list[str] = field(default_factory=list)
+    first_top1: bool = False
 
 
 def tune_half(note_id: str) -> str:
@@ -163,6 +165,7 @@ def score_note(note: GoldNote, suggestions: list[Any], show_all: bool = False) -
         missed=missed,
         wrong_shown=[c for c in shown if c not in right],
         ranked=ranked[:TOP_K],
+        first_top1=bool(note.first_listed & set(ranked[:1])),
     )
 
 
@@ -175,6 +178,7 @@ def summarize(scores: list[NoteScore]) -> dict[str, Any]:
         "gold_codes": gold,
         "recall_at_10": round(sum(s.hit10 for s in scores) / gold, 4) if gold else None,
         "first_listed_top3": round(sum(s.first_top3 for s in scores) / n, 4) if n else None,
+        "first_listed_top1": round(sum(s.first_top1 for s in scores) / n, 4) if n else None,
         "shown_precision": round(sum(s.shown_right for s in scores) / shown, 4) if shown else None,
         "shown_per_note": round(shown / n, 2) if n else None,
         "shown_recall": round(sum(s.gold_shown for s in scores) / gold, 4) if gold else None,

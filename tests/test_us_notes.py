@@ -140,3 +140,19 @@ def test_small_document_type_groups_of_tune_c_are_pooled_but_tune_ones_are_not()
     one_tune = next(n for n in notes if n.split == "tune")
     alone = us_notes.build_report([one_tune], [us_notes.score_note(one_tune, [])], [0.01], "none", "tune-a")
     assert list(alone["by_doc_type"]) == [one_tune.doc_type]
+
+
+def test_first_listed_first_counts_only_the_top_suggestion():
+    from types import SimpleNamespace
+
+    note = next(n for n in _gold() if n.split == "tune" and n.first_listed)
+    first = sorted(note.first_listed)[0]
+
+    def ranked(*codes: str) -> list[SimpleNamespace]:
+        return [SimpleNamespace(code=c, group="suggested") for c in codes]
+
+    top = us_notes.score_note(note, ranked(first, "not-a-code"))
+    second = us_notes.score_note(note, ranked("not-a-code", first))
+    assert top.first_top1 and top.first_top3 and not second.first_top1 and second.first_top3
+    summary = us_notes.summarize([top, second])
+    assert summary["first_listed_top1"] == 0.5 and summary["first_listed_top3"] == 1.0
