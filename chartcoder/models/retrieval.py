@@ -301,7 +301,11 @@ def _spine_index(letter: str, number: int) -> int | None:
     return idx if lo <= idx <= hi else None
 
 
-def _level_words(m: re.Match[str], spine_context: bool) -> tuple[list[tuple[str, float]], list[str]] | None:
+# A spine level's words: (query words with weights, the same words for a document, the level first).
+_LevelWords = tuple[list[tuple[str, float]], list[str]]
+
+
+def _level_words(m: re.Match[str], spine_context: bool) -> _LevelWords | None:
     """(query words with weights, the same words for a document: the level token first) for a spine
     level match, or None when the match is not a spine level."""
     a, n1 = m.group(1).upper(), int(m.group(2))
@@ -340,6 +344,22 @@ def _level_words(m: re.Match[str], spine_context: bool) -> tuple[list[tuple[str,
     return words, [w for w, _ in words]
 
 
+def _spine_levels(text: str, spine_context: bool) -> tuple[list[_LevelWords], list[str]]:
+    """(the spine levels in the text, as `_level_words` gives them; the pieces of text around them)."""
+    levels: list[_LevelWords] = []
+    rest: list[str] = []
+    pos = 0
+    for m in _LEVEL.finditer(text):
+        lv = _level_words(m, spine_context)
+        if lv is None:
+            continue
+        levels.append(lv)
+        rest.append(text[pos : m.start()])
+        pos = m.end()
+    rest.append(text[pos:])
+    return levels, rest
+
+
 def _is_abbreviation_shape(raw: str) -> bool:
     """Two or more capitals: "ACL", "AFib", "T2DM" (not "Fracture")."""
     if raw.islower() or raw.istitle():
@@ -358,17 +378,9 @@ Slot = list[list[tuple[str, float]]]
 def _doc_tokens(text: str) -> list[str]:
     """Tokens of a piece of tabular or synonym text (capitalized abbreviations as '#abbr')."""
     out: list[str] = []
-    spine = bool(_SPINE_CONTEXT.search(text))
-    pos = 0
-    pieces: list[str] = []
-    for m in _LEVEL.finditer(text):
-        lv = _level_words(m, spine)
-        if lv is None:
-            continue
-        pieces.append(text[pos : m.start()])
-        out.extend(stem(w) if not re.match(r"^[a-z]\d", w) else w for w in lv[1])
-        pos = m.end()
-    pieces.append(text[pos:])
+    levels, pieces = _spine_levels(text, bool(_SPINE_CONTEXT.search(text)))
+    for _, document_words in levels:
+        out.extend(stem(w) if not re.match(r"^[a-z]\d", w) else w for w in document_words)
     for piece in pieces:
         for m in _TOKEN.finditer(piece):
             out.extend(_doc_word(m.group(0)))
@@ -430,18 +442,10 @@ def term_words(text: str) -> TermWords:
         default = True
         t = _DEFAULTS.sub(" ", t)
     required: list[str] = []
-    spine = bool(_SPINE_CONTEXT.search(text))
-    pos = 0
-    rest: list[str] = []
-    for m in _LEVEL.finditer(t):
-        lv = _level_words(m, spine)
-        if lv is None:
-            continue
-        rest.append(t[pos : m.start()])
-        required.append(lv[1][0])  # the level itself; its vertebrae, region and ordinal are optional
-        optional.update(w if re.match(r"^[a-z]\d", w) else stem(w) for w in lv[1][1:])
-        pos = m.end()
-    rest.append(t[pos:])
+    levels, rest = _spine_levels(t, bool(_SPINE_CONTEXT.search(text)))
+    for _, document_words in levels:
+        required.append(document_words[0])  # the level itself; its vertebrae, region and ordinal are optional
+        optional.update(w if re.match(r"^[a-z]\d", w) else stem(w) for w in document_words[1:])
     for piece in rest:
         for m in _TOKEN.finditer(piece):
             required.extend(_doc_word(m.group(0)))
@@ -477,38 +481,43 @@ def analyze_line(
     """Normalize a diagnosis line into word slots (see Query). `vocabulary` decides between an
     abbreviation's curated token and its expansion (both are tried when both exist); `memo` caches
     each token's slots for that vocabulary."""
-    vocab = vocabulary or {}
     text = _MEASURE.sub(" ", rename_digits(line[:MAX_LINE_CHARS]))
-    slots: list[Slot] = []
-    # Words in parentheses qualify the diagnosis ("gastric ulcer (lesser curvature, Forrest IIa)"):
-    # they count at a low weight.
-    aside: list[str] = []
-    for m in _PARENS.finditer(text):
-        aside.append(m.group(1) or m.group(2) or "")
-    if aside and _PARENS.sub(" ", text).strip(_TRIM):
-        text = _PARENS.sub(" ", text)
-        for piece in aside:
-            for tok in _doc_tokens(piece):
-                slots.append([[(tok, PAREN_WEIGHT)]])
+    text, slots = _aside_slots(text)
     for m in _WITHOUT.finditer(text):
         for tok in _doc_tokens(m.group(1)):
             slots.append([[("~" + tok, 1.0)]])
     text = _WITHOUT.sub(" ", text)
-    spine = bool(_SPINE_CONTEXT.search(text))
-    pos = 0
-    rest: list[str] = []
-    for m in _LEVEL.finditer(text):
-        lv = _level_words(m, spine)
-        if lv is None:
-            continue
-        rest.append(text[pos : m.start()])
-        slots.append([[(w if re.match(r"^[a-z]\d", w) else stem(w), weight) for w, weight in lv[0]]])
-        pos = m.end()
-    rest.append(text[pos:])
+    levels, rest = _spine_levels(text, bool(_SPINE_CONTEXT.search(text)))
+    for query_words, _ in levels:
+        slots.append([[(w if re.match(r"^[a-z]\d", w) else stem(w), weight) for w, weight in query_words]])
     tokens = [m.group(0) for piece in rest for m in _TOKEN.finditer(piece)]
+    slots.extend(_word_slots(tokens, vocabulary or {}, memo))
+    _read_broader_sites(slots)
+    sides = set()
+    for m in _LINE_SIDES.finditer(line[:MAX_LINE_CHARS]):
+        sides.add("both" if m.group(0).lower() in {"bilateral", "bilat", "both"} else "one")
+    return Query(slots, frozenset(sides))
+
+
+def _aside_slots(text: str) -> tuple[str, list[Slot]]:
+    """(the text without its parenthesized words, their slots). Words in parentheses qualify the
+    diagnosis ("gastric ulcer (lesser curvature, Forrest IIa)"): they count at a low weight. A line
+    that is all parentheses is read as it is."""
+    aside = [m.group(1) or m.group(2) or "" for m in _PARENS.finditer(text)]
+    if not aside or not _PARENS.sub(" ", text).strip(_TRIM):
+        return text, []
+    slots: list[Slot] = [[[(tok, PAREN_WEIGHT)]] for piece in aside for tok in _doc_tokens(piece)]
+    return _PARENS.sub(" ", text), slots
+
+
+def _word_slots(
+    tokens: list[str], vocab: dict[str, int], memo: dict[tuple[str, bool], list[Slot]] | None
+) -> list[Slot]:
+    """The slots of a line's words; a line mostly in capitals may spell plain words in capitals."""
     letters = [t for t in tokens if any(c.isalpha() for c in t)]
     shouting = bool(letters) and sum(t.isupper() for t in letters) > 0.6 * len(letters)
     modifiers = _modifiers()
+    slots: list[Slot] = []
     for raw in tokens:
         if raw.lower() in modifiers:
             slots.append([[(stem(raw.lower()), MODIFIER_WEIGHT)]])
@@ -522,17 +531,17 @@ def analyze_line(
             if len(memo) < 100_000:
                 memo[(raw, shouting)] = hit
         slots.extend(hit)
-    # A site the classification names only by a broader site ("forehead" -> "other part of head"):
-    # the line is also read with the broader words in its place, and the site word kept lightly.
+    return slots
+
+
+def _read_broader_sites(slots: list[Slot]) -> None:
+    """A site the classification names only by a broader site ("forehead" -> "other part of head"):
+    the line is also read with the broader words in its place, and the site word kept lightly."""
     related = _related()
     for i, slot in enumerate(slots):
         if len(slot) == 1 and len(slot[0]) == 1 and slot[0][0][1] >= 1.0 and slot[0][0][0] in related:
             tok = slot[0][0][0]
             slots[i] = [slot[0], [(tok, RELATED_WEIGHT), *((w, RELATED_ALT_WEIGHT) for w in related[tok])]]
-    sides = set()
-    for m in _LINE_SIDES.finditer(line[:MAX_LINE_CHARS]):
-        sides.add("both" if m.group(0).lower() in {"bilateral", "bilat", "both"} else "one")
-    return Query(slots, frozenset(sides))
 
 
 def _query_word(raw: str, vocab: dict[str, int], shouting: bool) -> list[Slot]:
@@ -665,15 +674,21 @@ def _synonym_entries() -> list[dict[str, Any]]:
     return [e for e in data if isinstance(e, dict) and "code" in e] + index_convention_entries(retrieval=True)
 
 
-def build_index(icd: Any | None = None) -> _Index:
-    """Build the index from ICD-10-CM (external causes V-Y left out) and synonyms.yaml."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+@dataclass(frozen=True)
+class _Tree:
+    """The codes the index reads (external causes V-Y and 7th-character extensions left out): their
+    parents and children among them, descriptions, and notes as (source, text), source 1 an inclusion
+    term and 2 an "includes" note."""
 
-    from chartcoder.codes.icd10cm import icd10cm
+    codes: list[str]
+    parent_of: dict[str, str | None]
+    children: dict[str, list[str]]
+    desc: dict[str, str]
+    notes: dict[str, list[tuple[int, str]]]
 
-    icd = icd or icd10cm()
+
+def _code_tree(icd: Any) -> _Tree:
     cm = icd._cm
-
     base = [c for c in icd.all_codes if c[0] not in "VWXY" and not cm.is_extended_subcategory(c)]
     in_base = set(base)
     children: dict[str, list[str]] = {}
@@ -684,24 +699,32 @@ def build_index(icd: Any | None = None) -> _Index:
         if parent_of[c]:
             children.setdefault(str(p), []).append(c)
     desc = {c: str(cm.get_description(c)) for c in base}
-    key = {c: _side_key(desc[c]) for c in base}
     code_notes = {
         c: [(1, str(t)) for t in cm.get_inclusion_term(c) or []] + [(2, str(t)) for t in cm.get_includes(c) or []]
         for c in base
     }
-    synonym_entries = _synonym_entries()
-    texts = list(desc.values()) + [t for n in code_notes.values() for _, t in n]
+    return _Tree(base, parent_of, children, desc, code_notes)
+
+
+def _compounds_in(tree: _Tree, synonym_entries: list[dict[str, Any]]) -> frozenset[str]:
+    """Hyphenated words that the indexed texts also write as one word (see _COMPOUNDS)."""
+    texts = list(tree.desc.values()) + [t for n in tree.notes.values() for _, t in n]
     texts += [str(t) for e in synonym_entries for t in e.get("terms") or []]
     plain = {m.group(0).lower() for t in texts for m in _TOKEN.finditer(t) if "-" not in m.group(0)}
     hyphenated = {m.group(0).lower().replace("-", "") for t in texts for m in _TOKEN.finditer(t) if "-" in m.group(0)}
-    compounds = frozenset(hyphenated & plain)
-    _set_compounds(compounds)
+    return frozenset(hyphenated & plain)
 
-    # Siblings that differ only by side are one document: the billable child that names no side
-    # ("unspecified knee") stands for them, else their parent (whose other children stay apart).
-    rep: dict[str, str] = {c: c for c in base}
+
+def _side_groups(icd: Any, tree: _Tree) -> tuple[dict[str, str], set[str]]:
+    """(code -> the code whose document stands for it, the codes that stand for a side or
+    7th-character group). Siblings that differ only by side are one document: the billable child that
+    names no side ("unspecified knee") stands for them, else their parent (whose other children stay
+    apart)."""
+    cm, desc, children = icd._cm, tree.desc, tree.children
+    key = {c: _side_key(desc[c]) for c in tree.codes}
+    rep: dict[str, str] = {c: c for c in tree.codes}
     group_rep: set[str] = set()
-    for c in reversed(base):  # children before parents: nested groups collapse bottom-up
+    for c in reversed(tree.codes):  # children before parents: nested groups collapse bottom-up
         kids = [k for k in children.get(c, []) if rep[k] == k and not children.get(k)]
         if len(kids) < 2:
             continue
@@ -710,65 +733,72 @@ def build_index(icd: Any | None = None) -> _Index:
             by_key.setdefault(key[k], []).append(k)
         whole = len(by_key) == 1 and len(kids) == len(children.get(c, []))
         for members in by_key.values():
-            if len(members) < 2 or not any(_SIDED.search(desc[m]) for m in members):
+            head = _side_group_head(cm, desc, c, members)
+            if head is None:
                 continue
-            unsided = [m for m in members if cm.is_leaf(m) and not _SIDED.search(desc[m])]
-            # Without such a child the parent stands for them (refine can move a header to any
-            # descendant, but a non-billable code only to its own 7th characters).
-            head = unsided[0] if unsided else c
             for m in [c, *members] if whole or head == c else members:
                 rep[m] = head
             group_rep.add(head)
     # Codes whose only children add a 7th character stand for them, as a group does.
-    for c in base:
+    for c in tree.codes:
         if rep[c] == c and not children.get(c) and not cm.is_leaf(c) and icd.seventh_characters(c):
             group_rep.add(c)
     # Resolve chains (a child's group head folded into its parent's group).
-    for c in base:
+    for c in tree.codes:
         r = rep[c]
         while rep[r] != r:
             r = rep[r]
         rep[c] = r
-    indexed = [c for c in base if rep[c] == c]
-    pos = {c: i for i, c in enumerate(indexed)}
+    return rep, group_rep
 
-    # Terms of each indexed code: its own, and those of the codes it stands for.
-    terms: list[tuple[int, int, str, TermWords]] = []
-    seen_terms: set[tuple[int, frozenset[str], frozenset[str]]] = set()
-    inherited: dict[int, set[str]] = {}
-    default_code: set[int] = set()
 
-    def add_term(ci: int, source: int, text: str, tw: TermWords | None = None) -> None:
+def _side_group_head(cm: Any, desc: dict[str, str], parent: str, members: list[str]) -> str | None:
+    """The code that stands for siblings equal but for their side, or None when they are no such group."""
+    if len(members) < 2 or not any(_SIDED.search(desc[m]) for m in members):
+        return None
+    unsided = [m for m in members if cm.is_leaf(m) and not _SIDED.search(desc[m])]
+    # Without such a child the parent stands for them (refine can move a header to any
+    # descendant, but a non-billable code only to its own 7th characters).
+    return unsided[0] if unsided else parent
+
+
+class _Terms:
+    """The index's terms as (code index, source, text, words), each (code, words) once, and the codes
+    that have a term stating one of the classification's defaults."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[int, int, str, TermWords]] = []
+        self.default_codes: set[int] = set()
+        self._seen: set[tuple[int, frozenset[str], frozenset[str]]] = set()
+
+    def add(self, ci: int, source: int, text: str, tw: TermWords | None = None) -> None:
         if tw is None:
             expanded = expand_abbreviations(text)  # "BPH with LUTS": also with the words written out
             if expanded:
-                add_term(ci, source, expanded)
+                self.add(ci, source, expanded)
             tw = term_words(text)
         if not tw.required and not tw.optional:
             return
         if tw.default:
-            default_code.add(ci)
+            self.default_codes.add(ci)
         sig = (ci, tw.required, tw.optional)
-        if sig in seen_terms:
+        if sig in self._seen:
             return
-        seen_terms.add(sig)
-        terms.append((ci, source, text, tw))
+        self._seen.add(sig)
+        self.items.append((ci, source, text, tw))
 
-    def notes(code: str) -> list[tuple[int, str]]:
-        return code_notes.get(code, [])
 
-    for c in base:
-        ci = pos[rep[c]]
-        add_term(ci, 0, desc[c])
-        for source, text in notes(c):
-            add_term(ci, source, text)
-    # Curated synonyms: terms of the code they name. A synonym of an "unspecified" code names the
-    # condition of its parent too ("herniated cervical disc" for M50.20, "Other cervical disc
-    # displacement, unspecified cervical region"): its words join the parent's notes, which every
-    # descendant inherits at half weight (M50.222, "... at C5-C6 level").
+def _add_synonyms(
+    terms: _Terms, entries: list[dict[str, Any]], tree: _Tree, rep: dict[str, str], pos: dict[str, int]
+) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """Curated synonyms become terms of the code they name. Returns (parent -> synonym terms that
+    join its notes, (code, synonym term) pairs). A synonym of an "unspecified" code names the condition
+    of its parent too ("herniated cervical disc" for M50.20, "Other cervical disc displacement,
+    unspecified cervical region"): its words join the parent's notes, which every descendant inherits
+    at half weight (M50.222, "... at C5-C6 level")."""
     parent_synonyms: dict[str, list[str]] = {}
-    synonym_pairs: list[tuple[str, str]] = []  # (code, synonym term)
-    for entry in synonym_entries:
+    synonym_pairs: list[tuple[str, str]] = []
+    for entry in entries:
         code = str(entry["code"])
         target = code if code in rep else code[:-1].rstrip("X").rstrip(".") if len(code) > 7 else code
         if target not in rep:
@@ -776,19 +806,19 @@ def build_index(icd: Any | None = None) -> _Index:
         ci = pos[rep[target]]
         texts = [str(t) for t in entry.get("terms") or []]
         for t in texts:
-            add_term(ci, 3, t)
+            terms.add(ci, 3, t)
             synonym_pairs.append((target, t))
         for a in entry.get("abbreviations") or []:
-            abbr = _abbreviation_key(str(a))
-            tw = TermWords(frozenset({abbr}), frozenset(), False)
-            sig = (ci, tw.required, tw.optional)
-            if sig not in seen_terms:
-                seen_terms.add(sig)
-                terms.append((ci, 3, str(a), tw))
-        parent = parent_of.get(target)
-        if parent and "unspecified" in desc[target].lower():
+            terms.add(ci, 3, str(a), TermWords(frozenset({_abbreviation_key(str(a))}), frozenset(), False))
+        parent = tree.parent_of.get(target)
+        if parent and "unspecified" in tree.desc[target].lower():
             parent_synonyms.setdefault(parent, []).extend(texts)
+    return parent_synonyms, synonym_pairs
 
+
+def _inherited_words(tree: _Tree, pos: dict[str, int], parent_synonyms: dict[str, list[str]]) -> dict[int, set[str]]:
+    """Per indexed code (`pos`: code -> its index): the words of its ancestors' notes (and of the
+    synonyms that joined them)."""
     note_words: dict[str, frozenset[str]] = {}  # a code's notes and its ancestors' notes
 
     def lineage_words(code: str | None) -> frozenset[str]:
@@ -796,25 +826,29 @@ def build_index(icd: Any | None = None) -> _Index:
             return frozenset()
         hit = note_words.get(code)
         if hit is None:
-            words: set[str] = set(lineage_words(parent_of.get(code)))
-            for text in [t for _, t in notes(code)] + parent_synonyms.get(code, []):
+            words: set[str] = set(lineage_words(tree.parent_of.get(code)))
+            for text in [t for _, t in tree.notes.get(code, [])] + parent_synonyms.get(code, []):
                 tw = term_words(text)
                 words |= tw.required | tw.optional
             hit = note_words[code] = frozenset(words)
         return hit
 
-    for c in indexed:
-        inherited[pos[c]] = set(lineage_words(parent_of.get(c)))
+    return {ci: set(lineage_words(tree.parent_of.get(c))) for c, ci in pos.items()}
 
-    # A synonym renames words of its code's description ("cholelithiasis" for "Calculus of gallbladder",
-    # K80.20; "stenosing tenosynovitis" for "Trigger finger", M65.30): the codes of the same category
-    # whose descriptions contain that wording get a term with the rename applied ("Calculus of
-    # gallbladder with acute cholecystitis" -> "cholelithiasis with acute cholecystitis", K80.00;
-    # "Trigger finger, ring finger" -> "stenosing tenosynovitis, ring", M65.34-).
+
+def _add_renamed_synonyms(
+    terms: _Terms, tree: _Tree, rep: dict[str, str], pos: dict[str, int], pairs: list[tuple[str, str]]
+) -> None:
+    """A synonym renames words of its code's description ("cholelithiasis" for "Calculus of
+    gallbladder", K80.20; "stenosing tenosynovitis" for "Trigger finger", M65.30): the codes of the
+    same category whose descriptions contain that wording get a term with the rename applied
+    ("Calculus of gallbladder with acute cholecystitis" -> "cholelithiasis with acute cholecystitis",
+    K80.00; "Trigger finger, ring finger" -> "stenosing tenosynovitis, ring", M65.34-)."""
+    desc = tree.desc
     by_category: dict[str, list[str]] = {}
-    for c in indexed:
+    for c in pos:  # the indexed codes, in order
         by_category.setdefault(c[:3], []).append(c)
-    for target, text in synonym_pairs:
+    for target, text in pairs:
         wx = term_words(desc[target]).required
         ws = term_words(text)
         remove, add = wx - ws.required, ws.required - wx
@@ -833,18 +867,29 @@ def build_index(icd: Any | None = None) -> _Index:
             if not wx <= tw.required:
                 continue
             required = (tw.required - remove) | add
-            add_term(
-                pos[c],
-                4,
-                f"{desc[c]} [{text}]",
-                TermWords(frozenset(required), (tw.optional | ws.optional) - required, tw.default),
-            )
+            renamed = TermWords(frozenset(required), (tw.optional | ws.optional) - required, tw.default)
+            terms.add(pos[c], 4, f"{desc[c]} [{text}]", renamed)
 
-    # Code documents: own words (once per term), then the ancestors' notes.
-    own: list[list[str]] = [[] for _ in indexed]
-    for ci, _, _, tw in terms:
+
+@dataclass(frozen=True)
+class _Documents:
+    """The code documents as TF-IDF: vocabulary, its index, IDF, and the (V, C) word-major matrices."""
+
+    vocabulary: list[str]
+    vocab_map: dict[str, int]
+    idf: np.ndarray
+    code_words: sp.csr_matrix
+    code_union: sp.csr_matrix
+
+
+def _code_documents(terms: _Terms, inherited: dict[int, set[str]], n_codes: int) -> _Documents:
+    """Code documents: own words (once per term), then the ancestors' notes."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    own: list[list[str]] = [[] for _ in range(n_codes)]
+    for ci, _, _, tw in terms.items:
         own[ci].extend(sorted(tw.required | tw.optional))
-    docs = [own[ci] + sorted(inherited[ci] - set(own[ci])) for ci in range(len(indexed))]
+    docs = [own[ci] + sorted(inherited[ci] - set(own[ci])) for ci in range(n_codes)]
     vectorizer = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True, norm="l2", dtype=np.float32, lowercase=False)
     doc_matrix = vectorizer.fit_transform(docs).astype(np.float32)  # (C, V)
     vocab_map: dict[str, int] = {str(w): int(i) for w, i in vectorizer.vocabulary_.items()}
@@ -862,10 +907,15 @@ def build_index(icd: Any | None = None) -> _Index:
         a, b = code_words.indptr[row], code_words.indptr[row + 1]
         union_data[a:b] = [1.0 if word in own_sets[ci] else INHERITED_WEIGHT for ci in code_words.indices[a:b]]
     code_union = sp.csr_matrix((union_data, code_words.indices, code_words.indptr), shape=code_words.shape)
+    return _Documents(vocabulary, vocab_map, idf, code_words, code_union)
 
+
+def _term_matrix(terms: _Terms, documents: _Documents) -> tuple[sp.csr_matrix, np.ndarray]:
+    """((V, T) the terms' words, 1 required and 2 optional; (T,) the IDF mass of each term's required words)."""
+    vocab_map, idf = documents.vocab_map, documents.idf
     t_rows, t_cols, t_kind = [], [], []
-    term_total = np.zeros(len(terms), np.float32)
-    for ti, (_, _, _, tw) in enumerate(terms):
+    term_total = np.zeros(len(terms.items), np.float32)
+    for ti, (_, _, _, tw) in enumerate(terms.items):
         for w in tw.required:
             t_rows.append(vocab_map[w])
             t_cols.append(ti)
@@ -877,17 +927,22 @@ def build_index(icd: Any | None = None) -> _Index:
         term_total[ti] = sum(float(idf[vocab_map[w]]) + PRECISION_SMOOTH for w in tw.required)
     term_matrix = sp.csr_matrix(
         (np.asarray(t_kind, np.float32), (np.asarray(t_rows), np.asarray(t_cols))),
-        shape=(len(vocabulary), len(terms)),
+        shape=(len(documents.vocabulary), len(terms.items)),
     )
+    return term_matrix, term_total
 
+
+def _code_flags(
+    cm: Any, desc: dict[str, str], indexed: list[str], group_rep: set[str], defaults: set[int]
+) -> np.ndarray:
+    """(C,) FLAG_* bits of each indexed code."""
     flags = np.zeros(len(indexed), np.uint8)
-    for c in indexed:
-        ci = pos[c]
+    for ci, c in enumerate(indexed):
         if cm.is_leaf(c):
             flags[ci] |= FLAG_BILLABLE
         if c in group_rep:
             flags[ci] |= FLAG_GROUP
-        if ci in default_code or "unspecified" in desc[c].lower():
+        if ci in defaults or "unspecified" in desc[c].lower():
             flags[ci] |= FLAG_DEFAULT
         if _is_other(desc[c]):
             flags[ci] |= FLAG_OTHER
@@ -896,23 +951,51 @@ def build_index(icd: Any | None = None) -> _Index:
             flags[ci] |= FLAG_BILATERAL
         if sides - {"bilateral"}:
             flags[ci] |= FLAG_ONE_SIDE
+    return flags
 
+
+def build_index(icd: Any | None = None) -> _Index:
+    """Build the index from ICD-10-CM (external causes V-Y left out) and synonyms.yaml."""
+    from chartcoder.codes.icd10cm import icd10cm
+
+    icd = icd or icd10cm()
+    tree = _code_tree(icd)
+    synonym_entries = _synonym_entries()
+    compounds = _compounds_in(tree, synonym_entries)
+    _set_compounds(compounds)
+    rep, group_rep = _side_groups(icd, tree)
+    indexed = [c for c in tree.codes if rep[c] == c]
+    pos = {c: i for i, c in enumerate(indexed)}
+
+    # Terms of each indexed code: its own, and those of the codes it stands for.
+    terms = _Terms()
+    for c in tree.codes:
+        ci = pos[rep[c]]
+        terms.add(ci, 0, tree.desc[c])
+        for source, text in tree.notes.get(c, []):
+            terms.add(ci, source, text)
+    parent_synonyms, synonym_pairs = _add_synonyms(terms, synonym_entries, tree, rep, pos)
+    inherited = _inherited_words(tree, pos, parent_synonyms)
+    _add_renamed_synonyms(terms, tree, rep, pos, synonym_pairs)
+
+    documents = _code_documents(terms, inherited, len(indexed))
+    term_matrix, term_total = _term_matrix(terms, documents)
     return _Index(
         fingerprint="",
-        vocabulary=vocabulary,
-        idf=idf,
+        vocabulary=documents.vocabulary,
+        idf=documents.idf,
         codes=indexed,
-        descriptions=[desc[c] for c in indexed],
-        flags=flags,
-        term_code=np.asarray([t[0] for t in terms], np.int32),
-        term_source=np.asarray([t[1] for t in terms], np.uint8),
-        term_text=[t[2] for t in terms],
+        descriptions=[tree.desc[c] for c in indexed],
+        flags=_code_flags(icd._cm, tree.desc, indexed, group_rep, terms.default_codes),
+        term_code=np.asarray([t[0] for t in terms.items], np.int32),
+        term_source=np.asarray([t[1] for t in terms.items], np.uint8),
+        term_text=[t[2] for t in terms.items],
         term_total=term_total,
         members={c: r for c, r in rep.items() if r != c},
         compounds=sorted(compounds),
         term_words=term_matrix,
-        code_words=code_words,
-        code_union=code_union,
+        code_words=documents.code_words,
+        code_union=documents.code_union,
     )
 
 
@@ -1210,35 +1293,41 @@ class DiagnosisRetriever:
         row times the word-major matrices) run over the query words' postings only. The most frequent
         words ("fracture", "injury") do not propose candidates while their weight is small: they only
         add to the candidates the rarer words propose (a term with none of those cannot score well)."""
-        ix = self._ix
+        q = self._line_weights(variant)
+        sums = self._term_sums(q) if q is not None else None
+        if q is None or sums is None:
+            return {}
+        union, cosine = self._document_sums(q, sums)
+        f = self._similarity(q, sums, union, cosine)
+        top = int(np.argmax(f))
+        self._last_left_out.value = round((1.0 - float(sums.covered[top])) * q.words)
+        return _best_term_per_code(sums.touched, f, sums.codes)
+
+    def _line_weights(self, variant: dict[str, float]) -> _LineWeights | None:
         known = [(self._vocab[t], w) for t, w in variant.items() if t in self._vocab]
         oov = sum(w for t, w in variant.items() if t not in self._vocab) * self._oov
         if not known:
-            return {}
+            return None
         words = sum(1 for w in variant.values() if w >= 1.0)  # the line's own words (not expansions)
         ids = [i for i, _ in known]
         mult = np.asarray([w for _, w in known], np.float64)
-        q1 = ix.idf[ids].astype(np.float64)
+        q1 = self._ix.idf[ids].astype(np.float64)
         qm = q1 * mult
         qp = q1 + PRECISION_SMOOTH  # the same weights as the terms' totals
         own = (mult >= 1.0) / max(words, 1)
-        total = float(qm.sum()) + oov
+        return _LineWeights(ids, q1, qm, qp, own, float(qm.sum()) + oov, words)
 
+    def _term_sums(self, q: _LineWeights) -> _TermSums | None:
+        """Per term that holds a proposing word of the line: the line's words in it, summed with each
+        of their weights; None when no term does."""
         t_ptr, t_idx, t_kind = self._mats["term_words"]
-        spans = [(int(t_ptr[i]), int(t_ptr[i + 1])) for i in ids]
+        spans = [(int(t_ptr[i]), int(t_ptr[i + 1])) for i in q.ids]
         lengths = [b - a for a, b in spans]
-        frequent: list[int] = []
-        if sum(lengths) > PRUNE_POSTINGS:
-            budget = PRUNE_SHARE * float(qm.sum())
-            for j in sorted(range(len(ids)), key=lambda j: -lengths[j]):
-                if lengths[j] < PRUNE_POSTINGS // 4 or len(frequent) + 1 >= len(ids) or qm[j] > budget:
-                    break
-                frequent.append(j)
-                budget -= qm[j]
-        kept = [j for j in range(len(ids)) if j not in frequent]
+        frequent = _frequent_words(lengths, q.qm)
+        kept = [j for j in range(len(q.ids)) if j not in frequent]
         cols = np.concatenate([t_idx[spans[j][0] : spans[j][1]] for j in kept])
         if not len(cols):
-            return {}
+            return None
         kind = np.concatenate([t_kind[spans[j][0] : spans[j][1]] for j in kept])
         word = np.repeat(np.asarray(kept), [lengths[j] for j in kept])
         order = np.argsort(cols, kind="stable")
@@ -1247,59 +1336,117 @@ class DiagnosisRetriever:
         touched = cols[starts]
         # Per term: IDF x weight of the line's words in it, their share of the line's words (by count),
         # and the precision weights of the line's words among all / the required words of the term.
-        weights = np.stack([qm, own, qp, qp])[:, word]
+        weights = np.stack([q.qm, q.own, q.qp, q.qp])[:, word]
         weights[3] *= required
         matched, covered, explained_all, explained_req = np.add.reduceat(weights, starts, axis=1)
         for j in frequent:
             hit, at = _members(t_idx[spans[j][0] : spans[j][1]], touched)
-            matched += hit * qm[j]
-            covered += hit * own[j]
-            explained_all += hit * qp[j]
-            explained_req += (hit & (t_kind[spans[j][0] : spans[j][1]][at] == 1)) * qp[j]
-        codes = ix.term_code[touched]
+            matched += hit * q.qm[j]
+            covered += hit * q.own[j]
+            explained_all += hit * q.qp[j]
+            explained_req += (hit & (t_kind[spans[j][0] : spans[j][1]][at] == 1)) * q.qp[j]
+        codes = self._ix.term_code[touched]
+        return _TermSums(touched, codes, matched, covered, explained_all, explained_req, kept, frequent)
 
-        # Per candidate code: the line's words in its whole document (own words 1, ancestors' notes
-        # INHERITED_WEIGHT) and the TF-IDF cosine.
+    def _document_sums(self, q: _LineWeights, sums: _TermSums) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate term's code: the line's words in its whole document (own words 1, ancestors'
+        notes INHERITED_WEIGHT) and the TF-IDF cosine."""
+        ids, codes = q.ids, sums.codes
         c_ptr, c_idx, c_tfidf = self._mats["code_words"]
         c_union = self._mats["code_union"][2]
-        c_spans = [(int(c_ptr[ids[j]]), int(c_ptr[ids[j] + 1])) for j in kept]
+        c_spans = [(int(c_ptr[ids[j]]), int(c_ptr[ids[j] + 1])) for j in sums.kept]
         c_cols = np.concatenate([c_idx[a:b] for a, b in c_spans])
-        c_word = np.repeat(np.asarray(kept), [b - a for a, b in c_spans])
+        c_word = np.repeat(np.asarray(sums.kept), [b - a for a, b in c_spans])
         union_w = np.concatenate([c_union[a:b] for a, b in c_spans])
         tfidf = np.concatenate([c_tfidf[a:b] for a, b in c_spans])
-        union = np.bincount(c_cols, qm[c_word] * union_w, self._n_codes)[codes]
-        cosine = np.bincount(c_cols, q1[c_word] * tfidf, self._n_codes)[codes]
-        if frequent:
+        union = np.bincount(c_cols, q.qm[c_word] * union_w, self._n_codes)[codes]
+        cosine = np.bincount(c_cols, q.q1[c_word] * tfidf, self._n_codes)[codes]
+        if sums.frequent:
             code_ids, code_of = np.unique(codes, return_inverse=True)
-            for j in frequent:
+            for j in sums.frequent:
                 a, b = int(c_ptr[ids[j]]), int(c_ptr[ids[j] + 1])
                 hit, at = _members(c_idx[a:b], code_ids)
-                union += (np.where(hit, c_union[a:b][at], 0.0) * qm[j])[code_of]
-                cosine += (np.where(hit, c_tfidf[a:b][at], 0.0) * q1[j])[code_of]
+                union += (np.where(hit, c_union[a:b][at], 0.0) * q.qm[j])[code_of]
+                cosine += (np.where(hit, c_tfidf[a:b][at], 0.0) * q.q1[j])[code_of]
+        return union, cosine
 
-        # Recall of the line (words elsewhere in the code's document earn partial credit); precision
-        # over the term's words (optional words the line names are credit, never a cost).
-        recall = (matched + PARTIAL_CREDIT * np.maximum(0.0, union - matched)) / total
-        precision = explained_all / np.maximum(ix.term_total[touched] + explained_all - explained_req, 1e-9)
+    def _similarity(self, q: _LineWeights, sums: _TermSums, union: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+        """Per candidate term: recall of the line (words elsewhere in the code's document earn partial
+        credit) and precision over the term's words (optional words the line names are credit, never a
+        cost) as an F-measure, with the synonym bonus, the document cosine, the share of the line's
+        words the term names and the header factor."""
+        touched, matched = sums.touched, sums.matched
+        explained_all, explained_req = sums.explained_all, sums.explained_req
+        recall = (matched + PARTIAL_CREDIT * np.maximum(0.0, union - matched)) / q.total
+        precision = explained_all / np.maximum(self._ix.term_total[touched] + explained_all - explained_req, 1e-9)
         np.minimum(precision, 1.0, out=precision)
         f = (1 + BETA2) * precision * recall / np.maximum(BETA2 * precision + recall, 1e-12)
         f += self._synonym[touched]
-        f = (1 - COSINE_WEIGHT) * f + (COSINE_WEIGHT / max(float(np.sqrt(q1 @ q1)), 1e-12)) * cosine
-        f *= 1 - COUNT_WEIGHT + COUNT_WEIGHT * covered
-        f *= self._factor[codes]
-        top = int(np.argmax(f))
-        self._last_left_out.value = round((1.0 - float(covered[top])) * words)
-        if len(touched) > CANDIDATE_TERMS:
-            keep = np.argpartition(-f, CANDIDATE_TERMS)[:CANDIDATE_TERMS]
-            touched, f, codes = touched[keep], f[keep], codes[keep]
-        order = np.lexsort((-f, codes))  # by code, best term first
-        codes, f, touched = codes[order], f[order], touched[order]
-        first = np.ones(len(codes), bool)
-        first[1:] = codes[1:] != codes[:-1]
-        return {
-            ci: (score, ti)
-            for ci, score, ti in zip(codes[first].tolist(), f[first].tolist(), touched[first].tolist(), strict=True)
-        }
+        f = (1 - COSINE_WEIGHT) * f + (COSINE_WEIGHT / max(float(np.sqrt(q.q1 @ q.q1)), 1e-12)) * cosine
+        f *= 1 - COUNT_WEIGHT + COUNT_WEIGHT * sums.covered
+        f *= self._factor[sums.codes]
+        return f
+
+
+@dataclass(frozen=True)
+class _LineWeights:
+    """One variant of a line over the words the index knows: their rows (`ids`), IDF (`q1`), IDF times
+    the word's weight in the line (`qm`), precision weight (`qp`) and share of the line's own words
+    (`own`); `total` also counts the words the index does not know, `words` is the line's own words."""
+
+    ids: list[int]
+    q1: np.ndarray
+    qm: np.ndarray
+    qp: np.ndarray
+    own: np.ndarray
+    total: float
+    words: int
+
+
+@dataclass(frozen=True)
+class _TermSums:
+    """Per candidate term (`touched`, of code `codes`): the sums of the line's words in it, by IDF x
+    weight (`matched`), by count (`covered`), and by precision weight among all its words and among
+    its required words. `kept` are the line's words that proposed the terms, `frequent` the rest."""
+
+    touched: np.ndarray
+    codes: np.ndarray
+    matched: np.ndarray
+    covered: np.ndarray
+    explained_all: np.ndarray
+    explained_req: np.ndarray
+    kept: list[int]
+    frequent: list[int]
+
+
+def _frequent_words(lengths: list[int], qm: np.ndarray) -> list[int]:
+    """The line's words (positions) with the longest postings that only add to the candidates the
+    others propose: above PRUNE_POSTINGS postings in all, while their weight stays under PRUNE_SHARE
+    of the line's, and never every word."""
+    frequent: list[int] = []
+    if sum(lengths) > PRUNE_POSTINGS:
+        budget = PRUNE_SHARE * float(qm.sum())
+        for j in sorted(range(len(lengths)), key=lambda j: -lengths[j]):
+            if lengths[j] < PRUNE_POSTINGS // 4 or len(frequent) + 1 >= len(lengths) or qm[j] > budget:
+                break
+            frequent.append(j)
+            budget -= qm[j]
+    return frequent
+
+
+def _best_term_per_code(touched: np.ndarray, f: np.ndarray, codes: np.ndarray) -> dict[int, tuple[float, int]]:
+    """Per code: (score, term) of its best term among the CANDIDATE_TERMS best."""
+    if len(touched) > CANDIDATE_TERMS:
+        keep = np.argpartition(-f, CANDIDATE_TERMS)[:CANDIDATE_TERMS]
+        touched, f, codes = touched[keep], f[keep], codes[keep]
+    order = np.lexsort((-f, codes))  # by code, best term first
+    codes, f, touched = codes[order], f[order], touched[order]
+    first = np.ones(len(codes), bool)
+    first[1:] = codes[1:] != codes[:-1]
+    return {
+        ci: (score, ti)
+        for ci, score, ti in zip(codes[first].tolist(), f[first].tolist(), touched[first].tolist(), strict=True)
+    }
 
 
 def _members(postings: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
