@@ -260,13 +260,18 @@ def build_term_index(icd: Any | None = None) -> TermIndex:
     from chartcoder.codes.icd10cm import icd10cm
 
     icd = icd or icd10cm()
-    cm = icd._cm
     index = TermIndex()
     stop = _stoplist()
+    _add_synonym_terms(index)
+    _add_procedure_terms(index)
+    _add_tabular_terms(index, icd, stop)
+    return index.finish()
 
+
+def _add_synonym_terms(index: TermIndex) -> None:
+    """Our synonyms, then the Alphabetic Index conventions written as terms (index_conventions.yaml)."""
     from chartcoder.nlp.index_terms import synonym_entries as index_convention_entries
 
-    # Our synonyms, then the Alphabetic Index conventions written as terms (index_conventions.yaml).
     for entry in _synonym_entries() + index_convention_entries():
         code = str(entry["code"])
         target = TermTarget(code, "ICD-10-CM", "synonym")
@@ -279,6 +284,9 @@ def build_term_index(icd: Any | None = None) -> TermIndex:
         for a in entry.get("abbreviations") or []:
             index.add(abbreviation_key(str(a)), target, case_sensitive=True)
 
+
+def _add_procedure_terms(index: TermIndex) -> None:
+    """The procedure terms of procedures.yaml, with what each needs the note to state."""
     for entry in _procedure_entries():
         target = TermTarget(
             str(entry["code"]),
@@ -294,6 +302,11 @@ def build_term_index(icd: Any | None = None) -> TermIndex:
         for a in entry.get("abbreviations") or []:
             index.add(abbreviation_key(str(a)), target, case_sensitive=True)
 
+
+def _add_tabular_terms(index: TermIndex, icd: Any, stop: set[tuple[str, ...]]) -> None:
+    """Each code's description and inclusion terms, and a category's "includes" notes; a lone stop
+    word, a word of three letters or fewer, and a key of numbers only are left out."""
+    cm = icd._cm
     for code in icd.all_codes:
         if code[0] in "VWXY":
             continue
@@ -310,7 +323,6 @@ def build_term_index(icd: Any | None = None) -> TermIndex:
                 if key and all(k.isdigit() for k in key):
                     continue
                 index.add(key, target)
-    return index.finish()
 
 
 def _fingerprint() -> str:
