@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -94,48 +95,78 @@ def index_entries() -> tuple[IndexEntry, ...]:
         seen_ids.add(cid)
         if not conv.get("follows"):
             raise ResourceError(f"{FILE} {cid}: say which Index convention or guideline it follows")
-        own = {str(k): _strings(v, f"{cid}.words.{k}") for k, v in _mapping(conv.get("words") or {}, "words").items()}
-        words = {**shared, **own}
-        if "site_list" in conv:
-            sites = lists.get(str(conv["site_list"]))
-            if sites is None:
-                raise ResourceError(f"{FILE} {cid}: no site list {conv['site_list']!r}")
-        else:
-            sites = conv.get("sites")
-        if not isinstance(sites, list) or not sites:
-            raise ResourceError(f"{FILE} {cid}: expected sites or a site_list")
-        kinds = _mapping(conv.get("kinds") or {}, f"{cid}.kinds")
-        forms = _strings(conv.get("forms") or [], f"{cid}.forms")
-        retrieval = _strings(conv["retrieval"], f"{cid}.retrieval") if "retrieval" in conv else forms[:1]
-        for j, raw_site in enumerate(sites):
-            where = f"{cid}.sites[{j}]"
-            site = _mapping(raw_site, where)
-            site_words = _site_words(site, words, where)
-            jobs: list[tuple[str, list[str], list[str]]] = []  # (code, forms, retrieval forms)
-            if kinds:
-                codes = _mapping(site.get("codes"), f"{where}.codes")
-                for kind, kind_forms in kinds.items():
-                    if kind in codes:
-                        kf = _strings(kind_forms, f"{cid}.kinds.{kind}")
-                        jobs.append((str(codes[kind]), kf, []))
-            else:
-                if "code" in site:
-                    code = str(site["code"])
-                elif conv.get("kind") and isinstance(site.get("codes"), dict) and conv["kind"] in site["codes"]:
-                    code = str(site["codes"][conv["kind"]])
-                else:
-                    raise ResourceError(f"{FILE} {where}: expected a code (or codes with {conv.get('kind')!r})")
-                site_forms = _strings(site["forms"], f"{where}.forms") if "forms" in site else forms
-                own_forms = "forms" in site and "retrieval" not in conv
-                jobs.append((code, site_forms, site_forms[:1] if own_forms else retrieval))
-            for code, fs, rs in jobs:
-                terms = list(dict.fromkeys(t for f in fs for t in expand(f, site_words, where)))
-                ret = list(dict.fromkeys(t for f in rs for t in expand(f, site_words, where)))
-                total += len(terms)
-                if total > MAX_TERMS:
-                    raise ResourceError(f"{FILE}: the templates expand to more than {MAX_TERMS} terms")
-                out.append(IndexEntry(cid, code, tuple(terms), tuple(ret)))
+        for entry in _convention_entries(conv, cid, shared, lists):
+            total += len(entry.terms)
+            if total > MAX_TERMS:
+                raise ResourceError(f"{FILE}: the templates expand to more than {MAX_TERMS} terms")
+            out.append(entry)
     return tuple(out)
+
+
+def _convention_entries(
+    conv: dict[str, Any], cid: str, shared: dict[str, list[str]], lists: dict[str, list[Any]]
+) -> Iterator[IndexEntry]:
+    """The entries of one convention, site by site, expanded as they are needed (a template that
+    multiplies out of all proportion stops at MAX_TERMS, in index_entries)."""
+    own = {str(k): _strings(v, f"{cid}.words.{k}") for k, v in _mapping(conv.get("words") or {}, "words").items()}
+    words = {**shared, **own}
+    sites = _convention_sites(conv, cid, lists)
+    kinds = _mapping(conv.get("kinds") or {}, f"{cid}.kinds")
+    forms = _strings(conv.get("forms") or [], f"{cid}.forms")
+    retrieval = _strings(conv["retrieval"], f"{cid}.retrieval") if "retrieval" in conv else forms[:1]
+    for j, raw_site in enumerate(sites):
+        where = f"{cid}.sites[{j}]"
+        site = _mapping(raw_site, where)
+        site_words = _site_words(site, words, where)
+        jobs = _kind_jobs(site, kinds, cid, where) if kinds else [_site_job(conv, site, forms, retrieval, where)]
+        for code, fs, rs in jobs:
+            terms = list(dict.fromkeys(t for f in fs for t in expand(f, site_words, where)))
+            ret = list(dict.fromkeys(t for f in rs for t in expand(f, site_words, where)))
+            yield IndexEntry(cid, code, tuple(terms), tuple(ret))
+
+
+def _convention_sites(conv: dict[str, Any], cid: str, lists: dict[str, list[Any]]) -> list[Any]:
+    """A convention's sites: its own, or a shared site list it names."""
+    if "site_list" in conv:
+        sites = lists.get(str(conv["site_list"]))
+        if sites is None:
+            raise ResourceError(f"{FILE} {cid}: no site list {conv['site_list']!r}")
+    else:
+        sites = conv.get("sites")
+    if not isinstance(sites, list) or not sites:
+        raise ResourceError(f"{FILE} {cid}: expected sites or a site_list")
+    return sites
+
+
+# (code, term templates, retrieval templates) of one entry to expand
+_Job = tuple[str, list[str], list[str]]
+
+
+def _kind_jobs(site: dict[str, Any], kinds: dict[str, Any], cid: str, where: str) -> list[_Job]:
+    """A convention with kinds: one entry per kind the site has a code for, with the kind's forms
+    (and no retrieval terms)."""
+    codes = _mapping(site.get("codes"), f"{where}.codes")
+    jobs: list[_Job] = []
+    for kind, kind_forms in kinds.items():
+        if kind in codes:
+            kf = _strings(kind_forms, f"{cid}.kinds.{kind}")
+            jobs.append((str(codes[kind]), kf, []))
+    return jobs
+
+
+def _site_job(conv: dict[str, Any], site: dict[str, Any], forms: list[str], retrieval: list[str], where: str) -> _Job:
+    """A convention without kinds: the site's code (or its code of the convention's kind), with the
+    site's own forms when it has them (the first of them for retrieval, unless the convention says),
+    else the convention's."""
+    if "code" in site:
+        code = str(site["code"])
+    elif conv.get("kind") and isinstance(site.get("codes"), dict) and conv["kind"] in site["codes"]:
+        code = str(site["codes"][conv["kind"]])
+    else:
+        raise ResourceError(f"{FILE} {where}: expected a code (or codes with {conv.get('kind')!r})")
+    site_forms = _strings(site["forms"], f"{where}.forms") if "forms" in site else forms
+    own_forms = "forms" in site and "retrieval" not in conv
+    return code, site_forms, site_forms[:1] if own_forms else retrieval
 
 
 def synonym_entries(retrieval: bool = False) -> list[dict[str, Any]]:
