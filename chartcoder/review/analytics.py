@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -390,43 +390,58 @@ def _point(period: str, start: str, states: Counter[str]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Tally:
+    """The grouped rows rolled up: state counts in all, per pack, per (pack, period), per period and
+    per (system, code); rejection reasons per code and in all; the descriptions the rows carry; the
+    first day of each period label."""
+
+    total: Counter[str] = field(default_factory=Counter)
+    per_pack: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    per_period: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    per_period_all: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    per_code: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    code_reasons: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    reasons: Counter[str] = field(default_factory=Counter)
+    described: dict[tuple[str, str], str] = field(default_factory=dict)
+    starts: dict[str, date] = field(default_factory=dict)
+
+
+def _tally(rows: list[_Row], bucket: str) -> _Tally:
+    """The rows counted; removed codes are not counted, a rejection without a reason counts as "other"."""
+    t = _Tally()
+    for r in rows:
+        if r.state == "removed":
+            continue
+        label, start = _period(r.start, bucket)
+        t.starts[label] = start
+        key = (r.system, r.code)
+        bags = (t.total, t.per_pack[r.pack], t.per_period[(r.pack, label)], t.per_period_all[label], t.per_code[key])
+        for bag in bags:
+            bag[r.state] += r.n
+        if r.state == "rejected":
+            reason = r.reason or "other"
+            t.reasons[reason] += r.n
+            t.code_reasons[key][reason] += r.n
+        if r.description and key not in t.described:
+            t.described[key] = r.description
+    return t
+
+
 def _assemble(
     query: FeedbackQuery,
     rows: list[_Row],
     packs: list[tuple[str, int, date, date]],  # (pack, encounters, first day, last day)
     describe: Callable[[str, str], str] | None,
 ) -> dict[str, Any]:
-    total: Counter[str] = Counter()
-    per_pack: dict[str, Counter[str]] = defaultdict(Counter)
-    per_period: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)  # (pack, period)
-    per_period_all: dict[str, Counter[str]] = defaultdict(Counter)
-    per_code: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    code_reasons: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    reasons: Counter[str] = Counter()
-    described: dict[tuple[str, str], str] = {}
-    starts: dict[str, date] = {}
-    for r in rows:
-        if r.state == "removed":
-            continue
-        label, start = _period(r.start, query.bucket)
-        starts[label] = start
-        key = (r.system, r.code)
-        for bag in (total, per_pack[r.pack], per_period[(r.pack, label)], per_period_all[label], per_code[key]):
-            bag[r.state] += r.n
-        if r.state == "rejected":
-            reason = r.reason or "other"
-            reasons[reason] += r.n
-            code_reasons[key][reason] += r.n
-        if r.description and key not in described:
-            described[key] = r.description
-
+    t = _tally(rows, query.bucket)
     packs = sorted(packs, key=lambda p: (p[2], p[0]))  # in the order they first appear
     all_days = [d for _, _, first, last in packs for d in (first, last)]
 
     def name(key: tuple[str, str]) -> str:
-        if key not in described:
-            described[key] = _describe(describe, key[1], key[0])
-        return described[key]
+        if key not in t.described:
+            t.described[key] = _describe(describe, key[1], key[0])
+        return t.described[key]
 
     by_pack = [
         {
@@ -434,73 +449,85 @@ def _assemble(
             "encounters": n,
             "first": first.isoformat(),
             "last": last.isoformat(),
-            **_counts(per_pack[pack]),
+            **_counts(t.per_pack[pack]),
         }
         for pack, n, first, last in packs
     ]
-    series = [
-        {
-            "pack": entry["pack"],
-            "points": [
-                _point(label, starts[label].isoformat(), bag)
-                for (pack, label), bag in sorted(per_period.items(), key=lambda kv: starts[kv[0][1]])
-                if pack == entry["pack"]
-            ],
-        }
-        for entry in by_pack
-    ]
-    by_code = [
-        {"code": code, "system": system, "description": name((system, code)), **_counts(bag)}
-        for (system, code), bag in sorted(
-            per_code.items(),
-            key=lambda kv: (-(kv[1]["accepted"] + kv[1]["rejected"] + kv[1]["added"]), kv[0][0], kv[0][1]),
-        )
-    ]
-    rejected = sorted(
-        ((key, bag) for key, bag in per_code.items() if bag["rejected"]),
-        key=lambda kv: (-kv[1]["rejected"], -kv[1]["rejected"] / (kv[1]["accepted"] + kv[1]["rejected"]), kv[0]),
-    )[: query.top]
-    added = sorted(
-        ((key, bag) for key, bag in per_code.items() if bag["added"]), key=lambda kv: (-kv[1]["added"], kv[0])
-    )[: query.top]
     return {
         "filters": query.as_dict(),
-        "totals": {"encounters": sum(n for _, n, _, _ in packs), **_counts(total)},
+        "totals": {"encounters": sum(n for _, n, _, _ in packs), **_counts(t.total)},
         "by_pack": by_pack,
         "over_time": {
             "bucket": query.bucket,
             "periods": _periods(min(all_days), max(all_days), query.bucket) if all_days else [],
-            "series": series,
+            "series": [{"pack": entry["pack"], "points": _pack_points(t, entry["pack"])} for entry in by_pack],
             "all": [
-                _point(label, starts[label].isoformat(), per_period_all[label])
-                for label in sorted(per_period_all, key=starts.__getitem__)
+                _point(label, t.starts[label].isoformat(), t.per_period_all[label])
+                for label in sorted(t.per_period_all, key=t.starts.__getitem__)
             ],
         },
-        "by_code": by_code,
-        "top_rejected": [
-            {
-                "code": code,
-                "system": system,
-                "description": name((system, code)),
-                "rejected": bag["rejected"],
-                "decided": bag["accepted"] + bag["rejected"],
-                "rejection_rate": _rate(bag["rejected"], bag["accepted"] + bag["rejected"]),
-                "reasons": _reason_list(_by_count(code_reasons[(system, code)])),
-            }
-            for (system, code), bag in rejected
-        ],
-        "top_added": [
-            {
-                "code": code,
-                "system": system,
-                "description": name((system, code)),
-                "added": bag["added"],
-                "suggested": bag["accepted"] + bag["rejected"] + bag["pending"],
-            }
-            for (system, code), bag in added
-        ],
-        "reject_reasons": _reason_list(_by_count(reasons)),
+        "by_code": _by_code(t, name),
+        "top_rejected": _top_rejected(t, query.top, name),
+        "top_added": _top_added(t, query.top, name),
+        "reject_reasons": _reason_list(_by_count(t.reasons)),
     }
+
+
+def _pack_points(t: _Tally, pack: str) -> list[dict[str, Any]]:
+    """One pack's points over time, in the order of the periods."""
+    return [
+        _point(label, t.starts[label].isoformat(), bag)
+        for (p, label), bag in sorted(t.per_period.items(), key=lambda kv: t.starts[kv[0][1]])
+        if p == pack
+    ]
+
+
+def _by_code(t: _Tally, name: Callable[[tuple[str, str]], str]) -> list[dict[str, Any]]:
+    """Every code with its counts, the most decided first."""
+    return [
+        {"code": code, "system": system, "description": name((system, code)), **_counts(bag)}
+        for (system, code), bag in sorted(
+            t.per_code.items(),
+            key=lambda kv: (-(kv[1]["accepted"] + kv[1]["rejected"] + kv[1]["added"]), kv[0][0], kv[0][1]),
+        )
+    ]
+
+
+def _top_rejected(t: _Tally, top: int, name: Callable[[tuple[str, str]], str]) -> list[dict[str, Any]]:
+    """The most rejected codes (then the highest rejection rate), with their reasons."""
+    rejected = sorted(
+        ((key, bag) for key, bag in t.per_code.items() if bag["rejected"]),
+        key=lambda kv: (-kv[1]["rejected"], -kv[1]["rejected"] / (kv[1]["accepted"] + kv[1]["rejected"]), kv[0]),
+    )[:top]
+    return [
+        {
+            "code": code,
+            "system": system,
+            "description": name((system, code)),
+            "rejected": bag["rejected"],
+            "decided": bag["accepted"] + bag["rejected"],
+            "rejection_rate": _rate(bag["rejected"], bag["accepted"] + bag["rejected"]),
+            "reasons": _reason_list(_by_count(t.code_reasons[(system, code)])),
+        }
+        for (system, code), bag in rejected
+    ]
+
+
+def _top_added(t: _Tally, top: int, name: Callable[[tuple[str, str]], str]) -> list[dict[str, Any]]:
+    """The codes coders added most often (the model's blind spots)."""
+    added = sorted(
+        ((key, bag) for key, bag in t.per_code.items() if bag["added"]), key=lambda kv: (-kv[1]["added"], kv[0])
+    )[:top]
+    return [
+        {
+            "code": code,
+            "system": system,
+            "description": name((system, code)),
+            "added": bag["added"],
+            "suggested": bag["accepted"] + bag["rejected"] + bag["pending"],
+        }
+        for (system, code), bag in added
+    ]
 
 
 def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
