@@ -34,6 +34,9 @@ def compare_packs(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
+    """Both packs on the records that hold codes of their system: MAP and P@5 each, their differences
+    with bootstrap intervals (`_map_boots` holds the MAP resamples for the plot), the verdict, and
+    the codes each pack finds more often in its first TOP."""
     system = champion.ranker.system_
     if challenger.ranker.system_ != system:
         raise InvalidInputError(
@@ -43,20 +46,12 @@ def compare_packs(
     if len(charts) < 5:
         raise InvalidInputError(f"{len(charts)} charts have {system} codes; a comparison needs at least 5")
     gold = [set(r.positives({system})) for r in charts]
-    # The knowledge engine's analysis of each chart is the same for both packs: made once.
-    analyses = knowledge_analyses(charts, system, progress)
-    texts = [r.text for r in charts]
-    ranked = {
-        role: [[c for c, _ in x] for x in pack.ranker.rank(texts, analyses if pack.ranker.use_knowledge_ else None)]
-        for role, pack in (("champion", champion), ("challenger", challenger))
-    }
+    ranked = _rankings(champion, challenger, charts, system, progress)
     ap = {
         k: np.array([metrics.average_precision(r, sorted(g)) for r, g in zip(v, gold, strict=True)])
         for k, v in ranked.items()
     }
     p5 = {k: np.array([_precision_at(r, g, 5) for r, g in zip(v, gold, strict=True)]) for k, v in ranked.items()}
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(charts), size=(n_boot, len(charts)))
     out: dict[str, Any] = {
         "charts": len(charts),
         "system": system,
@@ -68,25 +63,60 @@ def compare_packs(
         },
         "bootstrap": {"resamples": n_boot, "seed": seed, "confidence": 0.95},
     }
-    for name, per in (("MAP", ap), ("P@5", p5)):
+    out.update(_differences({"MAP": ap, "P@5": p5}, n_boot, seed))
+    out["verdict"], out["summary"] = _verdict(out["MAP_difference"])
+    out["codes_better"], out["codes_worse"] = _code_changes(gold, ranked)
+    out["found_in_top"] = TOP
+    return out
+
+
+def _rankings(
+    champion: ModelPack, challenger: ModelPack, charts: list[Record], system: str, progress: Progress | None
+) -> dict[str, list[list[str]]]:
+    """Each pack's ranked codes per chart, by role."""
+    # The knowledge engine's analysis of each chart is the same for both packs: made once.
+    analyses = knowledge_analyses(charts, system, progress)
+    texts = [r.text for r in charts]
+    return {
+        role: [[c for c, _ in x] for x in pack.ranker.rank(texts, analyses if pack.ranker.use_knowledge_ else None)]
+        for role, pack in (("champion", champion), ("challenger", challenger))
+    }
+
+
+def _differences(per_metric: dict[str, dict[str, np.ndarray]], n_boot: int, seed: int) -> dict[str, Any]:
+    """Per metric, the challenger's mean per-chart gain and its 95% interval over `n_boot` resamples of
+    the charts (the same resamples for every metric); `_map_boots` the MAP gain of each resample."""
+    n_charts = len(per_metric["MAP"]["champion"])
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n_charts, size=(n_boot, n_charts))
+    out: dict[str, Any] = {}
+    for name, per in per_metric.items():
         diff = per["challenger"] - per["champion"]
         boots = diff[idx].mean(axis=1)
         lo, hi = np.percentile(boots, [2.5, 97.5])
         out[f"{name}_difference"] = {"mean": float(diff.mean()), "ci95": [float(lo), float(hi)]}
         if name == "MAP":
             out["_map_boots"] = boots
-    lo, hi = out["MAP_difference"]["ci95"]
-    gain = f"{out['MAP_difference']['mean']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f})"
+    return out
+
+
+def _verdict(map_difference: dict[str, Any]) -> tuple[str, str]:
+    """(verdict, the sentence that says it): better or worse only when the whole interval says so."""
+    lo, hi = map_difference["ci95"]
+    gain = f"{map_difference['mean']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f})"
     if lo > 0:
-        verdict, said = "better", f"The challenger is better: its MAP changes by {gain}."
-    elif hi < 0:
-        verdict, said = "worse", f"The challenger is worse: its MAP changes by {gain}."
-    else:
-        verdict = "no clear difference"
-        said = f"No clear difference: the MAP change {gain} includes zero. Keep the champion."
-    out["verdict"] = verdict
-    out["summary"] = said
-    # Per code: in how many of the charts that hold it each pack ranks it in its first TOP.
+        return "better", f"The challenger is better: its MAP changes by {gain}."
+    if hi < 0:
+        return "worse", f"The challenger is worse: its MAP changes by {gain}."
+    return "no clear difference", f"No clear difference: the MAP change {gain} includes zero. Keep the champion."
+
+
+def _code_changes(
+    gold: list[set[str]], ranked: dict[str, list[list[str]]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(codes the challenger finds more often, codes it finds less often), at most 25 each, the
+    largest changes first: per code, in how many of the charts that hold it each pack ranks it in its
+    first TOP."""
     found: dict[str, dict[str, int]] = defaultdict(lambda: {"charts": 0, "champion": 0, "challenger": 0})
     for i, g in enumerate(gold):
         tops = {k: set(v[i][:TOP]) for k, v in ranked.items()}
@@ -100,12 +130,9 @@ def compare_packs(
         if n["challenger"] != n["champion"]
     ]
     changes.sort(key=lambda x: (-int(x["change"]), str(x["code"])))
-    out["codes_better"] = [c for c in changes if int(c["change"]) > 0][:25]
-    out["codes_worse"] = sorted(
-        (c for c in changes if int(c["change"]) < 0), key=lambda x: (int(x["change"]), str(x["code"]))
-    )[:25]
-    out["found_in_top"] = TOP
-    return out
+    better = [c for c in changes if int(c["change"]) > 0][:25]
+    worse = sorted((c for c in changes if int(c["change"]) < 0), key=lambda x: (int(x["change"]), str(x["code"])))[:25]
+    return better, worse
 
 
 def write_comparison(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
