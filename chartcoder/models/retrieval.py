@@ -280,7 +280,9 @@ def stem(word: str) -> str:
             return w[: -len(end)] + repl
     if w.endswith(("itis", "osis", "iasis", "sis")):
         return w
-    if w.endswith("s") and not w.endswith(("ss", "us", "is")):
+    if w.endswith("ies") and len(w) > 5:
+        w = w[:-3] + "y"  # arteries/artery, ovaries/ovary, injuries/injury: the plural meets its singular
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
         w = w[:-1]
     for _ in range(3):
         for end, repl in _SUFFIXES:
