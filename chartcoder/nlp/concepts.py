@@ -222,6 +222,43 @@ def _stoplist() -> set[tuple[str, ...]]:
     return {term_key(t) for t in (data or {}).get("single_words", [])}
 
 
+@dataclass(frozen=True)
+class WordVariants:
+    """nlp/resources/word_variants.yaml, normalized: the tabular's word -> the words notes write for it."""
+
+    nouns: dict[str, tuple[str, ...]]
+    adjectives: dict[str, tuple[str, ...]]
+
+    def keys(self, key: tuple[str, ...]) -> list[tuple[str, ...]]:
+        """The term key with one word replaced by each word notes write for it; an adjective only
+        before another word."""
+        out: list[tuple[str, ...]] = []
+        for i, word in enumerate(key):
+            alternatives = self.nouns.get(word, ())
+            if i < len(key) - 1:
+                alternatives += self.adjectives.get(word, ())
+            out.extend((*key[:i], alt, *key[i + 1 :]) for alt in alternatives)
+        return out
+
+
+def load_word_variants() -> WordVariants:
+    data = load_yaml_resource("word_variants.yaml")
+    if not isinstance(data, dict) or set(data) - {"nouns", "adjectives"}:
+        raise ResourceError("word_variants.yaml: expected the mappings 'nouns' and 'adjectives'")
+    tables: list[dict[str, tuple[str, ...]]] = []
+    for name in ("nouns", "adjectives"):
+        table: dict[str, tuple[str, ...]] = {}
+        for word, alternatives in (data.get(name) or {}).items():
+            if not isinstance(alternatives, list) or not alternatives:
+                raise ResourceError(f"word_variants.yaml {name}.{word}: expected a list of words")
+            key, alts = term_key(str(word)), [term_key(str(a)) for a in alternatives]
+            if len(key) != 1 or any(len(a) != 1 for a in alts):
+                raise ResourceError(f"word_variants.yaml {name}.{word}: one word each, not a filler")
+            table[key[0]] = tuple(dict.fromkeys(a[0] for a in alts if a != key))
+        tables.append(table)
+    return WordVariants(*tables)
+
+
 def _synonym_entries() -> list[dict[str, Any]]:
     data = load_yaml_resource("synonyms.yaml")
     if not isinstance(data, list):
@@ -266,7 +303,7 @@ def build_term_index(icd: Any | None = None) -> TermIndex:
     stop = _stoplist()
     _add_synonym_terms(index)
     _add_procedure_terms(index)
-    _add_tabular_terms(index, icd, stop)
+    _add_tabular_terms(index, icd, stop, load_word_variants())
     return index.finish()
 
 
@@ -305,9 +342,10 @@ def _add_procedure_terms(index: TermIndex) -> None:
             index.add(abbreviation_key(str(a)), target, case_sensitive=True)
 
 
-def _add_tabular_terms(index: TermIndex, icd: Any, stop: set[tuple[str, ...]]) -> None:
-    """Each code's description and inclusion terms, and a category's "includes" notes; a lone stop
-    word, a word of three letters or fewer, and a key of numbers only are left out."""
+def _add_tabular_terms(index: TermIndex, icd: Any, stop: set[tuple[str, ...]], variants: WordVariants) -> None:
+    """Each code's description and inclusion terms, and a category's "includes" notes, also as notes
+    word the same anatomy (word_variants.yaml); a lone stop word, a word of three letters or fewer,
+    and a key of numbers only are left out."""
     cm = icd._cm
     for code in icd.all_codes:
         if code[0] in "VWXY":
@@ -325,6 +363,8 @@ def _add_tabular_terms(index: TermIndex, icd: Any, stop: set[tuple[str, ...]]) -
                 if key and all(k.isdigit() for k in key):
                     continue
                 index.add(key, target)
+                for other in variants.keys(key):  # "Undescended testicle" as notes write it
+                    index.add(other, target)
 
 
 def _fingerprint() -> str:
@@ -335,6 +375,7 @@ def _fingerprint() -> str:
         ("chartcoder.nlp.resources", "synonyms.yaml"),
         ("chartcoder.nlp.resources", "index_conventions.yaml"),
         ("chartcoder.nlp.resources", "concept_stoplist.yaml"),
+        ("chartcoder.nlp.resources", "word_variants.yaml"),
         ("chartcoder.models.resources", "procedures.yaml"),
     ):
         h.update(resources.files(pkg).joinpath(name).read_bytes())
