@@ -66,7 +66,7 @@ _NORMALIZED: dict[str, str] = {}
 
 
 def normalize_word(raw: str) -> str:
-    """Lower case, no possessive, roman numerals as digits, no plural "s" or "ies" (memoized: notes reuse words)."""
+    """Lower case, no possessive, roman numerals as digits, no plural "s" (memoized: notes reuse words)."""
     hit = _NORMALIZED.get(raw)
     if hit is not None:
         return hit
@@ -81,8 +81,6 @@ def _normalize_word(raw: str) -> str:
     if w.endswith("'s"):
         w = w[:-2]
     w = _ROMAN.get(w, w)
-    if len(w) > 5 and w.endswith("ies"):
-        return w[:-3] + "y"  # "coronary arteries" is "coronary artery", "ovaries" "ovary"
     if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
         w = w[:-1]
     return w
