@@ -1250,8 +1250,6 @@ class KnowledgeSuggester:
         # A billable code keeps its own words: "Complex tear of lateral meniscus, unspecified
         # knee" becomes its right-knee code, not "Unspecified tear of unspecified meniscus, right".
         lost = len(wanted.base_words - words - CUE_WORDS - {"unspecified"}) if wanted.billable else 0
-        if lost and not wanted.vague:
-            return None  # a side never turns "Retinal edema" into another condition of the eye
         if wanted.billable:
             allowed = 1 if hits > wanted.base_hits else 0
             if not (hits > wanted.base_hits or (wanted.vague and site > 0 and hits >= wanted.base_hits)):
