@@ -74,7 +74,7 @@ class LiveServer:
 
     def start(self, timeout: float = STARTUP_TIMEOUT) -> LiveServer:
         assert self.proc is None or self.proc.poll() is not None, "the server is already running"
-        # Reuse the checkout's term-index cache (as tests/api/test_serve.py does) so startup takes seconds.
+        # Reuse the checkout's term-index cache (as tests/cli/test_serve.py does) so startup takes seconds.
         cache = self.data_dir / "cache"
         cache.mkdir(parents=True, exist_ok=True)
         for f in (ROOT / "var" / "cache").glob("term-index-*.json.gz"):

@@ -45,7 +45,7 @@ def cli(*args: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory) -> Path:
-    """A small diagnosis pack trained on synthetic notes (seconds), as tests/review/test_registry.py."""
+    """A small diagnosis pack trained on synthetic notes (seconds), as tests/models/test_registry.py."""
     from chartcoder.training.readers import read_synthetic
     from chartcoder.training.train import train_pack
 
