@@ -21,6 +21,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # .venv/bin under `make test`
 STARTUP_TIMEOUT = 90.0
+# A CLI run against the server's data dir: seconds on a quiet machine, several times that on a loaded
+# two-core CI runner; the timeout only catches a hang. Training runs pass a longer one.
+CLI_TIMEOUT = 300.0
+# An HTTP answer from the server, likewise: a promotion smoke-tests the pack in a child process, which
+# on a loaded runner took over a minute while other clients kept the server busy.
+HTTP_TIMEOUT = 180.0
 
 
 # --- the real server -----------------------------------------------------------------------------
@@ -118,7 +124,9 @@ class LiveServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
-    def chartcoder(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def chartcoder(
+        self, *args: str, input: str | None = None, timeout: float = CLI_TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
         """Runs the `chartcoder` CLI against this server's data dir and database."""
         return subprocess.run(
             [str(BIN / "chartcoder"), *args],
@@ -127,7 +135,7 @@ class LiveServer:
             input=input,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=timeout,
         )
 
 
@@ -160,4 +168,4 @@ def sign_in(server: LiveServer, user: User) -> httpx.Client:
     )
     assert r.status_code == 200, f"sign-in of {user.username} answered {r.status_code}: {r.text[:500]}"
     token = r.json()["token"]
-    return httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    return httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT)

@@ -18,15 +18,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_support import LiveServer, create_user, sign_in
+from server_support import CLI_TIMEOUT, HTTP_TIMEOUT, LiveServer, create_user, sign_in
 
 from chartcoder.training.readers import read_synthetic, write_audited_jsonl
 
 CHARTS = 20
 CLIENTS = 4
+# Both packs train on this synthetic corpus (N:SEED). The assertions need a champion that gets some of
+# the charts' codes right and misses or adds others, which a small corpus gives; training is most of
+# this test's time, so the corpus is no bigger than that.
+CORPUS = "40:3"
+# `chartcoder train` takes seconds on a quiet machine and several times that on a loaded two-core
+# runner (CI once needed more than 120 s for 100 notes); the timeout only catches a hang.
+TRAIN_TIMEOUT = 900.0
 
 
-def wait_for_model(server: LiveServer, prefix: str, timeout: float = 30) -> str:
+def wait_for_model(server: LiveServer, prefix: str, timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while True:
         model = httpx.get(server.base_url + "/readyz", timeout=10).json()["model"]
@@ -37,11 +44,9 @@ def wait_for_model(server: LiveServer, prefix: str, timeout: float = 30) -> str:
         time.sleep(0.2)
 
 
-def run_ok(server: LiveServer, *args: str, timeout_note: str = "") -> str:
-    done = server.chartcoder(*args)
-    assert done.returncode == 0, (
-        f"chartcoder {' '.join(args)} failed {timeout_note}:\n{(done.stdout + done.stderr)[-3000:]}"
-    )
+def run_ok(server: LiveServer, *args: str, timeout: float = CLI_TIMEOUT) -> str:
+    done = server.chartcoder(*args, timeout=timeout)
+    assert done.returncode == 0, f"chartcoder {' '.join(args)} failed:\n{(done.stdout + done.stderr)[-3000:]}"
     return done.stdout + done.stderr
 
 
@@ -54,8 +59,8 @@ def test_export_retrain_compare_promote_and_roll_back(tmp_path: Path):
     )
     server.data_dir.mkdir()
     # the champion: a small pack on synthetic notes, registered and promoted from the CLI
-    run_ok(server, "train", "--format", "synthetic", "--data", "100:3", "--task", "diagnosis",
-           "--name", "champion", "--out", str(models / "champion"))  # fmt: skip
+    run_ok(server, "train", "--format", "synthetic", "--data", CORPUS, "--task", "diagnosis",
+           "--name", "champion", "--out", str(models / "champion"), timeout=TRAIN_TIMEOUT)  # fmt: skip
     server.start()
     try:
         _scenario(server, models, tmp_path)
@@ -75,7 +80,9 @@ def _scenario(server: LiveServer, models: Path, tmp_path: Path) -> None:
     coder = sign_in(server, create_user(server, "coder1", "coder"))
     scientist = sign_in(server, create_user(server, "ds1", "data_scientist"))
     admin = sign_in(server, create_user(server, "admin1", "admin"))
-    ehr = httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {server.ehr_key}"}, timeout=60)
+    ehr = httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {server.ehr_key}"}, timeout=HTTP_TIMEOUT
+    )
 
     # encounters from the EHR; the coder decides them against the charts' true codes
     charts = read_synthetic(f"{CHARTS}:21")
@@ -115,8 +122,8 @@ def _scenario(server: LiveServer, models: Path, tmp_path: Path) -> None:
     assert decided.count("rejected") == sent["reject"] and decided.count("added") == sent["add"]
 
     # a challenger on the synthetic corpus plus the coders' charts (weighted), and the comparison
-    run_ok(server, "train", "--source", "synthetic:100:3", "--source", f"jsonl:{audited}:2", "--task", "diagnosis",
-           "--name", "challenger", "--out", str(models / "challenger"))  # fmt: skip
+    run_ok(server, "train", "--source", f"synthetic:{CORPUS}", "--source", f"jsonl:{audited}:2", "--task", "diagnosis",
+           "--name", "challenger", "--out", str(models / "challenger"), timeout=TRAIN_TIMEOUT)  # fmt: skip
     card = json.loads((models / "challenger" / "model_card.json").read_text())
     assert [s["format"] for s in card["training"]["sources"]] == ["synthetic", "jsonl"]
     holdout = tmp_path / "holdout.jsonl"
@@ -137,7 +144,7 @@ def _scenario(server: LiveServer, models: Path, tmp_path: Path) -> None:
     stop = threading.Event()
 
     def ask(i: int) -> None:
-        with httpx.Client(base_url=server.base_url, headers=ehr.headers, timeout=60) as c:
+        with httpx.Client(base_url=server.base_url, headers=ehr.headers, timeout=HTTP_TIMEOUT) as c:
             n = 0
             while not stop.is_set():
                 chart = charts[(i * 7 + n) % len(charts)]
@@ -156,7 +163,7 @@ def _scenario(server: LiveServer, models: Path, tmp_path: Path) -> None:
     time.sleep(1.5)
     stop.set()
     for t in threads:
-        t.join(60)
+        t.join(HTTP_TIMEOUT)
     assert promoted.status_code == 200, promoted.text
     assert promoted.json()["serving"] == challenger
     for answers in seen:
