@@ -7,7 +7,6 @@ the tests is skipped with that reason, and `.ci/run` prints it."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,22 +49,12 @@ def suggest(service):
 
 # --- review stores: SQLite and PostgreSQL ---------------------------------------------------------
 
-ADMIN_URL = os.environ.get("CHARTCODER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-def _postgres_reason() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
-            return None
-    except Exception as exc:  # any failure to connect means: skip, and say why
-        return f"PostgreSQL not reachable at {ADMIN_URL} ({type(exc).__name__}); its tests are skipped"
-
 
 @pytest.fixture(scope="session")
 def postgres_reason() -> str | None:
-    return _postgres_reason()
+    from store_support import postgres_reason
+
+    return postgres_reason()
 
 
 @pytest.fixture
@@ -73,16 +62,11 @@ def postgres_url(postgres_reason: str | None) -> Iterator[str]:
     """A new, empty PostgreSQL database, dropped afterwards."""
     if postgres_reason:
         pytest.skip(postgres_reason)
-    import psycopg
+    from store_support import drop_postgres_database, new_postgres_database
 
-    name = f"chartcoder_test_{uuid.uuid4().hex[:12]}"
-    plain = ADMIN_URL.replace("+psycopg", "")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = ADMIN_URL.rpartition("/")
-    yield f"{base}/{name}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = new_postgres_database()
+    yield url
+    drop_postgres_database(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -101,19 +85,41 @@ def store(db_url: str):
     s.dispose()
 
 
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory):
+    """This module's template databases (tests/store_support.py): made once, copied into each test's
+    own database."""
+    from store_support import Templates
+
+    made = Templates(tmp_path_factory.mktemp("templates"))
+    yield made
+    made.close()
+
+
+PERSON_ROLES = ("coder", "biller", "admin", "data_scientist")
+
+
 @pytest.fixture
-def client(db_url, settings, service):
+def client(db_url, settings, service, templates):
     """A TestClient on a fresh database with one signed-in user per person role (`coder1`,
     `biller1`, `admin1`, `data_scientist1`, password PASSWORD): `client.h(role)` gives that user's
-    bearer header, `client.db_url` the database."""
-    from app_support import signed_in_client
+    bearer header, `client.db_url` the database. The users are created and signed in once per module
+    and kind of database, and each test gets its own copy of that database."""
+    from app_support import sign_in_users, signed_in_client
 
     from chartcoder.config import Settings
     from chartcoder.store.database import ReviewStore
 
+    def seed(url: str) -> dict[str, str]:
+        made = ReviewStore(url)
+        tokens = sign_in_users(Settings(data_dir=settings.data_dir, database_url=url), made, PERSON_ROLES)
+        made.dispose()
+        return tokens
+
+    tokens = templates.restore("signed-in", db_url, seed)
     store = ReviewStore(db_url)
     cfg = Settings(data_dir=settings.data_dir, database_url=db_url)
-    with signed_in_client(cfg, service, store, ("coder", "biller", "admin", "data_scientist")) as c:
+    with signed_in_client(cfg, service, store, PERSON_ROLES, tokens) as c:
         c.db_url = db_url  # type: ignore[attr-defined]
         yield c
     store.dispose()

@@ -28,14 +28,27 @@ NOTE = "Assessment: type 2 diabetes mellitus with hyperglycemia. Essential hyper
 LOOPBACK = ("127.0.0.1", 40000)
 
 
+PEOPLE = (("coder1", "coder"), ("coder2", "coder"), ("admin1", "admin"))
+
+
 @pytest.fixture
-def make_client(settings, service, tmp_path):
+def make_client(settings, service, tmp_path, templates):
     """make_client(**settings) -> a TestClient on a fresh SQLite database, the knowledge engine, two
-    static EHR keys and users coder1 / coder2 / admin1; `c.h(name)` is that user's bearer header."""
+    static EHR keys and users coder1 / coder2 / admin1 (signed in once per module in a template
+    database, which each database here is a copy of); `c.h(name)` is that user's bearer header."""
+    from app_support import make_people
+
     from chartcoder.api.app import create_app
     from chartcoder.config import Settings
+    from chartcoder.store.database import ReviewStore
 
     opened = []
+
+    def seed(url: str) -> dict[str, str]:
+        store = ReviewStore(url)
+        tokens = make_people(Settings(data_dir=settings.data_dir, database_url=url), store, PEOPLE)
+        store.dispose()
+        return tokens
 
     def make(client: tuple[str, int] = ("testclient", 50000), lifespan: bool = True, **overrides):
         values = {
@@ -48,11 +61,8 @@ def make_client(settings, service, tmp_path):
             "registry_poll_seconds": 0,
             **overrides,
         }
+        tokens = templates.restore("people", values["database_url"], seed)
         app = create_app(Settings(**values), service_factory=lambda: service)
-        tokens = {}
-        for name, role in (("coder1", "coder"), ("coder2", "coder"), ("admin1", "admin")):
-            app.state.review.accounts.create_user(name, PASSWORD, role)
-            tokens[name] = app.state.review.accounts.sign_in(name, PASSWORD)[1]
         c = TestClient(app, raise_server_exceptions=False, client=client)
         if lifespan:
             c.__enter__()

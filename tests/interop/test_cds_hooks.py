@@ -73,23 +73,36 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @contextmanager
-def cds_app(db_url, settings, service, tmp_path, clients):
+def cds_app(db_url, settings, service, tmp_path, clients, templates=None):
+    """The app with these CDS clients, a coder and a data scientist signed in; with `templates`, the
+    users come from this module's template database (made once, copied into `db_url`)."""
+    from app_support import sign_in_users
+
     from chartcoder.config import Settings
     from chartcoder.store.database import ReviewStore
 
     clients_file = tmp_path / "cds-clients.yaml"
     clients_file.write_text(json.dumps({"clients": clients}))
+
+    def cfg(url):
+        return Settings(
+            data_dir=settings.data_dir, database_url=url, api_keys=API_KEY, cds_clients=clients_file, cds_base_url=BASE
+        )
+
+    def seed(url):
+        made = ReviewStore(url)
+        tokens = sign_in_users(cfg(url), made, ROLES)
+        made.dispose()
+        return tokens
+
+    tokens = templates.restore("cds-people", db_url, seed) if templates is not None else None
     store = ReviewStore(db_url)
-    cfg = Settings(
-        data_dir=settings.data_dir,
-        database_url=db_url,
-        api_keys=API_KEY,
-        cds_clients=clients_file,
-        cds_base_url=BASE,
-    )
-    with signed_in_client(cfg, service, store, ("coder", "data_scientist")) as c:
+    with signed_in_client(cfg(db_url), service, store, ROLES, tokens) as c:
         yield c
     store.dispose()
+
+
+ROLES = ("coder", "data_scientist")
 
 
 def default_clients(keys):
@@ -100,40 +113,17 @@ def default_clients(keys):
 
 
 @pytest.fixture
-def client(settings, service, tmp_path, keys):
-    with cds_app(f"sqlite:///{tmp_path / 'review.db'}", settings, service, tmp_path, default_clients(keys)) as c:
+def client(settings, service, tmp_path, keys, templates):
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    with cds_app(url, settings, service, tmp_path, default_clients(keys), templates) as c:
         yield c
 
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db_client(request, settings, service, tmp_path, keys):
+@pytest.fixture
+def any_db_client(db_url, settings, service, tmp_path, keys, templates):
     """The same app on SQLite and on a fresh PostgreSQL database (skipped where none is reachable)."""
-    if request.param == "sqlite":
-        with cds_app(f"sqlite:///{tmp_path / 'review.db'}", settings, service, tmp_path, default_clients(keys)) as c:
-            yield c
-        return
-    import os
-
-    import psycopg
-
-    admin = os.environ.get("CHARTCODER_TEST_POSTGRES_URL", POSTGRES)
-    plain = admin.replace("+psycopg", "")
-    try:
-        conn = psycopg.connect(plain, autocommit=True, connect_timeout=3)
-    except Exception as exc:
-        pytest.skip(f"PostgreSQL not reachable at {admin} ({type(exc).__name__})")
-    name = f"chartcoder_test_{uuid.uuid4().hex[:12]}"
-    with conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with cds_app(f"{admin.rpartition('/')[0]}/{name}", settings, service, tmp_path, default_clients(keys)) as c:
-            yield c
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with cds_app(db_url, settings, service, tmp_path, default_clients(keys), templates) as c:
+        yield c
 
 
 def hook_request(note=DISCHARGE_NOTE, cls="IMP", instance=None, notes=None, **extra):

@@ -32,14 +32,26 @@ WRONG = "not the password at all"
 PROXY = ("10.9.0.1", 40000)  # the reverse proxy every in-process request comes through
 
 
+PEOPLE = (("coder1", "coder"), ("coder2", "coder"), ("admin1", "admin"))
+
+
 @pytest.fixture
-def make_client(settings, service, tmp_path):
+def make_client(settings, service, tmp_path, templates):
     """make_client(client=..., **settings) -> a TestClient on a fresh SQLite database and the knowledge
-    engine, with users coder1, coder2 and admin1 (password PASSWORD)."""
+    engine, with users coder1, coder2 and admin1 (password PASSWORD), created once per module in a
+    template database which each database here is a copy of."""
+    from app_support import make_people
+
     from chartcoder.api.app import create_app
     from chartcoder.config import Settings
+    from chartcoder.store.database import ReviewStore
 
     opened = []
+
+    def seed(url: str) -> None:
+        store = ReviewStore(url)
+        make_people(Settings(data_dir=settings.data_dir, database_url=url), store, PEOPLE, sign_in=False)
+        store.dispose()
 
     def make(client=PROXY, **overrides):
         values = {
@@ -51,9 +63,8 @@ def make_client(settings, service, tmp_path):
             "trusted_proxies": PROXY[0],
             **overrides,
         }
+        templates.restore("people", values["database_url"], seed)
         app = create_app(Settings(**values), service_factory=lambda: service)
-        for name, role in (("coder1", "coder"), ("coder2", "coder"), ("admin1", "admin")):
-            app.state.review.accounts.create_user(name, PASSWORD, role)
         c = TestClient(app, raise_server_exceptions=False, client=client)
         opened.append(c)
         return c
