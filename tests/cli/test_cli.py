@@ -1,20 +1,30 @@
-"""The `chartcoder` command, run as a real subprocess: predict's JSONL contract, suggest, codes."""
+"""The `chartcoder` command: predict's JSONL contract, suggest, codes. The Typer app the console
+script runs, invoked in-process (Typer's CliRunner: exit code, stdout and stderr apart), so the code set
+and the engine load once for the module instead of once per command; the installed command itself runs
+as a process in tests/cli/test_serve.py, tests/training/test_training_cli.py and tests/e2e/."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from dataclasses import dataclass
 
-ROOT = Path(__file__).resolve().parents[2]
-EXE = str(Path(sys.executable).parent / "chartcoder")
+from typer.testing import CliRunner
+
+from chartcoder.cli import app
 
 
-def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "CHARTCODER_DATA_DIR": str(ROOT / "var"), "COLUMNS": "200"}
-    return subprocess.run([EXE, *args], input=stdin, capture_output=True, env=env, timeout=300)
+@dataclass(frozen=True)
+class Done:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def run(*args: str, stdin: bytes | None = None) -> Done:
+    result = CliRunner().invoke(app, list(args), input=stdin, env={"COLUMNS": "200"})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a crash, not an exit code the command chose
+    return Done(result.exit_code, result.stdout_bytes, result.stderr_bytes)
 
 
 def test_predict_contract(tmp_path):
