@@ -155,15 +155,19 @@ def _scenario(server: LiveServer, models: Path, tmp_path: Path) -> None:
                 except httpx.HTTPError as exc:
                     seen[i].append((0, type(exc).__name__))
 
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(CLIENTS)]
+    # daemon threads, stopped whatever happens: a failed promotion must fail the test, not leave four
+    # clients asking a stopped server forever (which kept pytest from exiting)
+    threads = [threading.Thread(target=ask, args=(i,), daemon=True) for i in range(CLIENTS)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
-    promoted = admin.post("/v1/models/promote", json={"ref": challenger, "reason": "compare: see report"})
-    time.sleep(1.5)
-    stop.set()
-    for t in threads:
-        t.join(HTTP_TIMEOUT)
+    try:
+        time.sleep(1.5)
+        promoted = admin.post("/v1/models/promote", json={"ref": challenger, "reason": "compare: see report"})
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(HTTP_TIMEOUT)
     assert promoted.status_code == 200, promoted.text
     assert promoted.json()["serving"] == challenger
     for answers in seen:
