@@ -88,7 +88,7 @@ async def on_sign_in_throttled(request: Request, exc: SignInThrottled) -> JSONRe
 
 
 async def on_conflict(request: Request, exc: ConflictError) -> JSONResponse:
-    return error_response(409, exc.error, str(exc), request, current_version=exc.current_version)
+    return error_response(409, exc.error, str(exc), request, current_version=exc.current_version, **exc.extra)
 
 
 async def on_database_busy(request: Request, exc: OperationalError) -> JSONResponse:

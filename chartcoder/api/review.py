@@ -13,8 +13,15 @@ from fastapi.concurrency import run_in_threadpool
 from chartcoder.accounts.principal import Principal
 from chartcoder.api.deps import Caller, RequireRole, Review, SettingsDep
 from chartcoder.api.schemas.common import REVIEW_ERRORS, EncounterId, IsoDate
-from chartcoder.api.schemas.decisions import DecisionBatch, ReopenIn, VersionIn
-from chartcoder.api.schemas.encounters import AuditTrail, EncounterCreate, EncounterOut, Reason, Worklist
+from chartcoder.api.schemas.decisions import DecisionBatch, LockIn, ReopenIn, SendBackIn, VersionIn
+from chartcoder.api.schemas.encounters import (
+    AuditTrail,
+    EncounterCreate,
+    EncounterOut,
+    LockAnswer,
+    Reason,
+    Worklist,
+)
 from chartcoder.domain.errors import InvalidInputError
 from chartcoder.domain.roles import Permission
 from chartcoder.review.decisions import DecisionIn
@@ -59,6 +66,13 @@ def worklist(
     date_from: IsoDate | None = None,
     date_to: IsoDate | None = None,
     payer: Annotated[str | None, Query(max_length=200)] = None,
+    patient: Annotated[
+        str | None, Query(max_length=200, description="Part of the patient's name or id (MRN), any case.")
+    ] = None,
+    claim_status: Annotated[
+        Literal["not_built", "clean", "findings", "outdated", "sent_back"] | None,
+        Query(description="The newest claim's status (the biller's filter); see ClaimSummary."),
+    ] = None,
     order: Annotated[
         Literal["confidence", "uncertainty", "date", "created"],
         Query(
@@ -73,7 +87,7 @@ def worklist(
 ) -> Any:
     """The worklist: encounters by status, date of service and payer, least confident first (or
     most uncertain first, for active learning)."""
-    return review.worklist(status, date_from, date_to, payer, order, limit, offset)
+    return review.worklist(status, date_from, date_to, payer, order, limit, offset, claim_status, patient)
 
 
 @router.get(
@@ -127,6 +141,48 @@ def reopen(
     review: Review,
 ) -> Any:
     return review.reopen(encounter_id, body.version, body.reason, who)
+
+
+@router.post(
+    "/encounters/{encounter_id}/send-back",
+    response_model=EncounterOut,
+    response_model_exclude_unset=True,
+    tags=["review"],
+)
+def send_back(
+    encounter_id: EncounterId,
+    body: SendBackIn,
+    who: Annotated[Principal, _allowed(Permission.SEND_BACK, "send an encounter back to the coder")],
+    review: Review,
+) -> Any:
+    """A biller sends a finalized encounter back to the coder with a reason: it opens again, and the
+    reason is shown on it until it is finalized again (audited as encounter.sent_back)."""
+    return review.send_back(encounter_id, body.version, body.reason, who)
+
+
+@router.post(
+    "/encounters/{encounter_id}/lock", response_model=LockAnswer, response_model_exclude_unset=True, tags=["review"]
+)
+def lock(
+    encounter_id: EncounterId,
+    body: LockIn,
+    who: Annotated[Principal, _allowed(Permission.DECIDE, "open a chart to code it")],
+    review: Review,
+) -> Any:
+    """Take the chart lock (who has the encounter open, since when). Held by someone else: 409
+    `chart_locked` naming them, unless `take_over` is true (audited as encounter.lock_taken_over)."""
+    return review.lock(encounter_id, who, body.take_over)
+
+
+@router.delete("/encounters/{encounter_id}/lock", status_code=204, response_class=Response, tags=["review"])
+def unlock(
+    encounter_id: EncounterId,
+    who: Annotated[Principal, _allowed(Permission.DECIDE, "release a chart lock")],
+    review: Review,
+) -> Response:
+    """Release your own chart lock (204, also when no lock is held); someone else's is a 409."""
+    review.unlock(encounter_id, who)
+    return Response(status_code=204)
 
 
 @router.get(

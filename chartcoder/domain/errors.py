@@ -49,9 +49,16 @@ class ConflictError(ChartcoderError):
     """The change cannot apply to the current state: a stale version, or a finalized encounter.
     `error` names which; `current_version` tells the client what to reload."""
 
-    def __init__(self, message: str, error: str = "conflict", current_version: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        error: str = "conflict",
+        current_version: int | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> None:
         self.error = error
         self.current_version = current_version
+        self.extra = extra or {}  # more fields of the answer (who holds a chart lock, who changed it)
         super().__init__(message)
 
 

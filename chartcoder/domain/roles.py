@@ -27,6 +27,7 @@ class Permission(StrEnum):
     EXPORT_AUDITS = "export_audits"
     BUILD_CLAIM = "build_claim"
     READ_CLAIM = "read_claim"
+    SEND_BACK = "send_back"  # a biller returns a finalized encounter to the coder (a signed-in person only)
     READ_ANALYTICS = "read_analytics"
     WATCH_MODELS = "watch_models"  # list and register packs
     PROMOTE_MODELS = "promote_models"  # promote and roll back
@@ -45,6 +46,7 @@ GRANTS: dict[Permission, tuple[Role, ...]] = {
     Permission.EXPORT_AUDITS: ("data_scientist", "admin"),
     Permission.BUILD_CLAIM: ("biller", "admin"),
     Permission.READ_CLAIM: ("biller", "admin", "coder"),
+    Permission.SEND_BACK: ("biller", "admin"),
     Permission.READ_ANALYTICS: ("data_scientist", "admin"),
     Permission.WATCH_MODELS: ("data_scientist", "admin"),
     Permission.PROMOTE_MODELS: ("admin",),

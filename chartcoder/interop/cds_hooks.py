@@ -284,7 +284,8 @@ class CdsHooksService:
         cards: list[dict[str, Any]] = []
         rows: list[CdsCard] = []
         link = f"{base_url.rstrip('/')}/#/encounter/{enc['id']}"
-        for sug in sset.get("suggestions") or []:
+        # Cards for the first default_top_k suggestions (the review stores more, for the coder's list).
+        for sug in (sset.get("suggestions") or [])[: self.review.settings.default_top_k]:
             state = states.get((sug["system"], sug["code"]), {}).get("state")
             if state == "rejected":  # a coder already turned it down: do not ask the clinician again
                 continue

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,12 +24,13 @@ from chartcoder.domain.encounter import Encounter as NoteContext
 from chartcoder.domain.encounter import Setting
 from chartcoder.domain.errors import ConflictError, InvalidInputError
 from chartcoder.domain.uncertainty import uncertainty
-from chartcoder.review import export, views
+from chartcoder.review import export, locks, views, worklist
 from chartcoder.review.decisions import MAX_BATCH, DecisionIn, apply_decisions
 from chartcoder.review.states import code_states
 from chartcoder.store.base import utcnow
 from chartcoder.store.database import ReviewStore
-from chartcoder.store.review import Encounter, SuggestionSet
+from chartcoder.store.audit import AuditEvent
+from chartcoder.store.review import Encounter, SuggestionSet, patient_key
 
 
 class ReviewService:
@@ -55,7 +57,9 @@ class ReviewService:
         service = self._suggester() if self._suggester else None
         if service is None:
             raise ConflictError("the suggestion engine is not loaded yet; try again shortly", "not_ready")
-        result = service.suggest(text, context, self.settings.default_top_k)
+        # Every suggestion the engine makes (up to max_top_k), not the first default_top_k: a coder
+        # reviewing the chart must be able to reach each one (the page lists them all).
+        result = service.suggest(text, context, self.settings.max_top_k)
         suggestions = result.to_dict()["suggestions"]
         payer = {k: v for k, v in (data.get("payer") or {}).items() if v is not None}
         now = utcnow()
@@ -67,6 +71,7 @@ class ReviewService:
                 setting=setting,
                 date_of_service=dos,
                 patient=patient,
+                patient_key=patient_key(patient),
                 provider={k: v for k, v in (data.get("provider") or {}).items() if v is not None},
                 payer=payer,
                 payer_key=str(payer.get("id") or payer.get("name") or "") or None,
@@ -117,41 +122,19 @@ class ReviewService:
         order: str = "confidence",
         limit: int = 50,
         offset: int = 0,
+        claim_status: str | None = None,
+        patient: str | None = None,
     ) -> dict[str, Any]:
-        q = select(Encounter)
-        if status != "all":
-            q = q.where(Encounter.status == status)
-        if date_from:
-            q = q.where(Encounter.date_of_service >= date_from)
-        if date_to:
-            q = q.where(Encounter.date_of_service <= date_to)
-        if payer:
-            q = q.where(Encounter.payer_key == payer)
-        if order == "confidence":  # no suggestion at all is the least confident of all
-            q = q.order_by(Encounter.confidence.is_not(None), Encounter.confidence, Encounter.created_at, Encounter.id)
-        elif order == "uncertainty":  # active learning: most to learn first; no suggestion at all first of all
-            q = q.order_by(
-                Encounter.uncertainty.is_not(None), Encounter.uncertainty.desc(), Encounter.created_at, Encounter.id
-            )
-        elif order == "date":
-            q = q.order_by(Encounter.date_of_service.is_(None), Encounter.date_of_service.desc(), Encounter.id)
-        else:
-            q = q.order_by(Encounter.created_at, Encounter.id)
+        """The worklist (chartcoder/review/worklist.py): filtered, ordered, one page."""
         with self.store.session(write=False) as s:
-            total = int(s.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0)
-            rows = list(s.scalars(q.limit(limit).offset(offset)))
-            ids = [e.id for e in rows]
-            sets = views.latest_sets(s, ids)
-            decisions = views.decisions_of(s, ids)
-            items = []
-            for e in rows:
-                codes = code_states(sets.get(e.id), decisions.get(e.id, []), settings=self.settings)
-                item = views.summary(e)
-                item["n_suggestions"] = len(sets[e.id].suggestions) if e.id in sets else 0
-                item["n_pending"] = sum(1 for c in codes if c["state"] == "pending")
-                item["n_decided"] = sum(1 for c in codes if c["state"] != "pending")
-                items.append(item)
-            return {"items": items, "total": total}
+            return worklist.page(
+                s,
+                worklist.Filters(status, date_from, date_to, payer, claim_status, patient),
+                order,
+                limit,
+                offset,
+                self.settings,
+            )
 
     def decide(self, encounter_id: str, version: int, batch: Sequence[DecisionIn], actor: Principal) -> dict[str, Any]:
         if not batch:
@@ -177,6 +160,8 @@ class ReviewService:
             enc.status = "finalized"
             enc.finalized_at = utcnow()
             enc.finalized_by = actor.user_id
+            enc.sent_back_at = enc.sent_back_by = enc.sent_back_reason = None
+            locks.drop(s, enc.id)  # the coding session is over
             record(
                 s,
                 actor,
@@ -199,6 +184,45 @@ class ReviewService:
             record(s, actor, "encounter.reopened", enc.id, {"version": version + 1, "reason": reason[:500]})
 
         return self._change(encounter_id, version, actor, run, allow_finalized=True, need_finalized=True)
+
+    def send_back(self, encounter_id: str, version: int, reason: str, actor: Principal) -> dict[str, Any]:
+        """A biller sends a finalized encounter back to the coder: it is open again, with the reason
+        shown on the encounter until it is finalized again."""
+        reason = (reason or "").strip()
+        if not reason:
+            raise InvalidInputError("'reason' is required to send an encounter back: say what the coder should fix.")
+
+        def run(s: Session, enc: Encounter) -> None:
+            enc.status = "open"
+            enc.finalized_at = None
+            enc.finalized_by = None
+            enc.sent_back_at = utcnow()
+            enc.sent_back_by = actor.user_id
+            enc.sent_back_reason = reason[:500]
+            locks.drop(s, enc.id)
+            record(s, actor, "encounter.sent_back", enc.id, {"version": version + 1, "reason": reason[:500]})
+
+        return self._change(
+            encounter_id, version, actor, run, allow_finalized=True, need_finalized=True, check_lock=False
+        )
+
+    # -- the chart lock --------------------------------------------------------------------------
+    def lock(self, encounter_id: str, actor: Principal, take_over: bool = False) -> dict[str, Any]:
+        """Takes the encounter's chart lock (chartcoder/review/locks.py); 409 naming the holder."""
+        for attempt in (1, 2):
+            try:
+                with self.store.session() as s:
+                    views.load(s, encounter_id)
+                    return locks.take(s, encounter_id, actor, take_over)
+            except IntegrityError:  # two took a free lock at once: the second sees the first's
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def unlock(self, encounter_id: str, actor: Principal) -> None:
+        with self.store.session() as s:
+            views.load(s, encounter_id)
+            locks.release(s, encounter_id, actor)
 
     def audit_trail(self, encounter_id: str) -> list[dict[str, Any]]:
         with self.store.session(write=False) as s:
@@ -224,6 +248,7 @@ class ReviewService:
         run: Callable[[Session, Encounter], None],
         allow_finalized: bool = False,
         need_finalized: bool = False,
+        check_lock: bool = True,
     ) -> dict[str, Any]:
         """One versioned change: the encounter must be at `version`; the UPDATE itself carries
         `WHERE version = :version`, so of two writers racing from the same version exactly one wins
@@ -232,12 +257,9 @@ class ReviewService:
             with self.store.session() as s:
                 enc = views.load(s, encounter_id)
                 if enc.version != version:
-                    raise ConflictError(
-                        f"encounter {encounter_id} is at version {enc.version}, not {version}: someone else "
-                        "changed it; reload it and decide again",
-                        "version_conflict",
-                        enc.version,
-                    )
+                    raise _stale(s, encounter_id, enc.version, version)
+                if check_lock:
+                    locks.check(s, encounter_id, actor, enc.version)
                 if need_finalized and enc.status != "finalized":
                     raise ConflictError(f"encounter {encounter_id} is not finalized", "not_finalized", enc.version)
                 if enc.status == "finalized" and not allow_finalized:
@@ -261,6 +283,25 @@ class ReviewService:
     def _current_version(self, encounter_id: str) -> int | None:
         with self.store.session(write=False) as s:
             return s.scalar(select(Encounter.version).where(Encounter.id == encounter_id))
+
+
+def _stale(s: Session, encounter_id: str, current: int, sent: int) -> ConflictError:
+    """The 409 of a stale version, naming who changed the encounter last and when."""
+    last = s.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.encounter_id == encounter_id, AuditEvent.actor_id.is_not(None))
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    who = last.actor.username if last is not None and last.actor is not None else None
+    at = last.at.isoformat() if last is not None else None
+    by = f"{who} changed it ({last.action} at {last.at.strftime('%H:%M:%S UTC')})" if who and last else "someone else changed it"
+    return ConflictError(
+        f"encounter {encounter_id} is at version {current}, not {sent}: {by}; reload it and decide again",
+        "version_conflict",
+        current,
+        {"changed_by": who, "changed_at": at},
+    )
 
 
 def _release() -> str:

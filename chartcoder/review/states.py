@@ -25,6 +25,8 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("excludes1_conflict", "Excludes1 conflict with another code"),
     ("duplicate", "Duplicate of another code"),
     ("not_billable_for_encounter", "Not reportable for this encounter"),
+    # OCG I.B.5: signs and symptoms routinely associated with a confirmed disease are not coded separately.
+    ("integral_symptom", "Sign or symptom integral to a confirmed diagnosis"),
     ("other", "Other (see note)"),
 )
 REASON_CODES = frozenset(code for code, _ in REASONS)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from chartcoder.config import Settings
 from chartcoder.domain.errors import NotFoundError
+from chartcoder.review import locks
 from chartcoder.review.states import code_states
 from chartcoder.store.accounts import User
 from chartcoder.store.audit import AuditEvent
@@ -47,8 +48,10 @@ def decisions_of(s: Session, ids: list[str]) -> dict[str, list[Decision]]:
 def encounter_view(s: Session, enc: Encounter, settings: Settings) -> dict[str, Any]:
     sset = latest_sets(s, [enc.id]).get(enc.id)
     decisions = decisions_of(s, [enc.id]).get(enc.id, [])
-    users = {u.id: u.username for u in s.scalars(select(User).where(User.id.in_({d.user_id for d in decisions})))}
-    out = summary(enc)
+    wanted = {d.user_id for d in decisions} | ({enc.sent_back_by} if enc.sent_back_by is not None else set())
+    users = {u.id: u.username for u in s.scalars(select(User).where(User.id.in_(wanted)))}
+    out = summary(enc, users)
+    out["lock"] = locks.lock_view(locks.current(s, enc.id))
     out["text"] = enc.note_text
     out["suggestion_set"] = (
         {
@@ -68,7 +71,17 @@ def encounter_view(s: Session, enc: Encounter, settings: Settings) -> dict[str, 
     return out
 
 
-def summary(enc: Encounter) -> dict[str, Any]:
+def summary(enc: Encounter, users: dict[int, str] | None = None) -> dict[str, Any]:
+    """The encounter without its note and codes; `users` names the biller who sent it back."""
+    sent_back = (
+        {
+            "by": (users or {}).get(enc.sent_back_by) if enc.sent_back_by is not None else None,
+            "at": enc.sent_back_at.isoformat(),
+            "reason": enc.sent_back_reason or "",
+        }
+        if enc.sent_back_at is not None
+        else None
+    )
     return {
         "id": enc.id,
         "external_id": enc.external_id,
@@ -85,6 +98,7 @@ def summary(enc: Encounter) -> dict[str, Any]:
         "updated_at": enc.updated_at.isoformat(),
         "finalized_at": enc.finalized_at.isoformat() if enc.finalized_at else None,
         "finalized_by": None,
+        "sent_back": sent_back,
     }
 
 

@@ -39,6 +39,12 @@ class Encounter(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finalized_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A biller's "send back to coder": who, when and why; cleared when the encounter is finalized again.
+    sent_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_back_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sent_back_reason: Mapped[str | None] = mapped_column(String(500))
+    # The patient's name and id (MRN), case-folded, for the worklist's patient filter.
+    patient_key: Mapped[str | None] = mapped_column(String(320), index=True)
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -72,3 +78,22 @@ class Decision(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship()
+
+
+class ChartLock(Base):
+    """Who has an encounter open to code it, since when. One per encounter; another coder takes it
+    over explicitly (the audit log keeps the take-over)."""
+
+    __tablename__ = "chart_locks"
+
+    encounter_id: Mapped[str] = mapped_column(ForeignKey("encounters.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+def patient_key(patient: dict[str, Any]) -> str | None:
+    """The patient's name and id as the worklist's patient filter matches them (case-folded)."""
+    words = " ".join(str(patient.get(k) or "").strip() for k in ("name", "id")).strip()
+    return words.casefold()[:320] or None

@@ -38,6 +38,9 @@ EXPECTED = {
     ("POST", "/v1/encounters/{encounter_id}/decisions"): Permission.DECIDE,
     ("POST", "/v1/encounters/{encounter_id}/finalize"): Permission.DECIDE,
     ("POST", "/v1/encounters/{encounter_id}/reopen"): Permission.DECIDE,
+    ("POST", "/v1/encounters/{encounter_id}/lock"): Permission.DECIDE,
+    ("DELETE", "/v1/encounters/{encounter_id}/lock"): Permission.DECIDE,
+    ("POST", "/v1/encounters/{encounter_id}/send-back"): Permission.SEND_BACK,
     ("GET", "/v1/encounters/{encounter_id}/audit"): Permission.READ_AUDIT,
     ("GET", "/v1/audits/export"): Permission.EXPORT_AUDITS,
     ("GET", "/v1/users"): Permission.MANAGE_ACCOUNTS,
@@ -155,7 +158,7 @@ def test_a_restricted_route_refuses_every_other_role(guarded, method, path):
             assert r.json()["error"] == "forbidden"
             assert r.json()["detail"].startswith("this needs the "), r.json()
             assert r.json()["detail"].endswith(f"role; you are {role}")
-        elif permission is Permission.DECIDE:  # a person's decision: an API key of any role is refused
+        elif permission in (Permission.DECIDE, Permission.SEND_BACK):  # a person only: an API key of any role is refused
             assert r.status_code == 403 and "API keys cannot" in r.json()["detail"], r.text
         else:
             assert r.status_code != 403, (role, r.text)

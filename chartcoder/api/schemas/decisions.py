@@ -30,3 +30,14 @@ class VersionIn(Strict):
 class ReopenIn(Strict):
     version: int = Field(..., ge=1)
     reason: str = Field(..., min_length=1, max_length=500)
+
+
+class SendBackIn(Strict):
+    version: int = Field(..., ge=1)
+    reason: str = Field(..., min_length=1, max_length=500, description="What the coder should fix; shown to them.")
+
+
+class LockIn(Strict):
+    take_over: bool = Field(
+        False, description="Take the lock from the person who holds it (audited); without it, a held lock is a 409."
+    )

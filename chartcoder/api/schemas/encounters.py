@@ -82,6 +82,42 @@ class PayerOut(Stored):
     member_id: str | None = None
 
 
+class SentBack(Out):
+    """A biller's send-back to the coder, shown until the encounter is finalized again."""
+
+    by: str | None = Field(None, description="The biller's user name.")
+    at: str = Field(..., description="ISO 8601, UTC.")
+    reason: str = Field(..., description="What the coder should fix.")
+
+
+class ChartLockOut(Out):
+    """Who has the encounter open to code it (the chart lock)."""
+
+    username: str
+    display_name: str
+    since: str = Field(..., description="ISO 8601, UTC: when they took the lock.")
+
+
+class LockAnswer(Out):
+    encounter_id: str
+    lock: ChartLockOut
+    taken_over_from: str | None = Field(None, description="Who held the lock before a take-over (user name).")
+
+
+class ClaimSummary(Out):
+    """The newest claim of an encounter as the biller's worklist shows it."""
+
+    status: Literal["not_built", "clean", "findings", "outdated", "sent_back"] | None = Field(
+        None,
+        description="not_built: finalized, no claim yet; clean / findings: the newest claim, built from the "
+        "current version, has no error / has errors; outdated: built from an older version; sent_back: "
+        "returned to the coder; none while being coded.",
+    )
+    id: int | None = None
+    total_charge: str | None = Field(None, description="The claim's total charge, a decimal string.")
+    built_at: str | None = Field(None, description="ISO 8601, UTC.")
+
+
 class EncounterSummary(Out):
     """An encounter as the worklist shows it."""
 
@@ -100,12 +136,14 @@ class EncounterSummary(Out):
     updated_at: str = Field(..., description="ISO 8601, UTC.")
     finalized_at: str | None = Field(None, description="ISO 8601, UTC; none while open.")
     finalized_by: str | None = Field(None, description="Who finalized it (user name); none in worklist items.")
+    sent_back: SentBack | None = Field(None, description="A biller sent it back to the coder (until finalized again).")
 
 
 class WorklistItem(EncounterSummary):
     n_suggestions: int = Field(..., description="Codes the model suggested.")
     n_pending: int = Field(..., description="Codes no one has decided on yet.")
     n_decided: int = Field(..., description="Codes accepted, added or rejected.")
+    claim: ClaimSummary
 
 
 class Worklist(Out):
@@ -152,6 +190,7 @@ class EncounterOut(EncounterSummary):
     text: str = Field(..., description="The clinical note.")
     suggestion_set: SuggestionSetOut | None = None
     codes: list[CodeState]
+    lock: ChartLockOut | None = Field(None, description="Who has it open to code it (the chart lock), if anyone.")
 
 
 class FhirEncounterOut(EncounterOut):
