@@ -157,11 +157,11 @@ class ReviewService:
             coded = [c for c in codes if c["state"] in ("accepted", "added")]
             if not coded:
                 raise InvalidInputError("nothing to finalize: accept or add at least one code first.")
+            locks.drop(s, enc.id)  # the coding session is over (a query: before enc changes, one UPDATE)
             enc.status = "finalized"
             enc.finalized_at = utcnow()
             enc.finalized_by = actor.user_id
             enc.sent_back_at = enc.sent_back_by = enc.sent_back_reason = None
-            locks.drop(s, enc.id)  # the coding session is over
             record(
                 s,
                 actor,
@@ -193,13 +193,13 @@ class ReviewService:
             raise InvalidInputError("'reason' is required to send an encounter back: say what the coder should fix.")
 
         def run(s: Session, enc: Encounter) -> None:
+            locks.drop(s, enc.id)  # a query: before enc changes, so the version moves by one UPDATE
             enc.status = "open"
             enc.finalized_at = None
             enc.finalized_by = None
             enc.sent_back_at = utcnow()
             enc.sent_back_by = actor.user_id
             enc.sent_back_reason = reason[:500]
-            locks.drop(s, enc.id)
             record(s, actor, "encounter.sent_back", enc.id, {"version": version + 1, "reason": reason[:500]})
 
         return self._change(
