@@ -304,23 +304,38 @@ class ICD10CM:
 
     def search(self, query: str, limit: int = 20, billable_only: bool = False) -> list[tuple[str, str]]:
         """Codes whose description or inclusion terms contain every word of the query (prefix match),
-        or whose code starts with the query; billable codes and shorter descriptions first."""
+        or whose code starts with the query; billable codes first, then initial-encounter 7th characters
+        before subsequent before sequela (`encounter_rank`), then shorter descriptions."""
         q = query.strip()
         if not q:
             return []
         qc = normalize_code(q)
-        hits: list[tuple[tuple[int, int, int], str, str]] = []
+        hits: list[tuple[tuple[int, int, int, int], str, str]] = []
         words = _WORD.findall(q.lower())
         for code, desc, vocab in self._search_index:
             billable = bool(self._cm.is_leaf(code))
             if billable_only and not billable:
                 continue
             if code.startswith(qc):
-                hits.append(((0, len(code), 0), code, desc))
+                hits.append(((0, len(code), encounter_rank(code), 0), code, desc))
             elif words and all(any(v.startswith(w) for v in vocab) for w in words):
-                hits.append(((1, 0 if billable else 1, len(desc)), code, desc))
+                hits.append(((1, 0 if billable else 1, encounter_rank(code), len(desc)), code, desc))
         hits.sort(key=lambda h: h[0])
         return [(c, d) for _, c, d in hits[:limit]]
+
+
+# The 7th character of injury, poisoning and other chapter-19-like codes (OCG I.C.19.a): A/B/C initial
+# encounter (active treatment), D-R subsequent encounter (healing, routine care), S sequela. Coders code
+# the initial encounter most often, so search offers A before D before S, whatever the descriptions' length.
+_SEVENTH_RANK = {"A": 0, "B": 0, "C": 0, "S": 2}
+
+
+def encounter_rank(code: str) -> int:
+    """0 initial encounter (or no 7th character), 1 subsequent, 2 sequela, from a 7-character code's last letter."""
+    plain = code.replace(".", "")
+    if len(plain) != 7 or not plain[-1].isalpha():
+        return 0
+    return _SEVENTH_RANK.get(plain[-1], 1)
 
 
 @lru_cache(maxsize=1)

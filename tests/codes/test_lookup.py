@@ -119,3 +119,17 @@ def test_search_empty_query_returns_nothing(system: str) -> None:
 
 def test_systems_constant() -> None:
     assert lookup.SYSTEMS == ("ICD-10-CM", "CPT", "HCPCS")
+
+
+def test_search_offers_initial_encounters_before_subsequent_before_sequela():
+    # OCG I.C.19.a: A (initial) before D (subsequent) before S (sequela), whatever the descriptions' length.
+    from chartcoder.codes.icd10cm import encounter_rank
+
+    assert search("fracture of shaft of right femur", system="ICD-10-CM", limit=1)[0].code.endswith("A")
+    for query in ("concussion", "S06.0X0"):
+        codes = [h.code for h in search(query, system="ICD-10-CM", limit=100)]
+        seventh = [c for c in codes if len(c.replace(".", "")) == 7]
+        assert {c[-1] for c in seventh} >= {"A", "D", "S"}, (query, codes)
+        ranks = [encounter_rank(c) for c in seventh]
+        assert ranks == sorted(ranks), (query, codes)  # every A before any D, every D before any S
+    assert [encounter_rank(c) for c in ("S06.0X0A", "S06.0X0D", "S06.0X0S", "E11.22", "O36.5931")] == [0, 1, 2, 0, 0]
