@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -27,9 +27,9 @@ from chartcoder.domain.uncertainty import uncertainty
 from chartcoder.review import export, locks, views, worklist
 from chartcoder.review.decisions import MAX_BATCH, DecisionIn, apply_decisions
 from chartcoder.review.states import code_states
+from chartcoder.store.audit import AuditEvent
 from chartcoder.store.base import utcnow
 from chartcoder.store.database import ReviewStore
-from chartcoder.store.audit import AuditEvent
 from chartcoder.store.review import Encounter, SuggestionSet, patient_key
 
 
@@ -256,10 +256,10 @@ class ReviewService:
         try:
             with self.store.session() as s:
                 enc = views.load(s, encounter_id)
+                if check_lock:  # first: while someone else holds the chart, that is what to say
+                    locks.check(s, encounter_id, actor, enc.version)
                 if enc.version != version:
                     raise _stale(s, encounter_id, enc.version, version)
-                if check_lock:
-                    locks.check(s, encounter_id, actor, enc.version)
                 if need_finalized and enc.status != "finalized":
                     raise ConflictError(f"encounter {encounter_id} is not finalized", "not_finalized", enc.version)
                 if enc.status == "finalized" and not allow_finalized:
@@ -295,7 +295,9 @@ def _stale(s: Session, encounter_id: str, current: int, sent: int) -> ConflictEr
     )
     who = last.actor.username if last is not None and last.actor is not None else None
     at = last.at.isoformat() if last is not None else None
-    by = f"{who} changed it ({last.action} at {last.at.strftime('%H:%M:%S UTC')})" if who and last else "someone else changed it"
+    by = "someone else changed it"
+    if who and last is not None:
+        by = f"{who} changed it ({last.action} at {last.at.strftime('%H:%M:%S UTC')})"
     return ConflictError(
         f"encounter {encounter_id} is at version {current}, not {sent}: {by}; reload it and decide again",
         "version_conflict",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from chartcoder.config import Settings
@@ -59,9 +59,9 @@ def _like(words: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered(f: Filters) -> Select[Any]:
+def _filtered(f: Filters) -> Any:
     latest = _latest_claim()
-    q = (
+    q: Any = (
         select(Encounter, ClaimRecord)
         .outerjoin(latest, latest.c.encounter_id == Encounter.id)
         .outerjoin(ClaimRecord, ClaimRecord.id == latest.c.claim_id)
@@ -81,7 +81,7 @@ def _filtered(f: Filters) -> Select[Any]:
     return q
 
 
-def _ordered(q: Select[Any], order: str) -> Select[Any]:
+def _ordered(q: Any, order: str) -> Any:
     if order == "confidence":  # no suggestion at all is the least confident of all
         return q.order_by(Encounter.confidence.is_not(None), Encounter.confidence, Encounter.created_at, Encounter.id)
     if order == "uncertainty":  # active learning: most to learn first; no suggestion at all first of all

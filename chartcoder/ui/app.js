@@ -12,6 +12,7 @@ import { $ } from "./js/dom.js";
 import { showEncounter } from "./js/encounter.js";
 import { showFeedback } from "./js/feedback.js";
 import { onKeyDown, toggleHelp } from "./js/keyboard.js";
+import { releaseLock } from "./js/lock.js";
 import { renderLogin } from "./js/login.js";
 import { go, parseHash } from "./js/routes.js";
 import { loadSession, signOut } from "./js/session.js";
@@ -31,6 +32,7 @@ async function route() {
     return;
   }
   setSearchTimer(0); // a search typed on the view we leave is not run
+  if (state.lock && !(r.name === "encounter" && r.id === state.lock.encId)) releaseLock(); // left the chart
   if (r.name === "login") renderLogin();
   else if (r.name === "encounter") await showEncounter(r.id);
   else if (r.name === "feedback") await showFeedback(r.query);
@@ -46,6 +48,7 @@ function wireChrome() {
   });
   document.addEventListener("keydown", onKeyDown);
   window.addEventListener("hashchange", route);
+  window.addEventListener("pagehide", () => releaseLock()); // the tab closes: the chart is free again
   window.addEventListener("beforeunload", (e) => {
     if (state.queue.length || state.sending) {
       e.preventDefault();

@@ -62,6 +62,11 @@ EXPECTED = {
 }
 
 
+# Permissions whose routes a signed-in person must call (RequireRole(..., person=...)): decisions carry a
+# person's name, and so does a send-back.
+PEOPLE_ONLY = (Permission.DECIDE, Permission.SEND_BACK)
+
+
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory, settings, service) -> Iterator[tuple[Any, TestClient, dict[str, dict[str, str]]]]:
     """The real app on its own SQLite file; an API key of every role and two signed-in people."""
@@ -158,7 +163,7 @@ def test_a_restricted_route_refuses_every_other_role(guarded, method, path):
             assert r.json()["error"] == "forbidden"
             assert r.json()["detail"].startswith("this needs the "), r.json()
             assert r.json()["detail"].endswith(f"role; you are {role}")
-        elif permission in (Permission.DECIDE, Permission.SEND_BACK):  # a person only: an API key of any role is refused
+        elif permission in PEOPLE_ONLY:  # an API key of any role is refused
             assert r.status_code == 403 and "API keys cannot" in r.json()["detail"], r.text
         else:
             assert r.status_code != 403, (role, r.text)

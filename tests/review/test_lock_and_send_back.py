@@ -23,7 +23,9 @@ def api(db_url, settings, service):
     from chartcoder.store.database import ReviewStore
 
     store = ReviewStore(db_url)
-    app = create_app(Settings(data_dir=settings.data_dir, database_url=db_url), service_factory=lambda: service, store=store)
+    app = create_app(
+        Settings(data_dir=settings.data_dir, database_url=db_url), service_factory=lambda: service, store=store
+    )
     review = app.state.review
     tokens = {"ehr": review.accounts.create_key("test EHR", "ehr").key}
     for name, role, display in [
@@ -79,9 +81,7 @@ def test_a_chart_lock_names_its_holder_and_is_taken_over_only_explicitly(api):
     assert r.json()["taken_over_from"] == "coder1"
     taken = [e for e in _events(api, eid) if e["action"] == "encounter.lock_taken_over"]
     assert len(taken) == 1 and taken[0]["actor"]["username"] == "coder2" and taken[0]["detail"]["from"] == "coder1"
-    r = api(
-        "coder1", "POST", f"/v1/encounters/{eid}/finalize", json={"version": 1}
-    )
+    r = api("coder1", "POST", f"/v1/encounters/{eid}/finalize", json={"version": 1})
     assert r.status_code == 409 and r.json()["error"] == "chart_locked" and "Bo Coder (coder2)" in r.json()["detail"]
 
     # The holder decides, finalizes (which ends the lock); releasing a lock nobody holds is fine.
@@ -137,7 +137,11 @@ def test_a_biller_sends_a_chart_back_to_the_coder_with_a_reason(api):
     eid, v = enc["id"], enc["version"]
     path = f"/v1/encounters/{eid}/send-back"
     # Bad input and wrong roles change nothing.
-    for body, field in [({"version": v}, "reason"), ({"reason": "x"}, "version"), ({"version": v, "reason": ""}, "reason")]:
+    for body, field in [
+        ({"version": v}, "reason"),
+        ({"reason": "x"}, "version"),
+        ({"version": v, "reason": ""}, "reason"),
+    ]:
         r = api("biller1", "POST", path, json=body)
         assert r.status_code == 422 and r.json()["detail"][0]["field"] == field, r.text
     r = api("biller1", "POST", path, json={"version": v, "reason": "   "})

@@ -10,9 +10,11 @@ const dir = process.argv[2];
 const load = (name) => import(pathToFileURL(join(dir, "js", name)).href);
 
 const { utf16Mapper, evidenceSpans, segmentText } = await load("evidence.js");
-const { buildRows, codeKey } = await load("rows.js");
+const { buildRows, codeKey, nextAfterDecision } = await load("rows.js");
 const { parseHash, worklistQuery, toSearchParams } = await load("routes.js");
-const { formatDetail, money, pct, personName, warningKind } = await load("format.js");
+const {
+  formatDetail, money, pct, personName, warningKind, reasonKey, reasonIndex, assertionLabel, sectionLabel, claimStatusLabel,
+} = await load("format.js");
 const { messageOf, ApiError } = await load("http.js");
 const { may } = await load("roles.js");
 const { claimPath, claimStatusText, groupFindings, pointerList } = await load("claim-view.js");
@@ -82,9 +84,11 @@ check("hash routes and worklist filters", () => {
   assert.deepEqual(parseHash(""), { name: "worklist", query: {} });
   assert.equal(parseHash("#/feedback?bucket=week").query.bucket, "week");
   assert.equal(parseHash("#/encounter/").name, "worklist");
-  const q = worklistQuery({ status: "bogus", offset: "-5", date_from: "2024-01-02", date_to: "2024-1-2", payer: " Acme " }, "finalized");
-  assert.deepEqual(q, { status: "finalized", order: "confidence", date_from: "2024-01-02", date_to: "", payer: "Acme", offset: 0 });
+  const q = worklistQuery({ status: "bogus", offset: "-5", date_from: "2024-01-02", date_to: "2024-1-2", payer: " Acme ", claim_status: "paid" }, "finalized");
+  assert.deepEqual(q, { status: "finalized", order: "confidence", date_from: "2024-01-02", date_to: "", payer: "Acme", patient: "", claim_status: "", offset: 0 });
   assert.equal(toSearchParams(q).toString(), "status=finalized&order=confidence&date_from=2024-01-02&payer=Acme");
+  const b = worklistQuery({ claim_status: "sent_back", patient: " mrn-42 " }, "finalized");
+  assert.equal(toSearchParams(b).toString(), "status=finalized&order=confidence&patient=mrn-42&claim_status=sent_back");
 });
 
 check("the New encounter body leaves empty optional fields out", () => {
@@ -196,6 +200,31 @@ check("the store: worklist page, selection, encounter subscribers, changes queue
   assert.equal(state.search.active, 1); // wraps
   store.setSearchResults("", []);
   assert.equal(state.search.active, -1);
+});
+
+check("every reason has one key: 1-9, then q w e for the 10th-12th, and a key picks only a listed reason", () => {
+  assert.deepEqual([...Array(12).keys()].map(reasonKey), ["1", "2", "3", "4", "5", "6", "7", "8", "9", "q", "w", "e"]);
+  assert.deepEqual(["1", "9", "q", "W", "e", "t", "0", "r", "a"].map((k) => reasonIndex(k, 12)), [0, 8, 9, 10, 11, -1, -1, -1, -1]);
+  assert.equal(reasonIndex("e", 11), -1); // only 11 reasons: no 12th
+  for (let i = 0; i < 12; i++) assert.equal(reasonIndex(reasonKey(i), 12), i);
+});
+
+check("the selection after a decision: the next pending code below, else above, else the next row", () => {
+  const rows = ["A", "B", "C", "D"].map((code, i) => ({ key: code, state: ["accepted", "pending", "rejected", "pending"][i] }));
+  assert.equal(nextAfterDecision(rows, "B"), "D");
+  assert.equal(nextAfterDecision(rows, "D"), "B"); // nothing pending below: the first pending above
+  const done = rows.map((r) => ({ ...r, state: "accepted" }));
+  assert.equal(nextAfterDecision(done, "B"), "C");
+  assert.equal(nextAfterDecision(done, "D"), "D");
+  assert.equal(nextAfterDecision([], "X"), null);
+});
+
+check("evidence assertions, sections and claim statuses read as words", () => {
+  assert.deepEqual(["negated", "family", "historical", "hypothetical", "present", undefined, "other_person"].map(assertionLabel),
+    ["negated", "family history", "history", "uncertain", "present", "present", "someone else"]);
+  assert.equal(sectionLabel("assessment_and_plan"), "assessment and plan");
+  assert.equal(sectionLabel(null), "no section");
+  assert.deepEqual(["not_built", "sent_back", null].map(claimStatusLabel), ["Not built", "Sent back to coder", "Coding"]);
 });
 
 let failed = 0;

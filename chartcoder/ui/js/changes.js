@@ -4,11 +4,12 @@
 
 import { announce } from "./dom.js";
 import { renderToolbar } from "./codes.js";
+import { holderText, lockConflict, lockedByOther, takeLock } from "./lock.js";
 import { may } from "./roles.js";
 import { selectedRow, updateSelection } from "./selection.js";
 import { api } from "./session.js";
 import {
-  changeSaved, dropChanges, els, ensureSelection, pushChange, setEncounter, setSending, setVersion, state,
+  changeSaved, dropChanges, els, ensureSelection, pushChange, setEncounter, setLock, setSending, setVersion, state,
 } from "./store.js";
 
 /** Whether the signed-in person may change the encounter on screen now; says why not. */
@@ -20,6 +21,11 @@ export function editGuard() {
   }
   if (state.enc.status !== "open") {
     announce("This encounter is finalized; reopen it to change its codes.", "error");
+    return false;
+  }
+  const other = lockedByOther();
+  if (other) {
+    announce(`${holderText(other.holder)}; take the chart over (t) to code it.`, "error");
     return false;
   }
   return true;
@@ -70,6 +76,9 @@ async function takeAnswer(res, encId) {
   if (!onScreen(encId)) return;
   if (res && res.id === encId && typeof res.text === "string" && Array.isArray(res.codes)) setEncounter(res);
   else await reloadEncounter();
+  // Finalizing ends the chart lock; an encounter opened again (reopen) is taken by the coder who opened it.
+  if (state.enc.status === "finalized") setLock(null);
+  else if (!state.lock || state.lock.encId !== encId) await takeLock();
 }
 
 function failureMessage(err, item, others) {
@@ -77,7 +86,11 @@ function failureMessage(err, item, others) {
     return `Not saved: ${item.label} — you are signed out; sign in and decide again.${others}`;
   }
   if (err.status === 409 && err.code === "version_conflict") {
-    return `Someone else changed this encounter; reloaded — please check and decide again. Not saved: ${item.label}.${others}`;
+    const who = err.body && err.body.changed_by ? `${err.body.changed_by} changed this encounter` : "Someone else changed this encounter";
+    return `${who}; reloaded — please check and decide again. Not saved: ${item.label}.${others}`;
+  }
+  if (err.status === 409 && err.code === "chart_locked") {
+    return `Not saved: ${item.label} — ${err.message}.${others}`;
   }
   if (err.status === 409 && err.code === "encounter_finalized") {
     return `This encounter is finalized, so it was not changed. Not saved: ${item.label}. Reopen it to change codes.${others}`;
@@ -90,6 +103,7 @@ async function changeFailed(err, item, unsent) {
   const shown = onScreen(item.encId);
   const message = failureMessage(err, item, others);
   announce(message, "error");
+  if (shown && err.code === "chart_locked") lockConflict(err);
   if (shown && err.status === 409) await reloadEncounter();
   if (err.status === 401) announce(message, "error"); // after the sign-in notice, keep this one visible
 }

@@ -3,7 +3,7 @@
 // the clicks (the toolbar's buttons carry data-command).
 
 import { h } from "./dom.js";
-import { formatDateTime, pct, personName, warningKind } from "./format.js";
+import { assertionLabel, formatDateTime, pct, personName, sectionLabel, warningKind } from "./format.js";
 import { reasonLabel } from "./reasons.js";
 import { may } from "./roles.js";
 import { els, state } from "./store.js";
@@ -40,8 +40,25 @@ function codeRow(r, i) {
     r.warnings.length
       ? h("ul", { class: "badges", "aria-label": "Warnings" }, r.warnings.map((w) => h("li", { class: `badge ${warningKind(w)}` }, w)))
       : null,
+    evidenceList(r),
     decisionLine(r),
   );
+}
+
+/** Each piece of evidence: its words, its assertion (negated, family history, history, uncertain…) and section. */
+function evidenceList(r) {
+  if (!r.evidence.length) return null;
+  return h("ul", { class: "evidence-list", "aria-label": `Evidence for ${r.code}` }, r.evidence.map((ev) => {
+    const assertion = ev.assertion || "present";
+    const words = typeof ev.text === "string" ? ev.text : "";
+    return h("li", {
+      class: `evidence-item assert-${assertion}`, "data-testid": "evidence-item",
+      "data-assertion": assertion, "data-section": ev.section || "",
+    },
+    h("q", {}, words.length > 80 ? `${words.slice(0, 79)}…` : words), " ",
+    h("span", { class: `chip chip-assert chip-assert-${assertion === "present" ? "present" : "other"}` }, assertionLabel(assertion)), " ",
+    h("span", { class: "section-name" }, sectionLabel(ev.section)));
+  }));
 }
 
 function decisionLine(r) {
@@ -54,7 +71,7 @@ function decisionLine(r) {
   return h("div", { class: "decided" }, parts.join(" · "));
 }
 
-/** The selected code's toolbar: Accept (a) and Reject… (r), and "Saving…" while changes are sent. */
+/** The selected code's toolbar: Accept (a), Reject… (r), Change… (e), and "Saving…" while changes are sent. */
 export function renderToolbar(row) {
   const editable = may(state.user, "edit") && state.enc.status === "open";
   els.toolbar.replaceChildren(
@@ -63,6 +80,8 @@ export function renderToolbar(row) {
       "Accept ", h("kbd", {}, "a")),
     h("button", { type: "button", class: "btn", disabled: !row || !editable, "aria-keyshortcuts": "r", "data-command": "reject" },
       "Reject… ", h("kbd", {}, "r")),
+    h("button", { type: "button", class: "btn", disabled: !row || !editable, "aria-keyshortcuts": "e", "data-command": "change", "data-testid": "change" },
+      "Change… ", h("kbd", {}, "e")),
     h("span", { class: "saving", hidden: !(state.sending || state.queue.length) }, "Saving…"),
   );
 }

@@ -4,10 +4,14 @@
 
 import { buildAuditPanel, loadAudit } from "./audit.js";
 import { buildClaim, buildClaimPanel, claimElements, syncClaim } from "./claim.js";
+import { openAcceptAll, openRejectRest } from "./batch.js";
 import { renderCodes } from "./codes.js";
-import { acceptSelected, openFinalize, openReopen, rejectSelected } from "./decisions.js";
+import {
+  acceptSelected, changeSelected, openFinalize, openReopen, openSendBack, rejectSelected,
+} from "./decisions.js";
 import { $, h, mount } from "./dom.js";
 import { formatDateTime, personName } from "./format.js";
+import { lockedByOther, renderLockBanner, takeLock } from "./lock.js";
 import { renderNote } from "./note.js";
 import { loadReasons } from "./reasons.js";
 import { may } from "./roles.js";
@@ -28,6 +32,7 @@ export async function showEncounter(id) {
     if (state.view !== "encounter" || parseHash(location.hash).id !== id) return;
     setEncounter(enc);
     els.codes.focus({ preventScroll: true });
+    await takeLock(); // an open encounter: who has it open (a second coder sees who)
   } catch (err) {
     if (err.status === 401) return;
     const what = err.status === 404 ? "There is no encounter with this id." : `Could not load the encounter: ${err.message}.`;
@@ -48,6 +53,7 @@ function renderEncounter(enc) {
   }
   renderCodes();
   updateSelection({ reveal: false });
+  renderLockBanner();
   syncClaim(enc);
   if (document.activeElement === document.body) els.codes.focus({ preventScroll: true });
   if (els.audit.open) loadAudit();
@@ -91,6 +97,7 @@ function toolbar() {
     if (!button || button.disabled) return;
     if (button.dataset.command === "accept") acceptSelected();
     else if (button.dataset.command === "reject") rejectSelected();
+    else if (button.dataset.command === "change") changeSelected();
   });
   return bar;
 }
@@ -102,6 +109,8 @@ function buildEncounterView(enc) {
   const root = h("div", { class: "encounter", "data-id": enc.id },
     h("div", { class: "enc-head" }),
     h("div", { class: "banner", hidden: true, "data-testid": "finalized-banner" }),
+    h("div", { class: "banner banner-warn", hidden: true, role: "alert", "data-testid": "lock-banner" }),
+    h("div", { class: "banner banner-warn", hidden: true, "data-testid": "sent-back-banner" }),
     h("div", { class: "panes" },
       h("section", { class: "pane pane-note", "aria-labelledby": "note-title" },
         h("h2", { id: "note-title", class: "pane-title" }, "Note"), note),
@@ -114,7 +123,8 @@ function buildEncounterView(enc) {
         audit)));
   mount(root);
   resetElements({
-    encRoot: root, head: $(".enc-head", root), banner: $(".banner", root), note, codes, audit,
+    encRoot: root, head: $(".enc-head", root), banner: $("[data-testid=finalized-banner]", root), note, codes, audit,
+    lockBanner: $("[data-testid=lock-banner]", root), sentBackBanner: $("[data-testid=sent-back-banner]", root),
     auditBody: $(".audit-body", root), toolbar: $(".toolbar", root), empty: $(".pane-codes > .empty", root),
     search: $("#code-search", root), results: $("#search-results", root),
     ...claimElements(root),
@@ -138,6 +148,29 @@ function facts(enc) {
     fact("Version", String(enc.version)));
 }
 
+function headActions(enc, canEdit) {
+  if (enc.status === "finalized") return null; // reopen and send-back are offered in the banner
+  const button = (label, key, onclick, testid, primary = false) =>
+    h("button", { type: "button", class: primary ? "btn btn-primary" : "btn", disabled: !canEdit, onclick, "aria-keyshortcuts": key, "data-testid": testid },
+      `${label} `, h("kbd", {}, key === "Shift+A" ? "A" : key === "Shift+R" ? "R" : key));
+  return h("span", { class: "actions" },
+    button("Accept all…", "Shift+A", openAcceptAll, "accept-all"),
+    button("Reject the rest…", "Shift+R", openRejectRest, "reject-rest"),
+    button("Finalize…", "f", openFinalize, "finalize", true));
+}
+
+function finalizedBanner(enc, canEdit) {
+  if (enc.status !== "finalized") return [];
+  return [h("strong", {}, "Finalized"),
+    ` by ${personName(enc.finalized_by) || "—"} on ${formatDateTime(enc.finalized_at)}. Codes are locked; reopen to change them. `,
+    h("button", { type: "button", class: "btn", disabled: !canEdit, onclick: openReopen, "aria-keyshortcuts": "o", "data-testid": "reopen" },
+      "Reopen… ", h("kbd", {}, "o")),
+    may(state.user, "sendBack")
+      ? h("button", { type: "button", class: "btn", onclick: openSendBack, "aria-keyshortcuts": "b", "data-testid": "send-back" },
+        "Send back to coder… ", h("kbd", {}, "b"))
+      : null];
+}
+
 function renderHead() {
   const enc = state.enc;
   const finalized = enc.status === "finalized";
@@ -148,19 +181,18 @@ function renderHead() {
       h("h1", {}, enc.external_id || enc.id),
       h("span", { class: `pill pill-${enc.status}`, "data-testid": "encounter-status", "data-status": enc.status },
         finalized ? "Finalized" : "Open"),
-      finalized // reopen is offered in the banner
-        ? null
-        : h("span", { class: "actions" },
-          h("button", { type: "button", class: "btn btn-primary", disabled: !canEdit, onclick: openFinalize, "aria-keyshortcuts": "f" },
-            "Finalize… ", h("kbd", {}, "f")))),
+      headActions(enc, canEdit)),
     facts(enc),
   );
   els.banner.hidden = !finalized;
-  els.banner.replaceChildren(
-    ...(finalized
-      ? [h("strong", {}, "Finalized"),
-        ` by ${personName(enc.finalized_by) || "—"} on ${formatDateTime(enc.finalized_at)}. Codes are locked; reopen to change them. `,
-        h("button", { type: "button", class: "btn", disabled: !canEdit, onclick: openReopen }, "Reopen…")]
+  els.banner.replaceChildren(...finalizedBanner(enc, canEdit));
+  const back = enc.sent_back;
+  els.sentBackBanner.hidden = !back || finalized;
+  els.sentBackBanner.replaceChildren(
+    ...(back && !finalized
+      ? [h("strong", {}, "Sent back by the biller. "),
+        `${personName(back.by) || "A biller"} on ${formatDateTime(back.at)}: `,
+        h("q", { "data-testid": "sent-back-reason" }, back.reason)]
       : []),
   );
   els.encRoot.classList.toggle("is-finalized", finalized);
@@ -171,8 +203,16 @@ const ENCOUNTER_KEYS = {
   k: () => moveSelection(-1),
   a: acceptSelected,
   r: rejectSelected,
+  A: openAcceptAll,
+  R: openRejectRest,
+  e: changeSelected,
   "/": focusSearch,
   f: openFinalize,
+  o: openReopen,
+  b: openSendBack,
+  t: () => {
+    if (lockedByOther()) takeLock(true);
+  },
   c: buildClaim,
   g: () => go("#/worklist"),
 };

@@ -6,6 +6,7 @@ export const PERMISSIONS = {
   buildClaim: new Set(["biller", "admin"]), // POST /v1/encounters/{id}/claim
   readClaim: new Set(["biller", "admin", "coder"]), // GET /v1/encounters/{id}/claim
   feedback: new Set(["data_scientist", "admin"]), // GET /v1/analytics/feedback
+  sendBack: new Set(["biller", "admin"]), // POST /v1/encounters/{id}/send-back
 };
 
 /** may(user, "edit"): whether the signed-in `user` ({role, …} or null) may do it. */

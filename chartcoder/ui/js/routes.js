@@ -14,6 +14,9 @@ export function parseHash(hash) {
   return { name: "worklist", query };
 }
 
+/** The claim statuses the worklist filters on (ClaimSummary.status in docs/review-api.md). */
+export const CLAIM_STATUSES = ["not_built", "clean", "findings", "outdated", "sent_back"];
+
 /** Worklist filters from a hash query; `defaultStatus` when none is given (billers: "finalized"). */
 export function worklistQuery(q, defaultStatus = "open") {
   return {
@@ -22,6 +25,8 @@ export function worklistQuery(q, defaultStatus = "open") {
     date_from: /^\d{4}-\d{2}-\d{2}$/.test(q.date_from || "") ? q.date_from : "",
     date_to: /^\d{4}-\d{2}-\d{2}$/.test(q.date_to || "") ? q.date_to : "",
     payer: (q.payer || "").trim(),
+    patient: (q.patient || "").trim().slice(0, 200),
+    claim_status: CLAIM_STATUSES.includes(q.claim_status) ? q.claim_status : "",
     offset: Math.max(0, parseInt(q.offset, 10) || 0),
   };
 }

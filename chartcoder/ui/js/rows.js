@@ -73,3 +73,19 @@ export function buildRows(enc) {
   }
   return rows;
 }
+
+/**
+ * The row to select after deciding on the row `key`: the next pending row below it, else the first
+ * pending row above it, else the row just below (or the last). The decided row counts as decided
+ * even while its change is still being saved.
+ */
+export function nextAfterDecision(rows, key) {
+  const i = rows.findIndex((r) => r.key === key);
+  if (i < 0) return rows.length ? rows[0].key : null;
+  const pending = (r) => r.state === "pending" && r.key !== key;
+  const below = rows.slice(i + 1).find(pending);
+  if (below) return below.key;
+  const above = rows.slice(0, i).find(pending);
+  if (above) return above.key;
+  return rows[Math.min(i + 1, rows.length - 1)].key;
+}

@@ -1,5 +1,7 @@
 // Code search (a combobox, key /) to add a code: ↑ ↓ move, Enter adds (a suggested code is accepted
-// instead), Esc closes. Results are dropped when newer text was typed since they were asked for.
+// instead), Esc leaves the search for the code list. A header (not billable) is never added: Enter on it
+// says so and lists its billable codes instead. Results are dropped when newer text was typed since
+// they were asked for.
 
 import { decide, editGuard } from "./changes.js";
 import { STATE_LABELS } from "./codes.js";
@@ -35,7 +37,8 @@ export function buildSearch() {
     addFromSearch(state.search.results.find((c) => c.code === code && c.system === system) || { code, system });
   });
   return h("div", { class: "search", role: "search" },
-    h("label", { for: "code-search" }, "Add a code ", h("kbd", {}, "/")), input, results);
+    h("label", { for: "code-search" }, "Add a code ", h("kbd", {}, "/")), input,
+    h("p", { class: "search-note", "data-testid": "search-note", "aria-live": "polite", hidden: true }), results);
 }
 
 /** Key /: focus the search with its text selected. */
@@ -44,8 +47,16 @@ export function focusSearch() {
   els.search.select();
 }
 
+function searchNote(text) {
+  const note = els.search && els.search.parentElement.querySelector(".search-note");
+  if (!note) return;
+  note.textContent = text || "";
+  note.hidden = !text;
+}
+
 async function runSearch() {
   const q = els.search.value.trim();
+  searchNote("");
   const seq = nextSearchRequest();
   if (!q) {
     setSearchResults("", []);
@@ -107,19 +118,45 @@ function onSearchKey(e) {
     else if (s.active >= 0) addFromSearch(s.results[s.active]);
   } else if (e.key === "Escape") {
     e.preventDefault();
-    if (!els.results.hidden) showResults(false);
-    else els.codes.focus();
+    e.stopPropagation();
+    showResults(false);
+    searchNote("");
+    els.codes.focus(); // one key: out of the search, back to the codes (j/k, a, r work at once)
   }
 }
 
 function clearSearch() {
   resetSearch();
   els.search.value = "";
+  searchNote("");
   renderResults();
+}
+
+/** A header code is not billable: say why it is not added and list its billable codes to pick from. */
+async function offerBillableChildren(c) {
+  const seq = nextSearchRequest();
+  const message = `${c.code} is a header (a category, not billable), so it was not added. Pick one of its billable codes below.`;
+  announce(message, "error");
+  searchNote(message);
+  try {
+    const params = new URLSearchParams({ q: c.code, system: c.system, billable_only: "true", limit: "20" });
+    const found = ((await api("GET", `/codes/search?${params}`)) || []).filter((x) => x.code !== c.code && x.code.startsWith(c.code));
+    if (seq !== state.search.seq || !els.search) return;
+    els.search.value = c.code;
+    setSearchResults(c.code, found);
+    renderResults(`${c.code} has no billable code under it.`);
+    els.search.focus();
+  } catch (err) {
+    if (err.status !== 401) searchNote(`${message} (Could not list them: ${err.message}.)`);
+  }
 }
 
 function addFromSearch(c) {
   if (!c || !editGuard()) return;
+  if (c.billable === false) {
+    offerBillableChildren(c);
+    return;
+  }
   const key = codeKey(c);
   const row = state.rows.find((r) => r.key === key);
   clearSearch();

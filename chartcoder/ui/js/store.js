@@ -27,6 +27,7 @@ export const state = {
   creating: false, // a POST /v1/encounters is on its way
   claim: null, // {encId, status: "loading"|"none"|"shown"|"failed", record, error, building, seq}: the claim panel
   claimSeq: 0, // the newest claim request; older answers are dropped
+  lock: null, // {encId, mine, holder: {username, display_name, since} | null}: the chart lock of the encounter on screen
   feedback: { seq: 0, packs: new Set() }, // the newest feedback report request; pack versions seen
   statusTimer: 0, // clears the status line
 };
@@ -72,6 +73,7 @@ export function forgetSession() {
   state.enc = null;
   state.claim = null;
   state.draft = null;
+  state.lock = null;
   state.afterLogin = "#/worklist";
 }
 
@@ -165,6 +167,11 @@ export function ensureSelection() {
   if (state.rows.some((r) => r.key === state.selectedKey)) return;
   const firstPending = state.rows.find((r) => r.state === "pending");
   state.selectedKey = (firstPending || state.rows[0] || {}).key || null;
+}
+
+/** The chart lock of encounter `encId`: held by me (`mine`), by `holder`, or by nobody (null). */
+export function setLock(lock) {
+  state.lock = lock;
 }
 
 export function setHoverCode(code) {

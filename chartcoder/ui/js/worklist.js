@@ -2,7 +2,7 @@
 // "New encounter" (key n) for the people who may create one.
 
 import { $, announce, h, mount } from "./dom.js";
-import { pct } from "./format.js";
+import { CLAIM_STATUS_LABELS, claimStatusLabel, money, pct } from "./format.js";
 import { openNewEncounter } from "./new-encounter.js";
 import { may } from "./roles.js";
 import { go, openEncounter, toSearchParams, worklistQuery } from "./routes.js";
@@ -45,6 +45,9 @@ function filterForm(q) {
     h("div", { class: "field" }, h("label", { for: "f-date_to" }, "To"), h("input", { id: "f-date_to", name: "date_to", type: "date" })),
     h("div", { class: "field" }, h("label", { for: "f-payer" }, "Payer (id or name)"),
       h("input", { id: "f-payer", name: "payer", type: "text", autocomplete: "off" })),
+    h("div", { class: "field" }, h("label", { for: "f-patient" }, "Patient (name or MRN)"),
+      h("input", { id: "f-patient", name: "patient", type: "search", autocomplete: "off", "data-testid": "filter-patient" })),
+    select("f-claim_status", "Claim", [["", "Any"], ...Object.entries(CLAIM_STATUS_LABELS)], q.claim_status),
     select("f-order", "Order", [["confidence", "Lowest confidence first"], ["uncertainty", "Most uncertain first (model learns most)"], ["date", "Newest date of service"], ["created", "Created"]], q.order),
     h("div", { class: "field field-buttons" },
       h("button", { type: "submit", class: "btn" }, "Apply"),
@@ -64,9 +67,9 @@ function worklistTable(tbody) {
   return h(
     "table", { class: "worklist", "aria-labelledby": "worklist-title", "aria-describedby": "worklist-count" },
     h("thead", {}, h("tr", {},
-      ["Date of service", "External id", "Payer", "Setting"].map((t) => h("th", { scope: "col" }, t)),
+      ["Date of service", "External id", "Patient", "MRN", "Payer", "Setting"].map((t) => h("th", { scope: "col" }, t)),
       ["Confidence", "Pending", "Decided"].map((t) => h("th", { scope: "col", class: "num" }, t)),
-      h("th", { scope: "col" }, "Status"))),
+      h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Claim"), h("th", { scope: "col", class: "num" }, "Amount"))),
     tbody,
   );
 }
@@ -101,7 +104,7 @@ function buildWorklist(q) {
 }
 
 function setFilterValues(q) {
-  for (const k of ["status", "order", "date_from", "date_to", "payer"]) {
+  for (const k of ["status", "order", "date_from", "date_to", "payer", "patient", "claim_status"]) {
     const el = $(`#f-${k}`);
     if (el && el !== document.activeElement) el.value = q[k];
   }
@@ -111,7 +114,8 @@ function applyFilters(offset) {
   const f = els.worklistForm.elements;
   const q = worklistQuery({
     status: f.namedItem("status").value, order: f.namedItem("order").value, date_from: f.namedItem("date_from").value,
-    date_to: f.namedItem("date_to").value, payer: f.namedItem("payer").value, offset,
+    date_to: f.namedItem("date_to").value, payer: f.namedItem("payer").value, patient: f.namedItem("patient").value,
+    claim_status: f.namedItem("claim_status").value, offset,
   });
   const qs = toSearchParams(q).toString();
   go(qs ? `#/worklist?${qs}` : "#/worklist");
@@ -129,7 +133,7 @@ async function loadWorklist(q) {
     renderWorklistRows();
   } catch (err) {
     if (err.status === 401 || seq !== state.worklist.seq) return;
-    els.tbody.replaceChildren(h("tr", {}, h("td", { colspan: 8, class: "empty" }, `Could not load the worklist: ${err.message}.`)));
+    els.tbody.replaceChildren(h("tr", {}, h("td", { colspan: 12, class: "empty" }, `Could not load the worklist: ${err.message}.`)));
     announce(`Could not load the worklist: ${err.message}.`, "error");
   } finally {
     if (els.table) els.table.removeAttribute("aria-busy");
@@ -139,7 +143,7 @@ async function loadWorklist(q) {
 function renderWorklistRows() {
   const { items, total, query } = state.worklist;
   if (!items.length) {
-    els.tbody.replaceChildren(h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No encounters match these filters.")));
+    els.tbody.replaceChildren(h("tr", {}, h("td", { colspan: 12, class: "empty" }, "No encounters match these filters.")));
   } else {
     els.tbody.replaceChildren(...items.map(worklistRow));
   }
@@ -155,16 +159,23 @@ function renderWorklistRows() {
 
 function worklistRow(e) {
   const payer = e.payer ? e.payer.name || e.payer.id : "";
+  const patient = e.patient || {};
+  const claim = e.claim || {};
   return h(
-    "tr", { "data-testid": "worklist-row", "data-encounter-id": e.id, class: "row" },
+    "tr", { "data-testid": "worklist-row", "data-encounter-id": e.id, "data-claim-status": claim.status || "", class: "row" },
     h("td", {}, e.date_of_service || "—"),
     h("td", {}, h("a", { href: `#/encounter/${encodeURIComponent(e.id)}` }, e.external_id || e.id)),
+    h("td", { "data-testid": "worklist-patient" }, patient.name || "—"),
+    h("td", { "data-testid": "worklist-mrn" }, patient.id || "—"),
     h("td", {}, payer || "—"),
     h("td", {}, e.setting || "—"),
     h("td", { class: "num" }, pct(e.confidence)),
     h("td", { class: "num" }, e.n_pending ?? "—"),
     h("td", { class: "num" }, e.n_decided ?? "—"),
     h("td", {}, h("span", { class: `pill pill-${e.status}` }, e.status === "finalized" ? "Finalized" : "Open")),
+    h("td", { "data-testid": "worklist-claim-status" }, claimStatusLabel(claim.status),
+      e.sent_back && e.status === "open" ? h("div", { class: "muted" }, `“${e.sent_back.reason}”`) : null),
+    h("td", { class: "num", "data-testid": "worklist-amount" }, claim.total_charge ? money(claim.total_charge) : "—"),
   );
 }
 
