@@ -33,10 +33,11 @@ def current(s: Session, encounter_id: str) -> ChartLock | None:
 
 
 def held_by_other(lock: ChartLock, encounter_id: str, version: int | None = None) -> ConflictError:
-    who = lock.user.display_name or lock.user.username
+    name, username = lock.user.display_name, lock.user.username
+    who = f"{name} ({username})" if name and name != username else username
     since = lock.since.strftime("%Y-%m-%d %H:%M UTC")
     return ConflictError(
-        f"{who} ({lock.user.username}) has had encounter {encounter_id} open since {since}; "
+        f"{who} has had encounter {encounter_id} open since {since}; "
         "take the chart over to work on it",
         "chart_locked",
         version,
