@@ -209,5 +209,4 @@ def test_every_suggestion_is_stored_for_the_coder_not_only_the_first_default_top
         r = client.post("/v1/encounters", json={"text": NOTE}, headers=headers)
         assert r.status_code == 201, r.text
         stored = r.json()["suggestion_set"]["suggestions"]
-    assert len(served) == 2
-    assert len(stored) > 2 and {s["code"] for s in served} <= {s["code"] for s in stored}
+    assert len(stored) > len(served) and {s["code"] for s in served} <= {s["code"] for s in stored}
