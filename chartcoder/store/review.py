@@ -41,7 +41,7 @@ class Encounter(Base):
     finalized_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # A biller's "send back to coder": who, when and why; cleared when the encounter is finalized again.
     sent_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sent_back_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sent_back_by: Mapped[int | None] = mapped_column(Integer)  # a users.id (no FK: see migration 0005)
     sent_back_reason: Mapped[str | None] = mapped_column(String(500))
     # The patient's name and id (MRN), case-folded, for the worklist's patient filter.
     patient_key: Mapped[str | None] = mapped_column(String(320), index=True)

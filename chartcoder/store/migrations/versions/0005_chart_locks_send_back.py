@@ -29,9 +29,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("encounters") as batch:
         batch.add_column(sa.Column("sent_back_at", UTCDateTime))
-        batch.add_column(
-            sa.Column("sent_back_by", sa.Integer, sa.ForeignKey("users.id", name="fk_encounters_sent_back_by"))
-        )
+        # a user id without a foreign key: adding one would make SQLite rebuild this table, which the
+        # tables referring to it refuse (users are deactivated, never deleted)
+        batch.add_column(sa.Column("sent_back_by", sa.Integer))
         batch.add_column(sa.Column("sent_back_reason", sa.String(500)))
         batch.add_column(sa.Column("patient_key", sa.String(320)))
     op.create_index("ix_encounters_patient_key", "encounters", ["patient_key"])
