@@ -191,4 +191,3 @@ def test_the_billers_worklist_has_claim_status_patient_and_filters(api):
     assert api("biller1", "GET", "/v1/encounters?claim_status=clean&status=all").json()["total"] == 0
     r = api("biller1", "GET", "/v1/encounters?claim_status=paid")
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "query.claim_status"
-
