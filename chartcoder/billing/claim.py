@@ -50,6 +50,7 @@ class Person:
     sex: str  # F | M | U
     member_id: str | None = None  # the payer's id for the subscriber
     address: Address | None = None
+    suffix: str | None = None  # JR, SR, II, III...: NM107, never part of the last name
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,19 @@ class Payer:
     payer_id: str  # the clearinghouse/payer id
     claim_filing: str = "CI"  # SBR09: CI commercial, MB Medicare Part B, MC Medicaid, ...
     responsibility: str = "P"  # SBR01: P primary, S secondary, T tertiary
+    listed: bool = True  # False: found in neither the payer table nor the practice file (PAYER_UNKNOWN)
+
+
+@dataclass(frozen=True)
+class OtherCoverage:
+    """Another plan that covers the patient (837P 2320/2330A/2330B, CMS-1500 items 9-9d and 11d):
+    on a secondary claim, the primary plan and what it paid."""
+
+    payer: Payer  # its `responsibility` is that plan's order (P on a secondary claim)
+    subscriber: Person  # the other plan's subscriber, with the member id there
+    relationship: str = "18"  # the patient's relationship to that subscriber (SBR02 in 2320)
+    group_number: str | None = None
+    paid_amount: Decimal | None = None  # what that payer paid on this claim (AMT*D)
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,8 @@ class Claim:
     receiver_id: str = ""
     encounter_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    other_coverage: OtherCoverage | None = None  # a secondary claim: the primary plan
+    referring_provider: Provider | None = None  # 837P 2310A, CMS-1500 item 17
 
     @property
     def total_charge(self) -> Decimal:
@@ -200,6 +216,20 @@ def claim_from_dict(data: dict[str, Any]) -> Claim:
             }
         )
 
+    def other(d: dict[str, Any] | None) -> OtherCoverage | None:
+        if not d:
+            return None
+        paid = d.get("paid_amount")
+        other_subscriber = person(d["subscriber"])
+        assert other_subscriber is not None
+        return OtherCoverage(
+            payer=Payer(**d["payer"]),
+            subscriber=other_subscriber,
+            relationship=d.get("relationship", "18"),
+            group_number=d.get("group_number"),
+            paid_amount=Decimal(paid) if paid is not None else None,
+        )
+
     billing = provider(data["billing_provider"])
     subscriber = person(data["subscriber"])
     assert billing is not None and subscriber is not None
@@ -221,6 +251,8 @@ def claim_from_dict(data: dict[str, Any]) -> Claim:
         receiver_id=data["receiver_id"],
         encounter_id=data.get("encounter_id"),
         extra=dict(data.get("extra") or {}),
+        other_coverage=other(data.get("other_coverage")),
+        referring_provider=provider(data.get("referring_provider")),
     )
 
 

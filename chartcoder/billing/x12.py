@@ -32,6 +32,7 @@ from chartcoder.billing.claim import (
     Address,
     Claim,
     Ndc,
+    OtherCoverage,
     Person,
     Provider,
     ServiceLine,
@@ -39,6 +40,7 @@ from chartcoder.billing.claim import (
     split_by_diagnoses,
 )
 from chartcoder.billing.line_rules import us_states
+from chartcoder.billing.names import fold_x12
 
 IMPLEMENTATION = "005010X222A1"
 SEGMENT_TERMINATOR = "~"
@@ -47,6 +49,7 @@ COMPONENT_SEPARATOR = ":"
 REPETITION_SEPARATOR = "^"
 DELIMITERS = frozenset(SEGMENT_TERMINATOR + ELEMENT_SEPARATOR + COMPONENT_SEPARATOR + REPETITION_SEPARATOR)
 MAX_LINES = 50  # 2400 loop repeat in the 837P
+MAX_ADDRESS_LINE = 55  # N301/N302
 MAX_CLAIM_ID = 20  # CLM01: the implementation guide allows 20 characters (the data element 38)
 
 _ICD = re.compile(r"^[A-Z][0-9][0-9A-Z]{1,5}$")  # without the dot: 3-7 characters
@@ -60,10 +63,12 @@ _PATIENT_RELATIONSHIPS = {"01", "19", "20", "21", "39", "40", "53", "G8"}  # PAT
 
 
 def _fold(value: str) -> str:
-    """ASCII, upper case, no delimiters or control characters, single spaces."""
-    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    """Upper-case ASCII by transliteration (`names.fold_x12`: Ø -> O, ß -> SS, é -> E), no delimiters
+    or control characters, single spaces. A letter without a transliteration raises ValueError:
+    a letter is never dropped."""
+    ascii_text, _ = fold_x12(value)
     kept = "".join(" " if (ch.isspace() or not ch.isprintable()) else ch for ch in ascii_text if ch not in DELIMITERS)
-    return " ".join(kept.upper().split())
+    return " ".join(kept.split())
 
 
 def _text(value: str | None, what: str, max_len: int, *, min_len: int = 1) -> str:
@@ -140,9 +145,9 @@ def _composite(*components: str) -> str:
 def _address_segments(address: Address | None, what: str, nine_digit_zip: bool = False) -> list[str]:
     if address is None:
         raise ValueError(f"{what} address is required")
-    n3 = ["N3", _text(address.line1, f"{what} address line 1", 55)]
+    n3 = ["N3", _address_line(address.line1, f"{what} address line 1")]
     if address.line2 and _fold(address.line2):
-        n3.append(_text(address.line2, f"{what} address line 2", 55))
+        n3.append(_address_line(address.line2, f"{what} address line 2"))
     state = address.state.strip().upper()
     if state not in us_states():
         raise ValueError(f"{what} state must be a U.S. state or territory code: {address.state!r}")
@@ -153,6 +158,15 @@ def _address_segments(address: Address | None, what: str, nine_digit_zip: bool =
         _segment(*n3),
         _segment("N4", _text(address.city, f"{what} city", 30, min_len=2), state, zip_code),
     ]
+
+
+def _address_line(value: str, what: str) -> str:
+    """N301/N302: at most MAX_ADDRESS_LINE characters; a longer line is refused, never cut (the
+    scrubber's ADDRESS_LENGTH says which)."""
+    folded = _fold(value)
+    if len(folded) > MAX_ADDRESS_LINE:
+        raise ValueError(f"{what} is {len(folded)} characters; an 837P address line holds {MAX_ADDRESS_LINE}")
+    return _text(value, what, MAX_ADDRESS_LINE)
 
 
 def _provider_name(provider: Provider, what: str) -> tuple[str, str, str]:
@@ -167,9 +181,12 @@ def _npi(value: str, what: str) -> str:
     return _ident(value, f"{what} NPI", 10, min_len=10, pattern=r"[0-9]{10}")
 
 
-def _person_name(person: Person, what: str) -> tuple[str, str]:
+def _person_nm1(code: str, person: Person, what: str, id_qualifier: str = "", identifier: str = "") -> str:
+    """NM1 for a person: last name (NM103), first (NM104), suffix (NM107: JR, III...), then the id."""
     first = _fold(person.first_name or "")[:35].rstrip()
-    return _text(person.last_name, f"{what} last name", 60), first
+    last = _text(person.last_name, f"{what} last name", 60)
+    suffix = _fold(person.suffix or "")[:10].rstrip()
+    return _segment("NM1", code, "1", last, first, "", "", suffix, id_qualifier, identifier)
 
 
 def _dmg(person: Person, what: str) -> str:
@@ -286,9 +303,8 @@ def _subscriber_loop(claim: Claim, patient: Person | None) -> list[str]:
         )
     )
     # 2010BA subscriber name
-    s_last, s_first = _person_name(subscriber, "subscriber")
     member_id = _ident(subscriber.member_id, "subscriber member id", 80, min_len=2)
-    segments.append(_segment("NM1", "IL", "1", s_last, s_first, "", "", "", "MI", member_id))
+    segments.append(_person_nm1("IL", subscriber, "subscriber", "MI", member_id))
     if patient is None or subscriber.address is not None:
         segments.extend(_address_segments(subscriber.address, "subscriber"))
     if patient is None:
@@ -305,11 +321,10 @@ def _subscriber_loop(claim: Claim, patient: Person | None) -> list[str]:
 
 def _patient_loop(patient: Person, relationship: str) -> list[str]:
     """2000C patient, sent only when the patient is not the subscriber."""
-    p_last, p_first = _person_name(patient, "patient")
     return [
         _segment("HL", "3", "2", "23", "0"),
         _segment("PAT", relationship),
-        _segment("NM1", "QC", "1", p_last, p_first),
+        _person_nm1("QC", patient, "patient"),
         *_address_segments(patient.address, "patient"),
         _dmg(patient, "patient"),
     ]
@@ -319,10 +334,16 @@ def _claim_loop(claim: Claim, header: _Header, codes: list[str]) -> list[str]:
     """2300 claim (CLM, HI) and the 2310B rendering provider when it is not the billing provider."""
     total = _money(claim.total_charge, "total charge")
     clm_05 = _composite(header.pos, "B", header.frequency)
-    segments = [_segment("CLM", header.claim_id, total, "", "", clm_05, "Y", "A", "Y", "Y")]
+    accident = _accident(claim)
+    segments = [_segment("CLM", header.claim_id, total, "", "", clm_05, "Y", "A", "Y", "Y", "", accident)]
     segments.extend(_claim_references(claim, header))
     qualifiers = ["ABK"] + ["ABF"] * (len(codes) - 1)
     segments.append(_segment("HI", *(_composite(q, c) for q, c in zip(qualifiers, codes, strict=True))))
+    referring = claim.referring_provider
+    if referring is not None:  # 2310A referring provider
+        d_kind, d_last, d_first = _provider_name(referring, "referring provider")
+        npi = _npi(referring.npi, "referring provider")
+        segments.append(_segment("NM1", "DN", d_kind, d_last, d_first, "", "", "", "XX", npi))
     # 2310B rendering provider: only when it is not the billing provider (the guide: "do not send" otherwise)
     rendering = claim.rendering_provider
     if rendering is not None and rendering.npi.strip() != claim.billing_provider.npi.strip():
@@ -333,6 +354,53 @@ def _claim_loop(claim: Claim, header: _Header, codes: list[str]) -> list[str]:
         if rendering.taxonomy:
             taxonomy = _ident(rendering.taxonomy, "rendering taxonomy", 10, min_len=10)
             segments.append(_segment("PRV", "PE", "PXC", taxonomy))
+    if claim.other_coverage is not None:
+        segments.extend(_other_payer_loops(claim.other_coverage))
+    return segments
+
+
+def _accident(claim: Claim) -> str:
+    """CLM11 related causes: AA (auto accident) with the state it happened in (CLM11-4), when the
+    assembler found an auto-accident external cause code and the state is known."""
+    state = claim.extra.get("auto_accident_state", "").strip().upper()
+    if not state:
+        return ""
+    if state not in us_states():
+        raise ValueError(f"auto accident state must be a U.S. state or territory code: {state!r}")
+    return _composite("AA", "", "", state)
+
+
+def _other_payer_loops(other: OtherCoverage) -> list[str]:
+    """2320 other subscriber information (SBR with the other plan's order, the patient's
+    relationship to its subscriber and its filing indicator; AMT*D what it paid; OI), 2330A the
+    other subscriber and 2330B the other payer."""
+    relationship = other.relationship.strip()
+    if relationship not in _PATIENT_RELATIONSHIPS | {"18"}:
+        raise ValueError(f"other coverage relationship must be 18 or one of {sorted(_PATIENT_RELATIONSHIPS)}")
+    group = _ident(other.group_number, "other coverage group number", 50) if other.group_number else ""
+    segments = [
+        _segment(
+            "SBR",
+            _ident(other.payer.responsibility, "other payer responsibility (2320 SBR01)", 1, pattern=r"[A-HPST]"),
+            relationship,
+            group,
+            "",
+            "",
+            "",
+            "",
+            "",
+            _ident(other.payer.claim_filing, "other payer claim filing indicator", 2, pattern=r"[0-9A-Z]{2}"),
+        )
+    ]
+    if other.paid_amount is not None:
+        segments.append(_segment("AMT", "D", format_amount(_money(other.paid_amount, "other payer paid amount"))))
+    segments.append(_segment("OI", "", "", "Y", "", "", "Y"))
+    member_id = _ident(other.subscriber.member_id, "other subscriber member id", 80, min_len=2)
+    segments.append(_person_nm1("IL", other.subscriber, "other subscriber", "MI", member_id))
+    if other.subscriber.address is not None:
+        segments.extend(_address_segments(other.subscriber.address, "other subscriber"))
+    payer_id = _ident(other.payer.payer_id, "other payer id", 80, min_len=2)
+    segments.append(_segment("NM1", "PR", "2", _text(other.payer.name, "other payer name", 60), "", "", "", "", "PI", payer_id))
     return segments
 
 
