@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     practice_file: Path | None = Field(
         None, description="Practice settings for claims (YAML); default the shipped sample practice."
     )
+    payer_file: Path | None = Field(
+        None,
+        description="The payer table (CSV payer_id,name,claim_filing); payers it lacks are looked up in the "
+        "practice file; a payer in neither is a PAYER_UNKNOWN error, never billed as commercial.",
+    )
     fee_schedule_file: Path | None = Field(
         None, description="The practice's fee schedule (CSV code,modifier,charge); default the shipped sample."
     )
@@ -263,7 +268,9 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
-    @field_validator("cpt_file", "hcpcs_file", "practice_file", "fee_schedule_file", "mue_file", "cds_clients")
+    @field_validator(
+        "cpt_file", "hcpcs_file", "practice_file", "payer_file", "fee_schedule_file", "mue_file", "cds_clients"
+    )
     @classmethod
     def _file_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():

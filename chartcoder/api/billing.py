@@ -69,7 +69,7 @@ def read_claim(
     body, media = render(
         claim,
         format,
-        control_number=record["id"],  # one interchange per stored claim; a re-read gives the same bytes
+        control_number=record["control_number"],  # given out at build time: a re-read gives the same bytes
         created=datetime.fromisoformat(record["created_at"]),
         production=billing.builder.settings.environment == "production",
     )

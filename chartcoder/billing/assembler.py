@@ -16,8 +16,19 @@ from typing import Any
 
 import yaml
 
-from chartcoder.billing.claim import Address, Claim, Diagnosis, Dose, Ndc, Payer, Person, Provider, ServiceLine
+from chartcoder.billing.claim import (
+    Address,
+    Claim,
+    Diagnosis,
+    Dose,
+    Ndc,
+    Payer,
+    Provider,
+    ServiceLine,
+)
 from chartcoder.billing.line_rules import DOSE_UNITS, sequencing_rules, unit_rules
+from chartcoder.billing.names import split_name
+from chartcoder.billing.parties import accident_extra, read_parties, read_person
 from chartcoder.billing.scrubber import EM_OFFICE, is_procedure
 from chartcoder.codes.icd10cm import icd10cm
 from chartcoder.domain.code_systems import PROCEDURE_SYSTEMS, CodeSystem
@@ -117,6 +128,47 @@ def load_practice(path: str | Path | None = None) -> Practice:
         ) from None
 
 
+@dataclass(frozen=True)
+class PayerTable:
+    """The payers a claim may go to, by payer id: the payer table's rows, then the practice file's
+    payers for ids the table lacks."""
+
+    payers: Mapping[str, Payer]
+    source: str = ""
+
+    def find(self, payer_id: Any, name: Any) -> Payer | None:
+        """The payer with that id, else the one with that name (case-insensitive), else None."""
+        if payer_id and str(payer_id) in self.payers:
+            return self.payers[str(payer_id)]
+        wanted = str(name or "").strip().lower()
+        return next((p for p in self.payers.values() if wanted and p.name.lower() == wanted), None)
+
+
+def load_payers(path: str | Path | None, practice: Practice) -> PayerTable:
+    """The payer table (CSV `payer_id,name,claim_filing`), with the practice file's payers as the
+    default for ids it does not list. Without a file: the practice file's payers alone."""
+    payers: dict[str, Payer] = dict(practice.payers)
+    if not path:
+        return PayerTable(payers, "the practice file")
+    source = Path(path)
+    try:
+        with source.open(encoding="utf-8", newline="") as fh:
+            for n, row in enumerate(csv.DictReader(fh), start=2):
+                payer_id = (row.get("payer_id") or "").strip()
+                if not payer_id or payer_id.startswith("#"):
+                    continue
+                filing = (row.get("claim_filing") or "").strip().upper()
+                name = (row.get("name") or "").strip()
+                if not name or not re.fullmatch(r"[0-9A-Z]{2}", filing):
+                    raise ResourceError(f"{source}, line {n}: a payer needs a name and a two-character claim_filing")
+                payers[payer_id] = Payer(name=name, payer_id=payer_id, claim_filing=filing)
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise ResourceError(
+            f"{source}: cannot read the payer table ({exc}); expected CSV payer_id,name,claim_filing"
+        ) from None
+    return PayerTable(payers, f"{source} and the practice file")
+
+
 def load_fee_schedule(path: str | Path | None = None) -> FeeSchedule:
     """A CSV the practice maintains: `code,modifier,charge[,note]` (modifier may be empty)."""
     source = Path(path) if path else RESOURCES / "fee_schedule.sample.csv"
@@ -139,18 +191,6 @@ def load_fee_schedule(path: str | Path | None = None) -> FeeSchedule:
             f"{source}: cannot read the fee schedule ({exc}); expected CSV code,modifier,charge"
         ) from None
     return FeeSchedule(fees, str(source))
-
-
-def _split_name(name: str | None) -> tuple[str, str]:
-    """("Last", "First") from "Last, First" or "First Middle Last"."""
-    name = (name or "").strip()
-    if "," in name:
-        last, first = (p.strip() for p in name.split(",", 1))
-        return last, first
-    parts = name.split()
-    if len(parts) >= 2:
-        return parts[-1], " ".join(parts[:-1])
-    return name, ""
 
 
 def _date(value: Any) -> date | None:
@@ -340,10 +380,13 @@ def assemble(
     fees: FeeSchedule,
     *,
     claim_id: str | None = None,
+    payers: PayerTable | None = None,
 ) -> Claim:
-    """The claim for a finalized encounter (the shape GET /v1/encounters/{id} answers)."""
+    """The claim for a finalized encounter (the shape GET /v1/encounters/{id} answers). Payers are
+    looked up in `payers` (default: the practice file's)."""
     try:
-        return _assemble(encounter, practice, fees, claim_id)
+        table = payers or PayerTable(practice.payers, "the practice file")
+        return _assemble(encounter, practice, fees, claim_id, table)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         if isinstance(exc, AssemblyError):
             raise
@@ -352,7 +395,9 @@ def assemble(
         ) from None
 
 
-def _assemble(encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedule, claim_id: str | None) -> Claim:
+def _assemble(
+    encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedule, claim_id: str | None, payers: PayerTable
+) -> Claim:
     problems: list[str] = []
     if encounter.get("setting") == "inpatient":
         problems.append(
@@ -370,75 +415,54 @@ def _assemble(encounter: Mapping[str, Any], practice: Practice, fees: FeeSchedul
     if not procs:
         problems.append("no CPT or HCPCS service is accepted or added; a claim bills at least one service")
 
-    patient = encounter.get("patient") or {}
+    patient_in = encounter.get("patient") or {}
     payer_in = encounter.get("payer") or {}
     dos = _date(encounter.get("date_of_service"))
-    born = _date(patient.get("birth_date"))
-    last, first = _split_name(patient.get("name"))
-    problems.extend(_missing_fields(patient, payer_in, practice, dos, born, last, first))
+    patient = read_person(patient_in, "patient", problems)
+    problems.extend(
+        f"missing {what}"
+        for ok, what in (
+            (dos, "date_of_service"),
+            (payer_in.get("id") or payer_in.get("name"), "payer.id (the payer's id, or its name)"),
+            (patient_in.get("address"), "patient.address"),
+        )
+        if not ok
+    )
+    parties = read_parties(encounter, patient, payers, problems)
     missing_fees = sorted({c.code for c in procs if fees.charge(c.code, c.modifiers or ()) is None})
     if missing_fees:
         problems.append(f"no fee for {', '.join(missing_fees)} in the fee schedule ({fees.source})")
     if problems:
         raise AssemblyError("cannot build a claim: " + "; ".join(problems) + ".")
-    assert dos is not None and born is not None
+    assert dos is not None
 
     diagnoses = [Diagnosis(code, icd10cm().description(code) if icd10cm().is_valid(code) else "") for code in dx_codes]
     lines = _service_lines(procs, dx_codes, suggestions, str(encounter.get("text") or ""), dos, fees)
-    payer = _payer(practice, payer_in)
-    subscriber = Person(
-        last_name=last,
-        first_name=first,
-        birth_date=born,
-        sex=str(patient["sex"]),
-        member_id=str(payer_in["member_id"]),
-        address=_address(patient.get("address")),
-    )
-    rendering = _rendering_provider(practice, encounter.get("provider") or {})
+    payer = parties.payer
+    extra = {**parties.extra, **accident_extra(dx_codes, encounter)}
+    if order_notes:
+        extra["resequenced"] = "; ".join(order_notes)
     return Claim(
         claim_id=claim_id or _claim_id(str(encounter["id"])),
         billing_provider=practice.billing_provider,
-        subscriber=subscriber,
+        subscriber=parties.subscriber,
         payer=payer,
         diagnoses=diagnoses,
         lines=lines,
         place_of_service=practice.place_of_service,
-        rendering_provider=rendering,
+        frequency=parties.frequency,
+        rendering_provider=_rendering_provider(practice, encounter.get("provider") or {}),
+        patient=parties.patient,
+        relationship=parties.relationship,
         submitter_name=practice.submitter_name,
         submitter_id=practice.submitter_id,
         receiver_name=practice.receiver_name or payer.name,
         receiver_id=practice.receiver_id or payer.payer_id,
         encounter_id=str(encounter["id"]),
-        extra={"resequenced": "; ".join(order_notes)} if order_notes else {},
+        extra=extra,
+        other_coverage=parties.other_coverage,
+        referring_provider=parties.referring_provider,
     )
-
-
-def _missing_fields(
-    patient: Mapping[str, Any],
-    payer_in: Mapping[str, Any],
-    practice: Practice,
-    dos: date | None,
-    born: date | None,
-    last: str,
-    first: str,
-) -> list[str]:
-    """One "missing ..." problem for each piece of the encounter a claim cannot go without."""
-    return [
-        f"missing {what}"
-        for ok, what in (
-            (dos, "date_of_service"),
-            (born, "patient.birth_date"),
-            (last and first, "patient.name (First Last)"),
-            (patient.get("sex") in ("F", "M", "U"), "patient.sex"),
-            (payer_in.get("member_id"), "payer.member_id"),
-            (
-                payer_in.get("id") or _payer_by_name(practice, payer_in.get("name")),
-                "payer.id (the payer's id, or a name listed in the practice's payers)",
-            ),
-            (patient.get("address"), "patient.address"),
-        )
-        if not ok
-    ]
 
 
 def _service_lines(
@@ -474,22 +498,11 @@ def _service_lines(
     return lines
 
 
-def _payer(practice: Practice, payer_in: Mapping[str, Any]) -> Payer:
-    """The practice's payer with that id or name, else one made from what the encounter says."""
-    named = _payer_by_name(practice, payer_in.get("name"))
-    payer_key = str(payer_in.get("id") or (named.payer_id if named else ""))
-    return (
-        practice.payers.get(payer_key)
-        or named
-        or Payer(name=str(payer_in.get("name") or payer_key), payer_id=payer_key)
-    )
-
-
 def _rendering_provider(practice: Practice, provider_in: Mapping[str, Any]) -> Provider | None:
     """The encounter's clinician when it names an NPI, else the practice's default clinician."""
     if not provider_in.get("npi"):
         return practice.rendering_provider
-    r_last, r_first = _split_name(provider_in.get("name"))
+    r_last, r_first, _ = split_name(provider_in.get("name"))
     return Provider(
         npi=str(provider_in["npi"]),
         last_name=r_last or None,
@@ -497,11 +510,6 @@ def _rendering_provider(practice: Practice, provider_in: Mapping[str, Any]) -> P
         organization=False,
         taxonomy=None,  # the practice's default clinician's taxonomy is not this clinician's
     )
-
-
-def _payer_by_name(practice: Practice, name: Any) -> Payer | None:
-    wanted = str(name or "").strip().lower()
-    return next((p for p in practice.payers.values() if wanted and p.name.lower() == wanted), None)
 
 
 def _supporting(spans: list[tuple[int, int]], dx_spans: list[list[tuple[int, int]]], text: str) -> tuple[int, ...]:

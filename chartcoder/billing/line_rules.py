@@ -223,6 +223,7 @@ class SequencingRules:
     first_only: IcdRanges
     first_only_why: str
     combinations: tuple[Combination, ...]
+    auto_accident: IcdRanges = field(default_factory=lambda: IcdRanges(()))  # CMS-1500 10b, CLM11 AA
 
 
 def _icd_ranges(items: Any, where: str) -> IcdRanges:
@@ -257,6 +258,7 @@ def sequencing_rules() -> SequencingRules:
             )
             for c in data["combinations"]
         )
-        return SequencingRules(never, _icd_ranges(first["codes"], "first_only"), str(first["why"]), combos)
+        auto = _icd_ranges(data["auto_accident"]["codes"], "auto_accident")
+        return SequencingRules(never, _icd_ranges(first["codes"], "first_only"), str(first["why"]), combos, auto)
     except (KeyError, TypeError) as exc:
         raise _bad("sequencing.yaml", "top level", f"missing or malformed {exc}") from None

@@ -5,21 +5,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from chartcoder.accounts import audit
 from chartcoder.accounts.principal import Principal
-from chartcoder.billing.assembler import FeeSchedule, Practice, assemble, load_fee_schedule, load_practice
+from chartcoder.billing.assembler import (
+    FeeSchedule,
+    PayerTable,
+    Practice,
+    assemble,
+    load_fee_schedule,
+    load_payers,
+    load_practice,
+)
 from chartcoder.billing.claim import Claim, claim_from_dict, claim_to_dict
 from chartcoder.billing.scrubber import Scrubber
 from chartcoder.config import Settings
 from chartcoder.domain.errors import InvalidInputError, NotFoundError
 from chartcoder.review.service import ReviewService
-from chartcoder.store.claims import ClaimRecord
+from chartcoder.store.claims import ClaimRecord, next_control_number
+from chartcoder.store.database import ReviewStore
 
 FORMATS = ("json", "837p", "fhir", "cms1500", "cms1500-html")
 
@@ -49,9 +59,46 @@ class ClaimBuilder:
 
         return Scrubber.default(ncci=ncci, mue=mue, cpt=cpt(self.settings), hcpcs=hcpcs(self.settings))
 
-    def build(self, encounter: Mapping[str, Any]) -> tuple[Claim, list[dict[str, Any]]]:
-        claim = assemble(encounter, self.practice, self.fees)
+    def build(self, encounter: Mapping[str, Any], *, previous_claims: int = 0) -> tuple[Claim, list[dict[str, Any]]]:
+        """Assemble and scrub. `previous_claims`: how many claims were built for this encounter
+        before (after a reopen): the new one gets its own claim id (`rebuilt_claim_id`)."""
+        claim = assemble(encounter, self.practice, self.fees, payers=self.payers)
+        if previous_claims:
+            claim = rebuilt(claim, previous_claims)
         return claim, [f.to_dict() for f in self.scrubber.scrub(claim).findings]
+
+    @cached_property
+    def payers(self) -> PayerTable:
+        return load_payers(self.settings.payer_file, self.practice)
+
+
+def rebuilt_claim_id(claim_id: str, previous_claims: int) -> str:
+    """The claim id of the claim built after `previous_claims` earlier ones for one encounter: the
+    original id with `R2`, `R3`... (CLM01 keeps at most 20 characters). A claim rebuilt after a
+    reopen never reuses the first claim's CLM01 with frequency 1: the payer would take it for a
+    duplicate. Replacing a claim the payer already has is frequency 7 with its claim number."""
+    suffix = f"R{previous_claims + 1}"
+    return claim_id[: 20 - len(suffix)] + suffix
+
+
+def rebuilt(claim: Claim, previous_claims: int) -> Claim:
+    """The claim with its rebuilt id, the earlier id kept in `extra.previous_claim_id` (the
+    scrubber's REBUILT_CLAIM warning tells the biller what to do if that one was sent)."""
+    if claim.frequency in ("7", "8"):  # a correction refers to the payer's number: its id can stay
+        return claim
+    earlier = claim.claim_id if previous_claims == 1 else rebuilt_claim_id(claim.claim_id, previous_claims - 1)
+    return replace(
+        claim,
+        claim_id=rebuilt_claim_id(claim.claim_id, previous_claims),
+        extra={**claim.extra, "previous_claim_id": earlier},
+    )
+
+
+def allocate_control_number(store: ReviewStore, submitter_id: str) -> int:
+    """The submitter's next interchange control number, from the database (shared by the API and
+    the CLI, so two files never carry the same one)."""
+    with store.session() as s:
+        return next_control_number(s, submitter_id)
 
 
 def scrubber_errors(findings: list[dict[str, Any]]) -> list[str]:
@@ -125,10 +172,14 @@ class BillingService:
 
     def build_claim(self, encounter_id: str, actor: Principal) -> dict[str, Any]:
         encounter = self.review.get_encounter(encounter_id)
-        claim, findings = self.builder.build(encounter)
+        with self.review.store.session(write=False) as s:
+            earlier = select(func.count()).select_from(ClaimRecord).where(ClaimRecord.encounter_id == encounter_id)
+            before = s.scalar(earlier)
+        claim, findings = self.builder.build(encounter, previous_claims=int(before or 0))
         clean = not any(f["severity"] == "error" for f in findings)
         with self.review.store.session() as s:
             row = ClaimRecord(
+                control_number=next_control_number(s, claim.submitter_id),
                 encounter_id=encounter_id,
                 encounter_version=encounter["version"],
                 claim=claim_to_dict(claim),
@@ -173,4 +224,5 @@ def _record_dict(record: ClaimRecord) -> dict[str, Any]:
         "clean": record.clean,
         "findings": record.findings,
         "claim": record.claim,
+        "control_number": record.control_number or record.id,
     }

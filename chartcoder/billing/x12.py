@@ -20,7 +20,6 @@ import io
 import logging
 import re
 import threading
-import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -400,7 +399,8 @@ def _other_payer_loops(other: OtherCoverage) -> list[str]:
     if other.subscriber.address is not None:
         segments.extend(_address_segments(other.subscriber.address, "other subscriber"))
     payer_id = _ident(other.payer.payer_id, "other payer id", 80, min_len=2)
-    segments.append(_segment("NM1", "PR", "2", _text(other.payer.name, "other payer name", 60), "", "", "", "", "PI", payer_id))
+    payer_name = _text(other.payer.name, "other payer name", 60)
+    segments.append(_segment("NM1", "PR", "2", payer_name, "", "", "", "", "PI", payer_id))
     return segments
 
 

@@ -54,7 +54,8 @@ def claim_build(
     builder = ClaimBuilder(settings.model_copy(update=overrides) if overrides else settings)
     try:
         claim, findings = builder.build(encounter)
-        body, _media = render(claim, fmt, production=settings.environment == "production")
+        control = _control_number(settings, claim.submitter_id) if fmt == "837p" else 1
+        body, _media = render(claim, fmt, control_number=control, production=settings.environment == "production")
     except ChartcoderError as exc:
         _fail(str(exc))
     for f in findings:
@@ -67,6 +68,8 @@ def claim_build(
     except ChartcoderError as exc:
         _fail(str(exc), code=1)
     text = body if isinstance(body, str) else json.dumps(body, indent=2)
+    if fmt == "837p":
+        err.print(f"control number {control} (ISA13, GS06, ST02)")
     if out:
         out.write_text(text, encoding="utf-8")
         err.print(
@@ -75,3 +78,16 @@ def claim_build(
         )
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _control_number(settings: Any, submitter_id: str) -> int:
+    """The next control number for the submitter, from the same database the API uses (the
+    settings' database_url), so files from the CLI and the API never share one."""
+    from chartcoder.billing.service import allocate_control_number
+    from chartcoder.store.database import ReviewStore
+
+    store = ReviewStore(settings.resolved_database_url)
+    try:
+        return allocate_control_number(store, submitter_id)
+    finally:
+        store.dispose()

@@ -73,9 +73,7 @@ def serve(
         _share_metrics_between_workers()
     # uvicorn's own proxy-header handling (X-Forwarded-For believed from loopback) is off: the app
     # believes forwarded addresses from CHARTCODER_TRUSTED_PROXIES only.
-    uvicorn.run(
-        "chartcoder.api.main:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False
-    )
+    uvicorn.run("chartcoder.api.main:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False)
 
 
 def _key_notice(key: str, created: bool, path: Path, terminal: bool) -> str:

@@ -25,7 +25,12 @@ class FindingOut(Stored):
 class ClaimRecordOut(Out):
     """A claim as built and stored: the claim itself and every finding of the scrubber."""
 
-    id: int = Field(..., description="The claim's id; also the 837P interchange control number.")
+    id: int = Field(..., description="The claim's id.")
+    control_number: int = Field(
+        ...,
+        description="The 837P interchange control number (ISA13, GS06, ST02), given out per submitter "
+        "from the database when the claim is built: unique and increasing, shared with the CLI.",
+    )
     encounter_id: str
     encounter_version: int = Field(..., description="The encounter version the claim was built from.")
     created_at: str = Field(..., description="ISO 8601, UTC.")
