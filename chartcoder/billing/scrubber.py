@@ -27,6 +27,7 @@ import yaml
 from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Claim, Person, Provider, split_by_diagnoses
 from chartcoder.billing.edit_base import ERROR, SEVERITIES, WARNING, Edit, Finding, ScrubContext
 from chartcoder.billing.line_edits import LINE_EDITS
+from chartcoder.billing.party_edits import PARTY_EDITS
 from chartcoder.billing.ncci import MUETable, PTPEdits
 from chartcoder.codes import procedures
 from chartcoder.codes.em_tables import OFFICE_CODES
@@ -960,6 +961,7 @@ DEFAULT_EDITS: tuple[type[Edit], ...] = (
     TooManyDiagnoses,
     CptUnknown,
     *LINE_EDITS,
+    *PARTY_EDITS,
 )
 EDIT_IDS = tuple(e.id for e in DEFAULT_EDITS)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from test_scrubber import CLEAN_LINES, MUE_FILE, PLANTED, PTP_FILE, TODAY, line, make_claim
 
-from chartcoder.billing.claim import Address, Claim, Dose, Ndc, Payer, Person, ServiceLine
+from chartcoder.billing.claim import Address, Claim, Dose, Ndc, OtherCoverage, Payer, Person, Provider, ServiceLine
 from chartcoder.billing.ncci import load_mue, load_ptp
 from chartcoder.billing.scrubber import EDIT_IDS, Scrubber
 from chartcoder.billing.x12 import parse_837p, validate_837p, write_837p
@@ -50,6 +50,23 @@ def dependent(state: str = "PR") -> Claim:
     claim = make_claim(("J06.9",), [line("99213", "100", (1,))])
     child = Person("Doe", "Sam", date(2018, 6, 1), "F", address=Address("1 Calle Sol", "San Juan", state, "00901"))
     return replace(claim, patient=child, relationship="19")
+
+
+def secondary(**kw: Any) -> Claim:
+    """A claim to a commercial secondary plan after Medicare paid 60.00 as primary (2320/2330A/2330B)."""
+    claim = make_claim(("J06.9",), [line("99213", "100", (1,))])
+    primary = OtherCoverage(
+        replace(MEDICARE, responsibility="P"), replace(claim.subscriber, member_id="1EG4TE5MK73"), "18",
+        paid_amount=Decimal("60.00"),
+    )  # fmt: skip
+    return replace(claim, payer=replace(claim.payer, responsibility="S"), other_coverage=primary, **kw)
+
+
+def renamed(claim: Claim, last: str, first: str = "Pat", line1: str | None = None) -> Claim:
+    s = claim.subscriber
+    assert s.address is not None
+    address = replace(s.address, line1=line1) if line1 else s.address
+    return replace(claim, subscriber=replace(s, last_name=last, first_name=first, address=address))
 
 
 def drug(code: str = "J3301", units: int = 4, **kw: Any) -> ServiceLine:
@@ -179,6 +196,22 @@ PLANTED_LINES: tuple[Planted, ...] = (
             make_claim(KNEE, [injection("LT"), line("J3490", "10", (1,), system="HCPCS")]), "J3490 names no drug"),
     Planted("drug to Medicaid without NDC", "NDC", paid_by(MEDICAID, KNEE, [injection("LT"), drug()]),
             "Medicaid drug rebate program"),
+    # -- parties (issue 18, billing part 2) --
+    Planted("a payer in neither the payer table nor the practice file", "PAYER_UNKNOWN",
+            replace(make_claim(), payer=Payer("Acme Health", "ACME9", claim_filing="ZZ", listed=False)),
+            "unknown payer: its filing indicator is never guessed"),
+    Planted("Søren Ørsted (warning: sent as SOREN ORSTED)", "NAME_CHARACTERS",
+            renamed(make_claim(), "Ørsted", "Søren"), "X12 basic character set, transliterated", "warning"),
+    Planted("a name in Cyrillic", "NAME_CHARACTERS", renamed(make_claim(), "Иванов"),
+            "no transliteration: refused, never dropped"),
+    Planted("an address line of 60 characters", "ADDRESS_LENGTH",
+            renamed(make_claim(), "Doe", line1="1234 North Springfield Industrial Park Boulevard Apartment 9"),
+            "N301 holds 55 characters"),
+    Planted("a secondary claim without the primary plan", "OTHER_COVERAGE",
+            replace(make_claim(), payer=replace(make_claim().payer, responsibility="S")), "2320 for the payer ahead"),
+    Planted("a claim rebuilt after a reopen (warning)", "REBUILT_CLAIM",
+            replace(make_claim(), claim_id="PCN0001R2", extra={"previous_claim_id": "PCN0001"}),
+            "a new CLM01; a replacement if the first was sent", "warning"),
     # -- NCCI and MUE (the CMS layouts; our fixture rows) --
     Planted("MUE per line: three knee injections on one line", "MUE_UNITS",
             make_claim(KNEE, [injection("LT", units=3)]), "indicator 1, value 2"),
@@ -251,6 +284,14 @@ VALID: dict[str, Claim] = {
     "dependent in Puerto Rico": dependent("PR"),
     "replacement with the payer's claim number": make_claim(frequency="7", extra={"original_reference": "PAYER123456"}),
     "four modifiers": make_claim(KNEE, [injection("LT", "GA", "KX", "59")]),
+    "secondary claim after Medicare paid": secondary(),
+    "secondary claim for a dependent with a referring provider": replace(
+        secondary(),
+        patient=dependent().patient,
+        relationship="19",
+        referring_provider=Provider(npi="1245319599", last_name="Rivera", first_name="Ana", organization=False),
+    ),  # fmt: skip
+    "subscriber with a suffix": replace(make_claim(), subscriber=replace(make_claim().subscriber, suffix="JR")),
 }
 
 

@@ -119,7 +119,7 @@ def test_clean_claim_raises_no_finding(scrubber):
 
 def test_every_edit_runs_by_default(scrubber):
     assert [e.id for e in scrubber.edits] == list(EDIT_IDS)
-    assert len(EDIT_IDS) == 27
+    assert len(EDIT_IDS) == 32
 
 
 # -- planted errors: each caught by exactly its edit ----------------------------------------------
