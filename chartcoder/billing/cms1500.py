@@ -85,8 +85,12 @@ def _units(value: Decimal) -> str:
     return text
 
 
-def _person_name(p: Person) -> str:
-    return f"{p.last_name}, {p.first_name}".strip(", ")
+def _person_name(p: Person | None) -> str:
+    """NUCC's order: last name, suffix, first name ("SMITH JR, JOHN")."""
+    if p is None:
+        return ""
+    last = f"{p.last_name} {p.suffix}" if p.suffix else p.last_name
+    return f"{last}, {p.first_name}".strip(", ")
 
 
 def _provider_name(p: Provider) -> str:
@@ -221,21 +225,40 @@ def _patient_and_insured_items(claim: Claim) -> Fields:
         "7_zip": _zip(insured_address.zip) if insured_address else "",
         "7_phone": "",
         "8": "",  # reserved for NUCC use
-        "9": "",
-        "9a": "",
-        "9d": "",
+        **_other_insured_items(claim),
         "10a": "NO",
-        "10b": "NO",
-        "10b_state": "",
+        "10b": "YES" if claim.extra.get("auto_accident") == "Y" else "NO",
+        "10b_state": claim.extra.get("auto_accident_state", ""),
         "10c": "NO",
         "10d": "",
-        "11": claim.extra.get("group_number", ""),
+        "11": _group_number(claim),
         "11a": _d8(insured.birth_date),
         "11a_sex": insured.sex if insured.sex in ("F", "M") else "",
         "11b": "",
         "11c": claim.payer.name,
-        "11d": "NO",
+        "11d": "YES" if claim.other_coverage is not None else "NO",
     }
+
+
+def _other_insured_items(claim: Claim) -> Fields:
+    """Items 9, 9a and 9d: the other plan (the primary on a secondary claim), filled only when 11d is
+    YES, as NUCC's instructions say."""
+    other = claim.other_coverage
+    if other is None:
+        return {"9": "", "9a": "", "9d": ""}
+    return {
+        "9": _person_name(other.subscriber),
+        "9a": other.group_number or other.subscriber.member_id or "",
+        "9d": other.payer.name,
+    }
+
+
+def _group_number(claim: Claim) -> str:
+    """Item 11: the insured's group number; "NONE" on a claim to Medicare as primary (CMS's
+    instructions: NONE says no insurance is primary to Medicare)."""
+    if claim.payer.claim_filing in ("MA", "MB") and claim.payer.responsibility == "P":
+        return "NONE"
+    return claim.extra.get("group_number", "")
 
 
 def _claim_items(claim: Claim, rendering_npi: str) -> Fields:
@@ -248,8 +271,8 @@ def _claim_items(claim: Claim, rendering_npi: str) -> Fields:
         "14": "",
         "15": "",
         "16": "",
-        "17": "",
-        "17b": "",
+        "17": f"DN {_provider_name(claim.referring_provider)}" if claim.referring_provider else "",
+        "17b": claim.referring_provider.npi if claim.referring_provider else "",
         "18": "",
         "19": claim.extra.get("additional_claim_information", ""),
         "20": "NO",

@@ -284,15 +284,18 @@ def _billing_provider_loop(billing: Provider) -> list[str]:
 
 
 def _subscriber_loop(claim: Claim, patient: Person | None) -> list[str]:
-    """2000B subscriber with 2010BA subscriber name and 2010BB payer."""
+    """2000B subscriber (SBR: the payer's order, the relationship when the patient is the
+    subscriber, the group number, the filing indicator) with 2010BA subscriber name and 2010BB payer."""
     subscriber = claim.subscriber
+    group_number = claim.extra.get("group_number", "").strip()
+    group = _ident(group_number, "group number (SBR03)", 50) if group_number else ""
     segments = [_segment("HL", "2", "1", "22", "1" if patient is not None else "0")]
     segments.append(
         _segment(
             "SBR",
             _ident(claim.payer.responsibility, "payer responsibility (SBR01)", 1, pattern=r"[A-HPST]"),
             "18" if patient is None else "",
-            "",
+            group,
             "",
             "",
             "",
