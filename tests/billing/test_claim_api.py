@@ -160,10 +160,14 @@ def test_each_stored_claim_is_its_own_interchange_and_reads_back_the_same(client
     one = client.get(f"/v1/encounters/{eid}/claim?format=837p", headers=b).text
     assert one == client.get(f"/v1/encounters/{eid}/claim?format=837p", headers=b).text  # same bytes again
     isa = one.split("~")[0].split("*")
-    assert int(isa[13]) == first["id"] and isa[15] == "T"  # a development server marks files as test data
+    assert int(isa[13]) == first["control_number"] and isa[15] == "T"  # a development server marks test data
     second = client.post(f"/v1/encounters/{eid}/claim", headers=b).json()
     two = client.get(f"/v1/encounters/{eid}/claim?format=837p", headers=b).text
-    assert int(two.split("~")[0].split("*")[13]) == second["id"] != first["id"]
+    assert int(two.split("~")[0].split("*")[13]) == second["control_number"] > first["control_number"]
+    # built again: its own CLM01 (never the first one's with frequency 1), and the biller is told why
+    assert second["claim"]["claim_id"] == first["claim"]["claim_id"][:18] + "R2"
+    assert "REBUILT_CLAIM" in {f["edit"] for f in second["findings"]} and second["clean"]
+    assert f"CLM*{second['claim']['claim_id']}*" in two
 
 
 def test_inpatient_and_unroutable_payers_are_refused_plainly(client):
@@ -195,6 +199,12 @@ def test_inpatient_and_unroutable_payers_are_refused_plainly(client):
     known = finalized(client, payer={"name": "Aetna", "member_id": "W1"})
     built = client.post(f"/v1/encounters/{known}/claim", headers=client.h("biller")).json()
     assert built["claim"]["payer"]["payer_id"] == "60054"
+    # a payer in neither the payer table nor the practice file is a finding that blocks the claim,
+    # never a guess at commercial; a payer with neither id nor name is refused
     unknown = finalized(client, payer={"name": "Blue Cross of Somewhere", "member_id": "W1"})
     r = client.post(f"/v1/encounters/{unknown}/claim", headers=client.h("biller"))
+    assert not r.json()["clean"] and "PAYER_UNKNOWN" in {f["edit"] for f in r.json()["findings"]}
+    assert r.json()["claim"]["payer"]["claim_filing"] != "CI"
+    nameless = finalized(client, payer={"member_id": "W1"})
+    r = client.post(f"/v1/encounters/{nameless}/claim", headers=client.h("biller"))
     assert r.status_code == 422 and "payer.id" in r.json()["detail"]
