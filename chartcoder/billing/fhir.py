@@ -15,6 +15,7 @@ problem; it never produces a resource with holes.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -280,9 +281,9 @@ def to_fhir_claim(claim: Claim, *, created: date | datetime | None = None) -> Fh
         raise FhirClaimError([f"fhir.resources rejected the claim: {exc}"]) from exc
 
 
-def _payer_organization(claim: Claim, payer_identifier: Identifier | None) -> Organization:
+def _payer_organization(claim: Claim, payer_identifier: Identifier | None, rid: str = "payer") -> Organization:
     return Organization(
-        id="payer",
+        id=rid,
         identifier=[payer_identifier] if payer_identifier else None,
         active=True,
         type=[
@@ -315,8 +316,44 @@ def _coverage(claim: Claim, separate_subscriber: bool) -> Coverage:
         beneficiary=_ref("patient", _full_name(claim.the_patient)),
         relationship=_cc(SUBSCRIBER_RELATIONSHIP, relationship),
         payor=[_ref("payer", claim.payer.name)],
-        order=1,
+        order=_ORDER.get(claim.payer.responsibility, 1),
     )
+
+
+_ORDER = {"P": 1, "S": 2, "T": 3}
+
+
+def _other_coverage(claim: Claim) -> tuple[list[Resource], list[ClaimInsurance]]:
+    """The other plan (a secondary claim's primary): its payer, its subscriber when not the patient,
+    and its Coverage, with the Claim.insurance entries in coverage order (the billed one focal)."""
+    billed = ClaimInsurance(sequence=_ORDER.get(claim.payer.responsibility, 1), focal=True, coverage=_ref("coverage"))
+    other = claim.other_coverage
+    if other is None:
+        return [], [billed]
+    own = other.relationship == "18"
+    payer_identifier = Identifier(system=PAYER_ID, value=other.payer.payer_id) if other.payer.payer_id else None
+    contained: list[Resource] = [
+        _payer_organization(replace(claim, payer=other.payer), payer_identifier, "other-payer")
+    ]
+    if not own:
+        contained.append(_patient(other.subscriber, "other-subscriber", other.payer.payer_id))
+    contained.append(
+        Coverage(
+            id="other-coverage",
+            status="active",
+            subscriber=_ref("patient" if own else "other-subscriber", _full_name(other.subscriber)),
+            subscriberId=other.subscriber.member_id,
+            beneficiary=_ref("patient", _full_name(claim.the_patient)),
+            relationship=_cc(
+                SUBSCRIBER_RELATIONSHIP, _RELATIONSHIP.get(other.relationship, "self" if own else "other")
+            ),
+            payor=[_ref("other-payer", other.payer.name)],
+            order=_ORDER.get(other.payer.responsibility, 1),
+        )
+    )
+    order = _ORDER.get(other.payer.responsibility, 1)
+    entry = ClaimInsurance(sequence=order, focal=False, coverage=_ref("other-coverage"))
+    return contained, [entry, billed] if order < (billed.sequence or 1) else [billed, entry]
 
 
 def _parties(claim: Claim, separate_subscriber: bool) -> list[Resource]:
@@ -412,6 +449,8 @@ def _build(claim: Claim, created: date | datetime) -> FhirClaim:
     payer_identifier = Identifier(system=PAYER_ID, value=claim.payer.payer_id) if claim.payer.payer_id else None
     contained.append(_payer_organization(claim, payer_identifier))
     contained.append(_coverage(claim, separate_subscriber))
+    other_contained, insurance = _other_coverage(claim)
+    contained.extend(other_contained)
     start, end = claim.service_dates
     npi = Identifier(system=NPI, value=claim.billing_provider.npi)
     care_team = _care_team(claim)
@@ -438,7 +477,7 @@ def _build(claim: Claim, created: date | datetime) -> FhirClaim:
         related=related,
         careTeam=care_team,
         diagnosis=diagnoses,
-        insurance=[ClaimInsurance(sequence=1, focal=True, coverage=_ref("coverage"))],
+        insurance=insurance,
         item=items,
         total=_money(claim.total_charge),
     )

@@ -27,8 +27,8 @@ import yaml
 from chartcoder.billing.claim import MAX_DIAGNOSES, MAX_POINTERS, Claim, Person, Provider, split_by_diagnoses
 from chartcoder.billing.edit_base import ERROR, SEVERITIES, WARNING, Edit, Finding, ScrubContext
 from chartcoder.billing.line_edits import LINE_EDITS
-from chartcoder.billing.party_edits import PARTY_EDITS
 from chartcoder.billing.ncci import MUETable, PTPEdits
+from chartcoder.billing.party_edits import PARTY_EDITS
 from chartcoder.codes import procedures
 from chartcoder.codes.em_tables import OFFICE_CODES
 from chartcoder.codes.icd10cm import ICD10CM, icd10cm, normalize_code

@@ -1303,7 +1303,6 @@ class NeoplasmTable:
         return code
 
 
-
 # ----------------------------------------------------------------------------------------------------
 # Table of Drugs and Chemicals (OCG I.C.19.e)
 @dataclass

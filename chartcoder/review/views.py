@@ -29,9 +29,7 @@ def latest_sets(s: Session, ids: list[str]) -> dict[str, SuggestionSet]:
     if not ids:
         return {}
     out: dict[str, SuggestionSet] = {}
-    for row in s.scalars(
-        select(SuggestionSet).where(SuggestionSet.encounter_id.in_(ids)).order_by(SuggestionSet.id)
-    ):
+    for row in s.scalars(select(SuggestionSet).where(SuggestionSet.encounter_id.in_(ids)).order_by(SuggestionSet.id)):
         out[row.encounter_id] = row
     return out
 

@@ -266,3 +266,28 @@ def test_two_claims_built_by_the_cli_have_different_increasing_control_numbers(t
         numbers.append(int(isa13))
     assert numbers[1] > numbers[0] >= 1
     assert Decimal(numbers[1] - numbers[0]) == 1
+
+
+def test_the_fhir_claim_lists_both_plans_in_order_and_adjudicates_the_billed_one(practice, fees):
+    from fhir.resources.R4B.claim import Claim as FhirClaim
+
+    from chartcoder.billing.fhir import fhir_claim_json
+
+    primary = {**MEDICARE, "relationship": "spouse", "subscriber": PARENT}
+    claim = assemble(
+        encounter(payer=primary, secondary_payer={"id": "60054", "member_id": "W1"}, claim_to="secondary"),
+        practice,
+        fees,
+    )
+    data = fhir_claim_json(claim)
+    FhirClaim.model_validate(data)
+    assert [(i["sequence"], i["focal"], i["coverage"]["reference"]) for i in data["insurance"]] == [
+        (1, False, "#other-coverage"),
+        (2, True, "#coverage"),
+    ]
+    contained = {r["id"]: r for r in data["contained"]}
+    assert contained["other-coverage"]["subscriberId"] == "1EG4TE5MK73"
+    assert contained["other-coverage"]["relationship"]["coding"][0]["code"] == "spouse"
+    assert contained["other-payer"]["name"] == "Medicare Part B" and contained["coverage"]["order"] == 2
+    alone = fhir_claim_json(assemble(encounter(), practice, fees))
+    assert [(i["sequence"], i["focal"]) for i in alone["insurance"]] == [(1, True)]
