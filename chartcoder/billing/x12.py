@@ -2,16 +2,19 @@
 validation through pyx12's Python API.
 
 One claim per interchange: ISA/GS/ST, BHT, 1000A submitter, 1000B receiver, 2000A billing provider,
-2000B subscriber (with 2000C patient when the patient is not the subscriber), 2300 claim (REF*G1
+2000B subscriber (with 2000C patient when the patient is not the subscriber), 2300 claim (CLM11 auto accident, REF*G1
 prior authorization, REF*F8 the payer's number of the claim a replacement or void changes), optional
-2310B rendering provider, 2400 service lines (SV1 with up to four modifiers, units and pointers, DTP*472
+2310A referring and 2310B rendering providers, 2320/2330A/2330B the other plan (a secondary claim's
+primary, with what it paid), 2400 service lines (SV1 with up to four modifiers, units and pointers, DTP*472
 per line, 2410 LIN/CTP for a drug's NDC), SE/GE/IEA. A claim with more than twelve diagnoses is
 written as several 2300 claims under the one subscriber (`split_by_diagnoses`). Delimiters: segment '~' (followed by a
 newline, as the shared sample does), element '*', component ':', repetition '^'.
 
-Free text (names, addresses, contact name) is upper-cased, folded to ASCII and stripped of the four
-delimiter characters; identifiers and codes are never altered: a delimiter or an out-of-range value
-there raises ValueError, because silently changing an NPI or a member id would send a wrong claim.
+Free text (names, addresses, contact name) is upper-cased, transliterated to ASCII (`names.fold_x12`:
+a letter without a transliteration is refused, never dropped) and stripped of the four delimiter
+characters; an address line over 55 characters is refused, never cut. Identifiers and codes are
+never altered: a delimiter or an out-of-range value there raises ValueError, because silently
+changing an NPI or a member id would send a wrong claim.
 """
 
 from __future__ import annotations
