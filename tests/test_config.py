@@ -13,7 +13,15 @@ from chartcoder.config import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
-FILE_SETTINGS = ("cpt_file", "hcpcs_file", "practice_file", "fee_schedule_file", "mue_file", "cds_clients")
+FILE_SETTINGS = (
+    "cpt_file",
+    "hcpcs_file",
+    "practice_file",
+    "payer_file",
+    "fee_schedule_file",
+    "mue_file",
+    "cds_clients",
+)
 
 
 @pytest.mark.parametrize("name", FILE_SETTINGS)
