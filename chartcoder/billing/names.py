@@ -71,7 +71,8 @@ def split_suffix(tokens: list[str]) -> tuple[list[str], str | None]:
 
 def split_name(name: str | None) -> tuple[str, str, str | None]:
     """("Last", "First [Middle]", suffix) from "Last, First", "Last Jr, First", "Last, First Jr"
-    or "First Middle Last Jr". "John Smith Jr" gives ("Smith", "John", "JR")."""
+    or "First Middle Last Jr". "John Smith Jr" gives ("Smith", "John", "JR"); a two-word name has no
+    suffix ("Ann Jr" is first name Ann, last name Jr)."""
     name = (name or "").strip()
     if "," in name:
         last_part, first_part = (p.strip() for p in name.split(",", 1))
@@ -80,7 +81,9 @@ def split_name(name: str | None) -> tuple[str, str, str | None]:
         if suffix is None:
             first_words, suffix = split_suffix(first_words)
         return " ".join(last_words), " ".join(first_words), suffix
-    words, suffix = split_suffix(name.split())
+    words, suffix = name.split(), None
+    if len(words) >= 3:  # "Ann Jr" is a first and a last name: a suffix needs both before it
+        words, suffix = split_suffix(words)
     if len(words) >= 2:
         return words[-1], " ".join(words[:-1]), suffix
     return " ".join(words), "", suffix
