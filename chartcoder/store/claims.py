@@ -27,7 +27,7 @@ class ClaimRecord(Base):
     clean: Mapped[bool] = mapped_column(Boolean)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    control_number: Mapped[int | None] = mapped_column(Integer)  # the 837P's ISA13/GS06/ST02 (None before 0005)
+    control_number: Mapped[int | None] = mapped_column(Integer)  # the 837P's ISA13/GS06/ST02 (None before 0006)
 
 
 class ControlNumber(Base):

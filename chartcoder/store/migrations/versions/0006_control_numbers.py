@@ -1,7 +1,7 @@
 """Interchange control numbers per submitter, and the one each stored claim's 837P carries.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-08
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from chartcoder.store.base import UTCDateTime
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
