@@ -54,8 +54,7 @@ def claim_build(
     builder = ClaimBuilder(settings.model_copy(update=overrides) if overrides else settings)
     try:
         claim, findings = builder.build(encounter)
-        control = _control_number(settings, claim.submitter_id) if fmt == "837p" else 1
-        body, _media = render(claim, fmt, control_number=control, production=settings.environment == "production")
+        render(claim, fmt, production=settings.environment == "production")  # what cannot be written stops here
     except ChartcoderError as exc:
         _fail(str(exc))
     for f in findings:
@@ -67,6 +66,9 @@ def claim_build(
         require_issuable(findings, draft=allow_errors)
     except ChartcoderError as exc:
         _fail(str(exc), code=1)
+    # the control number is taken only for a file that is written: a refused claim uses none
+    control = _control_number(settings, claim.submitter_id) if fmt == "837p" else 1
+    body, _media = render(claim, fmt, control_number=control, production=settings.environment == "production")
     text = body if isinstance(body, str) else json.dumps(body, indent=2)
     if fmt == "837p":
         err.print(f"control number {control} (ISA13, GS06, ST02)")
