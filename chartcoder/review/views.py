@@ -49,7 +49,6 @@ def encounter_view(s: Session, enc: Encounter, settings: Settings) -> dict[str, 
     wanted = {d.user_id for d in decisions} | ({enc.sent_back_by} if enc.sent_back_by is not None else set())
     users = {u.id: u.username for u in s.scalars(select(User).where(User.id.in_(wanted)))}
     out = summary(enc, users)
-    out["lock"] = locks.lock_view(locks.current(s, enc.id))
     out["text"] = enc.note_text
     out["suggestion_set"] = (
         {
@@ -66,6 +65,7 @@ def encounter_view(s: Session, enc: Encounter, settings: Settings) -> dict[str, 
     if enc.finalized_by is not None:
         finalizer = s.get(User, enc.finalized_by)
         out["finalized_by"] = finalizer.username if finalizer else None
+    out["lock"] = locks.lock_view(locks.current(s, enc.id))  # last, where EncounterOut has it
     return out
 
 
