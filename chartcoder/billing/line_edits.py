@@ -143,17 +143,19 @@ class PreventiveProblem25(Edit):
 
 
 class DuplicateLine(Edit):
-    """The same code on the same day with the same modifiers twice: a payer pays the first and
-    denies the second as a duplicate. A repeat is told apart by 76, 77, 91, 59/X or a side."""
+    """The same code on the same day with the same modifiers (and the same NDC) twice: a payer pays
+    the first and denies the second as a duplicate. A repeat is told apart by 76, 77, 91, 59/X or a
+    side; one drug given from two NDCs is two lines (one per NDC), not a duplicate."""
 
     id = "DUPLICATE_LINE"
     title = "The same service line twice"
 
     def check(self, claim: Claim, context: ScrubContext) -> list[Finding]:
-        seen: dict[tuple[str, object, frozenset[str]], int] = {}
+        seen: dict[tuple[str, object, frozenset[str], str | None], int] = {}
         out = []
         for n, line in enumerate(claim.lines, start=1):
-            key = (line.code.upper(), line.service_date, frozenset(m.upper() for m in line.modifiers))
+            ndc = line.ndc.code if line.ndc is not None else None
+            key = (line.code.upper(), line.service_date, frozenset(m.upper() for m in line.modifiers), ndc)
             first = seen.setdefault(key, n)
             if first != n:
                 out.append(

@@ -292,6 +292,14 @@ VALID: dict[str, Claim] = {
         referring_provider=Provider(npi="1245319599", last_name="Rivera", first_name="Ana", organization=False),
     ),  # fmt: skip
     "subscriber with a suffix": replace(make_claim(), subscriber=replace(make_claim().subscriber, suffix="JR")),
+    "one drug from two NDCs on two lines": make_claim(
+        KNEE,
+        [
+            injection("LT"),
+            drug(units=2, dose=Dose(Decimal(20), "mg"), ndc=KENALOG_NDC),
+            drug(units=2, dose=Dose(Decimal(20), "mg"), ndc=Ndc("00003049320", "ML", Decimal(1))),
+        ],
+    ),
 }
 
 
