@@ -327,3 +327,15 @@ def test_the_unit_fix_clears_the_finding(scrubber):
     assert "4 units" in f.fix and f.line == 2
     fixed = replace(case.claim, lines=[case.claim.lines[0], replace(case.claim.lines[1], units=Decimal(4))])
     assert scrubber.check(fixed) == []
+
+
+@pytest.mark.parametrize("modifier", ["TC", "26"])
+def test_split_pathology_takes_tc_and_26_but_a_clinical_lab_test_takes_no_tc(scrubber, modifier):
+    """Surgical pathology (88305) is billed split, the slide preparation (TC) by one party and the
+    reading (26) by another; a clinical lab test such as a lipid panel (80061) has no technical
+    component to split off."""
+    pathology = make_claim(KNEE, [line("88305", "90", (1,), modifiers=(modifier,))])
+    assert [f for f in scrubber.check(pathology) if f.edit == "MODIFIER_INVALID"] == []
+    assert validate_837p(write_837p(pathology, created=datetime(2026, 3, 10, 9, 30))) == []
+    lab = make_claim(KNEE, [line("80061", "40", (1,), modifiers=("TC",))])
+    assert [f.line for f in scrubber.check(lab) if f.edit == "MODIFIER_INVALID"] == [1]
