@@ -50,6 +50,7 @@ from chartcoder.billing.claim import (
     MAX_POINTERS,
     Address,
     Claim,
+    Ndc,
     Person,
     Provider,
     ServiceLine,
@@ -414,16 +415,31 @@ def _items(claim: Claim, with_care_team: bool) -> list[ClaimItem]:
     ]
 
 
+# The NCPDP units of an NDC quantity (837P CTP05) as UCUM codes: a FHIR Quantity with a unit code
+# must name the code's system (invariant qty-3). UN (each, a unit of use) is UCUM's unity.
+UCUM = "http://unitsofmeasure.org"
+_NDC_UNIT_UCUM = {"F2": "[iU]", "GR": "g", "ME": "mg", "ML": "mL", "UN": "{unit}"}
+
+
+def _ndc_quantity(ndc: Ndc) -> Quantity:
+    """The NDC quantity: the NCPDP unit as the text, its UCUM code with the UCUM system (no code
+    for a unit outside the table; the scrubber's NDC edit refuses those)."""
+    ucum = _NDC_UNIT_UCUM.get(ndc.unit)
+    if ucum is None:
+        return Quantity(value=ndc.quantity, unit=ndc.unit)
+    return Quantity(value=ndc.quantity, unit=ndc.unit, system=UCUM, code=ucum)
+
+
 def _ndc_detail(line: ServiceLine) -> list[ClaimItemDetail] | None:
     """A drug line's NDC as the item's one detail: the 11-digit code, the quantity in its unit
-    (the 837P's LIN/CTP; F2, GR, ME, ML or UN as the unit code)."""
+    (the 837P's LIN/CTP; F2, GR, ME, ML or UN as the unit text, its UCUM code)."""
     if line.ndc is None:
         return None
     return [
         ClaimItemDetail(
             sequence=1,
             productOrService=_cc(NDC, line.ndc.code.replace("-", "")),
-            quantity=Quantity(value=line.ndc.quantity, unit=line.ndc.unit, code=line.ndc.unit),
+            quantity=_ndc_quantity(line.ndc),
             net=_money(line.charge),
         )
     ]

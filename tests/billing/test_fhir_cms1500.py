@@ -607,6 +607,16 @@ def drug_claim() -> Claim:
     )
 
 
+def _quantities_without_system(node: Any, path: str = "") -> list[str]:
+    """Where in a FHIR resource a Quantity has a unit code but no system (invariant qty-3)."""
+    if isinstance(node, dict):
+        here = [path] if "value" in node and "code" in node and "system" not in node else []
+        return here + [p for k, v in node.items() for p in _quantities_without_system(v, f"{path}.{k}")]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _quantities_without_system(v, f"{path}[{i}]")]
+    return []
+
+
 def test_fhir_and_cms1500_carry_the_same_lines_as_the_837p():
     claim = drug_claim()
     data = fhir_claim_json(claim, created=CREATED)
@@ -617,7 +627,8 @@ def test_fhir_and_cms1500_carry_the_same_lines_as_the_837p():
     assert drug["quantity"]["value"] == 4 and drug["unitPrice"]["value"] == 10
     [detail] = drug["detail"]
     assert _codings(detail["productOrService"]) == [("http://hl7.org/fhir/sid/ndc", "00003029305")]
-    assert detail["quantity"] == {"value": 1, "unit": "ML", "code": "ML"}
+    assert detail["quantity"] == {"value": 1, "unit": "ML", "system": "http://unitsofmeasure.org", "code": "mL"}
+    assert _quantities_without_system(data) == []  # FHIR qty-3: a unit code names its system
     f = cms1500_fields(claim, signed_on=CREATED)
     assert [(x["24D"], x["24D_modifiers"], x["24G"], x["24_shaded"]) for x in f["24"]] == [
         ("20610", ["LT"], "1", ""),
