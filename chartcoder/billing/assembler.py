@@ -281,16 +281,23 @@ class LineInput:
     dose: Dose | None = None
 
 
-def read_line_input(entry: Mapping[str, Any], dx_codes: Sequence[str], problems: list[str]) -> LineInput:
+def read_line_input(
+    entry: Mapping[str, Any],
+    dx_codes: Sequence[str],
+    problems: list[str],
+    coder_codes: Sequence[str] | None = None,
+) -> LineInput:
     """A code entry as a LineInput. `"20610-LT"` is read as code 20610 with modifier LT (and merged
-    with `modifiers`); pointers name diagnosis codes (`["M17.12"]`) or 1-based positions. What cannot
+    with `modifiers`, a list or one string such as `"LT"` or `"LT,59"`); pointers name diagnosis
+    codes (`["M17.12"]`) or 1-based positions in the coder's own list of diagnoses (`coder_codes`,
+    the order the coder gave them in, before any re-sorting; `dx_codes` when not given). What cannot
     be read is added to `problems`, naming the code."""
     code, *inline = str(entry["code"]).strip().upper().split("-")
-    listed = entry.get("modifiers")
+    what = f"{entry['code']}"
+    listed = _modifier_list(entry.get("modifiers"), what, problems)
     modifiers = None
     if inline or listed is not None:
-        modifiers = tuple(dict.fromkeys([*inline, *(str(m).strip().upper() for m in listed or ())]))
-    what = f"{entry['code']}"
+        modifiers = tuple(dict.fromkeys([*inline, *(listed or ())]))
     units = _decimal(entry.get("units"), f"{what} units", problems)
     if units is not None and units <= 0:
         problems.append(f"{what} units must be more than zero")
@@ -304,7 +311,7 @@ def read_line_input(entry: Mapping[str, Any], dx_codes: Sequence[str], problems:
         modifiers=modifiers,
         units=units,
         service_date=service_date,
-        pointers=_pointers(entry.get("pointers") or (), dx_codes, what, problems),
+        pointers=_pointers(entry.get("pointers") or (), dx_codes, coder_codes or dx_codes, what, problems),
         ndc=_ndc(entry.get("ndc"), what, problems),
         dose=_dose(entry.get("dose"), what, problems),
     )
@@ -323,11 +330,29 @@ def _decimal(value: Any, what: str, problems: list[str]) -> Decimal | None:
     return number
 
 
-def _pointers(raw: Sequence[Any], dx_codes: Sequence[str], what: str, problems: list[str]) -> tuple[int, ...]:
+def _modifier_list(raw: Any, what: str, problems: list[str]) -> list[str] | None:
+    """The `modifiers` of a code entry: a list, or one string holding one modifier or several
+    separated by commas, hyphens or spaces (`"LT"`, `"LT,59"`); None when not set."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return [m for m in re.split(r"[\s,\-]+", raw.strip().upper()) if m]
+    if not isinstance(raw, Sequence):
+        problems.append(f"{what} modifiers must be a list of modifiers or one string such as 'LT'")
+        return None
+    return [str(m).strip().upper() for m in raw]
+
+
+def _pointers(
+    raw: Sequence[Any], dx_codes: Sequence[str], coder_codes: Sequence[str], what: str, problems: list[str]
+) -> tuple[int, ...]:
+    """Pointers into the claim's diagnoses (`dx_codes`, in claim order). A number is a position in
+    the coder's own list (`coder_codes`), so it follows the diagnosis when the conventions re-sort."""
     out = []
     for p in raw:
         if isinstance(p, int) and not isinstance(p, bool):
-            out.append(p)
+            named = coder_codes[p - 1] if 1 <= p <= len(coder_codes) else None
+            out.append(dx_codes.index(named) + 1 if named in dx_codes else p)
         elif str(p).strip().upper() in dx_codes:
             out.append(dx_codes.index(str(p).strip().upper()) + 1)
         else:
@@ -352,7 +377,16 @@ def _dose(raw: Any, what: str, problems: list[str]) -> Dose | None:
         problems.append(f"{what} dose must be an object with amount and unit ({', '.join(DOSE_UNITS)})")
         return None
     amount = _decimal(raw.get("amount"), f"{what} dose amount", problems)
-    return Dose(amount, str(raw["unit"])) if amount is not None and amount > 0 else None
+    if amount is None or amount <= 0:
+        if amount is not None or raw.get("amount") in (None, ""):
+            problems.append(f"{what} dose amount must be a number more than zero")
+        return None
+    return Dose(amount, str(raw["unit"]))
+
+
+def _accepted_diagnoses(codes: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The accepted and added ICD-10-CM codes in the order the coder coded them."""
+    return list(dict.fromkeys(str(c["code"]).strip().upper() for c in codes if c["system"] == CodeSystem.ICD10CM))
 
 
 def _diagnosis_order(
@@ -362,7 +396,7 @@ def _diagnosis_order(
     the order is exactly that (codes it leaves out follow in their own order) and nothing is moved:
     the scrubber says what breaks a convention. Without it, the conventions order the codes and
     each move is noted (`sequence_with_notes`)."""
-    accepted = list(dict.fromkeys(str(c["code"]).strip().upper() for c in codes if c["system"] == CodeSystem.ICD10CM))
+    accepted = _accepted_diagnoses(codes)
     given = encounter.get("diagnosis_order")
     if given is None:
         return sequence_with_notes(accepted)
@@ -409,7 +443,9 @@ def _assemble(
     codes = [c for c in encounter.get("codes", []) if c.get("state") in CODED]
     suggestions = {(s["system"], s["code"]): s for s in (encounter.get("suggestion_set") or {}).get("suggestions", [])}
     dx_codes, order_notes = _diagnosis_order(encounter, codes, problems)
-    procs = [read_line_input(c, dx_codes, problems) for c in codes if c["system"] in PROCEDURE_SYSTEMS]
+    # numeric pointers count in the coder's list: their diagnosis_order, else the order they coded in
+    coder_codes = dx_codes if encounter.get("diagnosis_order") is not None else _accepted_diagnoses(codes)
+    procs = [read_line_input(c, dx_codes, problems, coder_codes) for c in codes if c["system"] in PROCEDURE_SYSTEMS]
     if not dx_codes:
         problems.append("no ICD-10-CM diagnosis is accepted or added")
     if not procs:

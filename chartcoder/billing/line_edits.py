@@ -347,9 +347,9 @@ class UnitsDose(Edit):
                 out.append(
                     self.finding(
                         f"Line {n} ({line.code}) is a drug billed per {rule.per} {rule.unit}, with no "
-                        "dose recorded, so its units cannot be checked.",
+                        "dose recorded, so its units cannot be checked (without a dose it goes out at the "
+                        "units given, one by default).",
                         "Record the dose given on the line.",
-                        severity=WARNING,
                         line=n,
                     )
                 )

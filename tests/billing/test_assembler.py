@@ -356,6 +356,66 @@ def test_line_input_that_cannot_be_read_is_named(practice, fees):
         assert needle in message
 
 
+def test_a_numeric_pointer_follows_its_diagnosis_when_the_conventions_re_sort(practice, fees):
+    """The coder lists the fall first and points the visit at 1 (the fall) and the drug at 2: the
+    conventions move the injury ahead of the fall, and the pointers move with the diagnoses."""
+    codes = [
+        {"code": "W19.XXXA", "system": "ICD-10-CM", "state": "added"},
+        {"code": "S93.401A", "system": "ICD-10-CM", "state": "added"},
+        {"code": "E11.22", "system": "ICD-10-CM", "state": "added"},
+        {"code": "99213", "system": "CPT", "state": "added", "pointers": [1]},
+        {"code": "93000", "system": "CPT", "state": "added", "pointers": [3, 2]},
+    ]
+    claim = assemble(encounter(codes=codes), practice, fees)
+    codes_of = [d.code for d in claim.diagnoses]
+    assert codes_of[0] == "S93.401A" and codes_of.index("W19.XXXA") > 0
+    visit, ecg = claim.lines
+    assert [codes_of[p - 1] for p in visit.pointers] == ["W19.XXXA"]
+    assert [codes_of[p - 1] for p in ecg.pointers] == ["E11.22", "S93.401A"]
+
+
+@pytest.mark.parametrize(
+    ("dose", "needle"),
+    [({"amount": "0", "unit": "mg"}, "dose amount must be a number more than zero"),
+     ({"unit": "mg"}, "dose amount must be a number more than zero"),
+     ({"amount": "-5", "unit": "mg"}, "dose amount must be a number more than zero"),
+     ({"amount": "lots", "unit": "mg"}, "dose amount 'lots' is not a number")],
+)  # fmt: skip
+def test_a_dose_without_a_usable_amount_is_refused(practice, fees, dose, needle):
+    enc = knee_encounter()
+    enc["codes"][6] = {**enc["codes"][6], "dose": dose}
+    with pytest.raises(AssemblyError) as info:
+        assemble(enc, practice, fees)
+    assert needle in str(info.value)
+
+
+def test_a_per_dose_drug_without_a_dose_is_an_error(practice, fees):
+    """J3301 with no dose would go out at one unit: the scrubber blocks it (UNITS_DOSE, error)."""
+    enc = knee_encounter()
+    enc["codes"][6] = {k: v for k, v in enc["codes"][6].items() if k != "dose"}
+    claim = assemble(enc, practice, fees)
+    assert claim.lines[2].units == 1
+    [f] = Scrubber.default().scrub(claim).findings
+    assert (f.edit, f.severity, f.line) == ("UNITS_DOSE", "error", 3)
+
+
+@pytest.mark.parametrize(
+    ("given", "modifiers"),
+    [("LT", ("LT",)), ("lt, 59", ("LT", "59")), ("LT-59", ("LT", "59")), (["LT"], ("LT",)), ([], ())],
+)
+def test_modifiers_may_be_one_string(practice, fees, given, modifiers):
+    enc = knee_encounter()
+    enc["codes"][5] = {**enc["codes"][5], "code": "20610", "modifiers": given}
+    assert assemble(enc, practice, fees).lines[1].modifiers == modifiers
+
+
+def test_modifiers_of_another_shape_are_refused(practice, fees):
+    enc = knee_encounter()
+    enc["codes"][5] = {**enc["codes"][5], "modifiers": {"first": "LT"}}
+    with pytest.raises(AssemblyError, match="modifiers must be a list"):
+        assemble(enc, practice, fees)
+
+
 def test_units_set_by_the_coder_win_and_a_wrong_dose_is_caught(practice, fees):
     enc = knee_encounter()
     enc["codes"][6] = {**enc["codes"][6], "units": 1}
