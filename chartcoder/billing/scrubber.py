@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
@@ -964,6 +964,8 @@ DEFAULT_EDITS: tuple[type[Edit], ...] = (
     *PARTY_EDITS,
 )
 EDIT_IDS = tuple(e.id for e in DEFAULT_EDITS)
+# The edits about the first-listed diagnosis, run again on each part of a split claim.
+FIRST_LISTED_EDITS = frozenset({"EXTERNAL_CAUSE_FIRST", "MANIFESTATION_FIRST"})
 
 
 @dataclass
@@ -1062,9 +1064,37 @@ class Scrubber:
         findings: list[Finding] = []
         for edit in self.edits:
             findings.extend(edit.check(claim, self.context))
+        findings.extend(self._split_part_findings(claim))
         if not any(f.severity == ERROR for f in findings):
             findings.extend(_x12_writable(claim))
         return ScrubResult(findings)
+
+    def _split_part_findings(self, claim: Claim) -> list[Finding]:
+        """The first-listed edits (FIRST_LISTED_EDITS) on each part of a claim with more than
+        MAX_DIAGNOSES diagnoses: every part goes out as its own claim with its own first-listed
+        diagnosis, which may not be the whole claim's (a later part may start with a fall code).
+        A part led by the claim's own first diagnosis is left to the whole-claim check. Diagnosis
+        numbers are the whole claim's."""
+        if len(claim.diagnoses) <= MAX_DIAGNOSES:
+            return []
+        edits = [e for e in self.edits if e.id in FIRST_LISTED_EDITS]
+        out = []
+        for k, part in enumerate(split_by_diagnoses(claim), start=1):
+            if not part.diagnoses or part.diagnoses[0] == claim.diagnoses[0]:
+                continue
+            for edit in edits:
+                for f in edit.check(part, self.context):
+                    at = claim.diagnoses.index(part.diagnoses[f.diagnosis - 1]) + 1 if f.diagnosis else None
+                    out.append(
+                        replace(
+                            f,
+                            message=f"Claim {part.claim_id} (part {k} of the split claim): {f.message}",
+                            fix=f"{f.fix} Or point that part's lines at a diagnosis that may lead, or drop "
+                            f"diagnoses so the claim fits in one ({MAX_DIAGNOSES} at most).",
+                            diagnosis=at,
+                        )
+                    )
+        return out
 
     def check(self, claim: Claim) -> list[Finding]:
         return self.scrub(claim).findings

@@ -18,7 +18,7 @@ from test_scrubber import CLEAN_LINES, MUE_FILE, PLANTED, PTP_FILE, TODAY, line,
 from chartcoder.billing.claim import Address, Claim, Dose, Ndc, OtherCoverage, Payer, Person, Provider, ServiceLine
 from chartcoder.billing.ncci import load_mue, load_ptp
 from chartcoder.billing.scrubber import EDIT_IDS, Scrubber
-from chartcoder.billing.x12 import parse_837p, validate_837p, write_837p
+from chartcoder.billing.x12 import parse_837p, parse_837p_claims, validate_837p, write_837p
 
 KNEE = ("M17.12",)
 MEDICARE = Payer("Medicare Part B", "MCRB1", claim_filing="MB")
@@ -339,3 +339,53 @@ def test_split_pathology_takes_tc_and_26_but_a_clinical_lab_test_takes_no_tc(scr
     assert validate_837p(write_837p(pathology, created=datetime(2026, 3, 10, 9, 30))) == []
     lab = make_claim(KNEE, [line("80061", "40", (1,), modifiers=("TC",))])
     assert [f.line for f in scrubber.check(lab) if f.edit == "MODIFIER_INVALID"] == [1]
+
+
+# -- a claim split over several 837P claims (more than 12 diagnoses) -------------------------------
+
+TWELVE = ("S93.401A", "E78.5", "J45.909", "M17.11", "K21.9", "F17.210", "R07.9", "I25.10", "E11.9", "J06.9",
+          "M54.50", "R51.9")  # fmt: skip
+
+
+def split_claim(last: str, *, pointers: tuple[int, ...] = (13,), first: str = "S93.401A") -> Claim:
+    """Thirteen diagnoses: twelve pointed by the first three lines (the first part), the 13th
+    (`last`) by a fourth line, so it goes out on a second claim with that line's diagnoses."""
+    lines = [
+        line("99214", "150", (1, 2, 3, 4)),
+        line("80061", "40", (5, 6, 7, 8)),
+        line("83036", "25", (9, 10, 11, 12)),
+        line("81002", "10", pointers),
+    ]
+    return make_claim((first, *TWELVE[1:], last), lines)
+
+
+def part_firsts(claim: Claim) -> list[str]:
+    text = write_837p(claim, created=datetime(2026, 3, 10, 9, 30))
+    assert validate_837p(text) == []
+    return [part.diagnoses[0] for part in parse_837p_claims(text)]
+
+
+def test_a_later_part_led_by_an_external_cause_code_is_an_error(scrubber):
+    """Guideline I.C.20 holds for every claim sent: the fall code, listed 13th after the injury on
+    the whole claim, would lead the second claim alone (HI*ABK:W19XXXA)."""
+    claim = split_claim("W19.XXXA")
+    assert part_firsts(claim) == ["S93.401A", "W19.XXXA"]
+    errors = [f for f in scrubber.check(claim) if f.severity == "error"]
+    assert [(f.edit, f.diagnosis) for f in errors] == [("EXTERNAL_CAUSE_FIRST", 13)]
+    assert "PCN0001-2" in errors[0].message
+    # the fix: the line also points at the injury the fall explains, which then leads the part
+    fixed = split_claim("W19.XXXA", pointers=(1, 13))
+    assert part_firsts(fixed) == ["S93.401A", "S93.401A"]
+    assert {f.edit for f in scrubber.check(fixed)} == {"TOO_MANY_DIAGNOSES"}
+
+
+def test_a_later_part_led_by_a_manifestation_code_is_an_error(scrubber):
+    """Alzheimer's disease first on the whole claim, the dementia it causes (F02.80, a manifestation)
+    13th: alone on the second claim it would be listed first, which ICD-10-CM never allows."""
+    claim = split_claim("F02.80", first="G30.9")
+    assert part_firsts(claim) == ["G30.9", "F02.80"]
+    errors = [f for f in scrubber.check(claim) if f.severity == "error"]
+    assert [(f.edit, f.diagnosis) for f in errors] == [("MANIFESTATION_FIRST", 13)]
+    fixed = split_claim("F02.80", first="G30.9", pointers=(1, 13))
+    assert part_firsts(fixed) == ["G30.9", "G30.9"]
+    assert {f.edit for f in scrubber.check(fixed)} == {"TOO_MANY_DIAGNOSES"}
