@@ -13,8 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from test_scrubber import CLEAN_LINES, MUE_FILE, PLANTED, PTP_FILE, TODAY, line, make_claim
+from test_assembler import encounter
+from test_scrubber import CLEAN_LINES, DOS, MUE_FILE, PLANTED, PTP_FILE, TODAY, line, make_claim
 
+from chartcoder.billing.assembler import assemble, load_fee_schedule, load_practice
 from chartcoder.billing.claim import Address, Claim, Dose, Ndc, OtherCoverage, Payer, Person, Provider, ServiceLine
 from chartcoder.billing.ncci import load_mue, load_ptp
 from chartcoder.billing.scrubber import EDIT_IDS, Scrubber
@@ -78,6 +80,15 @@ def injection(*mods: str, units: int = 1) -> ServiceLine:
     return line("20610", "120", (1,), modifiers=mods, units=Decimal(units))
 
 
+def assembled_unordered(diagnoses: list[str]) -> Claim:
+    """The claim the assembler builds for an encounter whose coder listed `diagnoses` in that order
+    without a diagnosis_order, one visit pointing at all of them: the conventions set the order."""
+    codes = [{"code": c, "system": "ICD-10-CM", "state": "added"} for c in diagnoses]
+    codes.append({"code": "99214", "system": "CPT", "state": "added", "pointers": list(diagnoses)})
+    enc = encounter(codes=codes, date_of_service=DOS.isoformat())
+    return assemble(enc, load_practice(), load_fee_schedule())
+
+
 @dataclass(frozen=True)
 class Planted:
     name: str
@@ -103,9 +114,8 @@ PLANTED_LINES: tuple[Planted, ...] = (
             make_claim(("Y93.01", "S61.210A", "W25.XXXA"), [line("99214", "150", (1, 2, 3))]),
             "I.C.20: Y93 is an external cause"),
     Planted("conventions moved a code the coder did not order (warning)", "DIAGNOSIS_ORDER",
-            make_claim(("G30.9", "F02.80"), [line("99214", "150", (1, 2))],
-                       extra={"resequenced": "G30.9 before F02.80 (the code-first note of F02.80)"}),
-            "the assembler's note (test_assembler shows the assembler writing it)", "warning"),
+            assembled_unordered(["F02.80", "G30.9"]), "the assembler's note on what the conventions moved",
+            "warning"),
     Planted("Z00.00 as a secondary code", "FIRST_LISTED_ONLY",
             make_claim(("I10", "Z00.00"), [line("99214", "150", (1, 2))]), "I.C.21.c.16: Z00 first only"),
     Planted("Z00.01 as a secondary code", "FIRST_LISTED_ONLY",
@@ -389,3 +399,12 @@ def test_a_later_part_led_by_a_manifestation_code_is_an_error(scrubber):
     fixed = split_claim("F02.80", first="G30.9", pointers=(1, 13))
     assert part_firsts(fixed) == ["G30.9", "G30.9"]
     assert {f.edit for f in scrubber.check(fixed)} == {"TOO_MANY_DIAGNOSES"}
+
+
+def test_the_planted_reorder_is_the_assemblers():
+    """The DIAGNOSIS_ORDER case is built by the assembler: the coder listed the dementia (F02.80, a
+    manifestation) first; its code-first note puts Alzheimer's disease ahead, and the claim says so."""
+    case = next(c for c in PLANTED_LINES if c.edit == "DIAGNOSIS_ORDER")
+    assert [d.code for d in case.claim.diagnoses] == ["G30.9", "F02.80"]
+    assert "G30.9" in case.claim.extra["resequenced"] and "F02.80" in case.claim.extra["resequenced"]
+    assert case.claim.lines[0].pointers == (2, 1)  # the visit still points at F02.80 then G30.9
