@@ -218,11 +218,11 @@ class BillingService:
 def _record_dict(record: ClaimRecord) -> dict[str, Any]:
     return {
         "id": record.id,
+        "control_number": record.control_number or record.id,  # in ClaimRecordOut's order
         "encounter_id": record.encounter_id,
         "encounter_version": record.encounter_version,
         "created_at": record.created_at.isoformat(),
         "clean": record.clean,
         "findings": record.findings,
         "claim": record.claim,
-        "control_number": record.control_number or record.id,
     }
