@@ -22,8 +22,8 @@ from chartcoder.api.schemas.encounters import (
     Reason,
     Worklist,
 )
-from chartcoder.domain.errors import InvalidInputError
-from chartcoder.domain.roles import Permission
+from chartcoder.domain.errors import InvalidInputError, PermissionDeniedError
+from chartcoder.domain.roles import Permission, roles_for
 from chartcoder.review.decisions import DecisionIn
 from chartcoder.review.states import REASONS
 
@@ -86,8 +86,21 @@ def worklist(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> Any:
     """The worklist: encounters by status, date of service and payer, least confident first (or
-    most uncertain first, for active learning)."""
-    return review.worklist(status, date_from, date_to, payer, order, limit, offset, claim_status, patient)
+    most uncertain first, for active learning). Each item's claim (and the claim_status filter) only
+    for callers who may read claims."""
+    claims = _may_read_claims(who, claim_status)
+    return review.worklist(status, date_from, date_to, payer, order, limit, offset, claim_status, patient, claims)
+
+
+def _may_read_claims(who: Principal, claim_status: str | None) -> bool:
+    """Whether the worklist shows `who` the claims; filtering by claim status without that is a 403."""
+    claims = who.role in roles_for(Permission.READ_CLAIM)
+    if claim_status and not claims:
+        wanted = " or ".join(roles_for(Permission.READ_CLAIM))
+        raise PermissionDeniedError(
+            f"the claim_status filter needs a role that reads claims ({wanted}); you are {who.role}"
+        )
+    return claims
 
 
 @router.get(

@@ -124,8 +124,10 @@ class ReviewService:
         offset: int = 0,
         claim_status: str | None = None,
         patient: str | None = None,
+        claims: bool = True,
     ) -> dict[str, Any]:
-        """The worklist (chartcoder/review/worklist.py): filtered, ordered, one page."""
+        """The worklist (chartcoder/review/worklist.py): filtered, ordered, one page; the claims
+        only when `claims` (the caller may read them)."""
         with self.store.session(write=False) as s:
             return worklist.page(
                 s,
@@ -134,6 +136,7 @@ class ReviewService:
                 limit,
                 offset,
                 self.settings,
+                claims,
             )
 
     def decide(self, encounter_id: str, version: int, batch: Sequence[DecisionIn], actor: Principal) -> dict[str, Any]:

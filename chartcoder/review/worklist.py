@@ -114,7 +114,10 @@ def claim_summary(enc: Encounter, claim: ClaimRecord | None) -> dict[str, Any]:
     }
 
 
-def page(s: Session, f: Filters, order: str, limit: int, offset: int, settings: Settings) -> dict[str, Any]:
+def page(
+    s: Session, f: Filters, order: str, limit: int, offset: int, settings: Settings, claims: bool = True
+) -> dict[str, Any]:
+    """One page of the worklist; each item's claim only when `claims` (the caller may read claims)."""
     q = _filtered(f)
     total = int(s.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0)
     rows = list(s.execute(_ordered(q, order).limit(limit).offset(offset)).tuples())
@@ -130,6 +133,7 @@ def page(s: Session, f: Filters, order: str, limit: int, offset: int, settings: 
         item["n_suggestions"] = len(sets[e.id].suggestions) if e.id in sets else 0
         item["n_pending"] = sum(1 for c in codes if c["state"] == "pending")
         item["n_decided"] = sum(1 for c in codes if c["state"] != "pending")
-        item["claim"] = claim_summary(e, claim)
+        if claims:
+            item["claim"] = claim_summary(e, claim)
         items.append(item)
     return {"items": items, "total": total}

@@ -33,6 +33,7 @@ def api(db_url, settings, service):
         ("coder2", "coder", "Bo Coder"),
         ("biller1", "biller", "Cy Biller"),
         ("admin1", "admin", "Di Admin"),
+        ("sci1", "data_scientist", "Ed Scientist"),
     ]:
         review.accounts.create_user(name, PASSWORD, role, display)
         tokens[name] = review.accounts.sign_in(name, PASSWORD)[1]
@@ -191,3 +192,15 @@ def test_the_billers_worklist_has_claim_status_patient_and_filters(api):
     assert api("biller1", "GET", "/v1/encounters?claim_status=clean&status=all").json()["total"] == 0
     r = api("biller1", "GET", "/v1/encounters?claim_status=paid")
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "query.claim_status"
+
+
+def test_the_worklist_shows_claims_only_to_those_who_may_read_them(api):
+    done = _finalized(api)
+    for who in ("biller1", "coder1", "admin1"):
+        items = api(who, "GET", "/v1/encounters?status=all").json()["items"]
+        assert [i["claim"]["status"] for i in items] == ["not_built"], who
+    r = api("sci1", "GET", "/v1/encounters?status=all")
+    assert r.status_code == 200 and [i["id"] for i in r.json()["items"]] == [done["id"]]
+    assert "claim" not in r.json()["items"][0]
+    r = api("sci1", "GET", "/v1/encounters?status=all&claim_status=not_built")
+    assert r.status_code == 403 and r.json()["error"] == "forbidden" and "claim_status" in r.json()["detail"]

@@ -143,7 +143,9 @@ class WorklistItem(EncounterSummary):
     n_suggestions: int = Field(..., description="Codes the model suggested.")
     n_pending: int = Field(..., description="Codes no one has decided on yet.")
     n_decided: int = Field(..., description="Codes accepted, added or rejected.")
-    claim: ClaimSummary
+    claim: ClaimSummary | None = Field(
+        None, description="The newest claim; only for callers who may read claims (biller, coder, admin)."
+    )
 
 
 class Worklist(Out):
