@@ -8,11 +8,12 @@ Create Date: 2026-12-08
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
 from chartcoder.store.base import UTCDateTime
-from chartcoder.store.review import patient_key
 
 revision = "0005"
 down_revision = "0004"
@@ -55,6 +56,13 @@ def upgrade() -> None:
             if key:
                 conn.execute(encounters.update().where(encounters.c.id == encounter_id).values(patient_key=key))
             last_id = encounter_id
+
+
+def patient_key(patient: dict[str, Any]) -> str | None:
+    """A copy of chartcoder.store.review.patient_key as of this revision: a migration must keep doing
+    what it did when it was written, whatever the application code becomes."""
+    words = " ".join(str(patient.get(k) or "").strip() for k in ("name", "id")).strip()
+    return words.casefold()[:320] or None
 
 
 def downgrade() -> None:
