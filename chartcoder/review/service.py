@@ -288,11 +288,20 @@ class ReviewService:
             return s.scalar(select(Encounter.version).where(Encounter.id == encounter_id))
 
 
+# Audited events that leave the encounter's version as it was: a stale version was not their doing.
+UNVERSIONED_ACTIONS = ("encounter.lock_taken_over", "suggestions.stored")
+
+
 def _stale(s: Session, encounter_id: str, current: int, sent: int) -> ConflictError:
     """The 409 of a stale version, naming who changed the encounter last and when."""
     last = s.scalar(
         select(AuditEvent)
-        .where(AuditEvent.encounter_id == encounter_id, AuditEvent.actor_id.is_not(None))
+        .where(
+            AuditEvent.encounter_id == encounter_id,
+            AuditEvent.actor_id.is_not(None),
+            AuditEvent.action.not_in(UNVERSIONED_ACTIONS),
+            AuditEvent.action.not_like("claim.%"),  # building a claim reads the encounter, never changes it
+        )
         .order_by(AuditEvent.id.desc())
         .limit(1)
     )

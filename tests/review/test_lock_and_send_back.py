@@ -123,6 +123,14 @@ def test_a_stale_version_names_who_changed_the_encounter(api):
     assert r.json()["changed_by"] == "coder1" and "coder1 changed it" in r.json()["detail"]
     assert r.json()["current_version"] == 2
 
+    # A take-over leaves the version as it was: the conflict still names the one who changed it.
+    assert api("coder1", "POST", f"/v1/encounters/{eid}/lock", json={}).status_code == 200
+    assert api("coder2", "POST", f"/v1/encounters/{eid}/lock", json={"take_over": True}).status_code == 200
+    assert api("coder2", "DELETE", f"/v1/encounters/{eid}/lock").status_code == 204
+    r = api("admin1", "POST", f"/v1/encounters/{eid}/decisions", json=body)
+    assert r.status_code == 409 and r.json()["changed_by"] == "coder1", r.text
+    assert "coder1 changed it (decision.accept" in r.json()["detail"]
+
 
 def _finalized(api, **fields) -> dict:
     enc = _create(api, **fields)
