@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         "last are kept, those between are read as spaces. Offsets stay those of the sent text.",
     )
     max_top_k: int = Field(100, ge=1)
+    chart_lock_idle_minutes: int = Field(
+        30,
+        ge=1,
+        description="A chart lock lapses when neither it was taken nor the encounter changed for this many minutes: "
+        "a coder who walked away does not keep the chart from others.",
+    )
     default_top_k: int = Field(20, ge=1)
     api_keys: str = Field(
         "",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -215,8 +215,15 @@ class ReviewService:
         for attempt in (1, 2):
             try:
                 with self.store.session() as s:
-                    views.load(s, encounter_id)
-                    return locks.take(s, encounter_id, actor, take_over)
+                    enc = views.load(s, encounter_id)
+                    if enc.status != "open":  # a finalized chart is reopened (or sent back), not held
+                        raise ConflictError(
+                            f"encounter {encounter_id} is {enc.status}; only an open encounter can be locked "
+                            "(reopen it with a reason to code it again)",
+                            "encounter_finalized",
+                            enc.version,
+                        )
+                    return locks.take(s, encounter_id, actor, take_over, self._idle)
             except IntegrityError:  # two took a free lock at once: the second sees the first's
                 if attempt == 2:
                     raise
@@ -225,7 +232,7 @@ class ReviewService:
     def unlock(self, encounter_id: str, actor: Principal) -> None:
         with self.store.session() as s:
             views.load(s, encounter_id)
-            locks.release(s, encounter_id, actor)
+            locks.release(s, encounter_id, actor, self._idle)
 
     def audit_trail(self, encounter_id: str) -> list[dict[str, Any]]:
         with self.store.session(write=False) as s:
@@ -243,6 +250,11 @@ class ReviewService:
         return export.audited_charts(self.store, self.settings, since, until, batch)
 
     # -- internals -------------------------------------------------------------------------------
+    @property
+    def _idle(self) -> timedelta:
+        """How long a chart lock lasts without activity (chartcoder/review/locks.py)."""
+        return timedelta(minutes=self.settings.chart_lock_idle_minutes)
+
     def _change(
         self,
         encounter_id: str,
@@ -260,7 +272,7 @@ class ReviewService:
             with self.store.session() as s:
                 enc = views.load(s, encounter_id)
                 if check_lock:  # first: while someone else holds the chart, that is what to say
-                    locks.check(s, encounter_id, actor, enc.version)
+                    locks.check(s, encounter_id, actor, self._idle, enc.version)
                 if enc.version != version:
                     raise _stale(s, encounter_id, enc.version, version)
                 if need_finalized and enc.status != "finalized":

@@ -3,7 +3,7 @@ whole encounter with its note, suggestions and code states, and the audit trail.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -65,7 +65,8 @@ def encounter_view(s: Session, enc: Encounter, settings: Settings) -> dict[str, 
     if enc.finalized_by is not None:
         finalizer = s.get(User, enc.finalized_by)
         out["finalized_by"] = finalizer.username if finalizer else None
-    out["lock"] = locks.lock_view(locks.current(s, enc.id))  # last, where EncounterOut has it
+    idle = timedelta(minutes=settings.chart_lock_idle_minutes)
+    out["lock"] = locks.lock_view(locks.current(s, enc.id, idle))  # last, where EncounterOut has it
     return out
 
 

@@ -212,3 +212,40 @@ def test_the_worklist_shows_claims_only_to_those_who_may_read_them(api):
     assert "claim" not in r.json()["items"][0]
     r = api("sci1", "GET", "/v1/encounters?status=all&claim_status=not_built")
     assert r.status_code == 403 and r.json()["error"] == "forbidden" and "claim_status" in r.json()["detail"]
+
+
+def test_only_an_open_encounter_can_be_locked(api):
+    done = _finalized(api)
+    eid, v = done["id"], done["version"]
+    r = api("coder2", "POST", f"/v1/encounters/{eid}/lock", json={})
+    assert r.status_code == 409 and r.json()["error"] == "encounter_finalized" and "reopen" in r.json()["detail"]
+    # Nobody holds it, so the first coder reopens it, and then it can be locked.
+    r = api("coder1", "POST", f"/v1/encounters/{eid}/reopen", json={"version": v, "reason": "add the CKD stage"})
+    assert r.status_code == 200, r.text
+    assert api("coder2", "POST", f"/v1/encounters/{eid}/lock", json={}).status_code == 200
+
+
+def test_an_idle_chart_lock_lapses(api, db_url):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from chartcoder.store.base import utcnow
+    from chartcoder.store.database import ReviewStore
+    from chartcoder.store.review import ChartLock, Encounter
+
+    eid = _create(api)["id"]
+    assert api("coder1", "POST", f"/v1/encounters/{eid}/lock", json={}).status_code == 200
+    assert api("coder2", "POST", f"/v1/encounters/{eid}/lock", json={}).status_code == 409
+    # 31 minutes idle (the default lapse is 30): neither the lock taken nor the encounter changed since.
+    store = ReviewStore(db_url)
+    then = utcnow() - timedelta(minutes=31)
+    with store.session() as s:
+        s.execute(update(ChartLock.__table__).where(ChartLock.encounter_id == eid).values(since=then))
+        s.execute(update(Encounter.__table__).where(Encounter.id == eid).values(updated_at=then))
+    store.dispose()
+    assert api("coder2", "GET", f"/v1/encounters/{eid}").json()["lock"] is None
+    body = {"version": 1, "decisions": [{"action": "accept", "code": "E11.22"}]}
+    assert api("coder2", "POST", f"/v1/encounters/{eid}/decisions", json=body).status_code == 200
+    r = api("coder2", "POST", f"/v1/encounters/{eid}/lock", json={})
+    assert r.status_code == 200 and r.json()["lock"]["username"] == "coder2" and r.json()["taken_over_from"] is None
