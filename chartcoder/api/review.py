@@ -21,6 +21,7 @@ from chartcoder.api.schemas.encounters import (
     LockAnswer,
     Reason,
     Worklist,
+    WorklistSearch,
 )
 from chartcoder.domain.errors import InvalidInputError, PermissionDeniedError
 from chartcoder.domain.roles import Permission, roles_for
@@ -66,9 +67,7 @@ def worklist(
     date_from: IsoDate | None = None,
     date_to: IsoDate | None = None,
     payer: Annotated[str | None, Query(max_length=200)] = None,
-    patient: Annotated[
-        str | None, Query(max_length=200, description="Part of the patient's name or id (MRN), any case.")
-    ] = None,
+    patient: Annotated[str | None, Query(include_in_schema=False)] = None,
     claim_status: Annotated[
         Literal["not_built", "clean", "findings", "outdated", "sent_back"] | None,
         Query(description="The newest claim's status (the biller's filter); see ClaimSummary."),
@@ -87,9 +86,27 @@ def worklist(
 ) -> Any:
     """The worklist: encounters by status, date of service and payer, least confident first (or
     most uncertain first, for active learning). Each item's claim (and the claim_status filter) only
-    for callers who may read claims."""
+    for callers who may read claims. The patient filter is POST /v1/encounters/search's (never in a URL)."""
+    if patient is not None:
+        raise InvalidInputError(
+            "'patient' is not taken in the URL (it would name the patient in logs and browser history); "
+            "send the filters in the body of POST /v1/encounters/search."
+        )
     claims = _may_read_claims(who, claim_status)
-    return review.worklist(status, date_from, date_to, payer, order, limit, offset, claim_status, patient, claims)
+    return review.worklist(status, date_from, date_to, payer, order, limit, offset, claim_status, None, claims)
+
+
+@router.post("/encounters/search", response_model=Worklist, response_model_exclude_unset=True, tags=["review"])
+def search_worklist(
+    body: WorklistSearch, who: Annotated[Principal, _allowed(Permission.LIST_ENCOUNTERS)], review: Review
+) -> Any:
+    """The worklist with its filters in the body, the patient filter (part of the name or MRN, any case)
+    among them: a patient's name never travels in a URL. Answers as GET /v1/encounters."""
+    f = body
+    claims = _may_read_claims(who, f.claim_status)
+    return review.worklist(
+        f.status, f.date_from, f.date_to, f.payer, f.order, f.limit, f.offset, f.claim_status, f.patient, claims
+    )
 
 
 def _may_read_claims(who: Principal, claim_status: str | None) -> bool:

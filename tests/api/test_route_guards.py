@@ -34,6 +34,7 @@ OPEN = {
 EXPECTED = {
     ("POST", "/v1/encounters"): Permission.CREATE_ENCOUNTER,
     ("GET", "/v1/encounters"): Permission.LIST_ENCOUNTERS,
+    ("POST", "/v1/encounters/search"): Permission.LIST_ENCOUNTERS,
     ("GET", "/v1/encounters/{encounter_id}"): Permission.READ_ENCOUNTER,
     ("POST", "/v1/encounters/{encounter_id}/decisions"): Permission.DECIDE,
     ("POST", "/v1/encounters/{encounter_id}/finalize"): Permission.DECIDE,

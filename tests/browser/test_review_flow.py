@@ -340,6 +340,7 @@ def test_the_billers_worklist_and_send_back(page, browser, live_server, people, 
     page.get_by_test_id("filter-patient").press("Enter")
     expect(page.locator("[data-testid=worklist-row]")).to_have_count(1)
     expect(page.locator("[data-testid=worklist-row]")).to_have_attribute("data-encounter-id", billed["id"])
+    assert "mrn-bill-1" not in page.url.casefold()  # the patient filter stays out of the address (history)
     page.screenshot(path=str(artifacts_dir / "biller-worklist.png"), full_page=True)
 
     # Send back to coder (b), with a reason.

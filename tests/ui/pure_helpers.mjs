@@ -11,7 +11,7 @@ const load = (name) => import(pathToFileURL(join(dir, "js", name)).href);
 
 const { utf16Mapper, evidenceSpans, segmentText } = await load("evidence.js");
 const { buildRows, codeKey, nextAfterDecision } = await load("rows.js");
-const { parseHash, worklistQuery, toSearchParams } = await load("routes.js");
+const { parseHash, worklistQuery, toSearchParams, worklistHash, worklistSearchBody } = await load("routes.js");
 const {
   formatDetail, money, pct, personName, warningKind, reasonKey, reasonIndex, assertionLabel, sectionLabel, claimStatusLabel,
 } = await load("format.js");
@@ -89,6 +89,10 @@ check("hash routes and worklist filters", () => {
   assert.equal(toSearchParams(q).toString(), "status=finalized&order=confidence&date_from=2024-01-02&payer=Acme");
   const b = worklistQuery({ claim_status: "sent_back", patient: " mrn-42 " }, "finalized");
   assert.equal(toSearchParams(b).toString(), "status=finalized&order=confidence&patient=mrn-42&claim_status=sent_back");
+  // The page's address never holds the patient filter (browser history, proxy logs); the search body does.
+  assert.equal(worklistHash(b), "#/worklist?status=finalized&order=confidence&claim_status=sent_back");
+  assert.equal(worklistHash(worklistQuery({ patient: "Zed Quill" })), "#/worklist?status=open&order=confidence");
+  assert.deepEqual(worklistSearchBody(b, 50), { limit: 50, status: "finalized", order: "confidence", patient: "mrn-42", claim_status: "sent_back", offset: 0 });
 });
 
 check("the New encounter body leaves empty optional fields out", () => {

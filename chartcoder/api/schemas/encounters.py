@@ -148,6 +148,21 @@ class WorklistItem(EncounterSummary):
     )
 
 
+class WorklistSearch(Strict):
+    """The worklist's filters in a request body (POST /v1/encounters/search): the patient filter names a
+    patient, which must not travel in a URL (proxy and server logs, browser history)."""
+
+    status: Literal["open", "finalized", "all"] = "open"
+    date_from: IsoDate | None = None
+    date_to: IsoDate | None = None
+    payer: str | None = Field(None, max_length=200)
+    patient: str | None = Field(None, max_length=200, description="Part of the patient's name or id (MRN), any case.")
+    claim_status: Literal["not_built", "clean", "findings", "outdated", "sent_back"] | None = None
+    order: Literal["confidence", "uncertainty", "date", "created"] = "confidence"
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=10**9)
+
+
 class Worklist(Out):
     items: list[WorklistItem]
     total: int = Field(..., description="Encounters matching the filters (all pages).")

@@ -38,6 +38,23 @@ export function toSearchParams(q) {
 }
 
 /**
+ * The worklist's page address for filters `q`, without the patient filter: a patient's name or MRN
+ * must not be in a URL (browser history, proxy logs); the page keeps that filter in memory.
+ */
+export function worklistHash(q) {
+  const { patient: _patient, ...rest } = q;
+  const qs = toSearchParams(rest).toString();
+  return qs ? `#/worklist?${qs}` : "#/worklist";
+}
+
+/** The body of POST /v1/encounters/search for filters `q` (the patient filter travels only here). */
+export function worklistSearchBody(q, limit) {
+  const body = { limit };
+  for (const [k, v] of Object.entries(q)) if (v !== "" && v != null) body[k] = v;
+  return body;
+}
+
+/**
  * Goes to `hash`. Going to the hash already shown draws it again: the router (app.js) listens to
  * hashchange, which the browser does not fire for the same hash, so it is fired here.
  */

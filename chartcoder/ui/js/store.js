@@ -11,7 +11,7 @@ export const state = {
   user: null, // the signed-in person ({username, display_name, role}) or null
   view: null, // "login" | "worklist" | "encounter" | "feedback"
   afterLogin: "#/worklist", // where to go once signed in
-  worklist: { items: [], total: 0, selected: 0, query: null, seq: 0 },
+  worklist: { items: [], total: 0, selected: 0, query: null, seq: 0, patient: "" }, // patient: never in the URL
   lastEncounterId: null,
   reasons: null, // [{code, label}], loaded once
   enc: null, // the Encounter on screen
@@ -85,6 +85,11 @@ export function setReasons(reasons) {
 
 export function setWorklistQuery(q) {
   state.worklist.query = q;
+}
+
+/** The worklist's patient filter, kept in memory only (never in the page's address). */
+export function setWorklistPatient(patient) {
+  state.worklist.patient = patient;
 }
 
 /** A new worklist request; answers to older ones are dropped. */

@@ -5,10 +5,10 @@ import { $, announce, h, mount } from "./dom.js";
 import { CLAIM_STATUS_LABELS, claimStatusLabel, money, pct } from "./format.js";
 import { openNewEncounter } from "./new-encounter.js";
 import { may } from "./roles.js";
-import { go, openEncounter, toSearchParams, worklistQuery } from "./routes.js";
+import { go, openEncounter, worklistHash, worklistQuery, worklistSearchBody } from "./routes.js";
 import { api } from "./session.js";
 import {
-  els, moveWorklistSelection, nextWorklistRequest, resetElements, setView, setWorklistPage, setWorklistQuery, state,
+  els, moveWorklistSelection, nextWorklistRequest, resetElements, setView, setWorklistPage, setWorklistPatient, setWorklistQuery, state,
 } from "./store.js";
 
 const PAGE_SIZE = 50;
@@ -19,7 +19,8 @@ function defaultWorklistStatus() {
 }
 
 export async function showWorklist(rawQuery) {
-  const q = worklistQuery(rawQuery, defaultWorklistStatus());
+  // The patient filter is never read from (or put in) the address: it is kept in memory only.
+  const q = worklistQuery({ ...rawQuery, patient: state.worklist.patient || "" }, defaultWorklistStatus());
   if (state.view !== "worklist" || !els.worklistForm) buildWorklist(q);
   setView("worklist");
   setWorklistQuery(q);
@@ -117,16 +118,15 @@ function applyFilters(offset) {
     date_to: f.namedItem("date_to").value, payer: f.namedItem("payer").value, patient: f.namedItem("patient").value,
     claim_status: f.namedItem("claim_status").value, offset,
   });
-  const qs = toSearchParams(q).toString();
-  go(qs ? `#/worklist?${qs}` : "#/worklist");
+  setWorklistPatient(q.patient);
+  go(worklistHash(q));
 }
 
 async function loadWorklist(q) {
   const seq = nextWorklistRequest();
-  const params = toSearchParams({ ...q, limit: PAGE_SIZE });
   els.table.setAttribute("aria-busy", "true");
   try {
-    const res = await api("GET", `/encounters?${params}`);
+    const res = await api("POST", "/encounters/search", worklistSearchBody(q, PAGE_SIZE));
     if (seq !== state.worklist.seq || state.view !== "worklist") return;
     const items = res.items || [];
     setWorklistPage(items, res.total ?? items.length);
