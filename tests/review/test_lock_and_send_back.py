@@ -255,3 +255,80 @@ def test_an_idle_chart_lock_lapses(api, db_url):
     assert api("coder2", "POST", f"/v1/encounters/{eid}/decisions", json=body).status_code == 200
     r = api("coder2", "POST", f"/v1/encounters/{eid}/lock", json={})
     assert r.status_code == 200 and r.json()["lock"]["username"] == "coder2" and r.json()["taken_over_from"] is None
+
+
+# Synthetic, as in tests/browser/test_claim_page.py: the knowledge engine suggests these codes for it.
+CLAIM_NOTE = (
+    "Established patient seen for follow-up. Assessment: Type 2 diabetes mellitus with diabetic chronic kidney "
+    "disease stage 3b. Essential hypertension. Procedure: ECG performed for palpitations. Total time 32 minutes."
+)
+BILLABLE = {"E11.22", "N18.32", "I12.9", "R00.2", "93000", "99214"}
+
+
+def _billed(api, external_id: str, added: list[dict]) -> tuple[dict, dict]:
+    """A finalized encounter with the claim a biller built from it: (encounter, claim record)."""
+    enc = _create(
+        api,
+        text=CLAIM_NOTE,
+        external_id=external_id,
+        date_of_service="2026-11-20",
+        patient={
+            "id": f"MRN-{external_id}",
+            "name": "Jane Claimtest",
+            "sex": "F",
+            "birth_date": "1958-03-14",
+            "address": {"line1": "12 Elm Street", "city": "Springfield", "state": "IL", "zip": "62704"},
+        },
+        provider={"npi": "1234567893", "name": "Dr Test"},
+        payer={"id": "60054", "name": "Aetna", "member_id": "W123456789"},
+    )
+    decisions = [
+        {"action": "accept", "code": c["code"], "system": c["system"]} for c in enc["codes"] if c["code"] in BILLABLE
+    ]
+    assert {d["code"] for d in decisions} == BILLABLE, decisions
+    r = api(
+        "coder1", "POST", f"/v1/encounters/{enc['id']}/decisions", json={"version": 1, "decisions": decisions + added}
+    )
+    assert r.status_code == 200, r.text
+    r = api("coder1", "POST", f"/v1/encounters/{enc['id']}/finalize", json={"version": r.json()["version"]})
+    assert r.status_code == 200, r.text
+    built = api("biller1", "POST", f"/v1/encounters/{enc['id']}/claim")
+    assert built.status_code == 201, built.text
+    return r.json(), built.json()
+
+
+def test_the_claim_status_filters_follow_the_built_claims(api):
+    clean, clean_claim = _billed(api, "C1", [])
+    male_only = [{"action": "add", "code": "N40.0", "system": "ICD-10-CM"}]  # the patient is F
+    bad, bad_claim = _billed(api, "C2", male_only)
+    waiting = _finalized(api)
+    assert clean_claim["clean"] is True and bad_claim["clean"] is False, (clean_claim, bad_claim)
+
+    def listed(claim_status: str) -> list[dict]:
+        r = api("biller1", "GET", f"/v1/encounters?status=all&claim_status={claim_status}")
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    for claim_status, enc, record in [("clean", clean, clean_claim), ("findings", bad, bad_claim)]:
+        items = listed(claim_status)
+        assert [i["id"] for i in items] == [enc["id"]], claim_status
+        total = record["claim"]["total_charge"]
+        assert total is not None and items[0]["claim"]["total_charge"] == str(total)
+        assert items[0]["claim"]["status"] == claim_status and items[0]["claim"]["id"] == record["id"]
+    assert [i["id"] for i in listed("not_built")] == [waiting["id"]]
+    assert listed("outdated") == []
+
+    # Reopened and finalized again: the clean claim was built from an older version now.
+    r = api(
+        "coder1",
+        "POST",
+        f"/v1/encounters/{clean['id']}/reopen",
+        json={"version": clean["version"], "reason": "recheck"},
+    )
+    assert r.status_code == 200, r.text
+    r = api("coder1", "POST", f"/v1/encounters/{clean['id']}/finalize", json={"version": r.json()["version"]})
+    assert r.status_code == 200, r.text
+    assert [i["id"] for i in listed("outdated")] == [clean["id"]]
+    assert listed("outdated")[0]["claim"]["status"] == "outdated"
+    assert listed("clean") == []
+    assert [i["id"] for i in listed("findings")] == [bad["id"]]
