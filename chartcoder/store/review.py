@@ -29,6 +29,8 @@ class Encounter(Base):
     provider: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     payer: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     payer_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    # The coder's diagnosis order (ICD-10-CM codes, first-listed first); None: the conventions order them.
+    diagnosis_order: Mapped[list[str] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="open")
     version: Mapped[int] = mapped_column(Integer, default=1)
     confidence: Mapped[float | None] = mapped_column(Float)
@@ -73,6 +75,8 @@ class Decision(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(String(500))
     score: Mapped[float | None] = mapped_column(Float)
+    # A CPT/HCPCS line's data as the coder set it (modifiers, units, service_date, pointers, ndc, dose).
+    line: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     encounter_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
