@@ -13,12 +13,14 @@ from fastapi.concurrency import run_in_threadpool
 from chartcoder.accounts.principal import Principal
 from chartcoder.api.deps import Caller, RequireRole, Review, SettingsDep
 from chartcoder.api.schemas.common import REVIEW_ERRORS, EncounterId, IsoDate
-from chartcoder.api.schemas.decisions import DecisionBatch, LockIn, ReopenIn, SendBackIn, VersionIn
+from chartcoder.api.schemas.decisions import DecisionBatch, DiagnosisOrderIn, LockIn, ReopenIn, SendBackIn, VersionIn
 from chartcoder.api.schemas.encounters import (
     AuditTrail,
     EncounterCreate,
     EncounterOut,
+    EncounterPatch,
     LockAnswer,
+    ModifierOut,
     Reason,
     Worklist,
     WorklistSearch,
@@ -39,6 +41,14 @@ def _allowed(permission: Permission, person: str | None = None) -> Any:
 def reasons(who: Caller) -> Any:
     """The reasons a coder can give for rejecting or changing a code."""
     return [{"code": c, "label": label} for c, label in REASONS]
+
+
+@router.get("/review/modifiers", response_model=list[ModifierOut], tags=["review"])
+def modifiers(who: Caller) -> Any:
+    """The modifiers a CPT/HCPCS line may carry (the billing layer's modifier table, in our own words)."""
+    from chartcoder.billing.line_rules import modifier_table
+
+    return [{"code": m.code, "group": m.group, "wording": m.wording} for m in modifier_table().modifiers.values()]
 
 
 @router.post(
@@ -141,9 +151,43 @@ def decide(
     who: Annotated[Principal, _allowed(Permission.DECIDE, "decide on codes")],
     review: Review,
 ) -> Any:
-    """Accept, reject, add or change codes, all or none; `version` must be the current one."""
-    batch = [DecisionIn(**d.model_dump()) for d in body.decisions]
+    """Accept, reject, add or change codes, all or none; `version` must be the current one. A CPT/HCPCS
+    code may carry its line: modifiers, units, service_date, pointers, ndc, dose."""
+    batch = [
+        DecisionIn(d.action, d.code, d.system, d.reason, d.note, d.replaces, line=d.line()) for d in body.decisions
+    ]
     return review.decide(encounter_id, body.version, batch, who)
+
+
+@router.put(
+    "/encounters/{encounter_id}/diagnosis-order",
+    response_model=EncounterOut,
+    response_model_exclude_unset=True,
+    tags=["review"],
+)
+def diagnosis_order(
+    encounter_id: EncounterId,
+    body: DiagnosisOrderIn,
+    who: Annotated[Principal, _allowed(Permission.DECIDE, "sequence the diagnoses")],
+    review: Review,
+) -> Any:
+    """The coder's diagnosis order, first-listed first (accepted or added ICD-10-CM codes, each once);
+    the claim lists them so. null gives the order back to the sequencing conventions."""
+    return review.set_diagnosis_order(encounter_id, body.version, body.diagnosis_order, who)
+
+
+@router.patch(
+    "/encounters/{encounter_id}", response_model=EncounterOut, response_model_exclude_unset=True, tags=["review"]
+)
+def update_encounter(
+    encounter_id: EncounterId,
+    body: EncounterPatch,
+    who: Annotated[Principal, _allowed(Permission.EDIT_ENCOUNTER)],
+    review: Review,
+) -> Any:
+    """Correct the patient (demographics, address), payer (id, name, member id) or providers (rendering,
+    referring), also on a finalized encounter: a field given replaces the stored one, null removes it."""
+    return review.update_encounter(encounter_id, body.version, body.changes(), who)
 
 
 @router.post(

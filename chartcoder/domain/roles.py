@@ -22,6 +22,7 @@ class Permission(StrEnum):
     CREATE_ENCOUNTER = "create_encounter"  # also from FHIR and CDS Hooks
     LIST_ENCOUNTERS = "list_encounters"
     READ_ENCOUNTER = "read_encounter"
+    EDIT_ENCOUNTER = "edit_encounter"  # correct the patient, payer and providers after creation
     DECIDE = "decide"  # decide, finalize, reopen (a signed-in person only)
     READ_AUDIT = "read_audit"
     EXPORT_AUDITS = "export_audits"
@@ -41,6 +42,7 @@ GRANTS: dict[Permission, tuple[Role, ...]] = {
     Permission.CREATE_ENCOUNTER: ("coder", "ehr", "admin"),
     Permission.LIST_ENCOUNTERS: _READERS,
     Permission.READ_ENCOUNTER: (*_READERS, "ehr"),
+    Permission.EDIT_ENCOUNTER: ("coder", "biller", "ehr", "admin"),
     Permission.DECIDE: ("coder", "admin"),
     Permission.READ_AUDIT: _READERS,
     Permission.EXPORT_AUDITS: ("data_scientist", "admin"),

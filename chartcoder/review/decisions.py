@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from chartcoder.accounts.audit import record
 from chartcoder.accounts.principal import Principal
 from chartcoder.config import Settings
+from chartcoder.domain.code_systems import PROCEDURE_SYSTEMS, CodeSystem
 from chartcoder.domain.errors import InvalidInputError
 from chartcoder.review.states import ACTIONS, REASON_CODES, SYSTEMS, canonical, code_states
 from chartcoder.review.views import decisions_of, latest_sets
@@ -29,6 +30,9 @@ class DecisionIn:
     reason: str | None = None
     note: str | None = None
     replaces: str | None = None
+    # A CPT/HCPCS line's data, checked against the billing tables by the caller (the API's schema):
+    # modifiers, units, service_date, pointers (ICD-10-CM codes), ndc, dose; None when nothing is set.
+    line: dict[str, Any] | None = None
 
 
 def apply_decisions(
@@ -41,6 +45,7 @@ def apply_decisions(
     rows: list[Decision] = []
     for i, d in enumerate(batch):
         code, replaces = _checked(d, f"decisions[{i}]", known, settings)
+        line = _line_checked(d, f"decisions[{i}]", settings)
         prior = known.get((d.system, code))
         rows.append(
             Decision(
@@ -53,6 +58,7 @@ def apply_decisions(
                 reason=d.reason,
                 note=(d.note or None) and d.note[:500],
                 score=prior["score"] if prior else None,
+                line=line,
                 user_id=actor.user_id,
                 encounter_version=enc.version + 1,
                 created_at=utcnow(),
@@ -60,9 +66,44 @@ def apply_decisions(
         )
         # Later decisions in the same batch see this one (a batch may add a code and reject it).
         known[(d.system, code)] = {"system": d.system, "code": code, "score": prior["score"] if prior else None}
+    _check_pointers(code_states(sset, [*history, *rows], settings=settings))
     for row in rows:
         s.add(row)
         record(s, actor, f"decision.{row.action}", enc.id, _detail(row, sset))
+
+
+def _line_checked(d: DecisionIn, where: str, settings: Settings) -> dict[str, Any] | None:
+    """The line data as stored: only on CPT/HCPCS codes coded by accept, add or change; pointers
+    written as the code set writes them (m1712 -> M17.12)."""
+    if not d.line:
+        return None
+    if d.system not in PROCEDURE_SYSTEMS:
+        raise InvalidInputError(f"{where}: line data ({', '.join(d.line)}) goes on CPT or HCPCS codes only.")
+    if d.action == "reject":
+        raise InvalidInputError(f"{where}: a rejected code has no line data; send it with accept, add or change.")
+    line = dict(d.line)
+    if "pointers" in line:
+        line["pointers"] = [
+            canonical(p, CodeSystem.ICD10CM, f"{where}.pointers", must_exist=False, settings=settings)
+            for p in line["pointers"]
+        ]
+    return line
+
+
+def _check_pointers(codes: Sequence[dict[str, Any]]) -> None:
+    """Every coded CPT/HCPCS line points only at ICD-10-CM codes that are accepted or added, as the
+    batch leaves the encounter (a batch that rejects a diagnosis a line points at must re-point it)."""
+    coded = {c["code"] for c in codes if c["state"] in ("accepted", "added") and c["system"] == CodeSystem.ICD10CM}
+    bad = [
+        f"{c['code']} points at {', '.join(p for p in c['pointers'] if p not in coded)}"
+        for c in codes
+        if c["state"] in ("accepted", "added") and c.get("pointers") and not set(c["pointers"]) <= coded
+    ]
+    if bad:
+        raise InvalidInputError(
+            f"{'; '.join(bad)}: a line's pointers must name ICD-10-CM codes accepted or added on this "
+            "encounter; accept or add the diagnosis, or send the line again with other pointers (same batch)."
+        )
 
 
 def _checked(
@@ -102,6 +143,8 @@ def _detail(row: Decision, sset: SuggestionSet | None) -> dict[str, Any]:
         detail["replaces"] = row.replaces
     if row.score is not None:
         detail["score"] = row.score
+    if row.line:
+        detail["line"] = row.line
     if sset is not None:
         detail["model"] = sset.model
     return detail

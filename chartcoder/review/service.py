@@ -24,7 +24,7 @@ from chartcoder.domain.encounter import Encounter as NoteContext
 from chartcoder.domain.encounter import Setting
 from chartcoder.domain.errors import ConflictError, InvalidInputError
 from chartcoder.domain.uncertainty import uncertainty
-from chartcoder.review import export, locks, views, worklist
+from chartcoder.review import edits, export, locks, views, worklist
 from chartcoder.review.decisions import MAX_BATCH, DecisionIn, apply_decisions
 from chartcoder.review.states import code_states
 from chartcoder.store.audit import AuditEvent
@@ -233,6 +233,27 @@ class ReviewService:
         with self.store.session() as s:
             views.load(s, encounter_id)
             locks.release(s, encounter_id, actor, self._idle)
+
+    def set_diagnosis_order(
+        self, encounter_id: str, version: int, order: Sequence[str] | None, actor: Principal
+    ) -> dict[str, Any]:
+        """The coder's diagnosis order (chartcoder/review/edits.py); the claim lists them so."""
+        return self._change(
+            encounter_id, version, actor, lambda s, enc: edits.set_diagnosis_order(s, enc, order, actor, self.settings)
+        )
+
+    def update_encounter(
+        self, encounter_id: str, version: int, changes: dict[str, dict[str, Any]], actor: Principal
+    ) -> dict[str, Any]:
+        """Correct the patient, payer or providers, also once finalized (a biller fixing a member id)."""
+        return self._change(
+            encounter_id,
+            version,
+            actor,
+            lambda s, enc: edits.update_details(s, enc, changes, actor),
+            allow_finalized=True,
+            check_lock=False,  # demographics and insurance are not the coding the chart lock guards
+        )
 
     def audit_trail(self, encounter_id: str) -> list[dict[str, Any]]:
         with self.store.session(write=False) as s:

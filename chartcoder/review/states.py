@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chartcoder.config import Settings
-from chartcoder.domain.code_systems import CodeSystem
+from chartcoder.domain.code_systems import PROCEDURE_SYSTEMS, CodeSystem
 from chartcoder.domain.errors import InvalidInputError, UnknownCodeError
 from chartcoder.store.review import Decision, SuggestionSet
 
@@ -32,6 +32,8 @@ REASONS: tuple[tuple[str, str], ...] = (
 REASON_CODES = frozenset(code for code, _ in REASONS)
 ACTIONS = ("accept", "reject", "add", "change")
 SYSTEMS = tuple(CodeSystem)
+# What a coder sets on a CPT/HCPCS line (stored with the decision that codes it; docs/review-api.md).
+LINE_FIELDS = ("modifiers", "units", "service_date", "pointers", "ndc", "dose")
 
 
 def canonical(code: str, system: str, where: str, must_exist: bool, settings: Settings | None = None) -> str:
@@ -82,6 +84,7 @@ def code_states(
                 "replaces": None,
                 "decided_by": None,
                 "decided_at": None,
+                **_line(sug["system"], None),
             },
         )
 
@@ -99,6 +102,7 @@ def code_states(
                 "replaces": None,
                 "decided_by": None,
                 "decided_at": None,
+                **_line(system, None),
             }
         return states[(system, code)]
 
@@ -107,12 +111,14 @@ def code_states(
         stamp = {"decided_by": who, "decided_at": d.created_at.isoformat()}
         if d.action == "change" and d.replaces:
             old = entry(d.system, d.replaces)
-            old.update(state="rejected", reason=d.reason, note=d.note, **stamp)
+            old.update(state="rejected", reason=d.reason, note=d.note, **stamp, **_line(old["system"], None))
         e = entry(d.system, d.code)
+        # The latest decision states the line in full: what it leaves out is not set (a reject clears it).
+        line = _line(d.system, d.line if d.action != "reject" else None)
         if d.action == "accept":  # a code a person added stays "added" when accepted again
-            e.update(state="accepted" if e["suggested"] else "added", reason=None, note=None, **stamp)
+            e.update(state="accepted" if e["suggested"] else "added", reason=None, note=None, **stamp, **line)
         elif d.action == "reject":
-            e.update(state="rejected", reason=d.reason, note=d.note, **stamp)
+            e.update(state="rejected", reason=d.reason, note=d.note, **stamp, **line)
         else:  # add, or the new code of a change: a suggested code added by hand counts as accepted
             e.update(
                 state="accepted" if e["suggested"] else "added",
@@ -120,8 +126,16 @@ def code_states(
                 note=d.note,
                 replaces=d.replaces,
                 **stamp,
+                **line,
             )
     return list(states.values())
+
+
+def _line(system: str, line: dict[str, Any] | None) -> dict[str, Any]:
+    """A code entry's line fields: every one (None when not set) on a CPT/HCPCS code, none on a diagnosis."""
+    if system not in PROCEDURE_SYSTEMS:
+        return {}
+    return {f: (line or {}).get(f) for f in LINE_FIELDS}
 
 
 def _describe(

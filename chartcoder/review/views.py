@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chartcoder.config import Settings
+from chartcoder.domain.code_systems import CodeSystem
 from chartcoder.domain.errors import NotFoundError
 from chartcoder.review import locks
 from chartcoder.review.states import code_states
@@ -62,12 +63,22 @@ def encounter_view(s: Session, enc: Encounter, settings: Settings) -> dict[str, 
         else None
     )
     out["codes"] = code_states(sset, decisions, users, settings=settings)
+    out["diagnosis_order"] = diagnosis_order(enc, out["codes"])
     if enc.finalized_by is not None:
         finalizer = s.get(User, enc.finalized_by)
         out["finalized_by"] = finalizer.username if finalizer else None
     idle = timedelta(minutes=settings.chart_lock_idle_minutes)
     out["lock"] = locks.lock_view(locks.current(s, enc.id, idle))  # last, where EncounterOut has it
     return out
+
+
+def diagnosis_order(enc: Encounter, codes: list[dict[str, Any]]) -> list[str] | None:
+    """The coder's diagnosis order among the diagnoses coded now (a code rejected since leaves it, and
+    comes back to its place if coded again); None when the coder set none."""
+    if enc.diagnosis_order is None:
+        return None
+    coded = {c["code"] for c in codes if c["system"] == CodeSystem.ICD10CM and c["state"] in ("accepted", "added")}
+    return [c for c in enc.diagnosis_order if c in coded]
 
 
 def summary(enc: Encounter, users: dict[int, str] | None = None) -> dict[str, Any]:

@@ -42,6 +42,8 @@ EXPECTED = {
     ("POST", "/v1/encounters/{encounter_id}/lock"): Permission.DECIDE,
     ("DELETE", "/v1/encounters/{encounter_id}/lock"): Permission.DECIDE,
     ("POST", "/v1/encounters/{encounter_id}/send-back"): Permission.SEND_BACK,
+    ("PUT", "/v1/encounters/{encounter_id}/diagnosis-order"): Permission.DECIDE,
+    ("PATCH", "/v1/encounters/{encounter_id}"): Permission.EDIT_ENCOUNTER,
     ("GET", "/v1/encounters/{encounter_id}/audit"): Permission.READ_AUDIT,
     ("GET", "/v1/audits/export"): Permission.EXPORT_AUDITS,
     ("GET", "/v1/users"): Permission.MANAGE_ACCOUNTS,
@@ -175,7 +177,7 @@ def test_a_restricted_route_refuses_every_other_role(guarded, method, path):
 
 def test_open_to_every_role_means_signed_in(guarded):
     _, client, who = guarded
-    for path in ("/v1/codes/search?q=asthma", "/v1/review/reasons", "/v1/auth/me"):
+    for path in ("/v1/codes/search?q=asthma", "/v1/review/reasons", "/v1/review/modifiers", "/v1/auth/me"):
         assert client.get(path).status_code == 401
         for role in ROLES:
             assert client.get(path, headers=who["keys"][role]).status_code == 200, (path, role)

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from chartcoder.api.schemas.common import IsoDate, Out, Stored, Strict
+from chartcoder.billing.line_input import state_problem
+from chartcoder.billing.scrubber import npi_valid
 
 
 class AddressIn(Strict):
     line1: str = Field(..., min_length=1, max_length=55)
     line2: str | None = Field(None, max_length=55)
     city: str = Field(..., min_length=1, max_length=30)
-    state: str = Field(..., pattern=r"^[A-Z]{2}$")
+    state: str = Field(..., pattern=r"^[A-Z]{2}$", description="A U.S. state, territory or military code (IL).")
     zip: str = Field(..., pattern=r"^[0-9]{5}([0-9]{4})?$")
+
+    @field_validator("state")
+    @classmethod
+    def _known_state(cls, value: str) -> str:
+        if why := state_problem(value):
+            raise ValueError(why)
+        return value
+
+
+def _npi_checked(value: str | None) -> str | None:
+    if value is not None and not npi_valid(value):
+        raise ValueError("is not a valid NPI: ten digits whose last is the check digit (Luhn, prefix 80840)")
+    return value
 
 
 class Patient(Strict):
@@ -26,9 +41,23 @@ class Patient(Strict):
     age: int | None = Field(None, ge=0, le=130)
 
 
+class ProviderRef(Strict):
+    """A clinician named on the claim besides the rendering one (the referring provider)."""
+
+    npi: str | None = Field(None, pattern=r"^\d{10}$")
+    name: str | None = Field(None, max_length=200, description="First Last, or Last, First.")
+
+    check_npi = field_validator("npi")(_npi_checked)
+
+
 class Provider(Strict):
+    """The rendering provider (the clinician who saw the patient), and who referred the patient."""
+
     npi: str | None = Field(None, pattern=r"^\d{10}$")
     name: str | None = Field(None, max_length=200)
+    referring: ProviderRef | None = None
+
+    check_npi = field_validator("npi")(_npi_checked)
 
 
 class Payer(Strict):
@@ -45,6 +74,24 @@ class EncounterCreate(Strict):
     patient: Patient = Field(default_factory=Patient)
     provider: Provider = Field(default_factory=Provider)
     payer: Payer = Field(default_factory=Payer)
+
+
+class EncounterPatch(Strict):
+    """PATCH /v1/encounters/{id}: each field given replaces the stored one (an address or the referring
+    provider whole), null removes it, a field left out stays."""
+
+    version: int = Field(..., ge=1)
+    patient: Patient | None = None
+    provider: Provider | None = None
+    payer: Payer | None = None
+
+    def changes(self) -> dict[str, dict[str, Any]]:
+        """Only what the caller sent, section by section (nulls kept: they remove a field)."""
+        return {
+            k: getattr(self, k).model_dump(mode="json", exclude_unset=True)
+            for k in ("patient", "provider", "payer")
+            if getattr(self, k) is not None
+        }
 
 
 class Reason(BaseModel):
@@ -71,9 +118,15 @@ class PatientOut(Stored):
     age: int | None = None
 
 
+class ProviderRefOut(Stored):
+    npi: str | None = None
+    name: str | None = None
+
+
 class ProviderOut(Stored):
     npi: str | None = None
     name: str | None = None
+    referring: ProviderRefOut | None = None
 
 
 class PayerOut(Stored):
@@ -185,6 +238,17 @@ class SuggestionSetOut(Out):
     suggestions: list[StoredSuggestion]
 
 
+class NdcOut(Out):
+    code: str = Field(..., description="As entered: 11 digits, 5-4-2, hyphens optional.")
+    unit: str = Field(..., description="F2, GR, ME, ML or UN.")
+    quantity: str = Field(..., description="A decimal string.")
+
+
+class DoseOut(Out):
+    amount: str = Field(..., description="A decimal string.")
+    unit: str = Field(..., description="mg, mcg, g, mL or units.")
+
+
 class CodeState(Out):
     """Where a suggested or added code stands after the decisions so far."""
 
@@ -199,6 +263,13 @@ class CodeState(Out):
     replaces: str | None = Field(None, description="The code this one replaced (a change).")
     decided_by: str | None = Field(None, description="The user name of the last decision.")
     decided_at: str | None = Field(None, description="ISO 8601, UTC.")
+    # The line's data (CPT/HCPCS codes only; each null when not set): docs/review-api.md, "Line data".
+    modifiers: list[str] | None = Field(None, description="In billing order; [] means none.")
+    units: str | None = Field(None, description="A decimal string.")
+    service_date: str | None = Field(None, description="YYYY-MM-DD; null: the encounter's date of service.")
+    pointers: list[str] | None = Field(None, description="The ICD-10-CM codes the line is for.")
+    ndc: NdcOut | None = None
+    dose: DoseOut | None = None
 
 
 class EncounterOut(EncounterSummary):
@@ -208,10 +279,21 @@ class EncounterOut(EncounterSummary):
     suggestion_set: SuggestionSetOut | None = None
     codes: list[CodeState]
     lock: ChartLockOut | None = Field(None, description="Who has it open to code it (the chart lock), if anyone.")
+    diagnosis_order: list[str] | None = Field(
+        None,
+        description="The coder's diagnosis order (first-listed first) among the diagnoses coded now; null: "
+        "none set, the claim orders them by the sequencing conventions.",
+    )
 
 
 class FhirEncounterOut(EncounterOut):
     warnings: list[str] = Field(..., description="What was read past or guessed in the FHIR resources.")
+
+
+class ModifierOut(Out):
+    code: str
+    group: str = Field(..., description="side, finger, toe, eyelid, distinct, ...")
+    wording: str = Field(..., description="What it means, in chartcoder's words.")
 
 
 class AuditActor(Out):

@@ -1,8 +1,8 @@
 """Line data (issue 18): a decision on a CPT/HCPCS code carries the line the coder set (modifiers,
 units, service date, diagnosis pointers, NDC, dose), and an encounter the coder's diagnosis order.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-08
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
