@@ -123,6 +123,27 @@ def test_the_knee_injection_goes_from_the_coders_lines_to_a_valid_837p(client):
     assert (drug.ndc, drug.ndc_quantity, drug.ndc_unit) == ("00003029305", Decimal(1), "ML")
     assert drug.charge == Decimal("120.00")  # the fee (30.00) x 4 units
     assert "SV1*HC:20610:LT*" in x12 and "LIN**N4*00003029305" in x12
+    # The FHIR Claim and the CMS-1500 agree with the 837P line by line.
+    fhir = client.get(f"/v1/encounters/{enc['id']}/claim?format=fhir", headers=b).json()
+    assert [d["diagnosisCodeableConcept"]["coding"][0]["code"] for d in fhir["diagnosis"]] == ORDER
+    items = [
+        (
+            i["productOrService"]["coding"][0]["code"],
+            tuple(m["coding"][0]["code"] for m in i.get("modifier", [])),
+            Decimal(str(i["quantity"]["value"])),
+            tuple(i["diagnosisSequence"]),
+        )
+        for i in fhir["item"]
+    ]
+    assert items == got
+    assert fhir["item"][2]["detail"][0]["productOrService"]["coding"][0]["code"] == "00003029305"
+    form = client.get(f"/v1/encounters/{enc['id']}/claim?format=cms1500", headers=b).json()
+    assert [(f["24D"], f["24D_modifiers"], f["24G"], f["24E"]) for f in form["24"]] == [
+        ("99214", ["25"], "1", "BCD"),
+        ("20610", ["LT"], "1", "A"),
+        ("J3301", [], "4", "A"),
+    ]
+    assert form["24"][2]["24_shaded"].startswith("N400003029305")
 
     events = client.get(f"/v1/encounters/{enc['id']}/audit", headers=b).json()["events"]
     lines = {e["detail"]["code"]: e["detail"].get("line") for e in events if e["action"] == "decision.add"}
