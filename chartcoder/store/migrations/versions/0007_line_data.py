@@ -1,8 +1,8 @@
 """Line data (issue 18): a decision on a CPT/HCPCS code carries the line the coder set (modifiers,
 units, service date, diagnosis pointers, NDC, dose), and an encounter the coder's diagnosis order.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-08
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
