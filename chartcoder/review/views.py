@@ -63,12 +63,12 @@ def encounter_view(s: Session, enc: Encounter, settings: Settings) -> dict[str, 
         else None
     )
     out["codes"] = code_states(sset, decisions, users, settings=settings)
-    out["diagnosis_order"] = diagnosis_order(enc, out["codes"])
     if enc.finalized_by is not None:
         finalizer = s.get(User, enc.finalized_by)
         out["finalized_by"] = finalizer.username if finalizer else None
     idle = timedelta(minutes=settings.chart_lock_idle_minutes)
-    out["lock"] = locks.lock_view(locks.current(s, enc.id, idle))  # last, where EncounterOut has it
+    out["lock"] = locks.lock_view(locks.current(s, enc.id, idle))  # in EncounterOut's order
+    out["diagnosis_order"] = diagnosis_order(enc, out["codes"])
     return out
 
 
