@@ -27,23 +27,10 @@ import yaml
 
 from chartcoder.domain.errors import ResourceError
 from chartcoder.models.schema import Suggestion
+from chartcoder.nlp.documents import DOCUMENT_TYPES
 
 RESOURCE = "gate.yaml"
 PACKAGE = "chartcoder.models.resources"
-
-DOCUMENT_TYPES = (
-    "operative_report",
-    "procedure_report",
-    "discharge_summary",
-    "ed_note",
-    "history_physical",
-    "consult",
-    "progress_note",
-    "radiology_report",
-    "pathology_report",
-    "clinic_letter",
-    "other",
-)
 
 # Section labels (nlp/resources/sections.yaml) grouped by what a coder makes of words there.
 SECTION_GROUPS: dict[str, tuple[str, ...]] = {
